@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Provides the Pulumi CLI at the pinned version and prints the folder holding `pulumi`.
+#
+# Order: a `pulumi` on PATH at least as new as the pin; else the cached build; else build
+# github.com/pulumi/pulumi/pkg/v3/cmd/pulumi from the Go module proxy into the cache (machines
+# that reach package registries but not get.pulumi.com); else fail saying what to install.
+# Progress goes to stderr so callers can capture the path from stdout.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+version=${FETCHML_KEYS_PULUMI_VERSION:-$(sed -n 's/.*"pulumiVersion": *"\([^"]*\)".*/\1/p' "$here/package.json")}
+[ -n "$version" ] || { echo "ensure-engine: no pulumiVersion in package.json" >&2; exit 1; }
+cache_root=${FETCHML_KEYS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fetchml-keys}
+cache_dir="$cache_root/pulumi-v$version"
+
+# version_ge A B: true when A >= B (dotted numbers).
+version_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$2" ]; }
+
+if [ "${FETCHML_KEYS_ENGINE:-auto}" != "build" ] && command -v pulumi >/dev/null 2>&1; then
+  found=$(pulumi version 2>/dev/null | sed 's/^v//')
+  if [ -n "$found" ] && version_ge "$found" "$version"; then
+    dirname "$(command -v pulumi)"
+    exit 0
+  fi
+  echo "ensure-engine: pulumi on PATH is v$found, older than v$version; using a pinned build" >&2
+fi
+
+if [ -x "$cache_dir/bin/pulumi" ]; then
+  echo "$cache_dir/bin"
+  exit 0
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  cat >&2 <<MSG
+ensure-engine: no Pulumi CLI >= v$version found and Go is not installed to build one.
+Install the Pulumi CLI (https://www.pulumi.com/docs/install/) or Go >= 1.26, then retry.
+MSG
+  exit 1
+fi
+
+echo "ensure-engine: building Pulumi CLI v$version from its Go module into $cache_dir (about 4 minutes the first time)" >&2
+work="$cache_root/build-v$version"
+rm -rf "$work" && mkdir -p "$work" "$cache_dir/bin"
+cd "$work"
+export GOFLAGS=-mod=mod GOTOOLCHAIN=${GOTOOLCHAIN:-auto} CGO_ENABLED=0
+go mod init fetchml-keys-engine-build >/dev/null 2>&1
+# pkg/v3 replaces sdk/v3 with a local path and pins a clipboard fork; a wrapper module must
+# repeat the non-local replace lines and require sdk/v3 at the same version itself.
+pkg_mod=$(go mod download -json "github.com/pulumi/pulumi/pkg/v3@v$version" | sed -n 's/.*"GoMod": "\(.*\)".*/\1/p')
+grep -E '^replace ' "$pkg_mod" | grep -v '=> \.' >> go.mod || true
+go mod edit -require="github.com/pulumi/pulumi/pkg/v3@v$version" -require="github.com/pulumi/pulumi/sdk/v3@v$version"
+cat > tools.go <<'GO'
+//go:build tools
+
+package tools
+
+import _ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
+GO
+go mod tidy >&2
+go build -trimpath -ldflags "-s -w -X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=v$version" \
+  -o "$cache_dir/bin/pulumi.tmp" github.com/pulumi/pulumi/pkg/v3/cmd/pulumi >&2
+mv "$cache_dir/bin/pulumi.tmp" "$cache_dir/bin/pulumi"
+rm -rf "$work"
+echo "ensure-engine: built $("$cache_dir/bin/pulumi" version)" >&2
+echo "$cache_dir/bin"
