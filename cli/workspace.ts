@@ -1,0 +1,52 @@
+/**
+ * The one way to open a stack of this project through the Automation API, shared by the
+ * runner and the end-to-end tests (so what the tests prove is what an admin runs):
+ * LocalWorkspace on the project root (its Pulumi.yaml and stacks/), the program from
+ * index.ts inline, the engine from ensureEngine, plugins from choosePlugins.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import program from "../index";
+import { ensureEngine, type Engine } from "./engine";
+import { PROJECT_NAME, PROJECT_ROOT } from "./paths";
+import { choosePlugins, enginePath, type PluginChoice } from "./plugins";
+
+/** The demo stack's passphrase: public by design (README), for `dev` only. */
+export const DEV_PASSPHRASE = "fetchml-keys-dev-demo";
+
+export interface OpenStackOptions {
+  stackName: string;
+  /** Extra environment for the engine (and so for plugins and the commands they run). */
+  env?: Record<string, string>;
+}
+
+export interface OpenedStack {
+  stack: Stack;
+  engine: Engine;
+  plugins: PluginChoice[];
+}
+
+export async function openStack(options: OpenStackOptions): Promise<OpenedStack> {
+  const engine = ensureEngine();
+  const base = { ...process.env, ...options.env } as Record<string, string>;
+  const plugins = choosePlugins(base);
+  const envVars: Record<string, string> = {
+    ...options.env,
+    PATH: enginePath(plugins, base.PATH),
+    PULUMI_SKIP_UPDATE_CHECK: "true",
+  };
+  // Each plugin is installed or offline: never reach for the network to fetch one (unless
+  // the admin forced the real plugins, which the engine may then download).
+  if (base.FETCHML_KEYS_PLUGINS !== "real") envVars.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION = "true";
+  if (options.stackName === "dev" && !base.PULUMI_CONFIG_PASSPHRASE && !base.PULUMI_CONFIG_PASSPHRASE_FILE) {
+    envVars.PULUMI_CONFIG_PASSPHRASE = DEV_PASSPHRASE;
+  }
+  if (!base.PULUMI_BACKEND_URL) fs.mkdirSync(path.join(PROJECT_ROOT, ".pulumi-state"), { recursive: true });
+  const pulumiCommand = await PulumiCommand.get({ root: engine.root });
+  const stack = await LocalWorkspace.createOrSelectStack(
+    { stackName: options.stackName, projectName: PROJECT_NAME, program },
+    { workDir: PROJECT_ROOT, pulumiCommand, envVars },
+  );
+  return { stack, engine, plugins };
+}

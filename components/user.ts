@@ -1,0 +1,75 @@
+/**
+ * One FetchML user: their API key, its hash, and the public facts an admin audits.
+ * Exists so that a user is one reviewable unit in a preview ("alice: key replaced") and so
+ * a rotation touches exactly one user's resources.
+ */
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { ClientSettings, UserSettings } from "../config/settings";
+import { hashApiKey, KEY_SPEC, keyFingerprint } from "../lib/keys";
+import { renderMlConfig } from "../lib/mlConfig";
+import { DirectShare } from "./directShare";
+
+export interface UserArgs {
+  /** The validated user from stack config. */
+  readonly user: UserSettings;
+  /** Values for the user's `~/.ml/config.toml`. */
+  readonly client: ClientSettings;
+  /** Directory for direct-delivery ml config files; none written when unset. */
+  readonly deliveryDir?: string;
+}
+
+export class User extends pulumi.ComponentResource {
+  /** The API key (secret). */
+  public readonly apiKey: pulumi.Output<string>;
+  /** SHA-256 of the key as FetchML stores it (secret: as good as the key). */
+  public readonly apiKeyHash: pulumi.Output<string>;
+  /** A short public label that changes with the key and reveals nothing of it. */
+  public readonly fingerprint: pulumi.Output<string>;
+  /** When the current key was issued (UTC, RFC 3339): stable across ups, new on rotation. */
+  public readonly issuedAt: pulumi.Output<string>;
+  /** The user's ml CLI config (secret). */
+  public readonly mlConfig: pulumi.Output<string>;
+
+  constructor(name: string, args: UserArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("fetchml:index:User", name, {}, opts);
+    const { user, client } = args;
+
+    // Keepers are the only way a key changes: raising `rotation` in stack config.
+    const key = new random.RandomPassword(
+      `${name}-key`,
+      { ...KEY_SPEC, keepers: { rotation: String(user.rotation) } },
+      { parent: this },
+    );
+    this.apiKey = key.result;
+    this.apiKeyHash = pulumi.secret(key.result.apply(hashApiKey));
+    this.fingerprint = pulumi.unsecret(key.result.apply(keyFingerprint));
+
+    // A command that only records the time it ran, replaced whenever the key is: the
+    // engine itself keeps the issue date in state, with no clock read on a no-change up.
+    const issued = new command.local.Command(
+      `${name}-issued`,
+      { create: "date -u +%Y-%m-%dT%H:%M:%SZ", triggers: [this.fingerprint], logging: "none" },
+      { parent: this },
+    );
+    this.issuedAt = issued.stdout;
+    this.mlConfig = pulumi.secret(key.result.apply((apiKey) => renderMlConfig(apiKey, client)));
+
+    if (user.delivery === "direct" && args.deliveryDir !== undefined) {
+      new DirectShare(
+        `${name}-direct`,
+        { path: `${args.deliveryDir}/${user.name}.toml`, mlConfig: this.mlConfig },
+        { parent: this },
+      );
+    }
+
+    this.registerOutputs({
+      apiKey: this.apiKey,
+      apiKeyHash: this.apiKeyHash,
+      fingerprint: this.fingerprint,
+      issuedAt: this.issuedAt,
+      mlConfig: this.mlConfig,
+    });
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * The shape of the project's stack config (`fetchml-keys:*` in stacks/Pulumi.<stack>.yaml),
+ * as a zod schema. Strict objects everywhere: a typo'd key must fail, not be ignored.
+ */
+import { z } from "zod";
+import { PERMISSIONS, ROLES } from "./roles";
+
+/** Usernames become YAML map keys, file names and Bitwarden item names: keep them plain. */
+export const USERNAME_PATTERN = /^[a-z][a-z0-9._-]{0,31}$/;
+export const USERNAME_RULE = "must be 1-32 characters: a lowercase letter, then a-z, 0-9, '.', '_' or '-'";
+const ROLE_LABEL_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/** How a user receives their key. `bitwarden` arrives with the Bitwarden delivery. */
+export const DELIVERIES = ["direct"] as const;
+export type Delivery = (typeof DELIVERIES)[number];
+
+export const username = z.string().regex(USERNAME_PATTERN, { error: USERNAME_RULE });
+
+const permissions = z.strictObject(
+  Object.fromEntries(PERMISSIONS.map((p) => [p, z.boolean().optional()])) as Record<
+    (typeof PERMISSIONS)[number],
+    z.ZodOptional<z.ZodBoolean>
+  >,
+);
+
+export const userSchema = z.strictObject({
+  /** Preset of admin flag, roles and permissions; falls back to defaults.role. */
+  role: z.enum(ROLES).optional(),
+  admin: z.boolean().optional(),
+  roles: z
+    .array(z.string().regex(ROLE_LABEL_PATTERN, { error: "role labels are a-z, 0-9, '_', '-'" }))
+    .min(1)
+    .max(16)
+    .optional(),
+  permissions: permissions.optional(),
+  delivery: z.enum(DELIVERIES).optional(),
+  /** Raise by one to issue a new key; the old one stops working on the next `up`. */
+  rotation: z.int().min(0).max(1_000_000).optional(),
+  /** Removes the hash from the server but keeps the key, so access can be restored as it was. */
+  suspended: z.boolean().optional(),
+});
+
+export const defaultsSchema = z.strictObject({
+  role: z.enum(ROLES).optional(),
+  delivery: z.enum(DELIVERIES).optional(),
+});
+
+export const clientSchema = z.strictObject({
+  workerHost: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, { error: "must be a host name or IP" }).optional(),
+  workerPort: z.int().min(1).max(65535).optional(),
+  apiUrl: z.string().regex(/^wss?:\/\/\S+$/, { error: "must be a ws:// or wss:// URL" }).optional(),
+});
+
+export const stackConfigSchema = z.strictObject({
+  /** The FetchML server config file whose `auth.api_keys` this project owns. */
+  authConfigPath: z.string().min(1),
+  /** Entries of `auth.api_keys` managed elsewhere (service accounts): never touched. */
+  preserveEntries: z.array(username).max(1000).optional(),
+  /** Where direct-delivery users' ml config files are written (0600 each); none when unset. */
+  deliveryDir: z.string().min(1).optional(),
+  defaults: defaultsSchema.optional(),
+  client: clientSchema.optional(),
+  users: z.record(z.string(), userSchema),
+});
+
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+export type UserConfig = z.infer<typeof userSchema>;

@@ -1,0 +1,210 @@
+/**
+ * Turns the raw stack config into typed Settings, or a ConfigError listing every problem
+ * with its config path and value. Pure: no Pulumi imports, so it is tested in milliseconds
+ * and runs before any resource is declared (bad input changes nothing).
+ */
+import { z } from "zod";
+import { type Access, type Role, resolveAccess } from "./roles";
+import { type Delivery, stackConfigSchema, USERNAME_PATTERN, USERNAME_RULE } from "./schema";
+
+export const CONFIG_NAMESPACE = "fetchml-keys";
+
+export interface UserSettings {
+  name: string;
+  role: Role;
+  access: Access;
+  delivery: Delivery;
+  rotation: number;
+  suspended: boolean;
+}
+
+export interface ClientSettings {
+  workerHost: string;
+  workerPort: number;
+  apiUrl: string;
+}
+
+export interface Settings {
+  /** Sorted by name, so every rendering and diff is deterministic. */
+  users: UserSettings[];
+  authConfigPath: string;
+  preserveEntries: string[];
+  deliveryDir?: string;
+  client: ClientSettings;
+}
+
+/** The seed page's values: the CLI talks to the server through an SSH tunnel. */
+export const DEFAULT_CLIENT: ClientSettings = {
+  workerHost: "localhost",
+  workerPort: 9100,
+  apiUrl: "ws://localhost:9100/ws",
+};
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `invalid stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Pulumi hands config over as strings keyed `<namespace>:<key>`; objects and arrays arrive
+ * as JSON. Other namespaces (provider settings) are not ours and are left alone.
+ */
+export function readNamespace(raw: Record<string, string>, namespace = CONFIG_NAMESPACE): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [fullKey, value] of Object.entries(raw)) {
+    if (!fullKey.startsWith(`${namespace}:`)) continue;
+    const key = fullKey.slice(namespace.length + 1);
+    out[key] = /^\s*[[{]/.test(value) ? safeJson(value) : value;
+  }
+  return out;
+}
+
+function safeJson(value: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    return value;
+  }
+}
+
+export function parseSettings(config: Record<string, unknown>): Settings {
+  const parsed = stackConfigSchema.safeParse(config);
+  const problems = parsed.success ? [] : parsed.error.issues.flatMap((i) => describeIssue(i, config));
+  problems.push(...crossChecks(config));
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const data = parsed.data;
+  const defaults = data.defaults ?? {};
+  const users = Object.keys(data.users)
+    .sort()
+    .map((name): UserSettings => {
+      const user = data.users[name];
+      const role = (user.role ?? defaults.role) as Role; // crossChecks guarantees one is set
+      return {
+        name,
+        role,
+        access: resolveAccess(role, user),
+        delivery: user.delivery ?? defaults.delivery ?? "direct",
+        rotation: user.rotation ?? 0,
+        suspended: user.suspended ?? false,
+      };
+    });
+  return {
+    users,
+    authConfigPath: data.authConfigPath,
+    preserveEntries: [...(data.preserveEntries ?? [])].sort(),
+    deliveryDir: data.deliveryDir,
+    client: { ...DEFAULT_CLIENT, ...data.client },
+  };
+}
+
+/**
+ * Rules the schema cannot express (map keys, fields that refer to each other). They read the
+ * raw input defensively so they run even when the schema failed: every problem at once.
+ */
+function crossChecks(config: Record<string, unknown>): string[] {
+  const problems: string[] = [];
+  const users = isMap(config.users) ? config.users : undefined;
+  const defaults = isMap(config.defaults) ? config.defaults : {};
+  const names = users ? Object.keys(users) : [];
+  if (users && names.length === 0) {
+    problems.push("users: no users declared; an empty list would revoke every key, so it is refused");
+  }
+  for (const name of names) {
+    if (!USERNAME_PATTERN.test(name)) {
+      problems.push(`${formatPath(["users", name])}: bad username ${show(name)}: ${USERNAME_RULE}`);
+    }
+    const user = users?.[name];
+    if (isMap(user) && user.role === undefined && defaults.role === undefined) {
+      problems.push(`${formatPath(["users", name, "role"])}: missing (no defaults.role to fall back on)`);
+    }
+  }
+  const preserved = Array.isArray(config.preserveEntries) ? config.preserveEntries : [];
+  for (const kept of preserved) {
+    if (typeof kept === "string" && names.includes(kept)) {
+      problems.push(`preserveEntries: ${show(kept)} is also declared under users; it cannot be both managed and preserved`);
+    }
+  }
+  return problems;
+}
+
+function isMap(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function describeIssue(issue: z.core.$ZodIssue, root: unknown): string[] {
+  const path = formatPath(issue.path);
+  const value = valueAt(root, issue.path);
+  switch (issue.code) {
+    case "unrecognized_keys":
+      return issue.keys.map((key) => {
+        const allowed = allowedKeysAt(issue.path);
+        const hint = allowed.length > 0 ? ` (expected one of: ${allowed.join(", ")})` : "";
+        return `${formatPath([...issue.path, key])}: unknown key ${show(key)}${hint}`;
+      });
+    case "invalid_value":
+      return [`${path}: unknown value ${show(value)} (expected ${issue.values.map(String).join(", ")})`];
+    case "invalid_type":
+      return value === undefined
+        ? [`${path}: missing (expected ${issue.expected})`]
+        : [`${path}: expected ${issue.expected}, got ${show(value)}`];
+    case "too_small":
+      return [`${path}: ${show(value)} is too small (minimum ${String(issue.minimum)})`];
+    case "too_big":
+      return [`${path}: ${show(value)} is too big (maximum ${String(issue.maximum)})`];
+    default:
+      return [`${path}: ${show(value)} ${issue.message}`];
+  }
+}
+
+/** The keys a strict object at this config path accepts, for "did you mean" hints. */
+function allowedKeysAt(path: PropertyKey[]): string[] {
+  let schema: z.ZodType = stackConfigSchema;
+  for (const segment of path) {
+    const def = unwrap(schema);
+    if (def instanceof z.ZodObject) schema = def.shape[String(segment)];
+    else if (def instanceof z.ZodRecord) schema = def.valueType as z.ZodType;
+    else if (def instanceof z.ZodArray) schema = def.element as z.ZodType;
+    else return [];
+    if (!schema) return [];
+  }
+  const def = unwrap(schema);
+  return def instanceof z.ZodObject ? Object.keys(def.shape) : [];
+}
+
+function unwrap(schema: z.ZodType): z.ZodType {
+  return schema instanceof z.ZodOptional ? (schema.unwrap() as z.ZodType) : schema;
+}
+
+function valueAt(root: unknown, path: PropertyKey[]): unknown {
+  let node: unknown = root;
+  for (const segment of path) {
+    if (node === null || typeof node !== "object") return undefined;
+    node = (node as Record<PropertyKey, unknown>)[segment];
+  }
+  return node;
+}
+
+function formatPath(path: PropertyKey[]): string {
+  if (path.length === 0) return "(root)";
+  return path
+    .map((segment, i) => {
+      if (typeof segment === "number") return `[${segment}]`;
+      const text = String(segment);
+      const plain = /^[A-Za-z0-9_-]+$/.test(text);
+      const part = plain ? text : JSON.stringify(text);
+      return i === 0 ? part : `.${part}`;
+    })
+    .join("")
+    .replace(/\.\[/g, "[");
+}
+
+/** A value as it would be typed in config, cut short so a pasted blob cannot flood the log. */
+function show(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}

@@ -1,0 +1,50 @@
+/**
+ * Run by the AuthConfig component's command: merges the rendered `auth.api_keys` into the
+ * FetchML server config (`apply`) or takes this stack's entries out again (`remove`, on
+ * destroy). Input on stdin: {"path", "entries", "preserve"}. Prints only usernames.
+ */
+import * as path from "node:path";
+import type { ApiKeyEntry } from "../lib/authSection";
+import { readFileIfExists, writeFileAtomic } from "../lib/atomicFile";
+import { type AuthEditResult, mergeAuthConfig, removeAuthEntries } from "../lib/mergeAuthConfig";
+import { InputError, readStdinJson, runWriter } from "./io";
+
+export interface AuthWriteRequest {
+  path: string;
+  entries: Record<string, ApiKeyEntry>;
+  preserve: string[];
+}
+
+runWriter("write-auth-config", async (mode) => {
+  if (mode !== "apply" && mode !== "remove") throw new InputError(`unknown mode "${mode}" (expected apply or remove)`);
+  const request = await readStdinJson<AuthWriteRequest>();
+  if (typeof request?.path !== "string" || typeof request.entries !== "object") {
+    throw new InputError("stdin lacks path or entries");
+  }
+  const file = path.resolve(request.path);
+  const current = readFileIfExists(file);
+  if (mode === "remove" && current === undefined) {
+    console.log(`auth config ${file}: absent, nothing to remove`);
+    return;
+  }
+  const result =
+    mode === "apply"
+      ? mergeAuthConfig(current, request.entries, request.preserve ?? [], file)
+      : removeAuthEntries(current ?? "", Object.keys(request.entries), file);
+  if (result.changed) writeFileAtomic(file, result.text, { backup: current !== undefined });
+  console.log(summarize(file, result, mode));
+});
+
+function summarize(file: string, r: AuthEditResult, mode: string): string {
+  if (!r.changed) return `auth config ${file}: no change`;
+  const parts = [
+    r.added.length > 0 ? `added ${r.added.join(", ")}` : "",
+    r.updated.length > 0 ? `updated ${r.updated.join(", ")}` : "",
+    r.removed.length > 0
+      ? mode === "apply"
+        ? `REVOKED ${r.removed.join(", ")} (in the file but not declared in stack config)`
+        : `removed ${r.removed.join(", ")}`
+      : "",
+  ].filter(Boolean);
+  return `auth config ${file}: ${parts.join("; ")}`;
+}
