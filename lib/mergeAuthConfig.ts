@@ -108,7 +108,7 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
   if (!keysPair || isNullScalar(keysPair.value) || (isMap(keysPair.value) && keysPair.value.items.length === 0)) {
     if (newNames.length === 0) return { result, edits };
     result.added.push(...newNames);
-    const lines = [`${" ".repeat(authIndent)}api_keys:`, ...renderEntries(edit.upsert, newNames, authIndent + 2)];
+    const lines = [`${" ".repeat(authIndent)}api_keys:`, ...renderEntries(edit.upsert, newNames, authIndent * 2, authIndent)];
     const anchor = keysPair ?? auth.items[auth.items.length - 1];
     const start = keysPair ? lineStart(source, keysPair.key!.range[0]) : lineEndIncl(source, valueEnd(anchor));
     const end = lineEndIncl(source, valueEnd(anchor));
@@ -122,6 +122,7 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
     );
   }
   const entryIndent = column(source, (keys.items[0].key as ScalarNode).range[0]);
+  const step = indentStep(source, keys.items[0].value, entryIndent) ?? entryIndent - authIndent;
   const existing = new Set<string>();
   let survivors = 0;
   for (const pair of keys.items as Pair<ScalarNode, unknown>[]) {
@@ -133,7 +134,7 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
       survivors++;
       if (!sameEntry(toPlain(pair.value), edit.upsert[name])) {
         result.updated.push(name);
-        edits.push({ start, end, text: renderEntries(edit.upsert, [name], entryIndent).join("\n") + "\n" });
+        edits.push({ start, end, text: renderEntries(edit.upsert, [name], entryIndent, step).join("\n") + "\n" });
       }
     } else if (edit.remove(name)) {
       result.removed.push(name);
@@ -152,7 +153,7 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
   }
   if (toAdd.length > 0) {
     const at = lineEndIncl(source, valueEnd(keys.items[keys.items.length - 1]));
-    edits.push({ start: at, end: at, text: ensureNewlineBefore(source, at) + renderEntries(edit.upsert, toAdd, entryIndent).join("\n") + "\n" });
+    edits.push({ start: at, end: at, text: ensureNewlineBefore(source, at) + renderEntries(edit.upsert, toAdd, entryIndent, step).join("\n") + "\n" });
   }
   return { result, edits };
 }
@@ -213,19 +214,28 @@ function key(name: string): string {
  * One entry as block YAML at the given indent. Every value is from a restricted alphabet
  * (validated usernames, role labels, permission names, hex), so quoting is predictable.
  */
-function renderEntries(entries: Record<string, ApiKeyEntry>, names: string[], indent: number): string[] {
+function renderEntries(entries: Record<string, ApiKeyEntry>, names: string[], indent: number, step = 2): string[] {
   const pad = " ".repeat(indent);
+  const inner = pad + " ".repeat(step);
+  const innermost = inner + " ".repeat(step);
   return names.flatMap((name) => {
     const entry = entries[name];
     return [
       `${pad}${key(name)}:`,
-      `${pad}  hash: "${entry.hash}"`,
-      `${pad}  admin: ${entry.admin}`,
-      `${pad}  roles: [${entry.roles.map((r) => JSON.stringify(r)).join(", ")}]`,
-      `${pad}  permissions:`,
-      ...Object.entries(entry.permissions).map(([perm, allowed]) => `${pad}    ${JSON.stringify(perm)}: ${allowed}`),
+      `${inner}hash: "${entry.hash}"`,
+      `${inner}admin: ${entry.admin}`,
+      `${inner}roles: [${entry.roles.map((r) => JSON.stringify(r)).join(", ")}]`,
+      `${inner}permissions:`,
+      ...Object.entries(entry.permissions).map(([perm, allowed]) => `${innermost}${JSON.stringify(perm)}: ${allowed}`),
     ];
   });
+}
+
+/** The file's own indentation step, read from an existing entry's body when it has one. */
+function indentStep(source: string, value: unknown, entryIndent: number): number | undefined {
+  if (!isMap(value) || value.flow || value.items.length === 0) return undefined;
+  const step = column(source, (value.items[0].key as ScalarNode).range[0]) - entryIndent;
+  return step > 0 ? step : undefined;
 }
 
 function toPlain(node: unknown): unknown {

@@ -11,5 +11,5 @@ export function renderMlConfig(apiKey: string, client: ClientSettings): string {
     worker_host: client.workerHost,
     worker_port: client.workerPort,
     api_url: client.apiUrl,
-  }) + "\n";
+  }).trimEnd() + "\n";
 }

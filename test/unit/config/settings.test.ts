@@ -1,0 +1,142 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseSettings, readNamespace } from "../../../config/settings";
+
+const valid = () => ({
+  authConfigPath: "server.yaml",
+  users: {
+    alice: { role: "admin" },
+    bob: { role: "researcher", rotation: 2 },
+    carol: { role: "analyst", delivery: "direct" },
+  },
+});
+
+function problems(config: Record<string, unknown>): string[] {
+  try {
+    parseSettings(config);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return (e as ConfigError).problems;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("parseSettings", () => {
+  it("turns valid config into users sorted by name with role presets and defaults", () => {
+    const settings = parseSettings({ ...valid(), users: { carol: { role: "analyst" }, alice: { role: "admin" } } });
+    expect(settings.users.map((u) => u.name)).toEqual(["alice", "carol"]);
+    expect(settings.users[0]).toMatchObject({ role: "admin", rotation: 0, suspended: false, delivery: "direct" });
+    expect(settings.users[1].access.permissions).toEqual({ "jobs:read": true, "jobs:create": false, "jobs:update": false });
+    expect(settings.client).toEqual({ workerHost: "localhost", workerPort: 9100, apiUrl: "ws://localhost:9100/ws" });
+    expect(settings.preserveEntries).toEqual([]);
+  });
+
+  it("falls back on defaults.role and defaults.delivery", () => {
+    const settings = parseSettings({ authConfigPath: "x", defaults: { role: "analyst" }, users: { dave: {} } });
+    expect(settings.users[0].role).toBe("analyst");
+  });
+
+  it("applies per-user overrides over the role preset", () => {
+    const settings = parseSettings({
+      authConfigPath: "x",
+      users: { erin: { role: "analyst", roles: ["analyst", "auditor"], permissions: { "jobs:create": true } } },
+    });
+    expect(settings.users[0].access).toEqual({
+      admin: false,
+      roles: ["analyst", "auditor"],
+      permissions: { "jobs:read": true, "jobs:create": true, "jobs:update": false },
+    });
+  });
+
+  it("names the path and the bad value of an unknown role", () => {
+    expect(problems({ ...valid(), users: { bob: { role: "reseacher" } } })).toEqual([
+      'users.bob.role: unknown value "reseacher" (expected admin, researcher, analyst)',
+    ]);
+  });
+
+  it("rejects a typo'd key and lists the keys it could have meant", () => {
+    const [problem] = problems({ ...valid(), users: { bob: { role: "researcher", rotaton: 1 } } });
+    expect(problem).toMatch(/^users\.bob\.rotaton: unknown key "rotaton" \(expected one of: role, admin, .*rotation/);
+  });
+
+  it("rejects unknown top-level keys", () => {
+    expect(problems({ ...valid(), authConfigPth: "y" })).toEqual([
+      expect.stringMatching(/^authConfigPth: unknown key "authConfigPth" \(expected one of: authConfigPath,/),
+    ]);
+  });
+
+  it("rejects bad usernames with the name in the message", () => {
+    for (const bad of ["Alice", "1bob", "bob smith", "a".repeat(33), "bob;rm", ""]) {
+      const found = problems({ ...valid(), users: { [bad]: { role: "admin" } } });
+      expect(found.join("\n")).toContain(`bad username ${JSON.stringify(bad)}`);
+    }
+  });
+
+  it("rejects unknown permission names and non-boolean permission values", () => {
+    const found = problems({ ...valid(), users: { bob: { role: "researcher", permissions: { "jobs:delete": true, "jobs:read": "yes" } } } });
+    expect(found).toContain('users.bob.permissions."jobs:delete": unknown key "jobs:delete" (expected one of: jobs:read, jobs:create, jobs:update)');
+    expect(found).toContain('users.bob.permissions."jobs:read": expected boolean, got "yes"');
+  });
+
+  it("rejects insane numbers", () => {
+    expect(problems({ ...valid(), users: { bob: { role: "admin", rotation: -1 } } })).toEqual([
+      "users.bob.rotation: -1 is too small (minimum 0)",
+    ]);
+    expect(problems({ ...valid(), users: { bob: { role: "admin", rotation: 1.5 } } })).toEqual([
+      "users.bob.rotation: expected int, got 1.5",
+    ]);
+    expect(problems({ ...valid(), client: { workerPort: 70000 } })).toEqual([
+      "client.workerPort: 70000 is too big (maximum 65535)",
+    ]);
+  });
+
+  it("refuses an empty user list", () => {
+    expect(problems({ authConfigPath: "x", users: {} })).toEqual([
+      "users: no users declared; an empty list would revoke every key, so it is refused",
+    ]);
+  });
+
+  it("reports a missing required key and a missing role", () => {
+    expect(problems({ users: { bob: {} } })).toEqual([
+      "authConfigPath: missing (expected string)",
+      "users.bob.role: missing (no defaults.role to fall back on)",
+    ]);
+  });
+
+  it("refuses an entry that is both a user and preserved", () => {
+    expect(problems({ ...valid(), preserveEntries: ["alice", "svc-backup"] })).toEqual([
+      'preserveEntries: "alice" is also declared under users; it cannot be both managed and preserved',
+    ]);
+  });
+
+  it("reports every problem at once", () => {
+    const found = problems({
+      authConfigPath: "x",
+      users: { Bob: { role: "boss" }, carol: { role: "analyst", suspend: true } },
+      client: { apiUrl: "http://x" },
+    });
+    expect(found).toHaveLength(4);
+    expect(found.join("\n")).toContain('users.Bob.role: unknown value "boss"');
+    expect(found.join("\n")).toContain('users.carol.suspend: unknown key "suspend"');
+    expect(found.join("\n")).toContain('client.apiUrl: "http://x" must be a ws:// or wss:// URL');
+    expect(found.join("\n")).toContain('bad username "Bob"');
+  });
+
+  it("puts the path and value in the error message itself", () => {
+    expect(() => parseSettings({ ...valid(), users: { bob: { role: "reseacher" } } })).toThrow(
+      /invalid stack config \(1 problem\):\n {2}- users\.bob\.role: unknown value "reseacher"/,
+    );
+  });
+});
+
+describe("readNamespace", () => {
+  it("keeps this project's keys, parses objects and arrays, and leaves strings alone", () => {
+    expect(
+      readNamespace({
+        "fetchml-keys:authConfigPath": "/etc/fetchml/api.yaml",
+        "fetchml-keys:users": '{"alice":{"role":"admin"}}',
+        "fetchml-keys:preserveEntries": '["svc"]',
+        "aws:region": "eu-west-1",
+      }),
+    ).toEqual({ authConfigPath: "/etc/fetchml/api.yaml", users: { alice: { role: "admin" } }, preserveEntries: ["svc"] });
+  });
+});

@@ -1,0 +1,210 @@
+import fc from "fast-check";
+import { parse, parseDocument } from "yaml";
+import { describe, expect, it } from "vitest";
+import { type ApiKeyEntry, renderApiKeyEntries } from "../../../lib/authSection";
+import { AuthConfigError, mergeAuthConfig, removeAuthEntries } from "../../../lib/mergeAuthConfig";
+import { ROLE_PRESETS } from "../../../config/roles";
+
+const h = (c: string) => c.repeat(64);
+const entry = (hash: string, role: keyof typeof ROLE_PRESETS = "researcher"): ApiKeyEntry => ({
+  hash,
+  ...structuredClone(ROLE_PRESETS[role]),
+});
+
+const SERVER = `# FetchML server
+server:
+  address: ":9101"   # keep me
+  tls: {enabled: true, cert_file: /a.crt}
+
+auth:
+    enabled: true
+    # whitelist comment
+    ip_whitelist: ['127.0.0.1']
+    api_keys:
+        # service account, managed by hand
+        svc-backup:
+            hash: "${h("e")}"
+            admin: false
+        mallory:
+            hash: "${h("d")}"
+            admin: true
+        alice:
+            hash: "${h("a")}"
+            admin: true
+            roles: ["admin"]
+            permissions:
+                "jobs:read": true
+                "jobs:create": true
+                "jobs:update": true
+    # trailing auth comment
+logging:
+  level: info
+`;
+
+describe("renderApiKeyEntries", () => {
+  it("renders FetchML's entry shape in name order", () => {
+    const out = renderApiKeyEntries([
+      { name: "bob", apiKeyHash: h("b"), access: ROLE_PRESETS.analyst },
+      { name: "alice", apiKeyHash: h("a"), access: ROLE_PRESETS.admin },
+    ]);
+    expect(Object.keys(out)).toEqual(["alice", "bob"]);
+    expect(out.bob).toEqual({ hash: h("b"), admin: false, roles: ["analyst"], permissions: { "jobs:read": true, "jobs:create": false, "jobs:update": false } });
+  });
+
+  it("refuses a hash that is not 64 lowercase hex characters", () => {
+    expect(() => renderApiKeyEntries([{ name: "bob", apiKeyHash: "ABC", access: ROLE_PRESETS.admin }])).toThrow(/bob: hash is not/);
+  });
+});
+
+describe("mergeAuthConfig", () => {
+  it("adds, updates and revokes entries and leaves every other line byte-for-byte", () => {
+    const r = mergeAuthConfig(SERVER, { alice: entry(h("1"), "admin"), bob: entry(h("b")) }, ["svc-backup"]);
+    expect(r).toMatchObject({ changed: true, added: ["bob"], updated: ["alice"], removed: ["mallory"] });
+    const keys = parse(r.text).auth.api_keys;
+    expect(keys.alice.hash).toBe(h("1"));
+    expect(keys.bob).toEqual(entry(h("b")));
+    expect(keys["svc-backup"]).toEqual({ hash: h("e"), admin: false });
+    expect(keys.mallory).toBeUndefined();
+    // Every line outside the touched entries survives exactly, comments included.
+    const untouched = SERVER.split("\n").filter((l) => !/mallory|alice|"[a-f0-9]{64}"|admin:|roles:|permissions:|"jobs:/.test(l));
+    const after = r.text.split("\n");
+    for (const line of untouched) expect(after).toContain(line);
+    expect(r.text.startsWith(SERVER.slice(0, SERVER.indexOf("    api_keys:")))).toBe(true);
+    expect(r.text.endsWith("    # trailing auth comment\nlogging:\n  level: info\n")).toBe(true);
+    // New entries use the file's own indentation.
+    expect(r.text).toContain(`        bob:\n            hash: "${h("b")}"`);
+  });
+
+  it("changes nothing when the entries are already as planned", () => {
+    const first = mergeAuthConfig(SERVER, { alice: entry(h("a"), "admin") }, ["svc-backup"]);
+    const second = mergeAuthConfig(first.text, { alice: entry(h("a"), "admin") }, ["svc-backup"]);
+    expect(first.updated).toEqual([]);
+    expect(second).toMatchObject({ changed: false, added: [], updated: [], removed: [] });
+    expect(second.text).toBe(first.text);
+  });
+
+  it("creates a missing file with auth enabled", () => {
+    const r = mergeAuthConfig(undefined, { bob: entry(h("b")) }, []);
+    expect(parse(r.text)).toEqual({ auth: { enabled: true, api_keys: { bob: entry(h("b")) } } });
+  });
+
+  it("adds an auth section to a file without one, and api_keys to an auth without them", () => {
+    const noAuth = "server:\n  port: 1 # c\n";
+    const r1 = mergeAuthConfig(noAuth, { bob: entry(h("b")) }, []);
+    expect(r1.text.startsWith(noAuth)).toBe(true);
+    expect(parse(r1.text).auth).toEqual({ enabled: true, api_keys: { bob: entry(h("b")) } });
+    const noKeys = "auth:\n  enabled: false # off for now\n  ip_whitelist: []\nother: 1\n";
+    const r2 = mergeAuthConfig(noKeys, { bob: entry(h("b")) }, []);
+    expect(parse(r2.text)).toEqual({ auth: { enabled: false, ip_whitelist: [], api_keys: { bob: entry(h("b")) } }, other: 1 });
+    expect(r2.text).toContain("  enabled: false # off for now\n");
+  });
+
+  it("replaces an empty `api_keys: {}` or `api_keys:` with the entries", () => {
+    for (const empty of ["api_keys: {}", "api_keys:", "api_keys: ~"]) {
+      const r = mergeAuthConfig(`auth:\n  enabled: true\n  ${empty}\nx: 1\n`, { bob: entry(h("b")) }, []);
+      expect(parse(r.text)).toEqual({ auth: { enabled: true, api_keys: { bob: entry(h("b")) } }, x: 1 });
+    }
+  });
+
+  it("quotes usernames YAML would read as booleans", () => {
+    const r = mergeAuthConfig(undefined, { yes: entry(h("b")), on: entry(h("c")) }, []);
+    expect(Object.keys(parse(r.text).auth.api_keys).sort()).toEqual(["on", "yes"]);
+  });
+
+  it("fails on malformed YAML without quoting the file (it holds hashes)", () => {
+    const bad = `auth:\n  api_keys:\n    bob: {hash: "${h("b")}"\n  x: [\n`;
+    expect(() => mergeAuthConfig(bad, {}, [])).toThrow(AuthConfigError);
+    try {
+      mergeAuthConfig(bad, {}, []);
+    } catch (e) {
+      expect((e as Error).message).toMatch(/not valid YAML: line \d+ column \d+/);
+      expect((e as Error).message).not.toContain(h("b"));
+    }
+  });
+
+  it("refuses a top level that is not a mapping, and flow-style auth", () => {
+    expect(() => mergeAuthConfig("- a\n- b\n", {}, [])).toThrow(/top level is not a mapping/);
+    expect(() => mergeAuthConfig("auth: {enabled: true}\n", { b: entry(h("b")) }, [])).toThrow(/auth must be a block mapping/);
+    expect(() => mergeAuthConfig(`auth:\n  api_keys: {a: {hash: x}}\n`, { b: entry(h("b")) }, [])).toThrow(/api_keys must be a block/);
+  });
+
+  it("refuses duplicate keys rather than guessing which one FetchML reads", () => {
+    expect(() => mergeAuthConfig("auth:\n  enabled: true\nauth:\n  enabled: false\n", {}, [])).toThrow(AuthConfigError);
+  });
+});
+
+describe("removeAuthEntries", () => {
+  it("takes out exactly the named entries and nothing else", () => {
+    const r = removeAuthEntries(SERVER, ["alice", "nobody"]);
+    expect(r.removed).toEqual(["alice"]);
+    const keys = parse(r.text).auth.api_keys;
+    expect(Object.keys(keys)).toEqual(["svc-backup", "mallory"]);
+    expect(r.text).toContain("        # service account, managed by hand\n");
+  });
+
+  it("leaves an explicit empty map when the last entry goes", () => {
+    const only = "auth:\n  enabled: true\n  api_keys:\n    bob:\n      hash: x\nlogging: {}\n";
+    const r = removeAuthEntries(only, ["bob"]);
+    expect(r.text).toBe("auth:\n  enabled: true\n  api_keys: {}\nlogging: {}\n");
+  });
+});
+
+// Property-style: over generated server configs (other settings, comments, indentation,
+// existing entries), merging keeps the rest of the document equal and api_keys as planned.
+const name = fc.stringMatching(/^[a-z][a-z0-9_-]{0,8}$/);
+const scalar = fc.oneof(fc.integer(), fc.boolean(), fc.stringMatching(/^[A-Za-z0-9 ./:-]{0,12}$/));
+const settings = fc.dictionary(name.filter((n) => n !== "auth"), fc.oneof(scalar, fc.dictionary(name, scalar, { maxKeys: 3 })), { maxKeys: 4 });
+const hash = fc.stringMatching(/^[0-9a-f]{64}$/);
+const role = fc.constantFrom("admin", "researcher", "analyst") as fc.Arbitrary<keyof typeof ROLE_PRESETS>;
+
+function renderServer(other: Record<string, unknown>, existing: Record<string, string>, indent: number, withComments: boolean): string {
+  const doc = parseDocument("{}");
+  doc.contents = doc.createNode({
+    ...other,
+    auth: { enabled: true, ip_whitelist: ["127.0.0.1"], api_keys: Object.fromEntries(Object.entries(existing).map(([n, x]) => [n, { hash: x, admin: false }])) },
+  }) as never;
+  if (withComments) doc.commentBefore = " generated server config";
+  let text = doc.toString({ indent });
+  if (withComments) text = text.replace(/^(\s*)ip_whitelist:/m, "$1# only the LAN\n$1ip_whitelist:");
+  return text.replace("api_keys: {}\n", "api_keys: {}\n");
+}
+
+describe("mergeAuthConfig over generated configs", () => {
+  it("keeps every other setting and comment and yields exactly the planned entries", () => {
+    fc.assert(
+      fc.property(
+        settings,
+        fc.dictionary(name, hash, { maxKeys: 4 }),
+        fc.dictionary(name, fc.tuple(hash, role), { minKeys: 1, maxKeys: 4 }),
+        fc.constantFrom(2, 4),
+        fc.boolean(),
+        (other, existing, wanted, indent, withComments) => {
+          const before = renderServer(other, existing, indent, withComments);
+          const entries = Object.fromEntries(Object.entries(wanted).map(([n, [x, r]]) => [n, entry(x, r)]));
+          const preserve = Object.keys(existing).filter((n, i) => i % 2 === 0 && !(n in entries));
+          const result = mergeAuthConfig(before, entries, preserve);
+          const oldJs = parse(before);
+          const newJs = parse(result.text);
+          const expectedKeys: Record<string, unknown> = {};
+          for (const n of preserve) expectedKeys[n] = oldJs.auth.api_keys[n];
+          Object.assign(expectedKeys, entries);
+          expect(newJs.auth.api_keys).toEqual(expectedKeys);
+          delete oldJs.auth.api_keys;
+          delete newJs.auth.api_keys;
+          expect(newJs).toEqual(oldJs);
+          if (withComments) {
+            expect(result.text).toContain("# generated server config");
+            expect(result.text).toContain("# only the LAN");
+          }
+          // Idempotent: a second run plans nothing.
+          expect(mergeAuthConfig(result.text, entries, preserve).changed).toBe(false);
+          // And destroy takes back exactly what was written.
+          const removed = removeAuthEntries(result.text, Object.keys(entries));
+          const afterRemove = parse(removed.text);
+          expect(afterRemove.auth.api_keys ?? {}).toEqual(Object.fromEntries(preserve.map((n) => [n, expectedKeys[n]])));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
