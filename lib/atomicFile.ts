@@ -14,6 +14,7 @@ export interface WriteOptions {
 }
 
 export function writeFileAtomic(file: string, content: string, options: WriteOptions = {}): void {
+  removeStaleTemps(file);
   const previous = statOrUndefined(file);
   if (options.backup && previous) {
     replaceWith(`${file}.bak`, fs.readFileSync(file), previous);
@@ -40,6 +41,29 @@ export function readFileIfExists(file: string): string | undefined {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw e;
   }
+}
+
+/** Temp files of writers that were killed mid-write (they may hold hashes): clean them up. */
+function removeStaleTemps(file: string): void {
+  const dir = path.dirname(file);
+  const pattern = new RegExp(`^\\.${escapeRegExp(path.basename(file))}(\\.bak)?\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
+  for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+    const match = pattern.exec(name);
+    if (match && !processAlive(Number(match[2]))) fs.rmSync(path.join(dir, name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
 function replaceWith(file: string, data: Buffer, owner: fs.Stats | undefined): void {
