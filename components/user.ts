@@ -42,7 +42,8 @@ export class User extends pulumi.ComponentResource {
       { ...KEY_SPEC, keepers: { rotation: String(user.rotation) } },
       { parent: this },
     );
-    this.apiKey = key.result;
+    // The provider marks `result` secret; saying so here too keeps it secret whatever the provider does.
+    this.apiKey = pulumi.secret(key.result);
     this.apiKeyHash = pulumi.secret(key.result.apply(hashApiKey));
     this.fingerprint = pulumi.unsecret(key.result.apply(keyFingerprint));
 
