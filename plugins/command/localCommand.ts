@@ -25,23 +25,26 @@ export function diff(olds: Props, news: Props): provider.DiffResult {
   return { changes: changed.length > 0, replaces: changed.filter((k) => k === "triggers"), deleteBeforeReplace: false };
 }
 
-export async function create(inputs: Props): Promise<provider.CreateResult> {
+/** Where a command's output is streamed while it runs (the engine's log, in the plugin). */
+export type LogSink = (text: string) => Promise<void>;
+
+export async function create(inputs: Props, log?: LogSink): Promise<provider.CreateResult> {
   const id = `${Date.now()}${Math.floor(Math.random() * 1e6)}`;
   const script = unwrap(inputs.create);
   if (typeof script !== "string" || script === "") return { id, outs: { ...inputs } };
-  return { id, outs: { ...inputs, ...(await run(script, inputs, undefined)) } };
+  return { id, outs: { ...inputs, ...(await run(script, inputs, undefined, log)) } };
 }
 
-export async function update(olds: Props, news: Props): Promise<provider.UpdateResult> {
+export async function update(olds: Props, news: Props, log?: LogSink): Promise<provider.UpdateResult> {
   const script = unwrap(news.update) || unwrap(news.create);
   if (typeof script !== "string" || script === "") return { outs: { ...news } };
-  return { outs: { ...news, ...(await run(script, news, olds)) } };
+  return { outs: { ...news, ...(await run(script, news, olds, log)) } };
 }
 
 /** Delete replays what the last up stored: its command, environment, stdin and dir. */
-export async function remove(props: Props): Promise<void> {
+export async function remove(props: Props, log?: LogSink): Promise<void> {
   const script = unwrap(props.delete);
-  if (typeof script === "string" && script !== "") await run(script, props, props);
+  if (typeof script === "string" && script !== "") await run(script, props, props, log);
 }
 
 interface Output {
@@ -49,7 +52,7 @@ interface Output {
   stderr: string;
 }
 
-export function run(script: string, inputs: Props, previous: Props | undefined): Promise<Output> {
+export async function run(script: string, inputs: Props, previous: Props | undefined, log?: LogSink): Promise<Output> {
   const p = unwrap(inputs);
   const interpreter: string[] = Array.isArray(p.interpreter) && p.interpreter.length > 0 ? p.interpreter : ["/bin/sh", "-c"];
   const env: Record<string, string> = { ...(process.env as Record<string, string>), ...(p.environment ?? {}) };
@@ -58,7 +61,11 @@ export function run(script: string, inputs: Props, previous: Props | undefined):
     env.PULUMI_COMMAND_STDERR = String(unwrap(previous.stderr) ?? "");
   }
   const logging: string = p.logging ?? "stdoutAndStderr";
-  return new Promise((resolve, reject) => {
+  const logged: Promise<void>[] = [];
+  const stream = (b: Buffer) => {
+    if (log) logged.push(log(b.toString("utf8").replace(/\r?\n$/, "")));
+  };
+  const result = await new Promise<Output>((resolve, reject) => {
     const child = spawn(interpreter[0], [...interpreter.slice(1), script], {
       cwd: p.dir || process.cwd(),
       env,
@@ -67,16 +74,15 @@ export function run(script: string, inputs: Props, previous: Props | undefined):
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const all: Buffer[] = [];
-    // The engine shows what a plugin writes to stderr: that is this plugin's log stream.
     child.stdout.on("data", (b: Buffer) => {
       out.push(b);
       all.push(b);
-      if (logging === "stdout" || logging === "stdoutAndStderr") process.stderr.write(b);
+      if (logging === "stdout" || logging === "stdoutAndStderr") stream(b);
     });
     child.stderr.on("data", (b: Buffer) => {
       err.push(b);
       all.push(b);
-      if (logging === "stderr" || logging === "stdoutAndStderr") process.stderr.write(b);
+      if (logging === "stderr" || logging === "stdoutAndStderr") stream(b);
     });
     child.on("error", reject);
     child.on("close", (code, signal) => {
@@ -91,7 +97,8 @@ export function run(script: string, inputs: Props, previous: Props | undefined):
     const stdin = p.stdin;
     if (typeof stdin === "string" && stdin !== "") child.stdin.end(stdin);
     else child.stdin.end();
-  });
+  }).finally(() => Promise.all(logged));
+  return result;
 }
 
 function trimNewline(b: Buffer): string {

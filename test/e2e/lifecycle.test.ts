@@ -1,0 +1,156 @@
+/**
+ * The program with the real engine, through the runner's code, from first up to destroy.
+ * Tests run in order on one stack: each builds on the state the previous one left.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashApiKey } from "../../lib/keys";
+import { E2EStack } from "../support/e2eStack";
+import { MALLORY_HASH, SERVER_CONFIG, SERVICE_HASH, withoutManagedEntries } from "../support/fixtures";
+
+let e2e: E2EStack;
+let serverFile: string;
+let deliveryDir: string;
+const users: Record<string, Record<string, unknown>> = {
+  alice: { role: "admin" },
+  bob: { role: "researcher" },
+  carol: { role: "analyst" },
+};
+const config = () => ({
+  authConfigPath: serverFile,
+  deliveryDir,
+  preserveEntries: ["svc-backup"],
+  users,
+});
+const readServer = () => fs.readFileSync(serverFile, "utf8");
+const apiKeys = () => parse(readServer()).auth.api_keys;
+/** Every key and hash this stack ever produced, to search state, logs and argv for. */
+const seenSecrets = new Set<string>();
+
+async function recordSecrets(): Promise<Record<string, string>> {
+  const keys = (await e2e.outputs()).apiKeys as Record<string, string>;
+  for (const key of Object.values(keys)) {
+    seenSecrets.add(key);
+    seenSecrets.add(hashApiKey(key));
+  }
+  return keys;
+}
+
+beforeAll(async () => {
+  e2e = await E2EStack.create({});
+  serverFile = path.join(e2e.dir, "fetchml-server.yaml");
+  deliveryDir = path.join(e2e.dir, "deliver");
+  fs.writeFileSync(serverFile, SERVER_CONFIG, { mode: 0o640 });
+  e2e.setConfig(config());
+});
+afterAll(async () => {
+  await e2e?.cleanup();
+});
+
+describe("the program with the real engine", () => {
+  it("up with three users writes exactly their hashes, 0600, and leaves everything else as it was", async () => {
+    const result = await e2e.up();
+    expect(result.summary.result).toBe("succeeded");
+    const keys = await recordSecrets();
+    expect(Object.keys(keys).sort()).toEqual(["alice", "bob", "carol"]);
+    const entries = apiKeys();
+    expect(Object.keys(entries).sort()).toEqual(["alice", "bob", "carol", "svc-backup"]);
+    for (const name of ["alice", "bob", "carol"]) expect(entries[name].hash).toBe(hashApiKey(keys[name]));
+    expect(entries.alice).toMatchObject({ admin: true, roles: ["admin"] });
+    expect(entries.carol.permissions).toEqual({ "jobs:read": true, "jobs:create": false, "jobs:update": false });
+    expect(entries["svc-backup"].hash).toBe(SERVICE_HASH);
+    expect(readServer()).not.toContain(MALLORY_HASH);
+    expect(e2e.output()).toContain("REVOKED mallory (in the file but not declared in stack config)");
+    expect(fs.statSync(serverFile).mode & 0o777).toBe(0o600);
+    expect(withoutManagedEntries(readServer(), ["alice", "bob", "carol"])).toBe(withoutManagedEntries(SERVER_CONFIG, ["mallory"]));
+    // Direct delivery: one 0600 ml config per user, holding that user's key.
+    for (const name of ["alice", "bob", "carol"]) {
+      const file = path.join(deliveryDir, `${name}.toml`);
+      expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+      expect(fs.readFileSync(file, "utf8")).toContain(`api_key = "${keys[name]}"`);
+    }
+    const audit = (await e2e.outputs()).users;
+    expect(audit.bob).toMatchObject({ role: "researcher", status: "active", rotation: 0 });
+    expect(audit.bob.issuedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  });
+
+  it("a second preview shows no changes and a second up changes nothing, mtime included", async () => {
+    const mtime = fs.statSync(serverFile).mtimeMs;
+    const issuedAt = (await e2e.outputs()).users.bob.issuedAt;
+    const preview = await e2e.preview();
+    expect(Object.keys(preview.changeSummary)).toEqual(["same"]);
+    const up = await e2e.up();
+    expect(Object.keys(up.summary.resourceChanges ?? {})).toEqual(["same"]);
+    expect(fs.statSync(serverFile).mtimeMs).toBe(mtime);
+    expect((await e2e.outputs()).users.bob.issuedAt).toBe(issuedAt);
+  });
+
+  it("raising bob's rotation replaces only bob's key: his hash changes, the others' do not", async () => {
+    const before = apiKeys();
+    const oldKeys = await recordSecrets();
+    const oldAudit = (await e2e.outputs()).users;
+    users.bob = { role: "researcher", rotation: 1 };
+    e2e.setConfig(config());
+    const preview = await e2e.preview();
+    // bob's key and its issue record are replaced; the auth file and bob's ml config updated.
+    expect(preview.changeSummary).toMatchObject({ replace: 2, update: 2 });
+    const up = await e2e.up();
+    expect(up.summary.resourceChanges).toMatchObject({ replace: 2, update: 2 });
+    const keys = await recordSecrets();
+    expect(keys.bob).not.toBe(oldKeys.bob);
+    expect(keys.alice).toBe(oldKeys.alice);
+    const after = apiKeys();
+    expect(after.bob.hash).toBe(hashApiKey(keys.bob));
+    expect(after.alice).toEqual(before.alice);
+    expect(after.carol).toEqual(before.carol);
+    const audit = (await e2e.outputs()).users;
+    expect(audit.bob.fingerprint).not.toBe(oldAudit.bob.fingerprint);
+    expect(audit.alice.fingerprint).toBe(oldAudit.alice.fingerprint);
+    expect(audit.alice.issuedAt).toBe(oldAudit.alice.issuedAt);
+    expect(fs.readFileSync(path.join(deliveryDir, "bob.toml"), "utf8")).toContain(keys.bob);
+  });
+
+  it("suspending carol removes her hash but keeps her key; removing alice removes her entry and file", async () => {
+    const oldKeys = await recordSecrets();
+    users.carol = { role: "analyst", suspended: true };
+    delete users.alice;
+    e2e.setConfig(config());
+    await e2e.up();
+    const entries = apiKeys();
+    expect(Object.keys(entries).sort()).toEqual(["bob", "svc-backup"]);
+    const keys = await recordSecrets();
+    expect(keys.carol).toBe(oldKeys.carol);
+    expect(keys.alice).toBeUndefined();
+    expect((await e2e.outputs()).users.carol.status).toBe("suspended");
+    expect(fs.existsSync(path.join(deliveryDir, "alice.toml"))).toBe(false);
+    // Lifting the suspension restores the same key.
+    users.carol = { role: "analyst" };
+    e2e.setConfig(config());
+    await e2e.up();
+    expect(apiKeys().carol.hash).toBe(hashApiKey(oldKeys.carol));
+  });
+
+  it("never shows a key or hash in the exported state, the engine's output or any process's argv", async () => {
+    // Everything the backend holds on disk (state, history, backups), and a plain export.
+    const state = e2e.backendFiles() + (await e2e.exportWithoutSecrets());
+    const output = e2e.output();
+    const argv = [...e2e.watch.commandLines].join("\n");
+    expect(seenSecrets.size).toBeGreaterThanOrEqual(8);
+    expect(e2e.watch.commandLines.size).toBeGreaterThan(10);
+    expect(argv).toContain("write-auth-config.ts");
+    // Booleans, not toContain: a failure message must not print the state or a key.
+    const leaks = [...seenSecrets].filter((s) => state.includes(s) || output.includes(s) || argv.includes(s));
+    expect(leaks.length).toBe(0);
+    // The state does hold them, encrypted: the secrets are there, just not in clear text.
+    expect(state.includes("ciphertext")).toBe(true);
+  });
+
+  it("destroy removes the managed entries and leaves the rest of the file intact", async () => {
+    await e2e.destroy();
+    expect(Object.keys(apiKeys())).toEqual(["svc-backup"]);
+    expect(readServer()).toBe(withoutManagedEntries(SERVER_CONFIG, ["mallory"]));
+    expect(fs.readdirSync(deliveryDir)).toEqual([]);
+  });
+});
