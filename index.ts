@@ -4,13 +4,12 @@
  * outputs; nothing else. Both `pulumi up` and the runner (cli/) run this default export.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { parseSettings, readNamespace } from "./config/settings";
+import { ConfigError, parseSettings, readNamespace, type Settings } from "./config/settings";
 import { AuthConfig } from "./components/authConfig";
 import { User } from "./components/user";
 
 export default async function program() {
-  // Validated whole before any resource exists: a bad config changes nothing.
-  const settings = parseSettings(readNamespace(pulumi.runtime.allConfig()));
+  const settings = loadSettings();
 
   const users = settings.users.map(
     (user) => [user, new User(user.name, { user, client: settings.client, deliveryDir: settings.deliveryDir })] as const,
@@ -50,4 +49,15 @@ export default async function program() {
     apiKeys: pulumi.secret(byName((key) => key.apiKey)),
     mlConfigs: pulumi.secret(byName((key) => key.mlConfig)),
   };
+}
+
+/** Validated whole before any resource exists: a bad config changes nothing. */
+function loadSettings(): Settings {
+  try {
+    return parseSettings(readNamespace(pulumi.runtime.allConfig()));
+  } catch (e) {
+    // RunError: the engine prints the message once, without a stack trace.
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
 }

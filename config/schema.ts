@@ -57,7 +57,7 @@ export const stackConfigSchema = z.strictObject({
   /** Entries of `auth.api_keys` managed elsewhere (service accounts): never touched. */
   preserveEntries: z.array(username).max(1000).optional(),
   /** Where direct-delivery users' ml config files are written (0600 each); none when unset. */
-  deliveryDir: z.string().min(1).optional(),
+  deliveryDir: z.string().optional(), // "" (Pulumi.yaml's default) means none
   defaults: defaultsSchema.optional(),
   client: clientSchema.optional(),
   users: z.record(z.string(), userSchema),

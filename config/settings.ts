@@ -97,7 +97,7 @@ export function parseSettings(config: Record<string, unknown>): Settings {
     users,
     authConfigPath: data.authConfigPath,
     preserveEntries: [...(data.preserveEntries ?? [])].sort(),
-    deliveryDir: data.deliveryDir,
+    deliveryDir: data.deliveryDir || undefined,
     client: { ...DEFAULT_CLIENT, ...data.client },
   };
 }
