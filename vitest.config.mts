@@ -1,7 +1,11 @@
 import { defineConfig } from "vitest/config";
 
+// .ci/run asks for a machine-readable report too, to print CI's "N passed, N failed" line.
+const jsonReport = process.env.VITEST_JSON_REPORT;
+
 export default defineConfig({
   test: {
+    reporters: jsonReport ? ["default", ["json", { outputFile: jsonReport }]] : ["default"],
     projects: [
       {
         test: {
