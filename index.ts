@@ -1,25 +1,71 @@
 /**
  * fetchml-keys: users declared in stack config become API keys, hashes in the FetchML
- * server's auth config, and ml CLI configs. Reads settings, wires components, exports
- * outputs; nothing else. Both `pulumi up` and the runner (cli/) run this default export.
+ * server's auth config, and deliveries (Bitwarden items or ml config files). Reads
+ * settings, wires components, exports outputs; nothing else. Both `pulumi up` and the
+ * runner (cli/) run this default export.
+ *
+ * Order of a run: revocations first (never waiting on Bitwarden) -> the Bitwarden session
+ * check -> keys -> vault items -> the server's auth config (a new hash reaches the server
+ * only once its key can be fetched).
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseSettings, readNamespace, type Settings } from "./config/settings";
 import { AuthConfig } from "./components/authConfig";
+import { AuthRevocation } from "./components/authRevocation";
+import { BitwardenSession } from "./components/bitwardenSession";
+import { BitwardenVault } from "./components/bitwardenVault";
 import { User } from "./components/user";
 
 export default async function program() {
   const settings = loadSettings();
+  const active = settings.users.filter((u) => !u.suspended);
+  const vaultUsers = settings.users.filter((u) => u.delivery === "bitwarden");
 
-  const users = settings.users.map(
-    (user) => [user, new User(user.name, { user, client: settings.client, deliveryDir: settings.deliveryDir })] as const,
-  );
+  const revocation = new AuthRevocation("auth-config", {
+    path: settings.authConfigPath,
+    keep: [...active.map((u) => u.name), ...settings.preserveEntries],
+  });
+  const session =
+    settings.bitwarden && vaultUsers.length > 0
+      ? new BitwardenSession(
+          "bitwarden",
+          {
+            cli: settings.bitwarden.cli,
+            watch: {
+              organizationId: settings.bitwarden.organizationId,
+              users: Object.fromEntries(vaultUsers.map((u) => [u.name, { rotation: u.rotation, collectionIds: u.collectionIds }])),
+            },
+          },
+          { dependsOn: [revocation.revoke] },
+        )
+      : undefined;
+
+  const users = settings.users.map((user) => {
+    const waitFor = user.delivery === "bitwarden" && session ? [session.check] : undefined;
+    return [user, new User(user.name, { user, client: settings.client, deliveryDir: settings.deliveryDir, waitFor })] as const;
+  });
+  const vault = settings.bitwarden
+    ? new BitwardenVault("bitwarden", {
+        settings: settings.bitwarden,
+        users: users
+          .filter(([user]) => user.delivery === "bitwarden")
+          .map(([user, key]) => ({
+            name: user.name,
+            collectionIds: user.collectionIds!,
+            apiKey: key.apiKey,
+            apiKeyHash: key.apiKeyHash,
+            fingerprint: key.fingerprint,
+          })),
+        waitFor: [revocation.revoke],
+      })
+    : undefined;
   const authConfig = new AuthConfig("auth-config", {
     path: settings.authConfigPath,
     users: users
       .filter(([user]) => !user.suspended)
       .map(([user, key]) => ({ name: user.name, access: user.access, apiKeyHash: key.apiKeyHash })),
     preserveEntries: settings.preserveEntries,
+    waitFor: [revocation.revoke, ...(vault ? [vault.items] : [])],
   });
 
   const byName = <T>(pick: (key: User) => pulumi.Output<T>) =>
@@ -46,6 +92,7 @@ export default async function program() {
         ]),
       ),
     ),
+    vaultItems: vault ? vault.itemIds : {},
     apiKeys: pulumi.secret(byName((key) => key.apiKey)),
     mlConfigs: pulumi.secret(byName((key) => key.mlConfig)),
   };

@@ -24,6 +24,8 @@ export interface AuthConfigArgs {
   readonly users: readonly AuthUser[];
   /** Entries managed elsewhere (service accounts), left as they are. */
   readonly preserveEntries: readonly string[];
+  /** Steps that must succeed first (revocation, vault delivery of new keys). */
+  readonly waitFor?: pulumi.Resource[];
 }
 
 export class AuthConfig extends pulumi.ComponentResource {
@@ -58,7 +60,7 @@ export class AuthConfig extends pulumi.ComponentResource {
         // Another file is another resource: write the new one, then clean the old one.
         triggers: [args.path],
       },
-      { parent: this, additionalSecretOutputs: ["stdout", "stderr"] },
+      { parent: this, dependsOn: args.waitFor, additionalSecretOutputs: ["stdout", "stderr"] },
     );
     this.registerOutputs({ path: this.path, activeUsers: this.activeUsers });
   }

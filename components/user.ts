@@ -18,6 +18,8 @@ export interface UserArgs {
   readonly client: ClientSettings;
   /** Directory for direct-delivery ml config files; none written when unset. */
   readonly deliveryDir?: string;
+  /** Steps that must succeed before the key may change (the Bitwarden session check). */
+  readonly waitFor?: pulumi.Resource[];
 }
 
 export class User extends pulumi.ComponentResource {
@@ -40,7 +42,7 @@ export class User extends pulumi.ComponentResource {
     const key = new random.RandomPassword(
       `${name}-key`,
       { ...KEY_SPEC, keepers: { rotation: String(user.rotation) } },
-      { parent: this },
+      { parent: this, dependsOn: args.waitFor },
     );
     // The provider marks `result` secret; saying so here too keeps it secret whatever the provider does.
     this.apiKey = pulumi.secret(key.result);

@@ -10,8 +10,11 @@ export const USERNAME_PATTERN = /^[a-z][a-z0-9._-]{0,31}$/;
 export const USERNAME_RULE = "must be 1-32 characters: a lowercase letter, then a-z, 0-9, '.', '_' or '-'";
 const ROLE_LABEL_PATTERN = /^[a-z][a-z0-9_-]{0,31}$/;
 
-/** How a user receives their key. `bitwarden` arrives with the Bitwarden delivery. */
-export const DELIVERIES = ["direct"] as const;
+/** How a user receives their key: a vault item, or an ml config file handed over directly. */
+export const DELIVERIES = ["direct", "bitwarden"] as const;
+export const REVOKE_POLICIES = ["trash", "delete", "keep"] as const;
+
+const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, { error: "must be a lowercase UUID" });
 export type Delivery = (typeof DELIVERIES)[number];
 
 export const username = z.string().regex(USERNAME_PATTERN, { error: USERNAME_RULE });
@@ -38,6 +41,20 @@ export const userSchema = z.strictObject({
   rotation: z.int().min(0).max(1_000_000).optional(),
   /** Removes the hash from the server but keeps the key, so access can be restored as it was. */
   suspended: z.boolean().optional(),
+  /** Per-user vault placement, e.g. a collection only this user can read. */
+  bitwarden: z.strictObject({ collectionIds: z.array(uuid).min(1).max(16) }).optional(),
+});
+
+export const bitwardenSchema = z.strictObject({
+  organizationId: uuid,
+  /** Default collection(s) for users without their own. */
+  collectionIds: z.array(uuid).min(1).max(16),
+  /** Items are named "<itemPrefix> <user>". */
+  itemPrefix: z.string().regex(/^[^\n\r]{1,64}$/, { error: "must be 1-64 characters on one line" }).optional(),
+  /** What revoking a user does to their item: move to trash, delete for good, or leave it. */
+  onRevoke: z.enum(REVOKE_POLICIES).optional(),
+  /** A `bw` executable to use instead of the project's pinned @bitwarden/cli. */
+  cli: z.string().min(1).optional(),
 });
 
 export const defaultsSchema = z.strictObject({
@@ -59,6 +76,7 @@ export const stackConfigSchema = z.strictObject({
   /** Where direct-delivery users' ml config files are written (0600 each); none when unset. */
   deliveryDir: z.string().optional(), // "" (Pulumi.yaml's default) means none
   defaults: defaultsSchema.optional(),
+  bitwarden: bitwardenSchema.optional(),
   client: clientSchema.optional(),
   users: z.record(z.string(), userSchema),
 });

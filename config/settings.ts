@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { type Access, type Role, resolveAccess } from "./roles";
-import { type Delivery, stackConfigSchema, USERNAME_PATTERN, USERNAME_RULE } from "./schema";
+import { type Delivery, REVOKE_POLICIES, stackConfigSchema, USERNAME_PATTERN, USERNAME_RULE } from "./schema";
 
 export const CONFIG_NAMESPACE = "fetchml-keys";
 
@@ -16,6 +16,16 @@ export interface UserSettings {
   delivery: Delivery;
   rotation: number;
   suspended: boolean;
+  /** For Bitwarden delivery: the collections the user's item belongs in. */
+  collectionIds?: string[];
+}
+
+export interface BitwardenSettings {
+  organizationId: string;
+  collectionIds: string[];
+  itemPrefix: string;
+  onRevoke: (typeof REVOKE_POLICIES)[number];
+  cli?: string;
 }
 
 export interface ClientSettings {
@@ -31,6 +41,7 @@ export interface Settings {
   preserveEntries: string[];
   deliveryDir?: string;
   client: ClientSettings;
+  bitwarden?: BitwardenSettings;
 }
 
 /** The seed page's values: the CLI talks to the server through an SSH tunnel. */
@@ -84,13 +95,15 @@ export function parseSettings(config: Record<string, unknown>): Settings {
     .map((name): UserSettings => {
       const user = data.users[name];
       const role = (user.role ?? defaults.role) as Role; // crossChecks guarantees one is set
+      const delivery = user.delivery ?? defaults.delivery ?? "direct";
       return {
         name,
         role,
         access: resolveAccess(role, user),
-        delivery: user.delivery ?? defaults.delivery ?? "direct",
+        delivery,
         rotation: user.rotation ?? 0,
         suspended: user.suspended ?? false,
+        ...(delivery === "bitwarden" ? { collectionIds: user.bitwarden?.collectionIds ?? data.bitwarden!.collectionIds } : {}),
       };
     });
   return {
@@ -99,6 +112,13 @@ export function parseSettings(config: Record<string, unknown>): Settings {
     preserveEntries: [...(data.preserveEntries ?? [])].sort(),
     deliveryDir: data.deliveryDir || undefined,
     client: { ...DEFAULT_CLIENT, ...data.client },
+    bitwarden: data.bitwarden && {
+      organizationId: data.bitwarden.organizationId,
+      collectionIds: data.bitwarden.collectionIds,
+      itemPrefix: data.bitwarden.itemPrefix ?? "FetchML API",
+      onRevoke: data.bitwarden.onRevoke ?? "trash",
+      cli: data.bitwarden.cli,
+    },
   };
 }
 
@@ -121,6 +141,13 @@ function crossChecks(config: Record<string, unknown>): string[] {
     const user = users?.[name];
     if (isMap(user) && user.role === undefined && defaults.role === undefined) {
       problems.push(`${formatPath(["users", name, "role"])}: missing (no defaults.role to fall back on)`);
+    }
+    const delivery = isMap(user) ? (user.delivery ?? defaults.delivery) : undefined;
+    if (delivery === "bitwarden" && !isMap(config.bitwarden)) {
+      problems.push(`${formatPath(["users", name, "delivery"])}: "bitwarden" needs a bitwarden section (organizationId, collectionIds)`);
+    }
+    if (isMap(user) && user.bitwarden !== undefined && delivery !== "bitwarden") {
+      problems.push(`${formatPath(["users", name, "bitwarden"])}: only applies to users with delivery "bitwarden"`);
     }
   }
   const preserved = Array.isArray(config.preserveEntries) ? config.preserveEntries : [];

@@ -8,6 +8,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../../../cli/paths";
 
+/** Both bw versions are installed; node_modules/.bin/bw may point at either, so name the script. */
+export const BW_2026_9 = path.join(PROJECT_ROOT, "node_modules", "bitwarden-cli-2026.9", "build", "bw.js");
+export const BW_DEFAULT = path.join(PROJECT_ROOT, "node_modules", "@bitwarden", "cli", "build", "bw.js");
+const NODE = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
+
 export interface BwResult {
   code: number | null;
   stdout: string;
@@ -21,7 +26,8 @@ export class BwCli {
   constructor(
     readonly serverUrl: string,
     readonly caFile: string,
-    readonly binary = path.join(PROJECT_ROOT, "node_modules", ".bin", "bw"),
+    /** The bw entry script: 2026.9 by default, `BW_DEFAULT` for the version delivery pins. */
+    readonly bwScript = BW_2026_9,
   ) {}
 
   env(extra: Record<string, string> = {}): Record<string, string> {
@@ -42,7 +48,7 @@ export class BwCli {
 
   run(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<BwResult> {
     return new Promise((resolve, reject) => {
-      const child = spawn(this.binary, args, { env: this.env(options.env), stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawn(NODE, [this.bwScript, ...args], { env: this.env(options.env), stdio: ["pipe", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (b) => (stdout += b));

@@ -286,6 +286,17 @@ export class BitwardenTestServer {
         this.touch(cipher);
         return { status: 200 };
       }
+      if ((method === "PUT" || method === "POST") && (action === "collections" || action === "collections_v2")) {
+        const ids = (json().collectionIds ?? json().CollectionIds ?? []).map(String);
+        for (const id of ids) {
+          if (this.collections.get(id)?.organizationId !== cipher.organizationId) throw new HttpError(400, errorModel(`Collection ${id} not found.`));
+        }
+        cipher.collectionIds = ids;
+        cipher.revisionDate = new Date(this.tick()).toISOString();
+        this.touch(cipher);
+        const body = this.cipherJson(cipher);
+        return { body: action === "collections_v2" ? { object: "optionalCipherDetails", unavailable: false, cipher: body } : body };
+      }
       if (method === "PUT" && action === "restore") {
         cipher.deletedDate = null;
         this.touch(cipher);

@@ -53,6 +53,9 @@ beforeAll(async () => {
           case "fetchml:index:User":
           case "fetchml:index:AuthConfig":
           case "fetchml:index:DirectShare":
+          case "fetchml:index:AuthRevocation":
+          case "fetchml:index:BitwardenSession":
+          case "fetchml:index:BitwardenVault":
             return { id: "", state: {} };
           default:
             throw new Error(`unmocked resource type ${args.type}`);
@@ -85,7 +88,7 @@ describe("the program under mocks", () => {
     expect(ofType("random:index/randomPassword:RandomPassword").map((r) => r.name).sort()).toEqual(["alice-key", "bob-key", "carol-key"]);
     const commands = ofType("command:local:Command").map((r) => r.name).sort();
     expect(commands).toEqual([
-      "alice-direct-file", "alice-issued", "auth-config-write", "bob-direct-file", "bob-issued", "carol-direct-file", "carol-issued",
+      "alice-direct-file", "alice-issued", "auth-config-revoke", "auth-config-write", "bob-direct-file", "bob-issued", "carol-direct-file", "carol-issued",
     ]);
   });
 

@@ -1,0 +1,82 @@
+/**
+ * Run by the BitwardenVault component's commands. Modes:
+ *   check   the vault can be opened (run before any key changes)
+ *   apply   bring every Bitwarden user's item in line (create, adopt, edit, remove)
+ *   remove  what destroy does: apply the revoke policy to every item the last run wrote
+ * Input on stdin (secret): {organizationId, onRevoke, cli, users: VaultUser[]}. The previous
+ * run's output arrives as PULUMI_COMMAND_STDOUT. Prints the item records (public: ids and
+ * fingerprints) as JSON on stdout and one line per change on stderr; never a key or hash.
+ */
+import { planVault, newItem, updatedItem, type VaultItem, type VaultRecord, type VaultUser } from "../lib/vaultPlan";
+import { acquireSession, bwCommand, BwServe, bwWithSession, NOT_UNLOCKED, withBwLock } from "./bitwarden/bw";
+import { InputError, readStdinJson, runWriter } from "./io";
+
+interface VaultRequest {
+  organizationId: string;
+  itemPrefix: string;
+  onRevoke: "trash" | "delete" | "keep";
+  cli?: string;
+  users: VaultUser[];
+}
+
+const say = (line: string) => process.stderr.write(`bitwarden: ${line}\n`);
+
+runWriter("bitwarden-vault", async (mode) => {
+  if (!["check", "apply", "remove"].includes(mode)) throw new InputError(`unknown mode "${mode}" (expected check, apply or remove)`);
+  const request = await readStdinJson<VaultRequest>();
+  const bw = bwCommand(request.cli);
+  const previous = readPrevious();
+  await withBwLock(async () => {
+    const session = await acquireSession(bw);
+    const serve = await BwServe.start(bw, session);
+    try {
+      const status = await serve.call("GET", "/status");
+      if (status?.template?.status !== "unlocked") throw new InputError(NOT_UNLOCKED);
+      if (mode === "check") {
+        say(`vault unlocked (${status.template.userEmail} on ${status.template.serverUrl})`);
+        return;
+      }
+      await serve.call("POST", "/sync");
+      const found = await serve.call<{ data: VaultItem[] }>("GET", `/list/object/items?search=${encodeURIComponent(request.itemPrefix)}`);
+      const desired = mode === "apply" ? request.users : [];
+      const plan = planVault(desired, previous, found.data, request.organizationId);
+      plan.warnings.forEach(say);
+      const records: Record<string, VaultRecord> = {};
+      for (const action of plan.actions) {
+        if (action.kind === "keep") {
+          records[action.user.name] = { id: action.item.id, fingerprint: action.user.fingerprint };
+        } else if (action.kind === "create") {
+          const created = await serve.call<VaultItem>("POST", "/object/item", newItem(action.user, request.organizationId));
+          records[action.user.name] = { id: created.id, fingerprint: action.user.fingerprint };
+          say(`created item "${action.user.itemName}" for ${action.user.name}`);
+        } else if (action.kind === "update") {
+          await serve.call("PUT", `/object/item/${action.item.id}`, updatedItem(action.item, action.user));
+          if (action.moveCollections) await serve.call("PUT", `/object/item-collections/${action.item.id}`, action.user.collectionIds);
+          records[action.user.name] = { id: action.item.id, fingerprint: action.user.fingerprint };
+          say(`${action.adopted ? "adopted existing item" : "updated item"} "${action.user.itemName}" for ${action.user.name}`);
+        } else if (request.onRevoke === "trash") {
+          await serve.call("DELETE", `/object/item/${action.id}`);
+          say(`moved ${action.name}'s item to the trash`);
+        } else if (request.onRevoke === "delete") {
+          await bwWithSession(bw, session, ["delete", "item", action.id, "--permanent"]);
+          say(`deleted ${action.name}'s item permanently`);
+        } else {
+          say(`kept ${action.name}'s item (onRevoke: keep)`);
+        }
+      }
+      process.stdout.write(JSON.stringify({ items: records }) + "\n");
+    } finally {
+      serve.close();
+    }
+  });
+});
+
+/** The records the last run printed (the command provider passes its stdout back). */
+function readPrevious(): Record<string, VaultRecord> {
+  try {
+    const parsed = JSON.parse(process.env.PULUMI_COMMAND_STDOUT ?? "");
+    return parsed && typeof parsed.items === "object" ? parsed.items : {};
+  } catch {
+    return {};
+  }
+}
