@@ -31,6 +31,11 @@ export class E2EStack {
     return this.opened.stack;
   }
 
+  /** The engine's environment for the next operations (live: changes apply to the next run). */
+  get env(): Record<string, string> {
+    return (this.stack.workspace as LocalWorkspace).envVars;
+  }
+
   static async create(config: Record<string, unknown>): Promise<E2EStack> {
     const name = `e2e-${randomBytes(4).toString("hex")}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `fetchml-${name}-`));

@@ -5,10 +5,14 @@
 import * as fs from "node:fs";
 
 export class ProcessWatch {
+  /** Everything seen across all operations. */
   readonly commandLines = new Set<string>();
+  /** What was seen during the most recent operation only. */
+  lastRun = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
 
   async during<T>(operation: () => Promise<T>): Promise<T> {
+    this.lastRun = new Set();
     this.timer ??= setInterval(() => this.sample(), 15);
     try {
       return await operation();
@@ -28,7 +32,10 @@ export class ProcessWatch {
       if (!/^\d+$/.test(pid)) continue;
       try {
         const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-        if (cmdline) this.commandLines.add(cmdline);
+        if (cmdline) {
+          this.commandLines.add(cmdline);
+          this.lastRun.add(`${pid} ${cmdline}`);
+        }
       } catch {
         // the process ended between readdir and read
       }

@@ -108,6 +108,19 @@ export class BitwardenTestServer {
     return server;
   }
 
+  /** Stops answering (connections refused) but keeps all data, as a server that went down. */
+  async pause(): Promise<void> {
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+  }
+
+  /** Answers again on the same address, with the same data and certificate. */
+  async resume(): Promise<void> {
+    const port = Number(new URL(this.url).port);
+    await new Promise<void>((resolve) => this.server!.listen(port, "127.0.0.1", resolve));
+  }
+
   private async listen(): Promise<void> {
     this.tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), "bw-test-tls-"));
     const keyFile = path.join(this.tlsDir, "key.pem");
@@ -128,11 +141,11 @@ export class BitwardenTestServer {
   }
 
   async stop(): Promise<void> {
-    if (this.server) {
+    if (this.server?.listening) {
       this.server.closeAllConnections();
       await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-      this.server = undefined;
     }
+    this.server = undefined;
     if (this.tlsDir) fs.rmSync(this.tlsDir, { recursive: true, force: true });
   }
 

@@ -1,0 +1,236 @@
+/**
+ * Bitwarden delivery end to end: the real engine through the runner's code, the real `bw`
+ * (the version delivery pins) against the project's Bitwarden test server. Tests run in
+ * order on one stack.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashApiKey } from "../../lib/keys";
+import { BW_DEFAULT, BwCli } from "../support/bitwarden/bwCli";
+import { BitwardenTestServer, type SeededAccount, type SeededOrganization } from "../support/bitwarden/server";
+import { E2EStack } from "../support/e2eStack";
+import { SERVER_CONFIG } from "../support/fixtures";
+import { findProcesses } from "../support/processWatch";
+
+let server: BitwardenTestServer;
+let account: SeededAccount;
+let org: SeededOrganization;
+let bw: BwCli;
+let e2e: E2EStack;
+let serverFile: string;
+let users: Record<string, Record<string, unknown>>;
+const seenSecrets = new Set<string>();
+
+const config = () => ({
+  authConfigPath: serverFile,
+  preserveEntries: ["svc-backup"],
+  bitwarden: { organizationId: org.id, collectionIds: [org.collections.FetchML] },
+  users,
+});
+const serverEntries = () => parse(fs.readFileSync(serverFile, "utf8")).auth.api_keys;
+const bwProcesses = (lines: Iterable<string>) => [...lines].filter((l) => l.includes("bw.js")).length;
+
+async function outputs() {
+  const out = await e2e.outputs();
+  for (const key of Object.values(out.apiKeys as Record<string, string>)) {
+    seenSecrets.add(key);
+    seenSecrets.add(hashApiKey(key));
+  }
+  return out as { apiKeys: Record<string, string>; vaultItems: Record<string, string> };
+}
+
+async function getItem(id: string) {
+  return JSON.parse(await bw.ok(["get", "item", id]));
+}
+
+beforeAll(async () => {
+  server = await BitwardenTestServer.start();
+  ({ account, organization: org } = server.seed({ collections: ["FetchML", "alice-only"] }));
+  bw = new BwCli(server.url, server.caFile, BW_DEFAULT);
+  await bw.configure();
+  await bw.loginWithPassword(account.email, account.password);
+  seenSecrets.add(bw.session);
+  e2e = await E2EStack.create({});
+  serverFile = path.join(e2e.dir, "fetchml-server.yaml");
+  fs.writeFileSync(serverFile, SERVER_CONFIG, { mode: 0o600 });
+  // The admin's environment: the session and bw's data dir, never stack config or state.
+  Object.assign(e2e.env, { BW_SESSION: bw.session, BITWARDENCLI_APPDATA_DIR: bw.dataDir, NODE_EXTRA_CA_CERTS: server.caFile });
+  users = {
+    alice: { role: "admin", delivery: "bitwarden", bitwarden: { collectionIds: [org.collections["alice-only"]] } },
+    bob: { role: "researcher", delivery: "bitwarden" },
+    carol: { role: "analyst", delivery: "bitwarden" },
+    dave: { role: "analyst", delivery: "direct" },
+  };
+  e2e.setConfig(config());
+}, 300_000);
+
+afterAll(async () => {
+  await e2e?.cleanup();
+  bw?.cleanup();
+  await server?.stop();
+});
+
+describe("Bitwarden delivery", () => {
+  it("issues an item per Bitwarden user with the key, the hidden hash and the collection", async () => {
+    await e2e.up();
+    const { apiKeys, vaultItems } = await outputs();
+    expect(Object.keys(vaultItems).sort()).toEqual(["alice", "bob", "carol"]);
+    await bw.ok(["sync"]);
+    for (const name of ["alice", "bob", "carol"]) {
+      const item = await getItem(vaultItems[name]);
+      expect(item.name).toBe(`FetchML API ${name}`);
+      expect(item.organizationId).toBe(org.id);
+      expect(item.login.username).toBe(name);
+      expect(item.login.password === apiKeys[name]).toBe(true);
+      expect(item.fields).toHaveLength(1);
+      expect(item.fields[0].name).toBe("api_key_hash");
+      expect(item.fields[0].type).toBe(1);
+      expect(item.fields[0].value === hashApiKey(apiKeys[name])).toBe(true);
+      expect(item.collectionIds).toEqual([name === "alice" ? org.collections["alice-only"] : org.collections.FetchML]);
+      expect(serverEntries()[name].hash).toBe(hashApiKey(apiKeys[name]));
+    }
+    expect(serverEntries().dave.hash).toBe(hashApiKey(apiKeys.dave));
+    expect(server.ciphers.size).toBe(3);
+  });
+
+  it("starts no bw process on a no-change up", async () => {
+    const requests = server.requests.length;
+    const up = await e2e.up();
+    expect(Object.keys(up.summary.resourceChanges ?? {})).toEqual(["same"]);
+    expect(server.requests.length).toBe(requests);
+    expect(bwProcesses(e2e.watch.lastRun)).toBe(0);
+  });
+
+  it("rotating bob edits exactly his item, in place, with a constant number of bw processes", async () => {
+    const before = await outputs();
+    const revisions = new Map([...server.ciphers.values()].map((c) => [c.id, c.revisionDate]));
+    users.bob = { ...users.bob, rotation: 1 };
+    e2e.setConfig(config());
+    await e2e.up();
+    const after = await outputs();
+    expect(after.vaultItems).toEqual(before.vaultItems);
+    expect(server.ciphers.size).toBe(3);
+    for (const [id, revision] of revisions) {
+      if (id === before.vaultItems.bob) expect(server.ciphers.get(id)!.revisionDate).not.toBe(revision);
+      else expect(server.ciphers.get(id)!.revisionDate).toBe(revision);
+    }
+    await bw.ok(["sync"]);
+    const bob = await getItem(after.vaultItems.bob);
+    expect(bob.login.password === after.apiKeys.bob).toBe(true);
+    expect(bob.passwordHistory.map((h: { password: string }) => h.password).includes(before.apiKeys.bob)).toBe(true);
+    expect(serverEntries().bob.hash).toBe(hashApiKey(after.apiKeys.bob));
+    // The session check and the vault run: each a bw serve (plus its watchdog shell line).
+    const spawned = bwProcesses(e2e.watch.lastRun);
+    expect(spawned).toBeGreaterThan(0);
+    expect(spawned).toBeLessThanOrEqual(4);
+  });
+
+  it("revoking carol trashes her item and removes her hash", async () => {
+    const { vaultItems } = await outputs();
+    delete users.carol;
+    e2e.setConfig(config());
+    await e2e.up();
+    expect(serverEntries().carol).toBeUndefined();
+    expect(server.ciphers.get(vaultItems.carol)!.deletedDate).not.toBeNull();
+    await bw.ok(["sync"]);
+    const trash = JSON.parse(await bw.ok(["list", "items", "--trash"]));
+    expect(trash.map((i: { id: string }) => i.id)).toEqual([vaultItems.carol]);
+  });
+
+  it("adopts an item the old helper script made instead of duplicating it", async () => {
+    const made = await bw.createItem({
+      organizationId: org.id,
+      collectionIds: [org.collections.FetchML],
+      type: 1,
+      name: "FetchML API erin",
+      notes: "made by create_bitwarden_fetchml_item.sh",
+      login: { username: "erin", password: "hand-made-key", uris: [] },
+      fields: [{ name: "api_key_hash", value: hashApiKey("hand-made-key"), type: 1 }],
+    });
+    users.erin = { role: "researcher", delivery: "bitwarden" };
+    e2e.setConfig(config());
+    await e2e.up();
+    const { apiKeys, vaultItems } = await outputs();
+    expect(vaultItems.erin).toBe(made.id);
+    await bw.ok(["sync"]);
+    const found = JSON.parse(await bw.ok(["list", "items", "--search", "FetchML API erin"]));
+    expect(found).toHaveLength(1);
+    expect(found[0].login.password === apiKeys.erin).toBe(true);
+    expect(found[0].notes).toBe("made by create_bitwarden_fetchml_item.sh");
+  });
+
+  it("a vault that goes down mid-run leaves the old hash on the server, and the next up converges", async () => {
+    const before = await outputs();
+    const oldBobHash = serverEntries().bob.hash;
+    users.bob = { ...users.bob, rotation: 2 };
+    delete users.erin; // a revocation in the same run must not wait on Bitwarden
+    e2e.setConfig(config());
+    const running = e2e.up().then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    // Take the server down as soon as the vault step starts.
+    const deadline = Date.now() + 120_000;
+    while (Date.now() < deadline && findProcesses((c) => c.includes("bitwarden-vault.ts apply")).length === 0) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await server.pause();
+    const error = await running;
+    expect(error).toBeInstanceOf(Error);
+    expect(e2e.output()).toMatch(/bitwarden-vault: bw serve POST \/sync|bitwarden-vault: .*(sync|fetch|connect)/i);
+    expect(serverEntries().bob.hash).toBe(oldBobHash);
+    expect(serverEntries().erin).toBeUndefined();
+
+    await server.resume();
+    await e2e.up();
+    const after = await outputs();
+    expect(after.apiKeys.bob).not.toBe(before.apiKeys.bob);
+    expect(serverEntries().bob.hash).toBe(hashApiKey(after.apiKeys.bob));
+    await bw.ok(["sync"]);
+    expect((await getItem(after.vaultItems.bob)).login.password === after.apiKeys.bob).toBe(true);
+    const preview = await e2e.preview();
+    expect(Object.keys(preview.changeSummary)).toEqual(["same"]);
+  });
+
+  it("issues 25 users in one up, each item exactly once", async () => {
+    for (let i = 0; i < 25; i++) users[`user${String(i).padStart(2, "0")}`] = { role: "analyst", delivery: "bitwarden" };
+    e2e.setConfig(config());
+    await e2e.up();
+    const { apiKeys, vaultItems } = await outputs();
+    const live = [...server.ciphers.values()].filter((c) => !c.deletedDate);
+    for (let i = 0; i < 25; i++) {
+      const name = `user${String(i).padStart(2, "0")}`;
+      const named = live.filter((c) => server.decryptCipher(c.id).name === `FetchML API ${name}`);
+      expect(named.map((c) => c.id)).toEqual([vaultItems[name]]);
+      expect(server.decryptCipher(vaultItems[name]).password === apiKeys[name]).toBe(true);
+    }
+  });
+
+  it("refuses to change anything when the vault is locked, and says what to run", async () => {
+    const saved = e2e.env.BW_SESSION;
+    e2e.env.BW_SESSION = "not-a-session";
+    const before = fs.readFileSync(serverFile, "utf8");
+    const keysBefore = (await outputs()).apiKeys;
+    users.alice = { ...users.alice, rotation: 1 };
+    e2e.setConfig(config());
+    await expect(e2e.up()).rejects.toThrow();
+    expect(e2e.output()).toContain('export BW_SESSION="$(bw unlock --raw)"');
+    expect(fs.readFileSync(serverFile, "utf8")).toBe(before);
+    expect((await outputs()).apiKeys.alice).toBe(keysBefore.alice);
+    e2e.env.BW_SESSION = saved;
+    await e2e.up();
+    expect(serverEntries().alice.hash).toBe(hashApiKey((await outputs()).apiKeys.alice));
+  });
+
+  it("never shows a key, hash or session in state, engine output or any process's argv", async () => {
+    const state = e2e.backendFiles() + (await e2e.exportWithoutSecrets());
+    const output = e2e.output();
+    const argv = [...e2e.watch.commandLines].join("\n");
+    expect(argv).toContain("bitwarden-vault.ts");
+    expect(seenSecrets.size).toBeGreaterThan(40);
+    const leaks = [...seenSecrets].filter((s) => state.includes(s) || output.includes(s) || argv.includes(s));
+    expect(leaks.length).toBe(0);
+  });
+});
