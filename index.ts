@@ -4,14 +4,16 @@
  * settings, wires components, exports outputs; nothing else. Both `pulumi up` and the
  * runner (cli/) run this default export.
  *
- * Order of a run: revocations first (never waiting on Bitwarden) -> the Bitwarden session
- * check -> keys -> vault items -> the server's auth config (a new hash reaches the server
- * only once its key can be fetched).
+ * Order of a run: revocations on every target first (never waiting on Bitwarden) -> the
+ * Bitwarden session check -> keys -> vault items -> each target's auth config (a new hash
+ * reaches a server only once its key can be fetched). Targets are the local file and/or
+ * FetchML servers over SSH; each is independent of the others.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, parseSettings, readNamespace, type Settings } from "./config/settings";
 import { AuthConfig } from "./components/authConfig";
 import { AuthRevocation } from "./components/authRevocation";
+import { authTargets } from "./components/authTarget";
 import { BitwardenSession } from "./components/bitwardenSession";
 import { BitwardenVault } from "./components/bitwardenVault";
 import { User } from "./components/user";
@@ -21,10 +23,11 @@ export default async function program() {
   const active = settings.users.filter((u) => !u.suspended);
   const vaultUsers = settings.users.filter((u) => u.delivery === "bitwarden");
 
-  const revocation = new AuthRevocation("auth-config", {
-    path: settings.authConfigPath,
-    keep: [...active.map((u) => u.name), ...settings.preserveEntries],
-  });
+  const targets = authTargets(settings);
+  const revocations = targets.map(
+    (target) =>
+      new AuthRevocation(target.resourceName, { target, keep: [...active.map((u) => u.name), ...settings.preserveEntries] }).revoke,
+  );
   const session =
     settings.bitwarden && vaultUsers.length > 0
       ? new BitwardenSession(
@@ -36,7 +39,7 @@ export default async function program() {
               users: Object.fromEntries(vaultUsers.map((u) => [u.name, { rotation: u.rotation, collectionIds: u.collectionIds }])),
             },
           },
-          { dependsOn: [revocation.revoke] },
+          { dependsOn: revocations },
         )
       : undefined;
 
@@ -56,23 +59,26 @@ export default async function program() {
             apiKeyHash: key.apiKeyHash,
             fingerprint: key.fingerprint,
           })),
-        waitFor: [revocation.revoke],
+        waitFor: revocations,
       })
     : undefined;
-  const authConfig = new AuthConfig("auth-config", {
-    path: settings.authConfigPath,
-    users: users
-      .filter(([user]) => !user.suspended)
-      .map(([user, key]) => ({ name: user.name, access: user.access, apiKeyHash: key.apiKeyHash })),
-    preserveEntries: settings.preserveEntries,
-    waitFor: [revocation.revoke, ...(vault ? [vault.items] : [])],
-  });
+  const authConfigs = targets.map(
+    (target, i) =>
+      new AuthConfig(target.resourceName, {
+        target,
+        users: users
+          .filter(([user]) => !user.suspended)
+          .map(([user, key]) => ({ name: user.name, access: user.access, apiKeyHash: key.apiKeyHash })),
+        preserveEntries: settings.preserveEntries,
+        waitFor: [revocations[i], ...(vault ? [vault.items] : [])],
+      }),
+  );
 
   const byName = <T>(pick: (key: User) => pulumi.Output<T>) =>
     pulumi.all(Object.fromEntries(users.map(([user, key]) => [user.name, pick(key)])));
 
   return {
-    authConfigPath: authConfig.path,
+    authTargets: authConfigs.map((a) => a.target),
     /** Public audit view: who has which access and which key (by fingerprint) since when. */
     users: pulumi.all(
       Object.fromEntries(

@@ -8,6 +8,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Access } from "../config/roles";
 import { renderApiKeyEntries } from "../lib/authSection";
+import type { AuthTarget } from "./authTarget";
 import { WRITER_INTERPRETER, writerCommand } from "./writerCommand";
 
 export interface AuthUser {
@@ -18,8 +19,8 @@ export interface AuthUser {
 }
 
 export interface AuthConfigArgs {
-  /** The FetchML server config file (relative paths are from the project root). */
-  readonly path: string;
+  /** The FetchML server config: a local file or a server over SSH. */
+  readonly target: AuthTarget;
   /** Users whose hashes belong in the file: declared and not suspended. */
   readonly users: readonly AuthUser[];
   /** Entries managed elsewhere (service accounts), left as they are. */
@@ -29,20 +30,20 @@ export interface AuthConfigArgs {
 }
 
 export class AuthConfig extends pulumi.ComponentResource {
-  /** The file this component owns `auth.api_keys` in. */
-  public readonly path: pulumi.Output<string>;
+  /** Which file (or server) this component owns `auth.api_keys` in. */
+  public readonly target: pulumi.Output<string>;
   /** Users with an entry in the file, by name. */
   public readonly activeUsers: pulumi.Output<string[]>;
 
   constructor(name: string, args: AuthConfigArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fetchml:index:AuthConfig", name, {}, opts);
-    this.path = pulumi.output(args.path);
+    this.target = pulumi.output(args.target.label);
     this.activeUsers = pulumi.output(args.users.map((u) => u.name).sort());
 
     const request = pulumi.secret(
-      pulumi.all(args.users.map((u) => u.apiKeyHash)).apply((hashes) =>
+      pulumi.all([args.target.spec, pulumi.all(args.users.map((u) => u.apiKeyHash))]).apply(([target, hashes]) =>
         JSON.stringify({
-          path: args.path,
+          target,
           entries: renderApiKeyEntries(args.users.map((u, i) => ({ name: u.name, access: u.access, apiKeyHash: hashes[i] }))),
           preserve: [...args.preserveEntries].sort(),
         }),
@@ -58,10 +59,10 @@ export class AuthConfig extends pulumi.ComponentResource {
         // Lines name users only; streamed so an admin sees who was added or revoked.
         logging: "stdout",
         // Another file is another resource: write the new one, then clean the old one.
-        triggers: [args.path],
+        triggers: [args.target.identity],
       },
       { parent: this, dependsOn: args.waitFor, additionalSecretOutputs: ["stdout", "stderr"] },
     );
-    this.registerOutputs({ path: this.path, activeUsers: this.activeUsers });
+    this.registerOutputs({ target: this.target, activeUsers: this.activeUsers });
   }
 }

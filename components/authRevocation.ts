@@ -1,16 +1,17 @@
 /**
- * Takes out of the server's auth config every entry that is no longer allowed (removed or
+ * Takes out of one target's auth config every entry that is no longer allowed (removed or
  * suspended users, undeclared entries), before and independently of any delivery step, so
  * a revocation never waits on Bitwarden. It never adds or changes an entry; AuthConfig does.
  */
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import type { AuthTarget } from "./authTarget";
 import { WRITER_INTERPRETER, writerCommand } from "./writerCommand";
 
 export interface AuthRevocationArgs {
-  /** The FetchML server config file. */
-  readonly path: string;
-  /** Entries that may stay: active users and preserved entries. Names only, no secrets. */
+  /** The file or server. */
+  readonly target: AuthTarget;
+  /** Entries that may stay: active users and preserved entries. */
   readonly keep: readonly string[];
 }
 
@@ -19,15 +20,17 @@ export class AuthRevocation extends pulumi.ComponentResource {
 
   constructor(name: string, args: AuthRevocationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fetchml:index:AuthRevocation", name, {}, opts);
+    const keep = [...args.keep].sort();
     this.revoke = new command.local.Command(
       `${name}-revoke`,
       {
         create: writerCommand("write-auth-config", "revoke"),
-        stdin: JSON.stringify({ path: args.path, entries: {}, preserve: [...args.keep].sort() }),
+        stdin: args.target.spec.apply((target) => JSON.stringify({ target, entries: {}, preserve: keep })),
         interpreter: WRITER_INTERPRETER,
         logging: "stdout",
+        triggers: [args.target.identity],
       },
-      { parent: this },
+      { parent: this, additionalSecretOutputs: ["stdout", "stderr"] },
     );
     this.registerOutputs({});
   }

@@ -68,9 +68,32 @@ export const clientSchema = z.strictObject({
   apiUrl: z.string().regex(/^wss?:\/\/\S+$/, { error: "must be a ws:// or wss:// URL" }).optional(),
 });
 
+/** A FetchML server reached over SSH. */
+export const serverSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, { error: "must be 1-32 characters: a-z, 0-9, '-'" }),
+  host: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, { error: "must be a host name or IP" }),
+  port: z.int().min(1).max(65535).optional(),
+  user: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/, { error: "must be a Unix user name" }),
+  /** The SSH private key (set it with `pulumi config set --secret --path`). */
+  privateKey: z.string().min(1),
+  /** The server's public host key, one authorized_keys-style line: pinned, never learned. */
+  hostKey: z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+=*( .*)?$/, {
+    error: "must be one host key line, e.g. the server's /etc/ssh/ssh_host_ed25519_key.pub",
+  }),
+  configPath: z.string().regex(/^\//, { error: "must be an absolute path on the server" }),
+  owner: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/).optional(),
+  group: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/).optional(),
+  /** Run on the server after its file changed, e.g. `systemctl restart fetchml-api`. */
+  reloadCommand: z.string().min(1).optional(),
+});
+
 export const stackConfigSchema = z.strictObject({
-  /** The FetchML server config file whose `auth.api_keys` this project owns. */
-  authConfigPath: z.string().min(1),
+  /** A FetchML server config file on this machine whose `auth.api_keys` this project owns. */
+  authConfigPath: z.string().min(1).optional(),
+  /** Run after the local file changed (e.g. `systemctl restart fetchml-api`). */
+  reloadCommand: z.string().min(1).optional(),
+  /** FetchML servers reached over SSH; each gets the same auth.api_keys. */
+  servers: z.array(serverSchema).max(32).optional(),
   /** Entries of `auth.api_keys` managed elsewhere (service accounts): never touched. */
   preserveEntries: z.array(username).max(1000).optional(),
   /** Where direct-delivery users' ml config files are written (0600 each); none when unset. */

@@ -34,10 +34,26 @@ export interface ClientSettings {
   apiUrl: string;
 }
 
+export interface ServerSettings {
+  name: string;
+  host: string;
+  port: number;
+  user: string;
+  /** Secret: the program wraps it in pulumi.secret before it goes anywhere. */
+  privateKey: string;
+  hostKey: string;
+  configPath: string;
+  owner?: string;
+  group?: string;
+  reloadCommand?: string;
+}
+
 export interface Settings {
   /** Sorted by name, so every rendering and diff is deterministic. */
   users: UserSettings[];
-  authConfigPath: string;
+  authConfigPath?: string;
+  reloadCommand?: string;
+  servers: ServerSettings[];
   preserveEntries: string[];
   deliveryDir?: string;
   client: ClientSettings;
@@ -109,6 +125,8 @@ export function parseSettings(config: Record<string, unknown>): Settings {
   return {
     users,
     authConfigPath: data.authConfigPath,
+    reloadCommand: data.reloadCommand,
+    servers: (data.servers ?? []).map((server) => ({ ...server, port: server.port ?? 22 })),
     preserveEntries: [...(data.preserveEntries ?? [])].sort(),
     deliveryDir: data.deliveryDir || undefined,
     client: { ...DEFAULT_CLIENT, ...data.client },
@@ -150,6 +168,14 @@ function crossChecks(config: Record<string, unknown>): string[] {
       problems.push(`${formatPath(["users", name, "bitwarden"])}: only applies to users with delivery "bitwarden"`);
     }
   }
+  const servers = Array.isArray(config.servers) ? config.servers : [];
+  if (config.authConfigPath === undefined && servers.length === 0) {
+    problems.push("authConfigPath: missing (name a local auth config file, or FetchML servers under servers)");
+  }
+  const serverNames = servers.map((s) => (isMap(s) ? s.name : undefined)).filter((n) => typeof n === "string");
+  for (const dup of new Set(serverNames.filter((n, i) => serverNames.indexOf(n) !== i))) {
+    problems.push(`servers: the name ${show(dup)} is used more than once`);
+  }
   const preserved = Array.isArray(config.preserveEntries) ? config.preserveEntries : [];
   for (const kept of preserved) {
     if (typeof kept === "string" && names.includes(kept)) {
@@ -165,7 +191,8 @@ function isMap(value: unknown): value is Record<string, unknown> {
 
 function describeIssue(issue: z.core.$ZodIssue, root: unknown): string[] {
   const path = formatPath(issue.path);
-  const value = valueAt(root, issue.path);
+  const secretPath = issue.path.some((p) => String(p) === "privateKey");
+  const value = secretPath && valueAt(root, issue.path) !== undefined ? SECRET : valueAt(root, issue.path);
   switch (issue.code) {
     case "unrecognized_keys":
       return issue.keys.map((key) => {
@@ -230,8 +257,12 @@ function formatPath(path: PropertyKey[]): string {
     .replace(/\.\[/g, "[");
 }
 
+/** Stands for a secret's value in messages. */
+const SECRET = Symbol("secret");
+
 /** A value as it would be typed in config, cut short so a pasted blob cannot flood the log. */
 function show(value: unknown): string {
+  if (value === SECRET) return "[secret]";
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

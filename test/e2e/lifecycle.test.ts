@@ -62,7 +62,7 @@ describe("the program with the real engine", () => {
     expect(entries.carol.permissions).toEqual({ "jobs:read": true, "jobs:create": false, "jobs:update": false });
     expect(entries["svc-backup"].hash).toBe(SERVICE_HASH);
     expect(readServer()).not.toContain(MALLORY_HASH);
-    expect(e2e.output()).toContain("REVOKED mallory (in the file but not declared in stack config)");
+    expect(e2e.output()).toContain("REVOKED mallory (no active user of that name in stack config)");
     expect(fs.statSync(serverFile).mode & 0o777).toBe(0o600);
     expect(withoutManagedEntries(readServer(), ["alice", "bob", "carol"])).toBe(withoutManagedEntries(SERVER_CONFIG, ["mallory"]));
     // Direct delivery: one 0600 ml config per user, holding that user's key.

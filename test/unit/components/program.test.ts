@@ -136,7 +136,7 @@ describe("the program under mocks", () => {
     const request = JSON.parse(unwrap(writer.inputs.stdin));
     expect(Object.keys(request.entries)).toEqual(["alice", "bob"]);
     expect(request.entries.bob.hash).toBe(hashApiKey(keys.bob));
-    expect(request.path).toBe("/srv/fetchml/api.yaml");
+    expect(request.target).toEqual({ kind: "local", path: "/srv/fetchml/api.yaml" });
     const secrets = Object.values(keys).flatMap((k: any) => [k, hashApiKey(k)]);
     for (const command of ofType("command:local:Command")) {
       const visible = JSON.stringify([command.inputs.create, command.inputs.update, command.inputs.delete, command.inputs.triggers, command.inputs.environment ?? {}]);

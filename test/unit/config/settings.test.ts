@@ -97,8 +97,8 @@ describe("parseSettings", () => {
 
   it("reports a missing required key and a missing role", () => {
     expect(problems({ users: { bob: {} } })).toEqual([
-      "authConfigPath: missing (expected string)",
       "users.bob.role: missing (no defaults.role to fall back on)",
+      "authConfigPath: missing (name a local auth config file, or FetchML servers under servers)",
     ]);
   });
 

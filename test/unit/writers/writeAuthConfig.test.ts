@@ -26,7 +26,7 @@ describe("write-auth-config (real files)", () => {
     const run = await runWriter("write-auth-config", "apply", { path: file, entries: { bob: entry(h("b")) }, preserve: [] });
     expect(run.code).toBe(0);
     expect(run.stdout).toContain("added bob");
-    expect(run.stdout).toContain("REVOKED mallory (in the file but not declared in stack config)");
+    expect(run.stdout).toContain("REVOKED mallory (no active user of that name in stack config)");
     expect(run.stdout + run.stderr).not.toContain(h("b"));
     expect(parse(fs.readFileSync(file, "utf8")).auth.api_keys).toEqual({ bob: entry(h("b")) });
     expect(fs.readFileSync(file, "utf8").startsWith("# the admin's comment\nserver:\n  port: 9101\n")).toBe(true);
