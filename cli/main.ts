@@ -9,7 +9,7 @@ import * as path from "node:path";
 import * as readline from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "./paths";
-import { openStack } from "./workspace";
+import { openStack, UP_OPTIONS } from "./workspace";
 
 const USAGE = `usage: fetchml-keys <command> [options]
 
@@ -79,7 +79,7 @@ async function main(argv: string[]): Promise<number> {
           return 1;
         }
       }
-      if (command === "up") await stack.up({ ...common, replace: values.replace });
+      if (command === "up") await stack.up({ ...UP_OPTIONS, ...common, replace: values.replace });
       else await stack.destroy({ ...stream, target: values.target });
       return 0;
     }

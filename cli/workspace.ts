@@ -15,6 +15,15 @@ import { choosePlugins, enginePath, type PluginChoice } from "./plugins";
 /** The demo stack's passphrase: public by design (README), for `dev` only. */
 export const DEV_PASSPHRASE = "fetchml-keys-dev-demo";
 
+/**
+ * Options every `up` of this project gets (the runner's and the tests'). Deliberately NOT
+ * `continueOnError`: with it, a failed step makes the program's dependent registrations
+ * fail, and the engine then deletes what the program did not register, which runs the
+ * auth writers' delete and takes users off a server (seen in the SSH e2e test). Without it
+ * a failure stops the run and deletes nothing; steps already running still finish.
+ */
+export const UP_OPTIONS = {} as const;
+
 export interface OpenStackOptions {
   stackName: string;
   /** Extra environment for the engine (and so for plugins and the commands they run). */

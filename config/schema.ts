@@ -89,9 +89,9 @@ export const serverSchema = z.strictObject({
 
 export const stackConfigSchema = z.strictObject({
   /** A FetchML server config file on this machine whose `auth.api_keys` this project owns. */
-  authConfigPath: z.string().min(1).optional(),
+  authConfigPath: z.string().optional(), // "" (Pulumi.yaml's default) means none
   /** Run after the local file changed (e.g. `systemctl restart fetchml-api`). */
-  reloadCommand: z.string().min(1).optional(),
+  reloadCommand: z.string().optional(),
   /** FetchML servers reached over SSH; each gets the same auth.api_keys. */
   servers: z.array(serverSchema).max(32).optional(),
   /** Entries of `auth.api_keys` managed elsewhere (service accounts): never touched. */

@@ -124,8 +124,8 @@ export function parseSettings(config: Record<string, unknown>): Settings {
     });
   return {
     users,
-    authConfigPath: data.authConfigPath,
-    reloadCommand: data.reloadCommand,
+    authConfigPath: data.authConfigPath || undefined,
+    reloadCommand: data.reloadCommand || undefined,
     servers: (data.servers ?? []).map((server) => ({ ...server, port: server.port ?? 22 })),
     preserveEntries: [...(data.preserveEntries ?? [])].sort(),
     deliveryDir: data.deliveryDir || undefined,
@@ -169,7 +169,7 @@ function crossChecks(config: Record<string, unknown>): string[] {
     }
   }
   const servers = Array.isArray(config.servers) ? config.servers : [];
-  if (config.authConfigPath === undefined && servers.length === 0) {
+  if (!config.authConfigPath && servers.length === 0) {
     problems.push("authConfigPath: missing (name a local auth config file, or FetchML servers under servers)");
   }
   const serverNames = servers.map((s) => (isMap(s) ? s.name : undefined)).filter((n) => typeof n === "string");

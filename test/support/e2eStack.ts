@@ -11,7 +11,7 @@ import * as path from "node:path";
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { parseDocument, stringify } from "yaml";
 import { PROJECT_ROOT } from "../../cli/paths";
-import { openStack, type OpenedStack } from "../../cli/workspace";
+import { openStack, UP_OPTIONS, type OpenedStack } from "../../cli/workspace";
 import { ProcessWatch } from "./processWatch";
 
 export const E2E_PASSPHRASE = "e2e-only-passphrase";
@@ -49,6 +49,22 @@ export class E2EStack {
     return new E2EStack(name, dir, stackFile, opened);
   }
 
+  /**
+   * Encrypts a value with the stack's secrets provider (value on stdin, never argv) and
+   * returns what goes in stack config: { secure: "<ciphertext>" }.
+   */
+  encryptSecret(value: string): { secure: string } {
+    const ws = this.stack.workspace as LocalWorkspace;
+    execFileSync(this.opened.engine.binary, ["config", "set", "--secret", "fetchml-keys:e2eSecret", "--stack", this.name], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...ws.envVars },
+      input: value,
+      stdio: ["pipe", "ignore", "inherit"],
+    });
+    const stored = parseDocument(fs.readFileSync(this.stackFile, "utf8")).toJS();
+    return { secure: stored.config["fetchml-keys:e2eSecret"].secure };
+  }
+
   /** Replaces the stack's config (keeping the encryption salt the engine added). */
   setConfig(config: Record<string, unknown>): void {
     writeStackConfig(this.stackFile, config);
@@ -59,7 +75,7 @@ export class E2EStack {
   }
 
   async up() {
-    return this.watch.during(() => this.stack.up(this.stream()));
+    return this.watch.during(() => this.stack.up({ ...UP_OPTIONS, ...this.stream() }));
   }
 
   async preview() {

@@ -140,3 +140,42 @@ describe("readNamespace", () => {
     ).toEqual({ authConfigPath: "/etc/fetchml/api.yaml", users: { alice: { role: "admin" } }, preserveEntries: ["svc"] });
   });
 });
+
+describe("servers (SSH targets)", () => {
+  const PEM = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+  const server = (extra: Record<string, unknown> = {}) => ({
+    name: "gpu-box",
+    host: "10.0.0.5",
+    user: "fetchml",
+    privateKey: PEM,
+    hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx0 root@gpu-box",
+    configPath: "/etc/fetchml/api.yaml",
+    ...extra,
+  });
+
+  it("accepts servers instead of a local file, with port 22 by default", () => {
+    const settings = parseSettings({ servers: [server()], users: { alice: { role: "admin" } } });
+    expect(settings.authConfigPath).toBeUndefined();
+    expect(settings.servers[0]).toMatchObject({ name: "gpu-box", port: 22, configPath: "/etc/fetchml/api.yaml" });
+  });
+
+  it("rejects a bad host key line, a relative path and duplicate names, and never prints the private key", () => {
+    const found = problems({
+      servers: [server({ hostKey: "not a key", configPath: "api.yaml" }), server({ privateKey: 42 })],
+      users: { alice: { role: "admin" } },
+    });
+    const text = found.join("\n");
+    expect(text).toContain('servers[0].hostKey: "not a key" must be one host key line');
+    expect(text).toContain('servers[0].configPath: "api.yaml" must be an absolute path on the server');
+    expect(text).toContain("servers[1].privateKey: expected string, got [secret]");
+    expect(text).toContain('servers: the name "gpu-box" is used more than once');
+    expect(text).not.toContain("b3BlbnNzaC1rZXktdjEAAAAA");
+    expect(text).not.toContain("42");
+  });
+
+  it("needs a local file or at least one server", () => {
+    expect(problems({ users: { alice: { role: "admin" } } })).toEqual([
+      "authConfigPath: missing (name a local auth config file, or FetchML servers under servers)",
+    ]);
+  });
+});

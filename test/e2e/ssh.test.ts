@@ -1,0 +1,167 @@
+/**
+ * Two FetchML servers reached over SSH (two real sshd on loopback), with the real engine
+ * through the runner's code. Tests run in order on one stack.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { hashApiKey } from "../../lib/keys";
+import { E2EStack } from "../support/e2eStack";
+import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
+import { generateKeyPair, type KeyPair, TestSshd } from "../support/sshd";
+
+// The fixture without its undeclared entry: a first up then has exactly one change per host.
+const INITIAL = withoutManagedEntries(SERVER_CONFIG, ["mallory"]);
+const USERS = ["alice", "bob", "carol"];
+
+let keys: KeyPair;
+let hosts: Record<"a" | "b", TestSshd>;
+let e2e: E2EStack;
+let privateKey: { secure: string };
+let users: Record<string, Record<string, unknown>>;
+const secrets = new Set<string>();
+
+const configFile = (h: "a" | "b") => path.join(hosts[h].dir, "fetchml", "server.yaml");
+const reloads = (h: "a" | "b") => {
+  const log = path.join(hosts[h].dir, "fetchml", "reload.log");
+  return fs.existsSync(log) ? fs.readFileSync(log, "utf8").split("\n").filter(Boolean).length : 0;
+};
+const entries = (h: "a" | "b") => parse(fs.readFileSync(configFile(h), "utf8")).auth.api_keys;
+const server = (h: "a" | "b", hostKey = hosts[h].hostKey) => ({
+  name: `fetchml-${h}`,
+  host: "127.0.0.1",
+  port: hosts[h].port,
+  user: hosts[h].user,
+  privateKey,
+  hostKey,
+  configPath: configFile(h),
+  reloadCommand: `echo reloaded >> ${path.join(hosts[h].dir, "fetchml", "reload.log")}`,
+});
+const config = (overrides: Record<string, unknown> = {}) => ({
+  servers: [server("a"), server("b")],
+  preserveEntries: ["svc-backup"],
+  users,
+  ...overrides,
+});
+
+async function apiKeys(): Promise<Record<string, string>> {
+  const out = (await e2e.outputs()).apiKeys as Record<string, string>;
+  for (const key of Object.values(out)) {
+    secrets.add(key);
+    secrets.add(hashApiKey(key));
+  }
+  return out;
+}
+
+beforeAll(async () => {
+  const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "ssh-user-"));
+  keys = generateKeyPair(keyDir, "fetchml-keys-admin");
+  fs.rmSync(keyDir, { recursive: true, force: true });
+  secrets.add(keys.privateKey.split("\n")[1]); // a line of the key's base64 body
+  hosts = { a: await TestSshd.start(keys.publicKey), b: await TestSshd.start(keys.publicKey) };
+  for (const h of ["a", "b"] as const) {
+    fs.mkdirSync(path.dirname(configFile(h)), { recursive: true });
+    fs.writeFileSync(configFile(h), INITIAL, { mode: 0o640 });
+  }
+  e2e = await E2EStack.create({});
+  privateKey = e2e.encryptSecret(keys.privateKey);
+  users = Object.fromEntries(USERS.map((name, i) => [name, { role: ["admin", "researcher", "analyst"][i] }]));
+  e2e.setConfig(config());
+});
+
+afterAll(async () => {
+  await e2e?.cleanup();
+  await hosts?.a.stop();
+  await hosts?.b.stop();
+});
+
+describe("FetchML servers over SSH", () => {
+  it("writes the same entries to both servers, 0600, the rest intact, and reloads each once", async () => {
+    await e2e.up();
+    const keys = await apiKeys();
+    for (const h of ["a", "b"] as const) {
+      for (const name of USERS) expect(entries(h)[name].hash).toBe(hashApiKey(keys[name]));
+      expect(fs.statSync(configFile(h)).mode & 0o777).toBe(0o600);
+      expect(withoutManagedEntries(fs.readFileSync(configFile(h), "utf8"), USERS)).toBe(INITIAL);
+      expect(fs.readFileSync(`${configFile(h)}.bak`, "utf8")).toBe(INITIAL);
+      expect(reloads(h)).toBe(1);
+    }
+  });
+
+  it("runs nothing on either server on a no-change up", async () => {
+    const up = await e2e.up();
+    expect(Object.keys(up.summary.resourceChanges ?? {})).toEqual(["same"]);
+    // No ssh client and no sshd session (the listeners themselves run all along).
+    const ssh = [...e2e.watch.lastRun].filter((l) => l.split(" ")[1] === "ssh" || (l.includes("sshd:") && !l.includes("[listener]")));
+    expect(ssh).toEqual([]);
+    expect([reloads("a"), reloads("b")]).toEqual([1, 1]);
+  });
+
+  it("a rotation changes both servers and reloads each exactly once more", async () => {
+    const before = await apiKeys();
+    users.bob = { ...users.bob, rotation: 1 };
+    e2e.setConfig(config());
+    await e2e.up();
+    const after = await apiKeys();
+    expect(after.bob).not.toBe(before.bob);
+    for (const h of ["a", "b"] as const) {
+      expect(entries(h).bob.hash).toBe(hashApiKey(after.bob));
+      expect(entries(h).alice.hash).toBe(hashApiKey(before.alice));
+      expect(reloads(h)).toBe(2);
+    }
+  });
+
+  it("a server that is down fails the run naming it; the other is still updated; the next up converges", async () => {
+    await hosts.b.pause();
+    const untouched = fs.readFileSync(configFile("b"), "utf8");
+    users.carol = { ...users.carol, rotation: 1 };
+    e2e.setConfig(config());
+    const error = await e2e.up().then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error).toBeInstanceOf(Error);
+    expect(e2e.output()).toMatch(/fetchml-b \(.*@127\.0\.0\.1:\d+:.*\): cannot connect/);
+    const keys = await apiKeys();
+    expect(entries("a").carol.hash).toBe(hashApiKey(keys.carol));
+    expect(reloads("a")).toBe(3);
+    expect(fs.readFileSync(configFile("b"), "utf8")).toBe(untouched);
+
+    await hosts.b.resume();
+    await e2e.up();
+    expect(entries("b").carol.hash).toBe(hashApiKey(keys.carol));
+    expect([reloads("a"), reloads("b")]).toEqual([3, 3]);
+    const preview = await e2e.preview();
+    expect(Object.keys(preview.changeSummary)).toEqual(["same"]);
+  });
+
+  it("never puts a key, hash or the private key in state, output, or any process's argv on either side", async () => {
+    const state = e2e.backendFiles() + (await e2e.exportWithoutSecrets());
+    const output = e2e.output();
+    const argv = [...e2e.watch.commandLines].join("\n");
+    expect(argv).toMatch(/ssh .*-p \d+/);
+    expect(secrets.size).toBeGreaterThan(8);
+    const leaks = [...secrets].filter((s) => state.includes(s) || output.includes(s) || argv.includes(s));
+    expect(leaks.length).toBe(0);
+  });
+
+  it("refuses a server whose host key does not match the pinned one, and leaves its file alone", async () => {
+    const untouched = fs.readFileSync(configFile("b"), "utf8");
+    users.alice = { ...users.alice, rotation: 1 };
+    e2e.setConfig(config({ servers: [server("a"), server("b", hosts.a.hostKey)] }));
+    await expect(e2e.up()).rejects.toThrow();
+    expect(e2e.output()).toContain("fetchml-b");
+    expect(e2e.output()).toContain("host key does not match the configured hostKey");
+    expect(fs.readFileSync(configFile("b"), "utf8")).toBe(untouched);
+  });
+
+  it("destroy takes the managed entries off both servers", async () => {
+    e2e.setConfig(config());
+    await e2e.destroy();
+    for (const h of ["a", "b"] as const) {
+      expect(Object.keys(entries(h))).toEqual(["svc-backup"]);
+    }
+  });
+});
