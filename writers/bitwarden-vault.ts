@@ -38,8 +38,9 @@ runWriter("bitwarden-vault", async (mode) => {
       }
       await serve.call("POST", "/sync");
       const found = await serve.call<{ data: VaultItem[] }>("GET", `/list/object/items?search=${encodeURIComponent(request.itemPrefix)}`);
+      const existing = [...found.data, ...(await fetchMissing(serve, previous, found.data))];
       const desired = mode === "apply" ? request.users : [];
-      const plan = planVault(desired, previous, found.data, request.organizationId);
+      const plan = planVault(desired, previous, existing, request.organizationId);
       plan.warnings.forEach(say);
       const records: Record<string, VaultRecord> = {};
       for (const action of plan.actions) {
@@ -66,10 +67,28 @@ runWriter("bitwarden-vault", async (mode) => {
       }
       process.stdout.write(JSON.stringify({ items: records }) + "\n");
     } finally {
-      serve.close();
+      await serve.close();
     }
   });
 });
+
+/**
+ * Items the last run wrote that a search did not return (renamed by hand, or a listing
+ * that lags): fetched by id, so a stored item is never taken for missing and duplicated.
+ */
+async function fetchMissing(serve: BwServe, previous: Record<string, VaultRecord>, listed: VaultItem[]): Promise<VaultItem[]> {
+  const seen = new Set(listed.map((i) => i.id));
+  const missing = Object.values(previous).filter((r) => !seen.has(r.id));
+  const fetched: VaultItem[] = [];
+  for (const record of missing) {
+    try {
+      fetched.push(await serve.call<VaultItem>("GET", `/object/item/${record.id}`));
+    } catch {
+      // gone from the vault: the plan recreates it
+    }
+  }
+  return fetched;
+}
 
 /** The records the last run printed (the command provider passes its stdout back). */
 function readPrevious(): Record<string, VaultRecord> {

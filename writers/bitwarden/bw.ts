@@ -113,7 +113,7 @@ function alive(pid: number): boolean {
 export class BwServe {
   private constructor(
     private readonly port: number,
-    private readonly stop: () => void,
+    private readonly child: import("node:child_process").ChildProcess,
   ) {}
 
   static async start(bw: string[], session: string): Promise<BwServe> {
@@ -123,7 +123,7 @@ export class BwServe {
       env: bwEnv({ BW_SESSION: session }),
       stdio: ["pipe", "ignore", "ignore"],
     });
-    const serve = new BwServe(port, () => child.stdin.end());
+    const serve = new BwServe(port, child);
     const deadline = Date.now() + 60_000;
     for (;;) {
       try {
@@ -131,7 +131,7 @@ export class BwServe {
         return serve;
       } catch (e) {
         if (child.exitCode !== null || Date.now() > deadline) {
-          serve.close();
+          await serve.close();
           throw new InputError(`bw serve did not start (${(e as Error).message})`);
         }
         await new Promise((r) => setTimeout(r, 100));
@@ -139,8 +139,15 @@ export class BwServe {
     }
   }
 
-  close(): void {
-    this.stop();
+  /**
+   * Stops `bw serve` and waits until it has exited: it may still be writing bw's data file,
+   * and the next `bw` (the admin's, or the next run's) must not race it.
+   */
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once("exit", resolve));
+    this.child.stdin!.end();
+    await exited;
   }
 
   async call<T = any>(method: string, route: string, body?: unknown): Promise<T> {
