@@ -1,32 +1,45 @@
 /**
  * fetchml-keys: users declared in stack config become API keys, hashes in the FetchML
- * server's auth config, and deliveries (Bitwarden items or ml config files). Reads
+ * servers' auth configs, and deliveries (Bitwarden items or ml config files). Reads
  * settings, wires components, exports outputs; nothing else. Both `pulumi up` and the
  * runner (cli/) run this default export.
  *
- * Order of a run: revocations on every target first (never waiting on Bitwarden) -> the
- * Bitwarden session check -> keys -> vault items -> each target's auth config (a new hash
- * reaches a server only once its key can be fetched). Targets are the local file and/or
- * FetchML servers over SSH; each is independent of the others.
+ * Order of a run: the mass-revocation guard -> revocations on every target (never waiting
+ * on Bitwarden) -> the Bitwarden session check -> keys -> vault items -> each target's auth
+ * config (a new hash reaches a server only once its key can be fetched).
  */
 import * as pulumi from "@pulumi/pulumi";
+import { exposureProblems } from "./config/exposure";
 import { ConfigError, parseSettings, readNamespace, type Settings } from "./config/settings";
 import { AuthConfig } from "./components/authConfig";
 import { AuthRevocation } from "./components/authRevocation";
 import { authTargets } from "./components/authTarget";
 import { BitwardenSession } from "./components/bitwardenSession";
 import { BitwardenVault } from "./components/bitwardenVault";
+import { previousKeys } from "./components/previousRun";
+import { RevocationGuard } from "./components/revocationGuard";
 import { User } from "./components/user";
+import { autoRotations, expiryWarning, now, rotationKeeper } from "./lib/keyPolicy";
 
 export default async function program() {
   const settings = loadSettings();
+  const clock = now();
   const active = settings.users.filter((u) => !u.suspended);
   const vaultUsers = settings.users.filter((u) => u.delivery === "bitwarden");
+  const previous = previousKeys();
 
+  const guard = new RevocationGuard("revocations", {
+    active: active.map((u) => u.name),
+    maxRevokedShare: settings.maxRevokedShare,
+  });
   const targets = authTargets(settings);
   const revocations = targets.map(
     (target) =>
-      new AuthRevocation(target.resourceName, { target, keep: [...active.map((u) => u.name), ...settings.preserveEntries] }).revoke,
+      new AuthRevocation(
+        target.resourceName,
+        { target, keep: [...active.map((u) => u.name), ...settings.preserveEntries] },
+        { dependsOn: [guard.check] },
+      ).revoke,
   );
   const session =
     settings.bitwarden && vaultUsers.length > 0
@@ -36,6 +49,7 @@ export default async function program() {
             cli: settings.bitwarden.cli,
             watch: {
               organizationId: settings.bitwarden.organizationId,
+              rotateAll: settings.rotateAll,
               users: Object.fromEntries(vaultUsers.map((u) => [u.name, { rotation: u.rotation, collectionIds: u.collectionIds }])),
             },
           },
@@ -44,15 +58,27 @@ export default async function program() {
       : undefined;
 
   const users = settings.users.map((user) => {
-    const waitFor = user.delivery === "bitwarden" && session ? [session.check] : undefined;
-    return [user, new User(user.name, { user, client: settings.client, deliveryDir: settings.deliveryDir, waitFor })] as const;
+    previous.apply((prev) => {
+      const warning = expiryWarning(user.name, prev[user.name], user.maxKeyAgeDays, settings.expiryWarningDays, clock);
+      if (warning) pulumi.log.warn(warning);
+    });
+    const auto = previous.apply((prev) => autoRotations(prev[user.name], user.maxKeyAgeDays, clock));
+    const key = new User(user.name, {
+      user,
+      client: settings.client,
+      deliveryDir: settings.deliveryDir,
+      waitFor: user.delivery === "bitwarden" && session ? [session.check] : undefined,
+      rotationKeeper: auto.apply((n) => rotationKeeper(user.rotation, settings.rotateAll, n)),
+    });
+    return { user, key, auto };
   });
+
   const vault = settings.bitwarden
     ? new BitwardenVault("bitwarden", {
         settings: settings.bitwarden,
         users: users
-          .filter(([user]) => user.delivery === "bitwarden")
-          .map(([user, key]) => ({
+          .filter(({ user }) => user.delivery === "bitwarden")
+          .map(({ user, key }) => ({
             name: user.name,
             collectionIds: user.collectionIds!,
             apiKey: key.apiKey,
@@ -67,24 +93,24 @@ export default async function program() {
       new AuthConfig(target.resourceName, {
         target,
         users: users
-          .filter(([user]) => !user.suspended)
-          .map(([user, key]) => ({ name: user.name, access: user.access, apiKeyHash: key.apiKeyHash })),
+          .filter(({ user }) => !user.suspended)
+          .map(({ user, key }) => ({ name: user.name, access: user.access, apiKeyHash: key.apiKeyHash })),
         preserveEntries: settings.preserveEntries,
         waitFor: [revocations[i], ...(vault ? [vault.items] : [])],
       }),
   );
 
   const byName = <T>(pick: (key: User) => pulumi.Output<T>) =>
-    pulumi.all(Object.fromEntries(users.map(([user, key]) => [user.name, pick(key)])));
+    pulumi.all(Object.fromEntries(users.map(({ user, key }) => [user.name, pick(key)])));
 
   return {
     authTargets: authConfigs.map((a) => a.target),
     /** Public audit view: who has which access and which key (by fingerprint) since when. */
     users: pulumi.all(
       Object.fromEntries(
-        users.map(([user, key]) => [
+        users.map(({ user, key, auto }) => [
           user.name,
-          pulumi.all([key.fingerprint, key.issuedAt]).apply(([fingerprint, issuedAt]) => ({
+          pulumi.all([key.fingerprint, key.issuedAt, auto]).apply(([fingerprint, issuedAt, autoRotations]) => ({
             role: user.role,
             admin: user.access.admin,
             roles: user.access.roles,
@@ -94,6 +120,8 @@ export default async function program() {
             status: user.suspended ? "suspended" : "active",
             fingerprint,
             issuedAt,
+            maxKeyAgeDays: user.maxKeyAgeDays ?? null,
+            autoRotations,
           })),
         ]),
       ),
@@ -107,7 +135,10 @@ export default async function program() {
 /** Validated whole before any resource exists: a bad config changes nothing. */
 function loadSettings(): Settings {
   try {
-    return parseSettings(readNamespace(pulumi.runtime.allConfig()));
+    const settings = parseSettings(readNamespace(pulumi.runtime.allConfig()));
+    const exposed = exposureProblems(settings, pulumi.getStack());
+    if (exposed.length > 0) throw new ConfigError(exposed);
+    return settings;
   } catch (e) {
     // RunError: the engine prints the message once, without a stack trace.
     if (e instanceof ConfigError) throw new pulumi.RunError(e.message);

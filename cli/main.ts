@@ -28,6 +28,8 @@ options:
   --target URN         limit the operation to this resource (repeatable)
   --replace URN        force replacement of this resource, e.g. one user's key (repeatable)
   --expect-no-changes  fail if the operation would change anything (CI drift check)
+  --allow-mass-revocation
+                       let this up revoke more than maxRevokedPercent of the active users
   --show-secrets       with output: print secret values
   --json               with output: print JSON`;
 
@@ -42,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
       target: { type: "string", multiple: true },
       replace: { type: "string", multiple: true },
       "expect-no-changes": { type: "boolean", default: false },
+      "allow-mass-revocation": { type: "boolean", default: false },
       "show-secrets": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -53,6 +56,8 @@ async function main(argv: string[]): Promise<number> {
     return command || values.help ? 0 : 2;
   }
   const stackName = values.stack!;
+  // For this run only: the guard then lets an up revoke more than maxRevokedPercent of users.
+  if (values["allow-mass-revocation"]) process.env.FETCHML_KEYS_ALLOW_MASS_REVOCATION = "1";
   if (stackName === "dev") prepareDevStack();
   const { stack, engine, plugins } = await openStack({ stackName });
   console.error(`fetchml-keys: stack ${stackName}; engine pulumi ${engine.version} (${engine.binary})`);

@@ -7,13 +7,12 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { DEV_PASSPHRASE } from "../config/exposure";
 import program from "../index";
 import { ensureEngine, type Engine } from "./engine";
 import { PROJECT_NAME, PROJECT_ROOT } from "./paths";
 import { choosePlugins, enginePath, type PluginChoice } from "./plugins";
 
-/** The demo stack's passphrase: public by design (README), for `dev` only. */
-export const DEV_PASSPHRASE = "fetchml-keys-dev-demo";
 
 /**
  * Options every `up` of this project gets (the runner's and the tests'). Deliberately NOT

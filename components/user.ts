@@ -11,6 +11,8 @@ import { hashApiKey, KEY_SPEC, keyFingerprint } from "../lib/keys";
 import { renderMlConfig } from "../lib/mlConfig";
 import { DirectShare } from "./directShare";
 
+const ISSUED_AT_COMMAND = 'printf "%s\\n" "${FETCHML_KEYS_NOW:-$(date -u +%Y-%m-%dT%H:%M:%SZ)}"';
+
 export interface UserArgs {
   /** The validated user from stack config. */
   readonly user: UserSettings;
@@ -20,6 +22,8 @@ export interface UserArgs {
   readonly deliveryDir?: string;
   /** Steps that must succeed before the key may change (the Bitwarden session check). */
   readonly waitFor?: pulumi.Resource[];
+  /** The key's keeper: a new value issues a new key (see lib/keyPolicy.ts). */
+  readonly rotationKeeper: pulumi.Input<string>;
 }
 
 export class User extends pulumi.ComponentResource {
@@ -38,10 +42,11 @@ export class User extends pulumi.ComponentResource {
     super("fetchml:index:User", name, {}, opts);
     const { user, client } = args;
 
-    // Keepers are the only way a key changes: raising `rotation` in stack config.
+    // The keeper is the only way a key changes: the user's rotation counter, plus what the
+    // rotate-all switch and the age policy add to it.
     const key = new random.RandomPassword(
       `${name}-key`,
-      { ...KEY_SPEC, keepers: { rotation: String(user.rotation) } },
+      { ...KEY_SPEC, keepers: { rotation: args.rotationKeeper } },
       { parent: this, dependsOn: args.waitFor },
     );
     // The provider marks `result` secret; saying so here too keeps it secret whatever the provider does.
@@ -53,7 +58,8 @@ export class User extends pulumi.ComponentResource {
     // engine itself keeps the issue date in state, with no clock read on a no-change up.
     const issued = new command.local.Command(
       `${name}-issued`,
-      { create: "date -u +%Y-%m-%dT%H:%M:%SZ", triggers: [this.fingerprint], logging: "none" },
+      // FETCHML_KEYS_NOW lets tests inject the clock (as the age policy reads it).
+      { create: ISSUED_AT_COMMAND, triggers: [this.fingerprint], logging: "none" },
       { parent: this },
     );
     this.issuedAt = issued.stdout;

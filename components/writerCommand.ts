@@ -6,6 +6,6 @@
  */
 export const WRITER_INTERPRETER = ["/bin/sh", "-c"];
 
-export function writerCommand(script: "write-auth-config" | "write-secret-file" | "bitwarden-vault", mode: string): string {
+export function writerCommand(script: "write-auth-config" | "write-secret-file" | "bitwarden-vault" | "guard-revocations", mode: string): string {
   return `exec node_modules/.bin/tsx writers/${script}.ts ${mode}`;
 }

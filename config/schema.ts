@@ -41,6 +41,8 @@ export const userSchema = z.strictObject({
   rotation: z.int().min(0).max(1_000_000).optional(),
   /** Removes the hash from the server but keeps the key, so access can be restored as it was. */
   suspended: z.boolean().optional(),
+  /** Rotate this user's key when it reaches this age (overrides defaults.maxKeyAgeDays). */
+  maxKeyAgeDays: z.int().min(1).max(3650).optional(),
   /** Per-user vault placement, e.g. a collection only this user can read. */
   bitwarden: z.strictObject({ collectionIds: z.array(uuid).min(1).max(16) }).optional(),
 });
@@ -60,6 +62,7 @@ export const bitwardenSchema = z.strictObject({
 export const defaultsSchema = z.strictObject({
   role: z.enum(ROLES).optional(),
   delivery: z.enum(DELIVERIES).optional(),
+  maxKeyAgeDays: z.int().min(1).max(3650).optional(),
 });
 
 export const clientSchema = z.strictObject({
@@ -100,6 +103,12 @@ export const stackConfigSchema = z.strictObject({
   deliveryDir: z.string().optional(), // "" (Pulumi.yaml's default) means none
   defaults: defaultsSchema.optional(),
   bitwarden: bitwardenSchema.optional(),
+  /** Emergency switch: raise by one to rotate every key in the next up. */
+  rotateAll: z.int().min(0).max(1_000_000).optional(),
+  /** Warn in previews about keys this many days or fewer before their maximum age. */
+  expiryWarningDays: z.int().min(0).max(365).optional(),
+  /** An up that would revoke more than this percentage of active users is refused unless overridden. */
+  maxRevokedPercent: z.int().min(0).max(100).optional(),
   client: clientSchema.optional(),
   users: z.record(z.string(), userSchema),
 });

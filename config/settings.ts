@@ -18,6 +18,8 @@ export interface UserSettings {
   suspended: boolean;
   /** For Bitwarden delivery: the collections the user's item belongs in. */
   collectionIds?: string[];
+  /** Rotate the key automatically once it is this old. */
+  maxKeyAgeDays?: number;
 }
 
 export interface BitwardenSettings {
@@ -58,6 +60,10 @@ export interface Settings {
   deliveryDir?: string;
   client: ClientSettings;
   bitwarden?: BitwardenSettings;
+  rotateAll: number;
+  expiryWarningDays: number;
+  /** Largest share (0..1) of active users one run may revoke without an override. */
+  maxRevokedShare: number;
 }
 
 /** The seed page's values: the CLI talks to the server through an SSH tunnel. */
@@ -86,10 +92,21 @@ export function readNamespace(raw: Record<string, string>, namespace = CONFIG_NA
   for (const [fullKey, value] of Object.entries(raw)) {
     if (!fullKey.startsWith(`${namespace}:`)) continue;
     const key = fullKey.slice(namespace.length + 1);
-    out[key] = /^\s*[[{]/.test(value) ? safeJson(value) : value;
+    const structured = /^\s*[[{]/.test(value) || (SCALAR_KEYS.has(key) && /^(-?\d+(\.\d+)?|true|false)$/.test(value));
+    out[key] = structured ? safeJson(value) : value;
   }
   return out;
 }
+
+/** Top-level keys that are numbers or booleans (Pulumi hands every scalar over as text). */
+const SCALAR_KEYS = new Set(
+  Object.entries(stackConfigSchema.shape)
+    .filter(([, schema]) => {
+      const inner = unwrap(schema as z.ZodType);
+      return inner instanceof z.ZodNumber || inner instanceof z.ZodBoolean;
+    })
+    .map(([key]) => key),
+);
 
 function safeJson(value: string): unknown {
   try {
@@ -120,6 +137,7 @@ export function parseSettings(config: Record<string, unknown>): Settings {
         rotation: user.rotation ?? 0,
         suspended: user.suspended ?? false,
         ...(delivery === "bitwarden" ? { collectionIds: user.bitwarden?.collectionIds ?? data.bitwarden!.collectionIds } : {}),
+        ...((user.maxKeyAgeDays ?? defaults.maxKeyAgeDays) !== undefined ? { maxKeyAgeDays: user.maxKeyAgeDays ?? defaults.maxKeyAgeDays } : {}),
       };
     });
   return {
@@ -130,6 +148,9 @@ export function parseSettings(config: Record<string, unknown>): Settings {
     preserveEntries: [...(data.preserveEntries ?? [])].sort(),
     deliveryDir: data.deliveryDir || undefined,
     client: { ...DEFAULT_CLIENT, ...data.client },
+    rotateAll: data.rotateAll ?? 0,
+    expiryWarningDays: data.expiryWarningDays ?? 14,
+    maxRevokedShare: (data.maxRevokedPercent ?? 50) / 100,
     bitwarden: data.bitwarden && {
       organizationId: data.bitwarden.organizationId,
       collectionIds: data.bitwarden.collectionIds,

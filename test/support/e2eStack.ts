@@ -16,6 +16,16 @@ import { ProcessWatch } from "./processWatch";
 
 export const E2E_PASSPHRASE = "e2e-only-passphrase";
 
+/**
+ * The operations of a preview or up that change something: "same" and "read" (the stack
+ * reading its own previous outputs, every run) are not changes.
+ */
+export function changesIn(summary: Record<string, number | undefined>): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(summary).filter(([op, n]) => op !== "same" && op !== "read" && n) as Array<[string, number]>,
+  );
+}
+
 export class E2EStack {
   readonly log: string[] = [];
   readonly watch = new ProcessWatch();

@@ -13,6 +13,7 @@ interface Recorded {
   inputs: Record<string, any>;
 }
 const created: Recorded[] = [];
+let previousUsers: Record<string, { issuedAt: string; autoRotations: number }> = {};
 const STACK_CONFIG: Record<string, unknown> = {
   authConfigPath: "/srv/fetchml/api.yaml",
   deliveryDir: "/srv/deliver",
@@ -46,14 +47,18 @@ beforeAll(async () => {
       newResource(args) {
         created.push({ type: args.type, name: args.name, inputs: args.inputs });
         switch (args.type) {
+          case "pulumi:pulumi:StackReference":
+            // The stack's own previous outputs (what the last run recorded about keys).
+            return { id: args.inputs.name, state: { name: args.inputs.name, outputs: { users: previousUsers }, secretOutputNames: [] } };
           case "random:index/randomPassword:RandomPassword":
             return { id: "none", state: { ...args.inputs, result: fakeKey(args.name, args.inputs.keepers) } };
           case "command:local:Command":
-            return { id: `${args.name}-id`, state: { ...args.inputs, stdout: args.inputs.create?.startsWith("date") ? "2026-11-25T00:00:00Z" : "", stderr: "" } };
+            return { id: `${args.name}-id`, state: { ...args.inputs, stdout: args.name.endsWith("-issued") ? "2026-11-25T00:00:00Z" : "", stderr: "" } };
           case "fetchml:index:User":
           case "fetchml:index:AuthConfig":
           case "fetchml:index:DirectShare":
           case "fetchml:index:AuthRevocation":
+          case "fetchml:index:RevocationGuard":
           case "fetchml:index:BitwardenSession":
           case "fetchml:index:BitwardenVault":
             return { id: "", state: {} };
@@ -68,6 +73,7 @@ beforeAll(async () => {
     "fetchml-keys",
     "test",
     true,
+    "organization",
   );
   setConfig(STACK_CONFIG);
   program = (await import("../../../index")).default as never;
@@ -75,6 +81,8 @@ beforeAll(async () => {
 
 beforeEach(() => {
   created.length = 0;
+  previousUsers = {};
+  delete process.env.FETCHML_KEYS_NOW;
   setConfig(STACK_CONFIG);
 });
 
@@ -88,7 +96,7 @@ describe("the program under mocks", () => {
     expect(ofType("random:index/randomPassword:RandomPassword").map((r) => r.name).sort()).toEqual(["alice-key", "bob-key", "carol-key"]);
     const commands = ofType("command:local:Command").map((r) => r.name).sort();
     expect(commands).toEqual([
-      "alice-direct-file", "alice-issued", "auth-config-revoke", "auth-config-write", "bob-direct-file", "bob-issued", "carol-direct-file", "carol-issued",
+      "alice-direct-file", "alice-issued", "auth-config-revoke", "auth-config-write", "bob-direct-file", "bob-issued", "carol-direct-file", "carol-issued", "revocations-check",
     ]);
   });
 
@@ -144,6 +152,27 @@ describe("the program under mocks", () => {
     }
   });
 
+  it("rotates a key that reached its maximum age, and only that one", async () => {
+    process.env.FETCHML_KEYS_NOW = "2026-06-01T00:00:00Z";
+    previousUsers = {
+      alice: { issuedAt: "2026-01-01T00:00:00Z", autoRotations: 0 }, // 151 days
+      bob: { issuedAt: "2026-05-01T00:00:00Z", autoRotations: 0 }, // 31 days
+    };
+    setConfig({ ...STACK_CONFIG, defaults: { maxKeyAgeDays: 90 } });
+    await program();
+    await new Promise((r) => setTimeout(r, 50));
+    const keepers = Object.fromEntries(ofType("random:index/randomPassword:RandomPassword").map((r) => [r.name, r.inputs.keepers.rotation]));
+    expect(keepers).toEqual({ "alice-key": "0.0.1", "bob-key": "1", "carol-key": "0" });
+  });
+
+  it("rotates every key when rotateAll goes up", async () => {
+    setConfig({ ...STACK_CONFIG, rotateAll: 1 });
+    await program();
+    await new Promise((r) => setTimeout(r, 50));
+    const keepers = ofType("random:index/randomPassword:RandomPassword").map((r) => r.inputs.keepers.rotation).sort();
+    expect(keepers).toEqual(["0.1.0", "0.1.0", "1.1.0"]);
+  });
+
   it("fails before declaring any resource when the config is invalid", async () => {
     setConfig({ ...STACK_CONFIG, users: { bob: { role: "reseacher" } } });
     await expect(program()).rejects.toThrow(/users\.bob\.role: unknown value "reseacher"/);
@@ -156,7 +185,7 @@ describe("User component", () => {
     const { User } = await import("../../../components/user");
     const { parseSettings } = await import("../../../config/settings");
     const settings = parseSettings({ authConfigPath: "x", users: { dave: { role: "analyst" } } });
-    const user = new User("dave", { user: settings.users[0], client: settings.client });
+    const user = new User("dave", { user: settings.users[0], client: settings.client, rotationKeeper: "0" });
     expect(await pulumi.isSecret(user.apiKey)).toBe(true);
     expect(await pulumi.isSecret(user.apiKeyHash)).toBe(true);
     expect(await pulumi.isSecret(user.mlConfig)).toBe(true);

@@ -1,0 +1,38 @@
+/**
+ * Refuses set-ups that would expose keys: the demo stack's public passphrase on a real
+ * stack, or a delivery directory that others can read.
+ */
+import * as fs from "node:fs";
+import type { Settings } from "./settings";
+
+/** The dev stack's passphrase, public by design (README): never for real users. */
+export const DEV_PASSPHRASE = "fetchml-keys-dev-demo";
+
+export function exposureProblems(
+  settings: Settings,
+  stack: string,
+  env: NodeJS.ProcessEnv = process.env,
+  stat: (p: string) => fs.Stats | undefined = statOrUndefined,
+): string[] {
+  const problems: string[] = [];
+  if (stack !== "dev" && env.PULUMI_CONFIG_PASSPHRASE === DEV_PASSPHRASE) {
+    problems.push(`stack ${stack}: encrypted with the public demo passphrase; use a passphrase of your own (or another secrets provider)`);
+  }
+  if (settings.deliveryDir) {
+    const st = stat(settings.deliveryDir);
+    if (st && (st.mode & 0o077) !== 0) {
+      problems.push(
+        `deliveryDir: ${JSON.stringify(settings.deliveryDir)} is readable by others (mode ${(st.mode & 0o777).toString(8)}); chmod 700 it`,
+      );
+    }
+  }
+  return problems;
+}
+
+function statOrUndefined(p: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(p);
+  } catch {
+    return undefined;
+  }
+}
