@@ -9,12 +9,14 @@ import * as path from "node:path";
 import * as readline from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "./paths";
+import { previewAccess } from "./summary";
 import { openStack, UP_OPTIONS } from "./workspace";
 
 const USAGE = `usage: fetchml-keys <command> [options]
 
 commands:
   preview              show what an up would change
+  summary              who gains, loses or changes access in the next up (plain lines)
   up                   apply the stack config (asks first unless --yes)
   destroy              remove this stack's entries, files and keys (asks first unless --yes)
   refresh              read the state back from the providers
@@ -86,6 +88,11 @@ async function main(argv: string[]): Promise<number> {
       }
       if (command === "up") await stack.up({ ...UP_OPTIONS, ...common, replace: values.replace });
       else await stack.destroy({ ...stream, target: values.target });
+      return 0;
+    }
+    case "summary": {
+      const lines = await previewAccess(stack, values.diff ? stream.onOutput : undefined);
+      console.log(lines.length > 0 ? lines.join("\n") : "no access changes");
       return 0;
     }
     case "refresh":

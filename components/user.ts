@@ -39,8 +39,22 @@ export class User extends pulumi.ComponentResource {
   public readonly mlConfig: pulumi.Output<string>;
 
   constructor(name: string, args: UserArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("fetchml:index:User", name, {}, opts);
     const { user, client } = args;
+    // Public facts as the component's inputs, so a preview's steps show who gains, loses or
+    // changes access (read by lib/accessSummary.ts). Nothing secret here.
+    super(
+      "fetchml:index:User",
+      name,
+      {
+        role: user.role,
+        admin: user.access.admin,
+        roles: user.access.roles,
+        permissions: user.access.permissions,
+        delivery: user.delivery,
+        status: user.suspended ? "suspended" : "active",
+      },
+      opts,
+    );
 
     // The keeper is the only way a key changes: the user's rotation counter, plus what the
     // rotate-all switch and the age policy add to it.
