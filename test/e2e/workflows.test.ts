@@ -1,0 +1,64 @@
+/**
+ * The repository's CI workflows: they parse, pass actionlint, run only commands that exist
+ * (npm scripts of this project, Pulumi CLI subcommands), and keep to the safe patterns
+ * (no pull_request_target, secrets only from the secrets context).
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+import { ensureEngine } from "../../cli/engine";
+import { PROJECT_ROOT } from "../../cli/paths";
+import { ensureActionlint } from "../support/actionlint";
+
+const dir = path.join(PROJECT_ROOT, ".github", "workflows");
+const files = fs.readdirSync(dir).filter((f) => f.endsWith(".yml"));
+const workflows = files.map((f) => ({ file: f, text: fs.readFileSync(path.join(dir, f), "utf8"), doc: parse(fs.readFileSync(path.join(dir, f), "utf8")) }));
+const scripts = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")).scripts as Record<string, string>;
+
+function runSteps(doc: any): string[] {
+  return Object.values(doc.jobs ?? {}).flatMap((job: any) => (job.steps ?? []).filter((s: any) => s.run).map((s: any) => String(s.run)));
+}
+
+describe("CI workflows", () => {
+  it("exist for pull-request previews, deploys on main and a scheduled drift check", () => {
+    const triggers = workflows.map((w) => Object.keys(w.doc.on ?? w.doc[true as never] ?? {}));
+    expect(files.sort()).toEqual(["deploy.yml", "drift.yml", "preview.yml"]);
+    expect(triggers.flat()).toEqual(expect.arrayContaining(["pull_request", "push", "schedule"]));
+  });
+
+  it("pass actionlint", () => {
+    const result = spawnSync(ensureActionlint(), ["-no-color", ...files.map((f) => path.join(dir, f))], { encoding: "utf8" });
+    expect(result.stdout + result.stderr).toBe("");
+    expect(result.status).toBe(0);
+  });
+
+  it("run only npm scripts this project has, and Pulumi subcommands that exist", () => {
+    const engine = ensureEngine();
+    const commands = workflows.flatMap((w) => runSteps(w.doc)).flatMap((run) => run.split("\n"));
+    const npmScripts = commands.flatMap((line) => [...line.matchAll(/npm run (?:--silent )?([\w:-]+)/g)].map((m) => m[1]));
+    expect(npmScripts.length).toBeGreaterThan(3);
+    for (const script of npmScripts) expect(Object.keys(scripts)).toContain(script);
+    const pulumiCommands = commands.flatMap((line) => [...line.matchAll(/(?:^|\s)pulumi ([a-z-]+)/g)].map((m) => m[1]));
+    for (const sub of pulumiCommands) {
+      expect(spawnSync(engine.binary, [sub, "--help"], { env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" } }).status).toBe(0);
+    }
+    const actionCommands = workflows.flatMap((w) =>
+      Object.values(w.doc.jobs).flatMap((job: any) => job.steps.filter((s: any) => String(s.uses).startsWith("pulumi/actions")).map((s: any) => s.with?.command)),
+    );
+    for (const sub of actionCommands.filter(Boolean)) {
+      expect(spawnSync(engine.binary, [sub, "--help"], { env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" } }).status).toBe(0);
+    }
+  });
+
+  it("never use pull_request_target, and take secrets only from the secrets context", () => {
+    for (const w of workflows) {
+      expect(w.text).not.toContain("pull_request_target");
+      for (const line of w.text.split("\n")) {
+        const m = /^\s*(PULUMI_CONFIG_PASSPHRASE|BW_\w+|AWS_SECRET_ACCESS_KEY):\s*(.+)$/.exec(line);
+        if (m) expect(m[2]).toMatch(/^\$\{\{ secrets\.\w+ \}\}$/);
+      }
+    }
+  });
+});
