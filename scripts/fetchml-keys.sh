@@ -16,4 +16,8 @@ if [ "${1:-}" = "test" ]; then
   shift
   exec vitest run "$@"
 fi
+if [ "${1:-}" = "bench" ]; then
+  shift
+  exec tsx scripts/bench.ts "$@"
+fi
 exec tsx cli/main.ts "$@"

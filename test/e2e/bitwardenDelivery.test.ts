@@ -42,6 +42,11 @@ async function outputs() {
   return out as { apiKeys: Record<string, string>; vaultItems: Record<string, string> };
 }
 
+/** The vault writer's lines (names and ids only), to explain a failed assertion. */
+function vaultLog(): string {
+  return e2e.output().split("\n").filter((l) => /bitwarden/.test(l)).slice(-15).join("\n");
+}
+
 async function getItem(id: string) {
   return JSON.parse(await bw.ok(["get", "item", id]));
 }
@@ -154,7 +159,7 @@ describe("Bitwarden delivery", () => {
     e2e.setConfig(config());
     await e2e.up();
     const { apiKeys, vaultItems } = await outputs();
-    expect(vaultItems.erin).toBe(made.id);
+    expect(vaultItems.erin, vaultLog()).toBe(made.id);
     await bw.ok(["sync"]);
     const found = JSON.parse(await bw.ok(["list", "items", "--search", "FetchML API erin"]));
     expect(found).toHaveLength(1);
