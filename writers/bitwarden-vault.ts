@@ -36,9 +36,11 @@ runWriter("bitwarden-vault", async (mode) => {
         say(`vault unlocked (${status.template.userEmail} on ${status.template.serverUrl})`);
         return;
       }
-      await serve.call("POST", "/sync");
-      const found = await serve.call<{ data: VaultItem[] }>("GET", `/list/object/items?search=${encodeURIComponent(request.itemPrefix)}`);
-      const existing = [...found.data, ...(await fetchMissing(serve, previous, found.data))];
+      // Forced: bw skips a sync when its last one looks recent enough, which can hide an item
+      // another client just made (and an adoption would then become a duplicate).
+      await serve.call("POST", "/sync?force=true");
+      const listed = await stableListing(serve, request.itemPrefix);
+      const existing = [...listed, ...(await fetchMissing(serve, previous, listed))];
       const desired = mode === "apply" ? request.users : [];
       const plan = planVault(desired, previous, existing, request.organizationId);
       plan.warnings.forEach(say);
@@ -71,6 +73,24 @@ runWriter("bitwarden-vault", async (mode) => {
     }
   });
 });
+
+/**
+ * The vault's items with the prefix, listed until two listings agree: right after a sync
+ * bw may still be decrypting, and a short listing would turn updates into duplicates.
+ */
+async function stableListing(serve: BwServe, prefix: string): Promise<VaultItem[]> {
+  const list = async () =>
+    (await serve.call<{ data: VaultItem[] }>("GET", `/list/object/items?search=${encodeURIComponent(prefix)}`)).data;
+  let last = await list();
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await new Promise((r) => setTimeout(r, 150));
+    const next = await list();
+    const same = next.length === last.length && next.every((item, i) => item.id === last[i].id && item.revisionDate === last[i].revisionDate);
+    last = next;
+    if (same) break;
+  }
+  return last;
+}
 
 /**
  * Items the last run wrote that a search did not return (renamed by hand, or a listing
