@@ -5,11 +5,11 @@
  * known_hosts file holding only the configured key); the private key is a 0600 temp file
  * for the length of the run. No secret is ever in a command line.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { readFileIfExists, writeFileAtomic } from "../lib/atomicFile";
+import { execute, type ExecResult } from "./exec";
 import { InputError } from "./io";
 
 export interface LocalTarget {
@@ -65,7 +65,7 @@ class LocalTargetIO implements TargetIO {
 
   async reload() {
     if (!this.target.reload) return;
-    const r = await execute("/bin/sh", ["-c", this.target.reload], "");
+    const r = await execute("/bin/sh", ["-c", this.target.reload]);
     if (r.code !== 0) throw new InputError(`${this.label}: reload command failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);
   }
 
@@ -99,8 +99,8 @@ class SshTargetIO implements TargetIO {
     ];
   }
 
-  private async remote(script: string, stdin = ""): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    const r = await execute("ssh", [...this.args, script], stdin);
+  private async remote(script: string, stdin = ""): Promise<ExecResult> {
+    const r = await execute("ssh", [...this.args, script], { stdin });
     if (r.code === 255) {
       const why = /Host key verification failed/.test(r.stderr)
         ? "the server's host key does not match the configured hostKey (refusing to connect)"
@@ -151,20 +151,6 @@ class SshTargetIO implements TargetIO {
   close() {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function execute(command: string, args: string[], stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (b) => (stdout += b));
-    child.stderr.on("data", (b) => (stderr += b));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.on("error", () => {});
-    child.stdin.end(stdin);
-  });
 }
 
 function firstLine(text: string): string {

@@ -6,9 +6,9 @@
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import { execute, type ExecResult, freePort } from "../exec";
 import { InputError } from "../io";
 
 /** How to start `bw`: the admin's executable, or the project's pinned @bitwarden/cli. */
@@ -26,22 +26,8 @@ function bwEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...process.env, BW_NOINTERACTION: "true", ...extra };
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function run(bw: string[], args: string[], env: NodeJS.ProcessEnv): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bw[0], [...bw.slice(1), ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (b) => (stdout += b));
-    child.stderr.on("data", (b) => (stderr += b));
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function run(bw: string[], args: string[], env: NodeJS.ProcessEnv): Promise<ExecResult> {
+  return execute(bw[0], [...bw.slice(1), ...args], { env });
 }
 
 /**
@@ -163,17 +149,6 @@ export class BwServe {
     }
     return reply?.data as T;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function safeJson(text: string): any {

@@ -2,22 +2,18 @@
  * Runs the real `bw` CLI (npm @bitwarden/cli) for tests: its own data dir, Node 22 from the
  * project, the test server's certificate trusted, no proxy variables, no prompts.
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../../../cli/paths";
+import { execute, type ExecResult } from "../../../writers/exec";
 
 /** Both bw versions are installed; node_modules/.bin/bw may point at either, so name the script. */
 export const BW_2026_9 = path.join(PROJECT_ROOT, "node_modules", "bitwarden-cli-2026.9", "build", "bw.js");
 export const BW_DEFAULT = path.join(PROJECT_ROOT, "node_modules", "@bitwarden", "cli", "build", "bw.js");
 const NODE = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
 
-export interface BwResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type BwResult = ExecResult;
 
 export class BwCli {
   readonly dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "bw-data-"));
@@ -47,16 +43,7 @@ export class BwCli {
   }
 
   run(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<BwResult> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(NODE, [this.bwScript, ...args], { env: this.env(options.env), stdio: ["pipe", "pipe", "pipe"] });
-      let stdout = "";
-      let stderr = "";
-      child.stdout.on("data", (b) => (stdout += b));
-      child.stderr.on("data", (b) => (stderr += b));
-      child.on("error", reject);
-      child.on("close", (code) => resolve({ code, stdout, stderr }));
-      child.stdin.end(options.stdin ?? "");
-    });
+    return execute(NODE, [this.bwScript, ...args], { stdin: options.stdin, env: this.env(options.env) });
   }
 
   /** Runs and fails loudly on a non-zero exit; returns stdout. */
