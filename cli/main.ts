@@ -10,7 +10,7 @@ import * as readline from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "./paths";
 import { previewAccess } from "./summary";
-import { openStack, UP_OPTIONS } from "./workspace";
+import { openStack, UP_OPTIONS, withPreviousRun } from "./workspace";
 
 const USAGE = `usage: fetchml-keys <command> [options]
 
@@ -61,7 +61,9 @@ async function main(argv: string[]): Promise<number> {
   // For this run only: the guard then lets an up revoke more than maxRevokedPercent of users.
   if (values["allow-mass-revocation"]) process.env.FETCHML_KEYS_ALLOW_MASS_REVOCATION = "1";
   if (stackName === "dev") prepareDevStack();
-  const { stack, engine, plugins } = await openStack({ stackName });
+  const opened = await openStack({ stackName });
+  const { stack, engine, plugins } = opened;
+  const withPrevious = <T>(operation: () => Promise<T>) => withPreviousRun(opened, operation);
   console.error(`fetchml-keys: stack ${stackName}; engine pulumi ${engine.version} (${engine.binary})`);
   console.error(`fetchml-keys: plugins ${plugins.map((p) => `${p.name} v${p.version} (${p.source})`).join(", ")}`);
   const stream = { onOutput: (s: string) => process.stdout.write(s), color: "auto" as const };
@@ -74,24 +76,24 @@ async function main(argv: string[]): Promise<number> {
 
   switch (command) {
     case "preview":
-      await stack.preview({ ...common, replace: values.replace });
+      await withPrevious(() => stack.preview({ ...common, replace: values.replace }));
       return 0;
     case "up":
     case "destroy": {
       if (!values.yes) {
-        if (command === "up") await stack.preview({ ...common, replace: values.replace });
+        if (command === "up") await withPrevious(() => stack.preview({ ...common, replace: values.replace }));
         else await stack.destroy({ ...stream, target: values.target, previewOnly: true });
         if (!(await confirm(`Perform this ${command === "up" ? "update" : "destroy"} on stack ${stackName}?`))) {
           console.error("fetchml-keys: not confirmed; nothing changed");
           return 1;
         }
       }
-      if (command === "up") await stack.up({ ...UP_OPTIONS, ...common, replace: values.replace });
+      if (command === "up") await withPrevious(() => stack.up({ ...UP_OPTIONS, ...common, replace: values.replace }));
       else await stack.destroy({ ...stream, target: values.target });
       return 0;
     }
     case "summary": {
-      const lines = await previewAccess(stack, values.diff ? stream.onOutput : undefined);
+      const lines = await withPrevious(() => previewAccess(stack, values.diff ? stream.onOutput : undefined));
       console.log(lines.length > 0 ? lines.join("\n") : "no access changes");
       return 0;
     }

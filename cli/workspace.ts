@@ -6,7 +6,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { execFileSync } from "node:child_process";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { PREVIOUS_USERS_ENV } from "../components/previousRun";
 import { DEV_PASSPHRASE } from "../config/exposure";
 import program from "../index";
 import { ensureEngine, type Engine } from "./engine";
@@ -33,6 +35,32 @@ export interface OpenedStack {
   stack: Stack;
   engine: Engine;
   plugins: PluginChoice[];
+}
+
+/**
+ * Runs an operation with the stack's last public `users` output handed to the program
+ * (components/previousRun.ts), read with `pulumi stack output` (no --show-secrets) before
+ * the engine starts, so the program never has to read its own checkpoint mid-update.
+ */
+export async function withPreviousRun<T>(opened: OpenedStack, operation: () => Promise<T>): Promise<T> {
+  const ws = opened.stack.workspace as LocalWorkspace;
+  let users = "{}";
+  try {
+    users = execFileSync(opened.engine.binary, ["stack", "output", "users", "--json", "--stack", opened.stack.name], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...ws.envVars },
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+    }).trim() || "{}";
+  } catch {
+    // a new stack has no outputs yet
+  }
+  process.env[PREVIOUS_USERS_ENV] = users === "null" ? "{}" : users;
+  try {
+    return await operation();
+  } finally {
+    delete process.env[PREVIOUS_USERS_ENV];
+  }
 }
 
 export async function openStack(options: OpenStackOptions): Promise<OpenedStack> {

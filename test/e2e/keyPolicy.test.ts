@@ -6,7 +6,6 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { previewAccess } from "../../cli/summary";
 import { changesIn, E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
 
@@ -54,7 +53,7 @@ describe("key age policy", () => {
 
   it("warns about a key inside the warning window and changes nothing", async () => {
     setClock(25);
-    const lines = await previewAccess(e2e.stack);
+    const lines = await e2e.summary();
     expect(lines).toEqual(["! bob: key expires in 5 days (25 of max 30); the first up after that rotates it"]);
     expect(changesIn((await e2e.preview()).changeSummary)).toEqual({});
   });
@@ -62,7 +61,7 @@ describe("key age policy", () => {
   it("rotates a key past its maximum age on the next up, and only that key", async () => {
     const before = await outputs();
     setClock(31);
-    expect(await previewAccess(e2e.stack)).toEqual([
+    expect(await e2e.summary()).toEqual([
       "~ bob: key rotated",
       "! bob: key is 31 days old (max 30); rotating it now",
     ]);
@@ -80,7 +79,7 @@ describe("key age policy", () => {
     const before = await outputs();
     rotateAll = 1;
     e2e.setConfig(config());
-    expect(await previewAccess(e2e.stack)).toEqual(["~ alice: key rotated", "~ bob: key rotated", "~ carol: key rotated"]);
+    expect(await e2e.summary()).toEqual(["~ alice: key rotated", "~ bob: key rotated", "~ carol: key rotated"]);
     await e2e.up();
     const after = await outputs();
     for (const name of ["alice", "bob", "carol"]) expect(after.apiKeys[name]).not.toBe(before.apiKeys[name]);
@@ -93,7 +92,7 @@ describe("the access summary of a real preview", () => {
     users.dave = { role: "analyst" };
     delete users.alice;
     e2e.setConfig(config());
-    const lines = await previewAccess(e2e.stack);
+    const lines = await e2e.summary();
     expect(lines).toEqual(["- alice: access revoked", "~ carol: analyst -> researcher", "+ dave (analyst): new key"]);
     const keys = Object.values((await outputs()).apiKeys);
     expect(keys.some((k) => lines.join("\n").includes(k))).toBe(false);

@@ -11,7 +11,8 @@ import * as path from "node:path";
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { parseDocument, stringify } from "yaml";
 import { PROJECT_ROOT } from "../../cli/paths";
-import { openStack, UP_OPTIONS, type OpenedStack } from "../../cli/workspace";
+import { previewAccess } from "../../cli/summary";
+import { openStack, UP_OPTIONS, withPreviousRun, type OpenedStack } from "../../cli/workspace";
 import { ProcessWatch } from "./processWatch";
 
 export const E2E_PASSPHRASE = "e2e-only-passphrase";
@@ -85,11 +86,16 @@ export class E2EStack {
   }
 
   async up() {
-    return this.watch.during(() => this.stack.up({ ...UP_OPTIONS, ...this.stream() }));
+    return this.watch.during(() => withPreviousRun(this.opened, () => this.stack.up({ ...UP_OPTIONS, ...this.stream() })));
   }
 
   async preview() {
-    return this.watch.during(() => this.stack.preview(this.stream()));
+    return this.watch.during(() => withPreviousRun(this.opened, () => this.stack.preview(this.stream())));
+  }
+
+  /** The runner's `summary` on this stack. */
+  async summary(): Promise<string[]> {
+    return withPreviousRun(this.opened, () => previewAccess(this.stack));
   }
 
   async destroy() {

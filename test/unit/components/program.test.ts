@@ -165,6 +165,21 @@ describe("the program under mocks", () => {
     expect(keepers).toEqual({ "alice-key": "0.0.1", "bob-key": "1", "carol-key": "0" });
   });
 
+  it("takes the previous run's key facts from the runner instead of reading its own stack", async () => {
+    process.env.FETCHML_KEYS_NOW = "2026-06-01T00:00:00Z";
+    process.env.FETCHML_KEYS_PREVIOUS_USERS = JSON.stringify({ bob: { issuedAt: "2026-01-01T00:00:00Z", autoRotations: 2 } });
+    try {
+      setConfig({ ...STACK_CONFIG, defaults: { maxKeyAgeDays: 90 } });
+      await program();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(ofType("pulumi:pulumi:StackReference")).toEqual([]);
+      const bob = ofType("random:index/randomPassword:RandomPassword").find((r) => r.name === "bob-key")!;
+      expect(bob.inputs.keepers.rotation).toBe("1.0.3");
+    } finally {
+      delete process.env.FETCHML_KEYS_PREVIOUS_USERS;
+    }
+  });
+
   it("rotates every key when rotateAll goes up", async () => {
     setConfig({ ...STACK_CONFIG, rotateAll: 1 });
     await program();
