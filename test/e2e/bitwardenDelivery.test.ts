@@ -230,6 +230,16 @@ describe("Bitwarden delivery", () => {
     expect(serverEntries().alice.hash).toBe(hashApiKey((await outputs()).apiKeys.alice));
   });
 
+  it("with onRevoke: delete, a revoked user's item is deleted for good", async () => {
+    const { vaultItems } = await outputs();
+    delete users.user00;
+    e2e.setConfig({ ...config(), bitwarden: { ...config().bitwarden, onRevoke: "delete" } });
+    await e2e.up();
+    expect(server.ciphers.has(vaultItems.user00)).toBe(false);
+    expect(serverEntries().user00).toBeUndefined();
+    expect(server.ciphers.has(vaultItems.user01)).toBe(true);
+  });
+
   it("never shows a key, hash or session in state, engine output or any process's argv", async () => {
     const state = e2e.backendFiles() + (await e2e.exportWithoutSecrets());
     const output = e2e.output();
