@@ -29,6 +29,9 @@ runWriter("bitwarden-vault", async (mode) => {
   await withBwLock(async () => {
     const session = await acquireSession(bw);
     const serve = await BwServe.start(bw, session);
+    // `bw serve` cannot delete for good; `bw delete --permanent` runs once serve has exited,
+    // so two bw processes never share its data file.
+    const permanentDeletes: Array<{ name: string; id: string }> = [];
     try {
       const status = await serve.call("GET", "/status");
       if (status?.template?.status !== "unlocked") throw new InputError(NOT_UNLOCKED);
@@ -61,8 +64,7 @@ runWriter("bitwarden-vault", async (mode) => {
           await serve.call("DELETE", `/object/item/${action.id}`);
           say(`moved ${action.name}'s item to the trash`);
         } else if (request.onRevoke === "delete") {
-          await bwWithSession(bw, session, ["delete", "item", action.id, "--permanent"]);
-          say(`deleted ${action.name}'s item permanently`);
+          permanentDeletes.push({ name: action.name, id: action.id });
         } else {
           say(`kept ${action.name}'s item (onRevoke: keep)`);
         }
@@ -70,6 +72,10 @@ runWriter("bitwarden-vault", async (mode) => {
       process.stdout.write(JSON.stringify({ items: records }) + "\n");
     } finally {
       await serve.close();
+    }
+    for (const { name, id } of permanentDeletes) {
+      await bwWithSession(bw, session, ["delete", "item", id, "--permanent"]);
+      say(`deleted ${name}'s item permanently`);
     }
   });
 });
