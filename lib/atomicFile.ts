@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { processAlive } from "./processAlive";
 
 export interface WriteOptions {
   /** Keep the replaced version at `<file>.bak` (also 0600). */
@@ -50,15 +51,6 @@ function removeStaleTemps(file: string): void {
   for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
     const match = pattern.exec(name);
     if (match && !processAlive(Number(match[2]))) fs.rmSync(path.join(dir, name), { force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 

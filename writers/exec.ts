@@ -34,3 +34,8 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/** The first line of a tool's message, cut short: enough to say what failed, never a dump. */
+export function firstLine(text: string, max = 300): string {
+  return text.trim().split("\n")[0]?.slice(0, max) ?? "";
+}

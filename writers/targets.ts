@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { readFileIfExists, writeFileAtomic } from "../lib/atomicFile";
-import { execute, type ExecResult } from "./exec";
+import { execute, type ExecResult, firstLine } from "./exec";
 import { InputError } from "./io";
 
 export interface LocalTarget {
@@ -151,8 +151,4 @@ class SshTargetIO implements TargetIO {
   close() {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function firstLine(text: string): string {
-  return text.trim().split("\n")[0]?.slice(0, 300) ?? "";
 }

@@ -8,7 +8,8 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { execute, type ExecResult, freePort } from "../exec";
+import { processAlive } from "../../lib/processAlive";
+import { execute, type ExecResult, firstLine, freePort } from "../exec";
 import { InputError } from "../io";
 
 /** How to start `bw`: the admin's executable, or the project's pinned @bitwarden/cli. */
@@ -53,7 +54,7 @@ export async function acquireSession(bw: string[]): Promise<string> {
 /** Runs a `bw` command with the session (for what `bw serve` cannot do). */
 export async function bwWithSession(bw: string[], session: string, args: string[]): Promise<void> {
   const r = await run(bw, args, bwEnv({ BW_SESSION: session }));
-  if (r.code !== 0) throw new InputError(`bw ${args.slice(0, 2).join(" ")} failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);
+  if (r.code !== 0) throw new InputError(`bw ${args.slice(0, 2).join(" ")} failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout, 200)}`);
 }
 
 /** One `bw` user at a time: parallel processes corrupt its data file. */
@@ -69,7 +70,7 @@ export async function withBwLock<T>(work: () => Promise<T>): Promise<T> {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       const holder = Number(fs.readFileSync(lock, "utf8"));
-      if (!alive(holder)) fs.rmSync(lock, { force: true });
+      if (!processAlive(holder)) fs.rmSync(lock, { force: true });
       else if (Date.now() > deadline) throw new InputError(`another fetchml-keys run (pid ${holder}) is using bw; try again later`);
       else await new Promise((r) => setTimeout(r, 200));
     }
@@ -78,16 +79,6 @@ export async function withBwLock<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } finally {
     fs.rmSync(lock, { force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }
 
@@ -145,7 +136,7 @@ export class BwServe {
     const reply = safeJson(await response.text());
     if (!response.ok || reply?.success === false) {
       // bw serve's messages are its own ("Not found."), never the request body.
-      throw new InputError(`bw serve ${method} ${route.split("?")[0]}: ${firstLine(String(reply?.message ?? response.status))}`);
+      throw new InputError(`bw serve ${method} ${route.split("?")[0]}: ${firstLine(String(reply?.message ?? response.status), 200)}`);
     }
     return reply?.data as T;
   }
@@ -159,6 +150,3 @@ function safeJson(text: string): any {
   }
 }
 
-function firstLine(text: string): string {
-  return text.trim().split("\n")[0].slice(0, 200);
-}
