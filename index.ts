@@ -2,7 +2,7 @@
  * fetchml-keys: users declared in stack config become API keys, hashes in the FetchML
  * servers' auth configs, and deliveries (Bitwarden items or ml config files). Reads
  * settings, wires components, exports outputs; nothing else. Both `pulumi up` and the
- * runner (cli/) run this default export.
+ * runner (cli/) run this module's export.
  *
  * Order of a run: the mass-revocation guard -> revocations on every target (never waiting
  * on Bitwarden) -> the Bitwarden session check -> keys -> vault items -> each target's auth
@@ -21,7 +21,7 @@ import { RevocationGuard } from "./components/revocationGuard";
 import { User } from "./components/user";
 import { autoRotations, expiryWarning, now, rotationKeeper } from "./lib/keyPolicy";
 
-export default async function program() {
+async function program() {
   const settings = loadSettings();
   const clock = now();
   const active = settings.users.filter((u) => !u.suspended);
@@ -145,3 +145,8 @@ function loadSettings(): Settings {
     throw e;
   }
 }
+
+// `export =`, not `export default`: @pulumi/pulumi's cmd/run calls a CommonJS module's export
+// only when the export itself is a function (a default export would run nothing under plain
+// `pulumi up`, and on an existing stack delete every resource).
+export = program;

@@ -10,7 +10,7 @@ import { execFileSync } from "node:child_process";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { PREVIOUS_USERS_ENV } from "../components/previousRun";
 import { DEV_PASSPHRASE } from "../config/exposure";
-import program from "../index";
+import program = require("../index");
 import { ensureEngine, type Engine } from "./engine";
 import { PROJECT_NAME, PROJECT_ROOT } from "./paths";
 import { choosePlugins, enginePath, type PluginChoice } from "./plugins";
