@@ -16,7 +16,7 @@ import { AuthRevocation } from "./components/authRevocation";
 import { authTargets } from "./components/authTarget";
 import { BitwardenSession } from "./components/bitwardenSession";
 import { BitwardenVault } from "./components/bitwardenVault";
-import { previousKeys } from "./components/previousRun";
+import { readPreviousRun } from "./components/previousRun";
 import { RevocationGuard } from "./components/revocationGuard";
 import { User } from "./components/user";
 import { autoRotations, expiryWarning, now, rotationKeeper } from "./lib/keyPolicy";
@@ -26,7 +26,7 @@ async function program() {
   const clock = now();
   const active = settings.users.filter((u) => !u.suspended);
   const vaultUsers = settings.users.filter((u) => u.delivery === "bitwarden");
-  const previous = previousKeys();
+  const previous = (await readPreviousRun()).users;
 
   const guard = new RevocationGuard("revocations", {
     active: active.map((u) => u.name),
@@ -58,17 +58,16 @@ async function program() {
       : undefined;
 
   const users = settings.users.map((user) => {
-    previous.apply((prev) => {
-      const warning = expiryWarning(user.name, prev[user.name], user.maxKeyAgeDays, settings.expiryWarningDays, clock);
-      if (warning) pulumi.log.warn(warning);
-    });
-    const auto = previous.apply((prev) => autoRotations(prev[user.name], user.maxKeyAgeDays, clock));
+    const before = Object.hasOwn(previous, user.name) ? previous[user.name] : undefined;
+    const warning = expiryWarning(user.name, before, user.maxKeyAgeDays, settings.expiryWarningDays, clock);
+    if (warning) pulumi.log.warn(warning);
+    const auto = autoRotations(before, user.maxKeyAgeDays, clock);
     const key = new User(user.name, {
       user,
       client: settings.client,
       deliveryDir: settings.deliveryDir,
       waitFor: user.delivery === "bitwarden" && session ? [session.check] : undefined,
-      rotationKeeper: auto.apply((n) => rotationKeeper(user.rotation, settings.rotateAll, n)),
+      rotationKeeper: rotationKeeper(user.rotation, settings.rotateAll, auto),
     });
     return { user, key, auto };
   });
@@ -110,7 +109,7 @@ async function program() {
       Object.fromEntries(
         users.map(({ user, key, auto }) => [
           user.name,
-          pulumi.all([key.fingerprint, key.issuedAt, auto]).apply(([fingerprint, issuedAt, autoRotations]) => ({
+          pulumi.all([key.fingerprint, key.issuedAt]).apply(([fingerprint, issuedAt]) => ({
             role: user.role,
             admin: user.access.admin,
             roles: user.access.roles,
@@ -121,7 +120,7 @@ async function program() {
             fingerprint,
             issuedAt,
             maxKeyAgeDays: user.maxKeyAgeDays ?? null,
-            autoRotations,
+            autoRotations: auto,
           })),
         ]),
       ),

@@ -10,7 +10,7 @@ import * as readline from "node:readline/promises";
 import { parseArgs } from "node:util";
 import { PROJECT_ROOT } from "./paths";
 import { previewAccess } from "./summary";
-import { openStack, UP_OPTIONS, withPreviousRun } from "./workspace";
+import { openStack, UP_OPTIONS } from "./workspace";
 
 const USAGE = `usage: fetchml-keys <command> [options]
 
@@ -63,7 +63,6 @@ async function main(argv: string[]): Promise<number> {
   if (stackName === "dev") prepareDevStack();
   const opened = await openStack({ stackName });
   const { stack, engine, plugins } = opened;
-  const withPrevious = <T>(operation: () => Promise<T>) => withPreviousRun(opened, operation);
   console.error(`fetchml-keys: stack ${stackName}; engine pulumi ${engine.version} (${engine.binary})`);
   console.error(`fetchml-keys: plugins ${plugins.map((p) => `${p.name} v${p.version} (${p.source})`).join(", ")}`);
   const stream = { onOutput: (s: string) => process.stdout.write(s), color: "auto" as const };
@@ -76,24 +75,24 @@ async function main(argv: string[]): Promise<number> {
 
   switch (command) {
     case "preview":
-      await withPrevious(() => stack.preview({ ...common, replace: values.replace }));
+      await stack.preview({ ...common, replace: values.replace });
       return 0;
     case "up":
     case "destroy": {
       if (!values.yes) {
-        if (command === "up") await withPrevious(() => stack.preview({ ...common, replace: values.replace }));
+        if (command === "up") await stack.preview({ ...common, replace: values.replace });
         else await stack.destroy({ ...stream, target: values.target, previewOnly: true });
         if (!(await confirm(`Perform this ${command === "up" ? "update" : "destroy"} on stack ${stackName}?`))) {
           console.error("fetchml-keys: not confirmed; nothing changed");
           return 1;
         }
       }
-      if (command === "up") await withPrevious(() => stack.up({ ...UP_OPTIONS, ...common, replace: values.replace }));
+      if (command === "up") await stack.up({ ...UP_OPTIONS, ...common, replace: values.replace });
       else await stack.destroy({ ...stream, target: values.target });
       return 0;
     }
     case "summary": {
-      const lines = await withPrevious(() => previewAccess(stack, values.diff ? stream.onOutput : undefined));
+      const lines = await previewAccess(stack, values.diff ? stream.onOutput : undefined);
       console.log(lines.length > 0 ? lines.join("\n") : "no access changes");
       return 0;
     }

@@ -1,54 +1,78 @@
 /**
- * Chooses, per provider, the real plugin or the project's offline one (plugins/). The real
- * one always wins when it is installed at the version the npm SDK requests; the offline
- * ones are only put on the engine's PATH (as "ambient" plugins), never installed into the
- * user's plugin cache. FETCHML_KEYS_PLUGINS=real|offline forces either way.
+ * Chooses, per plugin, the real one or the project's offline stand-in (plugins/): the two
+ * resource providers and the Node.js language host. The real one always wins when it is
+ * installed (a provider at the version the npm SDK requests, in the plugin cache; the language
+ * host next to the engine, as the official install bundles it, or on PATH). Offline ones are
+ * only put first on the engine's PATH ("ambient" plugins), never installed into the user's
+ * plugin cache. FETCHML_KEYS_PLUGINS=real|offline forces either way.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "./paths";
 
-/** Each offline plugin has a bin/ of its own, so choosing one never shadows the other. */
-export function offlinePluginBin(name: ProviderName): string {
-  return path.join(PROJECT_ROOT, "plugins", name, "bin");
-}
-export const PROVIDERS = ["random", "command"] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
+export const PLUGINS = ["random", "command", "nodejs"] as const;
+export type PluginName = (typeof PLUGINS)[number];
+type ProviderName = Exclude<PluginName, "nodejs">;
 
 export interface PluginChoice {
-  name: ProviderName;
+  name: PluginName;
+  kind: "resource" | "language";
   version: string;
   source: "real" | "offline";
 }
 
-/** The plugin version the npm SDK asks the engine for. */
-export function sdkPluginVersion(name: ProviderName): string {
-  const pkg = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "node_modules", "@pulumi", name, "package.json"), "utf8"));
-  return pkg.version;
+/** Each offline plugin has a bin/ of its own, so choosing one never shadows another. */
+export function offlinePluginBin(name: PluginName): string {
+  return path.join(PROJECT_ROOT, "plugins", name === "nodejs" ? "language-nodejs" : name, "bin");
 }
 
-export function realPluginInstalled(name: ProviderName, version: string, env = process.env): boolean {
+const executable = (name: PluginName) => (name === "nodejs" ? "pulumi-language-nodejs" : `pulumi-resource-${name}`);
+
+/** The plugin version the npm SDK asks the engine for (the language host: the SDK's own). */
+export function sdkPluginVersion(name: PluginName): string {
+  const pkg = name === "nodejs" ? "pulumi" : name;
+  return JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "node_modules", "@pulumi", pkg, "package.json"), "utf8")).version;
+}
+
+function isExecutable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    return fs.statSync(file).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export function realProviderInstalled(name: ProviderName, version: string, env: NodeJS.ProcessEnv = process.env): boolean {
   const home = env.PULUMI_HOME ?? path.join(os.homedir(), ".pulumi");
-  const installed = path.join(home, "plugins", `resource-${name}-v${version}`, `pulumi-resource-${name}`);
-  return fs.existsSync(installed);
+  return isExecutable(path.join(home, "plugins", `resource-${name}-v${version}`, `pulumi-resource-${name}`));
 }
 
-export function choosePlugins(env = process.env): PluginChoice[] {
+/** The official install puts the language host beside `pulumi`; some put it on PATH. Ours does not count. */
+export function realLanguageHostInstalled(engineBinDir: string, env: NodeJS.ProcessEnv = process.env): boolean {
+  const ours = offlinePluginBin("nodejs");
+  const dirs = [engineBinDir, ...(env.PATH ?? "").split(path.delimiter)].filter((d) => d && path.resolve(d) !== ours);
+  return dirs.some((dir) => isExecutable(path.join(dir, executable("nodejs"))));
+}
+
+export function choosePlugins(engineBinDir: string, env: NodeJS.ProcessEnv = process.env): PluginChoice[] {
   const mode = env.FETCHML_KEYS_PLUGINS ?? "auto";
   if (!["auto", "real", "offline"].includes(mode)) {
     throw new Error(`FETCHML_KEYS_PLUGINS=${mode}: expected auto, real or offline`);
   }
-  return PROVIDERS.map((name) => {
+  return PLUGINS.map((name) => {
     const version = sdkPluginVersion(name);
-    const real = mode === "real" || (mode === "auto" && realPluginInstalled(name, version, env));
-    return { name, version, source: real ? "real" : "offline" };
+    const installed =
+      name === "nodejs" ? realLanguageHostInstalled(engineBinDir, env) : realProviderInstalled(name, version, env);
+    const real = mode === "real" || (mode === "auto" && installed);
+    return { name, kind: name === "nodejs" ? "language" : "resource", version, source: real ? "real" : "offline" };
   });
 }
 
 /**
  * PATH for the engine: the chosen offline plugins' folders first, then the project's
- * node_modules/.bin (Node 22 and tsx for the writers the commands run), then the caller's.
+ * node_modules/.bin (Node 22 and tsx for the steps the commands run), then the caller's.
  */
 export function enginePath(choices: PluginChoice[], basePath = process.env.PATH ?? ""): string {
   const offline = choices.filter((c) => c.source === "offline").map((c) => offlinePluginBin(c.name));

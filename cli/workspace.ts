@@ -1,20 +1,20 @@
 /**
  * The one way to open a stack of this project through the Automation API, shared by the
  * runner and the end-to-end tests (so what the tests prove is what an admin runs):
- * LocalWorkspace on the project root (its Pulumi.yaml and stacks/), the program from
- * index.ts inline, the engine from ensureEngine, plugins from choosePlugins.
+ * LocalWorkspace on the project root (its Pulumi.yaml and stacks/), the engine from
+ * ensureEngine, plugins and language host from choosePlugins. The runner runs index.ts
+ * inline (no language host needed); `program: "local"` runs it as plain `pulumi` does,
+ * through the Node.js language host, which is how the tests drive the plain path.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { execFileSync } from "node:child_process";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
-import { PREVIOUS_USERS_ENV } from "../components/previousRun";
 import { DEV_PASSPHRASE } from "../config/exposure";
-import program = require("../index");
+// index.ts uses `export =`: with esModuleInterop the default import is the program function.
+import program from "../index";
 import { ensureEngine, type Engine } from "./engine";
 import { PROJECT_NAME, PROJECT_ROOT } from "./paths";
 import { choosePlugins, enginePath, type PluginChoice } from "./plugins";
-
 
 /**
  * Options every `up` of this project gets (the runner's and the tests'). Deliberately NOT
@@ -29,6 +29,8 @@ export interface OpenStackOptions {
   stackName: string;
   /** Extra environment for the engine (and so for plugins and the commands they run). */
   env?: Record<string, string>;
+  /** inline: the program runs in this process (the runner); local: as plain `pulumi up` runs it. */
+  program?: "inline" | "local";
 }
 
 export interface OpenedStack {
@@ -37,36 +39,10 @@ export interface OpenedStack {
   plugins: PluginChoice[];
 }
 
-/**
- * Runs an operation with the stack's last public `users` output handed to the program
- * (components/previousRun.ts), read with `pulumi stack output` (no --show-secrets) before
- * the engine starts, so the program never has to read its own checkpoint mid-update.
- */
-export async function withPreviousRun<T>(opened: OpenedStack, operation: () => Promise<T>): Promise<T> {
-  const ws = opened.stack.workspace as LocalWorkspace;
-  let users = "{}";
-  try {
-    users = execFileSync(opened.engine.binary, ["stack", "output", "users", "--json", "--stack", opened.stack.name], {
-      cwd: PROJECT_ROOT,
-      env: { ...process.env, ...ws.envVars },
-      encoding: "utf8",
-      stdio: ["ignore", "pipe", "ignore"],
-    }).trim() || "{}";
-  } catch {
-    // a new stack has no outputs yet
-  }
-  process.env[PREVIOUS_USERS_ENV] = users === "null" ? "{}" : users;
-  try {
-    return await operation();
-  } finally {
-    delete process.env[PREVIOUS_USERS_ENV];
-  }
-}
-
 export async function openStack(options: OpenStackOptions): Promise<OpenedStack> {
   const engine = ensureEngine();
   const base = { ...process.env, ...options.env } as Record<string, string>;
-  const plugins = choosePlugins(base);
+  const plugins = choosePlugins(path.dirname(engine.binary), base);
   const envVars: Record<string, string> = {
     ...options.env,
     PATH: enginePath(plugins, base.PATH),
@@ -80,9 +56,12 @@ export async function openStack(options: OpenStackOptions): Promise<OpenedStack>
   }
   if (!base.PULUMI_BACKEND_URL) fs.mkdirSync(path.join(PROJECT_ROOT, ".pulumi-state"), { recursive: true });
   const pulumiCommand = await PulumiCommand.get({ root: engine.root });
-  const stack = await LocalWorkspace.createOrSelectStack(
-    { stackName: options.stackName, projectName: PROJECT_NAME, program },
-    { workDir: PROJECT_ROOT, pulumiCommand, envVars },
-  );
+  const stack =
+    options.program === "local"
+      ? await LocalWorkspace.createOrSelectStack({ stackName: options.stackName, workDir: PROJECT_ROOT }, { pulumiCommand, envVars })
+      : await LocalWorkspace.createOrSelectStack(
+          { stackName: options.stackName, projectName: PROJECT_NAME, program },
+          { workDir: PROJECT_ROOT, pulumiCommand, envVars },
+        );
   return { stack, engine, plugins };
 }

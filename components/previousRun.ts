@@ -1,35 +1,38 @@
 /**
- * What the last successful run of this stack recorded about each user's key (the public
- * `users` output): when it was issued and how many rotations the age policy made.
+ * What the last successful run of this stack recorded (its public stack outputs): when each
+ * key was issued and how many rotations the age policy made.
  *
- * The runner reads that output before it runs the program and hands it over in
- * FETCHML_KEYS_PREVIOUS_USERS. Under a plain `pulumi up` the program reads it itself through
- * a StackReference to its own stack; on a file:// backend that read can collide with the
- * engine writing the checkpoint ("failed to load checkpoint: EOF", seen in this project's
- * tests), which fails the run without changing anything: run it again.
+ * Read with the engine's builtin `pulumi:pulumi:readStackOutputs` invoke, the same way under
+ * plain `pulumi` and under the runner. An invoke leaves nothing in state (a StackReference to
+ * the stack itself would be a resource that only one of the two ways declares), and it is made
+ * before the program registers anything. On a file:// backend a read can still meet the
+ * engine's own checkpoint write half-way ("failed to load checkpoint: EOF"), which is
+ * transient: the read is retried a few times before the run fails.
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { PreviousKey } from "../lib/keyPolicy";
 
-export const PREVIOUS_USERS_ENV = "FETCHML_KEYS_PREVIOUS_USERS";
-
-export function previousKeys(env: NodeJS.ProcessEnv = process.env): pulumi.Output<Record<string, PreviousKey>> {
-  const handedOver = env[PREVIOUS_USERS_ENV];
-  if (handedOver !== undefined) return pulumi.output(asUsers(safeJson(handedOver)));
-  const self = new pulumi.StackReference("previous-run", {
-    name: `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`,
-  });
-  return self.getOutput("users").apply(asUsers);
+export interface PreviousRun {
+  /** The `users` output: per user, the public facts of their key. */
+  users: Record<string, PreviousKey>;
 }
 
-function asUsers(value: unknown): Record<string, PreviousKey> {
-  return (value && typeof value === "object" && !Array.isArray(value) ? value : {}) as Record<string, PreviousKey>;
-}
+const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
+const ATTEMPTS = 5;
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return {};
+export async function readPreviousRun(delayMs = 200): Promise<PreviousRun> {
+  const self = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const result = await pulumi.runtime.invoke(READ_STACK_OUTPUTS, { name: self }, { async: true });
+      return { users: asMap(result?.outputs?.users) as Record<string, PreviousKey> };
+    } catch (e) {
+      if (attempt >= ATTEMPTS) throw new pulumi.RunError(`cannot read this stack's previous outputs: ${(e as Error).message}`);
+      await new Promise((r) => setTimeout(r, delayMs * attempt));
+    }
   }
+}
+
+function asMap(value: unknown): Record<string, unknown> {
+  return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }

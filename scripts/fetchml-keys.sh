@@ -1,23 +1,34 @@
 #!/bin/sh
 # Entry point behind `npm run up|preview|...` and `npm test`: installs what is missing on a
-# fresh clone (npm dependencies, which include Node 22), then runs the runner or vitest
-# with the project's Node 22 first on PATH. The engine is provided by the runner itself
-# (scripts/ensure-engine.sh), and by the tests' global setup.
+# fresh clone (npm dependencies, which include Node 22; for `test`, the Debian packages the
+# tests use), then runs the runner or vitest with the project's Node 22 first on PATH.
+# The engine is provided by the runner itself (scripts/ensure-engine.sh), and by the tests'
+# global setup.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-if [ ! -x node_modules/.bin/tsx ] || [ ! -x node_modules/.bin/node ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+# A Node 22 either from the npm `node` package (installed by `npm ci`) or already on PATH
+# (CI's setup-node, with `npm ci --ignore-scripts`).
+have_node22() {
+  [ -x node_modules/.bin/node ] && [ "$(node_major node_modules/.bin/node)" -ge 22 ] && return 0
+  command -v node >/dev/null 2>&1 && [ "$(node_major node)" -ge 22 ]
+}
+if [ ! -x node_modules/.bin/tsx ] || [ package-lock.json -nt node_modules/.package-lock.json ] || ! have_node22; then
   echo "fetchml-keys: installing npm dependencies (npm ci; includes Node 22)" >&2
-  npm ci --no-audit --no-fund >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 PATH="$root/node_modules/.bin:$PATH"
 export PATH
-if [ "${1:-}" = "test" ]; then
-  shift
-  exec vitest run "$@"
-fi
-if [ "${1:-}" = "bench" ]; then
-  shift
-  exec tsx scripts/bench.ts "$@"
-fi
+case "${1:-}" in
+  test)
+    shift
+    sh scripts/system-deps.sh
+    exec vitest run "$@"
+    ;;
+  bench)
+    shift
+    exec tsx scripts/bench.ts "$@"
+    ;;
+esac
 exec tsx cli/main.ts "$@"

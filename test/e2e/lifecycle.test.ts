@@ -1,55 +1,57 @@
 /**
- * The program with the real engine, through the runner's code, from first up to destroy.
- * Tests run in order on one stack: each builds on the state the previous one left.
+ * The program with the real engine, from first up to destroy, run both ways an admin runs
+ * it: through the runner (`npm run keys`) and as plain `pulumi up` (the program started by
+ * the Node.js language host). Tests run in order on one stack per way: each builds on the
+ * state the previous one left.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashApiKey } from "../../lib/keys";
-import { changesIn, E2EStack } from "../support/e2eStack";
+import { changesIn, E2EStack, type Via } from "../support/e2eStack";
 import { MALLORY_HASH, SERVER_CONFIG, SERVICE_HASH, withoutManagedEntries } from "../support/fixtures";
 
-let e2e: E2EStack;
-let serverFile: string;
-let deliveryDir: string;
-const users: Record<string, Record<string, unknown>> = {
-  alice: { role: "admin" },
-  bob: { role: "researcher" },
-  carol: { role: "analyst" },
-};
-const config = () => ({
-  authConfigPath: serverFile,
-  deliveryDir,
-  preserveEntries: ["svc-backup"],
-  users,
-});
-const readServer = () => fs.readFileSync(serverFile, "utf8");
-const apiKeys = () => parse(readServer()).auth.api_keys;
-/** Every key and hash this stack ever produced, to search state, logs and argv for. */
-const seenSecrets = new Set<string>();
+describe.each<Via>(["runner", "plain"])("the program with the real engine, via %s", (via) => {
+  let e2e: E2EStack;
+  let serverFile: string;
+  let deliveryDir: string;
+  const users: Record<string, Record<string, unknown>> = {
+    alice: { role: "admin" },
+    bob: { role: "researcher" },
+    carol: { role: "analyst" },
+  };
+  const config = () => ({
+    authConfigPath: serverFile,
+    deliveryDir,
+    preserveEntries: ["svc-backup"],
+    users,
+  });
+  const readServer = () => fs.readFileSync(serverFile, "utf8");
+  const apiKeys = () => parse(readServer()).auth.api_keys;
+  /** Every key and hash this stack ever produced, to search state, logs and argv for. */
+  const seenSecrets = new Set<string>();
 
-async function recordSecrets(): Promise<Record<string, string>> {
-  const keys = (await e2e.outputs()).apiKeys as Record<string, string>;
-  for (const key of Object.values(keys)) {
-    seenSecrets.add(key);
-    seenSecrets.add(hashApiKey(key));
+  async function recordSecrets(): Promise<Record<string, string>> {
+    const keys = (await e2e.outputs()).apiKeys as Record<string, string>;
+    for (const key of Object.values(keys)) {
+      seenSecrets.add(key);
+      seenSecrets.add(hashApiKey(key));
+    }
+    return keys;
   }
-  return keys;
-}
 
-beforeAll(async () => {
-  e2e = await E2EStack.create({});
-  serverFile = path.join(e2e.dir, "fetchml-server.yaml");
-  deliveryDir = path.join(e2e.dir, "deliver");
-  fs.writeFileSync(serverFile, SERVER_CONFIG, { mode: 0o640 });
-  e2e.setConfig(config());
-});
-afterAll(async () => {
-  await e2e?.cleanup();
-});
+  beforeAll(async () => {
+    e2e = await E2EStack.create({}, { via });
+    serverFile = path.join(e2e.dir, "fetchml-server.yaml");
+    deliveryDir = path.join(e2e.dir, "deliver");
+    fs.writeFileSync(serverFile, SERVER_CONFIG, { mode: 0o640 });
+    e2e.setConfig(config());
+  });
+  afterAll(async () => {
+    await e2e?.cleanup();
+  });
 
-describe("the program with the real engine", () => {
   it("up with three users writes exactly their hashes, 0600, and leaves everything else as it was", async () => {
     const result = await e2e.up();
     expect(result.summary.result).toBe("succeeded");

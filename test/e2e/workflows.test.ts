@@ -61,4 +61,17 @@ describe("CI workflows", () => {
       }
     }
   });
+
+  it("give a pull request's code no secrets before a reviewer approves it, and run no dependency install scripts", () => {
+    for (const w of workflows) {
+      const onPullRequest = Object.keys(w.doc.on ?? w.doc[true as never] ?? {}).includes("pull_request");
+      for (const [name, job] of Object.entries<any>(w.doc.jobs)) {
+        const usesSecrets = JSON.stringify(job).includes("secrets.");
+        if (onPullRequest && usesSecrets) expect(job.environment, `${w.file}: job ${name}`).toBe("preview");
+        for (const step of job.steps ?? []) {
+          if (typeof step.run === "string" && /\bnpm (ci|install)\b/.test(step.run)) expect(step.run).toContain("--ignore-scripts");
+        }
+      }
+    }
+  });
 });

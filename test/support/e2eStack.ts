@@ -2,6 +2,10 @@
  * A throw-away stack of this project for end-to-end tests: the real engine through the
  * runner's own openStack, a file:// backend and a FetchML server config in a temp dir, and
  * a stack file stacks/Pulumi.e2e-<id>.yaml (git-ignored, removed by cleanup()).
+ *
+ * Every operation runs one of two ways, on the same stack and state: `runner` (the program
+ * inline, as `npm run keys` runs it) or `plain` (as plain `pulumi up` runs it: a local
+ * program started by the Node.js language host). `via` picks the way for what follows.
  */
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -12,14 +16,15 @@ import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { parseDocument, stringify } from "yaml";
 import { PROJECT_ROOT } from "../../cli/paths";
 import { previewAccess } from "../../cli/summary";
-import { openStack, UP_OPTIONS, withPreviousRun, type OpenedStack } from "../../cli/workspace";
+import { openStack, UP_OPTIONS, type OpenedStack } from "../../cli/workspace";
 import { ProcessWatch } from "./processWatch";
 
 export const E2E_PASSPHRASE = "e2e-only-passphrase";
+export type Via = "runner" | "plain";
 
 /**
- * The operations of a preview or up that change something: "same" and "read" (the stack
- * reading its own previous outputs, every run) are not changes.
+ * The operations of a preview or up that change something: "same" and "read" are not
+ * changes.
  */
 export function changesIn(summary: Record<string, number | undefined>): Record<string, number> {
   return Object.fromEntries(
@@ -30,34 +35,59 @@ export function changesIn(summary: Record<string, number | undefined>): Record<s
 export class E2EStack {
   readonly log: string[] = [];
   readonly watch = new ProcessWatch();
+  /** The engine's environment for the next operations, whichever way they run. */
+  readonly env: Record<string, string>;
+  private readonly opened = new Map<Via, OpenedStack>();
 
   private constructor(
     readonly name: string,
     readonly dir: string,
     readonly stackFile: string,
-    readonly opened: OpenedStack,
-  ) {}
-
-  get stack(): Stack {
-    return this.opened.stack;
+    public via: Via,
+    first: OpenedStack,
+  ) {
+    this.opened.set(via, first);
+    this.env = { ...(first.stack.workspace as LocalWorkspace).envVars };
   }
 
-  /** The engine's environment for the next operations (live: changes apply to the next run). */
-  get env(): Record<string, string> {
-    return (this.stack.workspace as LocalWorkspace).envVars;
-  }
-
-  static async create(config: Record<string, unknown>): Promise<E2EStack> {
+  static async create(config: Record<string, unknown>, options: { via?: Via } = {}): Promise<E2EStack> {
     const name = `e2e-${randomBytes(4).toString("hex")}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `fetchml-${name}-`));
     fs.mkdirSync(path.join(dir, "state"));
     const stackFile = path.join(PROJECT_ROOT, "stacks", `Pulumi.${name}.yaml`);
     writeStackConfig(stackFile, config);
-    const opened = await openStack({
+    const via = options.via ?? "runner";
+    const opened = await E2EStack.open(name, dir, via);
+    return new E2EStack(name, dir, stackFile, via, opened);
+  }
+
+  private static open(name: string, dir: string, via: Via): Promise<OpenedStack> {
+    return openStack({
       stackName: name,
+      program: via === "plain" ? "local" : "inline",
       env: { PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`, PULUMI_CONFIG_PASSPHRASE: E2E_PASSPHRASE },
     });
-    return new E2EStack(name, dir, stackFile, opened);
+  }
+
+  /** The stack opened the current way, its engine environment brought up to date. */
+  async current(): Promise<OpenedStack> {
+    let opened = this.opened.get(this.via);
+    if (!opened) {
+      opened = await E2EStack.open(this.name, this.dir, this.via);
+      this.opened.set(this.via, opened);
+    }
+    const envVars = (opened.stack.workspace as LocalWorkspace).envVars;
+    for (const key of Object.keys(envVars)) if (!(key in this.env)) delete envVars[key];
+    Object.assign(envVars, this.env);
+    return opened;
+  }
+
+  get stack(): Stack {
+    return [...this.opened.values()][0].stack;
+  }
+
+  get engineBinary(): string {
+    return [...this.opened.values()][0].engine.binary;
   }
 
   /**
@@ -65,10 +95,9 @@ export class E2EStack {
    * returns what goes in stack config: { secure: "<ciphertext>" }.
    */
   encryptSecret(value: string): { secure: string } {
-    const ws = this.stack.workspace as LocalWorkspace;
-    execFileSync(this.opened.engine.binary, ["config", "set", "--secret", "fetchml-keys:e2eSecret", "--stack", this.name], {
+    execFileSync(this.engineBinary, ["config", "set", "--secret", "fetchml-keys:e2eSecret", "--stack", this.name], {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, ...ws.envVars },
+      env: { ...process.env, ...this.env },
       input: value,
       stdio: ["pipe", "ignore", "inherit"],
     });
@@ -85,25 +114,40 @@ export class E2EStack {
     return { onOutput: (s: string) => this.log.push(s) };
   }
 
-  async up() {
-    return this.watch.during(() => withPreviousRun(this.opened, () => this.stack.up({ ...UP_OPTIONS, ...this.stream() })));
+  async up(options: { replace?: string[] } = {}) {
+    const { stack } = await this.current();
+    return this.watch.during(() => stack.up({ ...UP_OPTIONS, ...this.stream(), ...options }));
   }
 
-  async preview() {
-    return this.watch.during(() => withPreviousRun(this.opened, () => this.stack.preview(this.stream())));
+  async preview(options: { replace?: string[]; expectNoChanges?: boolean } = {}) {
+    const { stack } = await this.current();
+    return this.watch.during(() => stack.preview({ ...this.stream(), ...options }));
   }
 
   /** The runner's `summary` on this stack. */
   async summary(): Promise<string[]> {
-    return withPreviousRun(this.opened, () => previewAccess(this.stack));
+    const { stack } = await this.current();
+    return previewAccess(stack);
+  }
+
+  async refresh() {
+    const { stack } = await this.current();
+    return this.watch.during(() => stack.refresh(this.stream()));
   }
 
   async destroy() {
-    return this.watch.during(() => this.stack.destroy(this.stream()));
+    const { stack } = await this.current();
+    return this.watch.during(() => stack.destroy(this.stream()));
+  }
+
+  async cancel() {
+    const { stack } = await this.current();
+    await stack.cancel();
   }
 
   async outputs(): Promise<Record<string, any>> {
-    const outputs = await this.stack.outputs();
+    const { stack } = await this.current();
+    const outputs = await stack.outputs();
     return Object.fromEntries(Object.entries(outputs).map(([k, v]) => [k, v.value]));
   }
 
@@ -118,11 +162,10 @@ export class E2EStack {
   }
 
   /** `pulumi stack export` as an admin would run it (no --show-secrets). */
-  async exportWithoutSecrets(): Promise<string> {
-    const ws = this.stack.workspace as LocalWorkspace;
-    return execFileSync(this.opened.engine.binary, ["stack", "export", "--stack", this.name], {
+  exportWithoutSecrets(): string {
+    return execFileSync(this.engineBinary, ["stack", "export", "--stack", this.name], {
       cwd: PROJECT_ROOT,
-      env: { ...process.env, ...ws.envVars },
+      env: { ...process.env, ...this.env },
       encoding: "utf8",
     });
   }

@@ -1,15 +1,18 @@
 /**
- * Samples the command lines of every process on the machine while an operation runs, so a
- * test can prove no key or hash was ever passed as an argument (where `ps` shows it).
+ * Watches the processes a test started (descendants of the test process: the engine, its
+ * plugins, the steps they run, bw, the test's own sshd and its sessions), never the rest of
+ * the machine: counts and argv checks must not depend on what else runs there.
  */
 import * as fs from "node:fs";
 
 export class ProcessWatch {
-  /** Everything seen across all operations. */
+  /** Every command line seen across all operations. */
   readonly commandLines = new Set<string>();
-  /** What was seen during the most recent operation only. */
+  /** "<pid> <command line>" seen during the most recent operation only. */
   lastRun = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly root = process.pid) {}
 
   async during<T>(operation: () => Promise<T>): Promise<T> {
     this.lastRun = new Set();
@@ -28,30 +31,33 @@ export class ProcessWatch {
   }
 
   sample(): void {
-    for (const pid of fs.readdirSync("/proc")) {
-      if (!/^\d+$/.test(pid)) continue;
-      try {
-        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim();
-        if (cmdline) {
-          this.commandLines.add(cmdline);
-          this.lastRun.add(`${pid} ${cmdline}`);
-        }
-      } catch {
-        // the process ended between readdir and read
+    for (const pid of descendants(this.root)) {
+      const cmdline = commandLine(pid);
+      if (cmdline) {
+        this.commandLines.add(cmdline);
+        this.lastRun.add(`${pid} ${cmdline}`);
       }
     }
   }
 }
 
+function commandLine(pid: number): string | undefined {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ").trim() || undefined;
+  } catch {
+    return undefined; // ended between listing and reading
+  }
+}
+
 /** Every process whose parent chain leads to `root` (found through /proc/<pid>/stat). */
-export function descendants(root: number): number[] {
+export function descendants(root: number = process.pid): number[] {
   const children = new Map<number, number[]>();
-  for (const pid of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
       const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(pid)]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
     } catch {
       // gone
     }
@@ -67,15 +73,10 @@ export function descendants(root: number): number[] {
   return out;
 }
 
-export function findProcesses(match: (cmdline: string) => boolean): number[] {
-  const found: number[] = [];
-  for (const pid of fs.readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      if (match(fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " "))) found.push(Number(pid));
-    } catch {
-      // gone
-    }
-  }
-  return found;
+/** Processes this test started whose command line matches. */
+export function findProcesses(match: (cmdline: string) => boolean, root: number = process.pid): number[] {
+  return descendants(root).filter((pid) => {
+    const cmdline = commandLine(pid);
+    return cmdline !== undefined && match(cmdline);
+  });
 }

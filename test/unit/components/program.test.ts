@@ -13,6 +13,7 @@ interface Recorded {
   inputs: Record<string, any>;
 }
 const created: Recorded[] = [];
+const reads: string[] = [];
 let previousUsers: Record<string, { issuedAt: string; autoRotations: number }> = {};
 const STACK_CONFIG: Record<string, unknown> = {
   authConfigPath: "/srv/fetchml/api.yaml",
@@ -47,9 +48,6 @@ beforeAll(async () => {
       newResource(args) {
         created.push({ type: args.type, name: args.name, inputs: args.inputs });
         switch (args.type) {
-          case "pulumi:pulumi:StackReference":
-            // The stack's own previous outputs (what the last run recorded about keys).
-            return { id: args.inputs.name, state: { name: args.inputs.name, outputs: { users: previousUsers }, secretOutputNames: [] } };
           case "random:index/randomPassword:RandomPassword":
             return { id: "none", state: { ...args.inputs, result: fakeKey(args.name, args.inputs.keepers) } };
           case "command:local:Command":
@@ -67,6 +65,11 @@ beforeAll(async () => {
         }
       },
       call(args) {
+        if (args.token === "pulumi:pulumi:readStackOutputs") {
+          // The stack's own previous outputs (what the last run recorded about keys).
+          reads.push(args.inputs.name);
+          return { name: args.inputs.name, outputs: { users: previousUsers }, secretOutputNames: [] };
+        }
         throw new Error(`unmocked call ${args.token}`);
       },
     },
@@ -81,6 +84,7 @@ beforeAll(async () => {
 
 beforeEach(() => {
   created.length = 0;
+  reads.length = 0;
   previousUsers = {};
   delete process.env.FETCHML_KEYS_NOW;
   setConfig(STACK_CONFIG);
@@ -165,19 +169,16 @@ describe("the program under mocks", () => {
     expect(keepers).toEqual({ "alice-key": "0.0.1", "bob-key": "1", "carol-key": "0" });
   });
 
-  it("takes the previous run's key facts from the runner instead of reading its own stack", async () => {
+  it("reads the previous run's key facts from its own stack's outputs, without declaring a resource for it", async () => {
     process.env.FETCHML_KEYS_NOW = "2026-06-01T00:00:00Z";
-    process.env.FETCHML_KEYS_PREVIOUS_USERS = JSON.stringify({ bob: { issuedAt: "2026-01-01T00:00:00Z", autoRotations: 2 } });
-    try {
-      setConfig({ ...STACK_CONFIG, defaults: { maxKeyAgeDays: 90 } });
-      await program();
-      await new Promise((r) => setTimeout(r, 50));
-      expect(ofType("pulumi:pulumi:StackReference")).toEqual([]);
-      const bob = ofType("random:index/randomPassword:RandomPassword").find((r) => r.name === "bob-key")!;
-      expect(bob.inputs.keepers.rotation).toBe("1.0.3");
-    } finally {
-      delete process.env.FETCHML_KEYS_PREVIOUS_USERS;
-    }
+    previousUsers = { bob: { issuedAt: "2026-01-01T00:00:00Z", autoRotations: 2 } };
+    setConfig({ ...STACK_CONFIG, defaults: { maxKeyAgeDays: 90 } });
+    await program();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(reads).toEqual(["organization/fetchml-keys/test"]);
+    expect(ofType("pulumi:pulumi:StackReference")).toEqual([]);
+    const bob = ofType("random:index/randomPassword:RandomPassword").find((r) => r.name === "bob-key")!;
+    expect(bob.inputs.keepers.rotation).toBe("1.0.3");
   });
 
   it("rotates every key when rotateAll goes up", async () => {

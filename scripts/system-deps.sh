@@ -1,0 +1,22 @@
+#!/bin/sh
+# Debian packages the test suite needs, installed when missing: a real sshd and ssh client
+# (SSH targets on loopback), ssh-keygen, openssl (the Bitwarden test server's certificate),
+# setpriv (tests as a second, unprivileged user). Run by `npm test` (scripts/fetchml-keys.sh).
+# As root it installs them with apt-get; otherwise it names what to install and fails.
+set -eu
+need=""
+[ -x /usr/sbin/sshd ] || need="$need openssh-server"
+command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || need="$need openssh-client"
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
+command -v setpriv >/dev/null 2>&1 || need="$need util-linux"
+[ -z "$need" ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "fetchml-keys: the tests need these Debian packages:$need" >&2
+  echo "fetchml-keys: install them with: sudo apt-get install -y$need" >&2
+  exit 1
+fi
+echo "fetchml-keys: installing Debian packages for the tests:$need" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $need >/dev/null
