@@ -1,137 +1,157 @@
 /**
  * fetchml-keys: users declared in stack config become API keys, hashes in the FetchML
- * servers' auth configs, and deliveries (Bitwarden items or ml config files). Reads
- * settings, wires components, exports outputs; nothing else. Both `pulumi up` and the
- * runner (cli/) run this module's export.
+ * servers' auth configs, and deliveries (Bitwarden items or ml config files). Both plain
+ * `pulumi up` and the runner (cli/) run this module's export.
  *
- * Order of a run: the mass-revocation guard -> revocations on every target (never waiting
- * on Bitwarden) -> the Bitwarden session check -> keys -> vault items -> each target's auth
- * config (a new hash reaches a server only once its key can be fetched).
+ * A run: read stack config (config/), the last run's record and every target (what is there
+ * now), plan keys and access (lib/), print the plan and refuse what must not happen, then
+ * declare the resources, in this order: revocations on every target (never waiting on
+ * Bitwarden) -> keys (a Bitwarden user's key only once the vault opened) -> vault items ->
+ * each target's auth config (a new hash reaches a server only once its key can be fetched).
  */
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { exposureProblems } from "./config/exposure";
-import { ConfigError, parseSettings, readNamespace, type Settings } from "./config/settings";
+import { authTargets, ConfigError, parseSettings, readNamespace, type Settings } from "./config/settings";
 import { AuthConfig } from "./components/authConfig";
 import { AuthRevocation } from "./components/authRevocation";
-import { authTargets } from "./components/authTarget";
-import { BitwardenSession } from "./components/bitwardenSession";
 import { BitwardenVault } from "./components/bitwardenVault";
+import { DirectDelivery } from "./components/directDelivery";
 import { readPreviousRun } from "./components/previousRun";
-import { RevocationGuard } from "./components/revocationGuard";
-import { User } from "./components/user";
-import { autoRotations, expiryWarning, now, rotationKeeper } from "./lib/keyPolicy";
+import { UserKey } from "./components/userKey";
+import { vaultCheckHook } from "./components/vaultCheck";
+import { planAccess } from "./lib/accessPlan";
+import { AuthConfigError } from "./lib/mergeAuthConfig";
+import { TargetRecordError } from "./lib/targetRecord";
+import { TargetError } from "./targets/local";
+import { isoSeconds, now, planKeys } from "./lib/keyPlan";
+import { readTarget } from "./targets/read";
+import { targetLabel } from "./targets/spec";
 
 async function program() {
   const settings = loadSettings();
+  const stack = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
+  const previous = await readPreviousRun();
   const clock = now();
-  const active = settings.users.filter((u) => !u.suspended);
-  const vaultUsers = settings.users.filter((u) => u.delivery === "bitwarden");
-  const previous = (await readPreviousRun()).users;
-
-  const guard = new RevocationGuard("revocations", {
-    active: active.map((u) => u.name),
+  const keys = planKeys(settings.users, settings.rotateAll, previous.users, clock, settings.expiryWarningDays);
+  const targets = authTargets(settings);
+  const readings = await Promise.all(targets.map((t) => readTarget(t.spec, targetLabel(t.spec)).catch(refuseKnown)));
+  const access = planAccess({
+    stack,
+    users: settings.users,
+    keys,
+    previousUsers: previous.users,
+    targets: targets.map((t, i) => ({ name: t.name, reading: readings[i] })),
+    previousTargets: previous.targets,
+    preserve: settings.preserveEntries,
     maxRevokedShare: settings.maxRevokedShare,
   });
-  const targets = authTargets(settings);
-  const revocations = targets.map(
-    (target) =>
-      new AuthRevocation(
-        target.resourceName,
-        { target, keep: [...active.map((u) => u.name), ...settings.preserveEntries] },
-        { dependsOn: [guard.check] },
-      ).revoke,
-  );
-  const session =
-    settings.bitwarden && vaultUsers.length > 0
-      ? new BitwardenSession(
-          "bitwarden",
-          {
-            cli: settings.bitwarden.cli,
-            watch: {
-              organizationId: settings.bitwarden.organizationId,
-              rotateAll: settings.rotateAll,
-              users: Object.fromEntries(vaultUsers.map((u) => [u.name, { rotation: u.rotation, collectionIds: u.collectionIds }])),
-            },
-          },
-          { dependsOn: revocations },
-        )
-      : undefined;
+  if (access.conflicts.length > 0) throw refusal(access.conflicts.join("\n"));
+  // The plan, in every preview and up (the runner's `summary` prints just these lines).
+  for (const line of access.lines) (line.startsWith("!") ? pulumi.log.warn : pulumi.log.info)(line);
+  if (access.massRevocation && process.env.FETCHML_KEYS_ALLOW_MASS_REVOCATION !== "1") throw refusal(access.massRevocation);
 
-  const users = settings.users.map((user) => {
-    const before = Object.hasOwn(previous, user.name) ? previous[user.name] : undefined;
-    const warning = expiryWarning(user.name, before, user.maxKeyAgeDays, settings.expiryWarningDays, clock);
-    if (warning) pulumi.log.warn(warning);
-    const auto = autoRotations(before, user.maxKeyAgeDays, clock);
-    const key = new User(user.name, {
+  const vaultCheck = settings.bitwarden ? vaultCheckHook(settings.bitwarden) : undefined;
+  const users = settings.users.map((user) => ({
+    user,
+    key: new UserKey(user.name, {
       user,
+      keeper: keys.get(user.name)!.keeper,
       client: settings.client,
-      deliveryDir: settings.deliveryDir,
-      waitFor: user.delivery === "bitwarden" && session ? [session.check] : undefined,
-      rotationKeeper: rotationKeeper(user.rotation, settings.rotateAll, auto),
-    });
-    return { user, key, auto };
-  });
-
+      beforeKeyChange: user.delivery === "bitwarden" ? vaultCheck : undefined,
+    }),
+  }));
+  const active = users.filter(({ user }) => !user.suspended);
+  const keep = [...active.map(({ user }) => user.name), ...settings.preserveEntries];
+  const revocations = targets.map((target) => new AuthRevocation(target.name, { stack, target: target.spec, keep }));
+  const vaultUsers = users.filter(({ user }) => user.delivery === "bitwarden");
   const vault = settings.bitwarden
-    ? new BitwardenVault("bitwarden", {
-        settings: settings.bitwarden,
-        users: users
-          .filter(({ user }) => user.delivery === "bitwarden")
-          .map(({ user, key }) => ({
+    ? new BitwardenVault(
+        "bitwarden",
+        {
+          settings: settings.bitwarden,
+          users: vaultUsers.map(({ user, key }) => ({
             name: user.name,
             collectionIds: user.collectionIds!,
             apiKey: key.apiKey,
             apiKeyHash: key.apiKeyHash,
             fingerprint: key.fingerprint,
           })),
-        waitFor: revocations,
-      })
+        },
+        { dependsOn: revocations },
+      )
     : undefined;
-  const authConfigs = targets.map(
-    (target, i) =>
-      new AuthConfig(target.resourceName, {
-        target,
-        users: users
-          .filter(({ user }) => !user.suspended)
-          .map(({ user, key }) => ({ name: user.name, access: user.access, apiKeyHash: key.apiKeyHash })),
-        preserveEntries: settings.preserveEntries,
-        waitFor: [revocations[i], ...(vault ? [vault.items] : [])],
-      }),
-  );
+  targets.forEach((target, i) => {
+    const plan = access.targets.get(target.name)!;
+    new AuthConfig(
+      target.name,
+      {
+        stack,
+        target: target.spec,
+        identity: plan.identity ?? `${target.spec.kind}:${targetLabel(target.spec)}`,
+        users: active.map(({ user, key }) => ({ name: user.name, access: user.access, apiKeyHash: key.apiKeyHash })),
+        preserve: settings.preserveEntries,
+        reading: readings[i],
+        verify: plan.verify,
+      },
+      { dependsOn: [revocations[i], ...(vault ? [vault] : [])] },
+    );
+  });
+  const direct = users.filter(({ user }) => user.delivery === "direct");
+  if (settings.deliveryDir !== undefined) {
+    new DirectDelivery("delivery", {
+      dir: path.resolve(settings.deliveryDir),
+      files: direct.map(({ user, key }) => ({ name: user.name, mlConfig: key.mlConfig })),
+    });
+  }
 
-  const byName = <T>(pick: (key: User) => pulumi.Output<T>) =>
+  const byName = <T>(pick: (key: UserKey) => pulumi.Output<T>) =>
     pulumi.all(Object.fromEntries(users.map(({ user, key }) => [user.name, pick(key)])));
 
   return {
-    authTargets: authConfigs.map((a) => a.target),
-    /** Public audit view: who has which access and which key (by fingerprint) since when. */
+    /** Public audit view, and the next run's memory: who has which access and which key since when. */
     users: pulumi.all(
       Object.fromEntries(
-        users.map(({ user, key, auto }) => [
-          user.name,
-          pulumi.all([key.fingerprint, key.issuedAt]).apply(([fingerprint, issuedAt]) => ({
-            role: user.role,
-            admin: user.access.admin,
-            roles: user.access.roles,
-            permissions: user.access.permissions,
-            delivery: user.delivery,
-            rotation: user.rotation,
-            status: user.suspended ? "suspended" : "active",
-            fingerprint,
-            issuedAt,
-            maxKeyAgeDays: user.maxKeyAgeDays ?? null,
-            autoRotations: auto,
-          })),
-        ]),
+        users.map(({ user, key }) => {
+          const plan = keys.get(user.name)!;
+          return [
+            user.name,
+            key.fingerprint.apply((fingerprint) => ({
+              role: user.role,
+              admin: user.access.admin,
+              roles: user.access.roles,
+              permissions: user.access.permissions,
+              delivery: user.delivery,
+              rotation: user.rotation,
+              status: user.suspended ? "suspended" : "active",
+              fingerprint,
+              // The same key as last run keeps its issue time; a new one was issued now.
+              issuedAt: plan.previous?.fingerprint === fingerprint && plan.previous.issuedAt ? plan.previous.issuedAt : isoSeconds(clock),
+              maxKeyAgeDays: user.maxKeyAgeDays ?? null,
+              autoRotations: plan.autoRotations,
+              keeper: plan.keeper,
+            })),
+          ];
+        }),
       ),
     ),
+    /** Each target, what it really is, and the entries this stack manages there. */
+    authTargets: targets.map((target) => {
+      const plan = access.targets.get(target.name)!;
+      return {
+        name: target.name,
+        label: targetLabel(target.spec),
+        identity: plan.identity ?? `${target.spec.kind}:${targetLabel(target.spec)}`,
+        managed: active.map(({ user }) => user.name),
+      };
+    }),
     vaultItems: vault ? vault.itemIds : {},
     apiKeys: pulumi.secret(byName((key) => key.apiKey)),
     mlConfigs: pulumi.secret(byName((key) => key.mlConfig)),
   };
 }
 
-/** Validated whole before any resource exists: a bad config changes nothing. */
+/** Validated whole before anything is read or declared: a bad config changes nothing. */
 function loadSettings(): Settings {
   try {
     const settings = parseSettings(readNamespace(pulumi.runtime.allConfig()));
@@ -139,10 +159,26 @@ function loadSettings(): Settings {
     if (exposed.length > 0) throw new ConfigError(exposed);
     return settings;
   } catch (e) {
-    // RunError: the engine prints the message once, without a stack trace.
-    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    if (e instanceof ConfigError) throw refusal(e.message);
     throw e;
   }
+}
+
+/**
+ * Why the program stops, for the admin: a RunError, which the engine prints once without a
+ * stack trace. Its stack is the message itself: @pulumi/pulumi formats every uncaught error's
+ * stack (for tracing), and under ts-node mapping the frames took 13 s of CPU here.
+ */
+function refusal(message: string): pulumi.RunError {
+  const error = new pulumi.RunError(message);
+  error.stack = message;
+  return error;
+}
+
+/** A target that cannot be used as it is (bad YAML, a wrong host key, a broken record) stops the run, said plainly. */
+function refuseKnown(e: unknown): never {
+  if (e instanceof AuthConfigError || e instanceof TargetError || e instanceof TargetRecordError) throw refusal(e.message);
+  throw e;
 }
 
 // `export =`, not `export default`: @pulumi/pulumi's cmd/run calls a CommonJS module's export

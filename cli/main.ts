@@ -19,7 +19,7 @@ commands:
   summary              who gains, loses or changes access in the next up (plain lines)
   up                   apply the stack config (asks first unless --yes)
   destroy              remove this stack's entries, files and keys (asks first unless --yes)
-  refresh              read the state back from the providers
+  refresh              read the state back, then say where targets differ from stack config
   cancel               release the lock of an up that was killed
   output [name]        print stack outputs (secrets masked unless --show-secrets)
 
@@ -92,13 +92,23 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "summary": {
-      const lines = await previewAccess(stack, values.diff ? stream.onOutput : undefined);
-      console.log(lines.length > 0 ? lines.join("\n") : "no access changes");
+      const access = await previewAccess(stack, { replace: values.replace, ...(values.diff ? { onOutput: stream.onOutput } : {}) });
+      console.log(access.lines.length > 0 ? access.lines.join("\n") : "no access changes");
+      if (access.refused) {
+        console.log(`refused: ${access.refused}`);
+        return 1;
+      }
       return 0;
     }
-    case "refresh":
+    case "refresh": {
       await stack.refresh({ ...stream, expectNoChanges: values["expect-no-changes"] });
-      return 0;
+      // A command resource cannot be read back, so refresh alone never sees a hand edit on a
+      // target; the program's own reading of every target does (a preview, changing nothing).
+      const access = await previewAccess(stack);
+      const drift = access.lines.filter((line) => !line.startsWith("!"));
+      console.log(access.lines.length > 0 ? `targets and stack config differ:\n${access.lines.join("\n")}` : "targets are as stack config says");
+      return values["expect-no-changes"] && (drift.length > 0 || access.refused) ? 1 : 0;
+    }
     case "cancel":
       await stack.cancel();
       console.error(`fetchml-keys: released the lock on stack ${stackName}`);

@@ -1,20 +1,42 @@
 /**
- * Previews a stack and returns the access summary lines (lib/accessSummary.ts), from the
- * engine's structured events rather than its text. Shared by the runner's `summary`
- * command and the end-to-end tests.
+ * Previews a stack and returns the access summary (lib/accessSummary.ts): the plan the program
+ * printed, from the engine's structured events rather than its text, and, when the program
+ * refused the run (the mass-revocation guard, another stack's file), why. Shared by the
+ * runner's `summary` command and the end-to-end tests.
  */
-import type { EngineEvent, Stack } from "@pulumi/pulumi/automation";
+import type { EngineEvent, PreviewOptions, Stack } from "@pulumi/pulumi/automation";
 import { type StepEvent, summarizeAccess } from "../lib/accessSummary";
 
-export async function previewAccess(stack: Stack, onOutput?: (text: string) => void): Promise<string[]> {
+export interface AccessPreview {
+  lines: string[];
+  /** The program's refusal, if the preview failed with one. */
+  refused?: string;
+}
+
+export async function previewAccess(stack: Stack, options: PreviewOptions = {}): Promise<AccessPreview> {
   const steps: StepEvent[] = [];
-  const warnings: string[] = [];
-  await stack.preview({
-    onOutput,
-    onEvent: (event: EngineEvent) => {
-      if (event.resourcePreEvent) steps.push(event.resourcePreEvent.metadata as StepEvent);
-      if (event.diagnosticEvent?.severity === "warning") warnings.push(event.diagnosticEvent.message.trim());
-    },
-  });
-  return summarizeAccess(steps, [...new Set(warnings)]);
+  const diagnostics: string[] = [];
+  const errors: string[] = [];
+  let failure: unknown;
+  try {
+    await stack.preview({
+      ...options,
+      onEvent: (event: EngineEvent) => {
+        if (event.resourcePreEvent) steps.push(event.resourcePreEvent.metadata as StepEvent);
+        const d = event.diagnosticEvent;
+        if (d && (d.severity === "info" || d.severity === "warning")) diagnostics.push(d.message);
+        if (d?.severity === "error") errors.push(d.message.trim());
+      },
+    });
+  } catch (e) {
+    failure = e;
+  }
+  const lines = summarizeAccess(diagnostics, steps);
+  if (failure !== undefined) {
+    // The program said why (RunError): report that; any other failure is not a refusal.
+    const refused = errors.find((m) => !/^preview failed|^update failed/i.test(m));
+    if (!refused) throw failure;
+    return { lines, refused };
+  }
+  return { lines };
 }

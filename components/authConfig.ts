@@ -1,15 +1,22 @@
 /**
- * The server side: every active user's hash, in `auth.api_keys` of the FetchML server's
- * config file. One resource for the whole section, because the file is one unit: its
- * command merges at apply time (so the admin's other settings and comments survive) and
- * its delete takes out exactly the entries this stack wrote.
+ * The server side: every active user's hash, in `auth.api_keys` of one target (the FetchML
+ * config file here, or on a server over SSH). One resource for the whole section, because
+ * the file is one unit: its step merges at apply time (the admin's other settings and
+ * comments survive), and its delete takes out exactly the entries this stack wrote, unless a
+ * newer step of this stack has taken the file over.
+ *
+ * It also carries what the program read on the target: the record's generation, bumped when
+ * the target is not exactly what this stack wants (a hand edit, a missing or extra entry, a
+ * reload still owed). That makes drift a change in preview, and once repaired, no change.
  */
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { Access } from "../config/roles";
-import { renderApiKeyEntries } from "../lib/authSection";
-import type { AuthTarget } from "./authTarget";
-import { WRITER_INTERPRETER, writerCommand } from "./writerCommand";
+import { targetGeneration } from "../lib/accessPlan";
+import { renderApiKeyEntries, renderApiKeyEntry, entryDigest } from "../lib/authSection";
+import { authWriteRequest } from "../steps/protocol";
+import type { TargetReading } from "../targets/read";
+import type { TargetSpec } from "../targets/spec";
+import { stepResource } from "./step";
 
 export interface AuthUser {
   readonly name: string;
@@ -19,50 +26,53 @@ export interface AuthUser {
 }
 
 export interface AuthConfigArgs {
-  /** The FetchML server config: a local file or a server over SSH. */
-  readonly target: AuthTarget;
+  readonly stack: string;
+  /** The file or server. */
+  readonly target: TargetSpec;
+  /** What the target really is: a change moves the entries (write there, then remove here). */
+  readonly identity: string;
   /** Users whose hashes belong in the file: declared and not suspended. */
   readonly users: readonly AuthUser[];
   /** Entries managed elsewhere (service accounts), left as they are. */
-  readonly preserveEntries: readonly string[];
-  /** Steps that must succeed first (revocation, vault delivery of new keys). */
-  readonly waitFor?: pulumi.Resource[];
+  readonly preserve: readonly string[];
+  /** What the program read on the target in this run. */
+  readonly reading: TargetReading;
+  /** Users whose entry should already be right (key and access unchanged): checked for hand edits. */
+  readonly verify: readonly string[];
 }
 
 export class AuthConfig extends pulumi.ComponentResource {
-  /** Which file (or server) this component owns `auth.api_keys` in. */
-  public readonly target: pulumi.Output<string>;
-  /** Users with an entry in the file, by name. */
-  public readonly activeUsers: pulumi.Output<string[]>;
-
   constructor(name: string, args: AuthConfigArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fetchml:index:AuthConfig", name, {}, opts);
-    this.target = pulumi.output(args.target.label);
-    this.activeUsers = pulumi.output(args.users.map((u) => u.name).sort());
-
-    const request = pulumi.secret(
-      pulumi.all([args.target.spec, pulumi.all(args.users.map((u) => u.apiKeyHash))]).apply(([target, hashes]) =>
-        JSON.stringify({
-          target,
-          entries: renderApiKeyEntries(args.users.map((u, i) => ({ name: u.name, access: u.access, apiKeyHash: hashes[i] }))),
-          preserve: [...args.preserveEntries].sort(),
-        }),
-      ),
-    );
-    new command.local.Command(
+    const entries = pulumi
+      .all(args.users.map((u) => u.apiKeyHash))
+      .apply((hashes) => renderApiKeyEntries(args.users.map((u, i) => ({ name: u.name, access: u.access, apiKeyHash: hashes[i] }))));
+    const generation = entries.apply((wanted) => targetGeneration(args.reading, wanted, args.preserve, args.stack));
+    for (const user of args.users.filter((u) => args.verify.includes(u.name))) {
+      const found = args.reading.entries.get(user.name);
+      pulumi.output(user.apiKeyHash).apply((apiKeyHash) => {
+        if (found && found.digest !== entryDigest(renderApiKeyEntry({ name: user.name, access: user.access, apiKeyHash }))) {
+          pulumi.log.info(`~ ${user.name}: entry on ${args.reading.label} was changed by hand (its hash is not this user's key): up restores it`);
+        }
+      });
+    }
+    stepResource(
       `${name}-write`,
       {
-        create: writerCommand("write-auth-config", "apply"),
-        delete: writerCommand("write-auth-config", "remove"),
-        stdin: request,
-        interpreter: WRITER_INTERPRETER,
-        // Lines name users only; streamed so an admin sees who was added or revoked.
-        logging: "stdout",
-        // Another file is another resource: write the new one, then clean the old one.
-        triggers: [args.target.identity],
+        run: "auth-write",
+        undo: "auth-remove",
+        schema: authWriteRequest,
+        request: {
+          stack: args.stack,
+          target: args.target,
+          entries: entries.apply((wanted) => [...wanted]),
+          preserve: [...args.preserve].sort(),
+          generation,
+        },
+        triggers: [args.identity],
       },
-      { parent: this, dependsOn: args.waitFor, additionalSecretOutputs: ["stdout", "stderr"] },
+      { parent: this, dependsOn: opts?.dependsOn },
     );
-    this.registerOutputs({ target: this.target, activeUsers: this.activeUsers });
+    this.registerOutputs();
   }
 }

@@ -1,37 +1,35 @@
 /**
  * Takes out of one target's auth config every entry that is no longer allowed (removed or
- * suspended users, undeclared entries), before and independently of any delivery step, so
- * a revocation never waits on Bitwarden. It never adds or changes an entry; AuthConfig does.
+ * suspended users, entries nobody declared), before and independently of any delivery step,
+ * so a revocation never waits on Bitwarden. It never adds or changes an entry (AuthConfig
+ * does). It runs when the set of entries that may stay changes.
  */
-import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import type { AuthTarget } from "./authTarget";
-import { WRITER_INTERPRETER, writerCommand } from "./writerCommand";
+import { authRevokeRequest } from "../steps/protocol";
+import type { TargetSpec } from "../targets/spec";
+import { stepResource } from "./step";
 
 export interface AuthRevocationArgs {
+  /** `<organization>/<project>/<stack>`: the owner the target's record must name. */
+  readonly stack: string;
   /** The file or server. */
-  readonly target: AuthTarget;
+  readonly target: TargetSpec;
   /** Entries that may stay: active users and preserved entries. */
   readonly keep: readonly string[];
 }
 
 export class AuthRevocation extends pulumi.ComponentResource {
-  public readonly revoke: command.local.Command;
-
   constructor(name: string, args: AuthRevocationArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fetchml:index:AuthRevocation", name, {}, opts);
-    const keep = [...args.keep].sort();
-    this.revoke = new command.local.Command(
+    stepResource(
       `${name}-revoke`,
       {
-        create: writerCommand("write-auth-config", "revoke"),
-        stdin: args.target.spec.apply((target) => JSON.stringify({ target, entries: {}, preserve: keep })),
-        interpreter: WRITER_INTERPRETER,
-        logging: "stdout",
-        triggers: [args.target.identity],
+        run: "auth-revoke",
+        schema: authRevokeRequest,
+        request: { stack: args.stack, target: args.target, keep: [...args.keep].sort() },
       },
-      { parent: this, additionalSecretOutputs: ["stdout", "stderr"] },
+      { parent: this, dependsOn: opts?.dependsOn },
     );
-    this.registerOutputs({});
+    this.registerOutputs();
   }
 }

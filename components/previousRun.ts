@@ -10,11 +10,13 @@
  * transient: the read is retried a few times before the run fails.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { PreviousKey } from "../lib/keyPolicy";
+import type { PreviousTarget, PreviousUser } from "../lib/accessPlan";
 
 export interface PreviousRun {
-  /** The `users` output: per user, the public facts of their key. */
-  users: Record<string, PreviousKey>;
+  /** The `users` output: per user, their access and the public facts of their key. */
+  users: Map<string, PreviousUser>;
+  /** The `authTargets` output: each target and the entries this stack wrote there. */
+  targets: PreviousTarget[];
 }
 
 const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
@@ -25,7 +27,8 @@ export async function readPreviousRun(delayMs = 200): Promise<PreviousRun> {
   for (let attempt = 1; ; attempt++) {
     try {
       const result = await pulumi.runtime.invoke(READ_STACK_OUTPUTS, { name: self }, { async: true });
-      return { users: asMap(result?.outputs?.users) as Record<string, PreviousKey> };
+      const outputs = result?.outputs ?? {};
+      return { users: new Map(Object.entries(asMap(outputs.users)) as Array<[string, PreviousUser]>), targets: asTargets(outputs.authTargets) };
     } catch (e) {
       if (attempt >= ATTEMPTS) throw new pulumi.RunError(`cannot read this stack's previous outputs: ${(e as Error).message}`);
       await new Promise((r) => setTimeout(r, delayMs * attempt));
@@ -35,4 +38,13 @@ export async function readPreviousRun(delayMs = 200): Promise<PreviousRun> {
 
 function asMap(value: unknown): Record<string, unknown> {
   return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/** Targets as recorded since 0.2 ({name, label, identity, managed}); older runs recorded labels only. */
+function asTargets(value: unknown): PreviousTarget[] {
+  if (!Array.isArray(value)) return [];
+  return value.filter(
+    (t): t is PreviousTarget =>
+      !!t && typeof t === "object" && typeof t.name === "string" && typeof t.label === "string" && typeof t.identity === "string" && Array.isArray(t.managed),
+  );
 }

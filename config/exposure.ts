@@ -15,7 +15,7 @@ export function exposureProblems(
   stat: (p: string) => fs.Stats | undefined = statOrUndefined,
 ): string[] {
   const problems: string[] = [];
-  if (stack !== "dev" && env.PULUMI_CONFIG_PASSPHRASE === DEV_PASSPHRASE) {
+  if (stack !== "dev" && passphrase(env) === DEV_PASSPHRASE) {
     problems.push(`stack ${stack}: encrypted with the public demo passphrase; use a passphrase of your own (or another secrets provider)`);
   }
   if (settings.deliveryDir) {
@@ -32,6 +32,17 @@ export function exposureProblems(
 function statOrUndefined(p: string): fs.Stats | undefined {
   try {
     return fs.statSync(p);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The passphrase the engine will use: the variable, or the file named by the other variable. */
+function passphrase(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.PULUMI_CONFIG_PASSPHRASE !== undefined) return env.PULUMI_CONFIG_PASSPHRASE;
+  if (!env.PULUMI_CONFIG_PASSPHRASE_FILE) return undefined;
+  try {
+    return fs.readFileSync(env.PULUMI_CONFIG_PASSPHRASE_FILE, "utf8").trim();
   } catch {
     return undefined;
   }

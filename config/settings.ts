@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { type Access, type Role, resolveAccess } from "./roles";
+import type { SshTargetSpec, TargetSpec } from "../targets/spec";
 import { type Delivery, REVOKE_POLICIES, stackConfigSchema, USERNAME_PATTERN, USERNAME_RULE } from "./schema";
 
 export const CONFIG_NAMESPACE = "fetchml-keys";
@@ -36,19 +37,8 @@ export interface ClientSettings {
   apiUrl: string;
 }
 
-export interface ServerSettings {
-  name: string;
-  host: string;
-  port: number;
-  user: string;
-  /** Secret: the program wraps it in pulumi.secret before it goes anywhere. */
-  privateKey: string;
-  hostKey: string;
-  configPath: string;
-  owner?: string;
-  group?: string;
-  reloadCommand?: string;
-}
+/** A FetchML server over SSH: the target spec the steps take, less its kind (one shape). */
+export type ServerSettings = Omit<SshTargetSpec, "kind">;
 
 export interface Settings {
   /** Sorted by name, so every rendering and diff is deterministic. */
@@ -286,4 +276,23 @@ function show(value: unknown): string {
   if (value === SECRET) return "[secret]";
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/** One auth config this stack manages, with the resource name its steps are named after. */
+export interface AuthTarget {
+  /** "auth-config" for the local file, "server-<name>" for a server. */
+  name: string;
+  spec: TargetSpec;
+}
+
+export function authTargets(settings: Settings): AuthTarget[] {
+  const targets: AuthTarget[] = [];
+  if (settings.authConfigPath !== undefined) {
+    targets.push({
+      name: "auth-config",
+      spec: { kind: "local", configPath: settings.authConfigPath, ...(settings.reloadCommand ? { reloadCommand: settings.reloadCommand } : {}) },
+    });
+  }
+  for (const server of settings.servers) targets.push({ name: `server-${server.name}`, spec: { kind: "ssh", ...server } });
+  return targets;
 }

@@ -1,26 +1,58 @@
 /**
  * Replaces a file so that a reader, a crash or a kill at any instant sees either the old
  * content or the new one, never a mix: write a temp file in the same directory, fsync it,
- * rename it over the target, fsync the directory. Files are created 0600 because they hold
- * keys or hashes; an existing owner is kept when the process may set it.
+ * rename it over the target, fsync the directory. A new file is created 0600 because it holds
+ * keys or hashes; an existing file keeps its mode bits (less any for others) and its owner.
+ * Just before the rename the file is read again: if someone changed it since the caller read
+ * it, nothing is replaced and the caller merges again.
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { processAlive } from "./processAlive";
 
-export interface WriteOptions {
-  /** Keep the replaced version at `<file>.bak` (also 0600). */
-  backup?: boolean;
+export interface ReplaceOptions {
+  /** What the file must still hold just before the rename (`undefined`: it must not exist). */
+  expected?: string;
+  /** Skip the check (files nobody else edits, such as this project's own records). */
+  unchecked?: boolean;
+  /** Called with the temp file's path once it is complete, just before the check and rename (tests). */
+  beforeRename?: (temp: string) => void;
 }
 
-export function writeFileAtomic(file: string, content: string, options: WriteOptions = {}): void {
+export type ReplaceResult = "written" | "changed-meanwhile";
+
+export function replaceFile(file: string, content: string, options: ReplaceOptions = {}): ReplaceResult {
   removeStaleTemps(file);
+  const dir = path.dirname(file);
   const previous = statOrUndefined(file);
-  if (options.backup && previous) {
-    replaceWith(`${file}.bak`, fs.readFileSync(file), previous);
+  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  try {
+    // A server reading its config through its group keeps working; others never can read it.
+    fs.fchmodSync(fd, previous ? previous.mode & 0o770 : 0o600);
+    if (previous && process.getuid?.() === 0) fs.fchownSync(fd, previous.uid, previous.gid);
+    fs.writeFileSync(fd, content);
+    fs.fsyncSync(fd);
+  } catch (e) {
+    fs.closeSync(fd);
+    fs.rmSync(temp, { force: true });
+    throw e;
   }
-  replaceWith(file, Buffer.from(content, "utf8"), previous);
+  fs.closeSync(fd);
+  try {
+    options.beforeRename?.(temp);
+    if (!options.unchecked && readFileIfExists(file) !== options.expected) {
+      fs.rmSync(temp, { force: true });
+      return "changed-meanwhile";
+    }
+    fs.renameSync(temp, file);
+  } catch (e) {
+    fs.rmSync(temp, { force: true });
+    throw e;
+  }
+  syncDir(dir);
+  return "written";
 }
 
 /** Removes a file if present; a missing file is not an error (delete is idempotent). */
@@ -56,30 +88,6 @@ function removeStaleTemps(file: string): void {
 
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-function replaceWith(file: string, data: Buffer, owner: fs.Stats | undefined): void {
-  const dir = path.dirname(file);
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
-  try {
-    fs.fchmodSync(fd, 0o600); // the umask cannot widen it, but make the intent explicit
-    if (owner && process.getuid?.() === 0) fs.fchownSync(fd, owner.uid, owner.gid);
-    fs.writeFileSync(fd, data);
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(temp, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-  try {
-    fs.renameSync(temp, file);
-  } catch (e) {
-    fs.rmSync(temp, { force: true });
-    throw e;
-  }
-  syncDir(dir);
 }
 
 function syncDir(dir: string): void {

@@ -1,8 +1,11 @@
 /**
- * Renders FetchML's `auth.api_keys` entries (internal/auth/api_key.go's APIKeyEntry) from
- * users and their hashes. Pure; the merge into the server's file is in mergeAuthConfig.ts.
+ * FetchML's `auth.api_keys` entries (internal/auth/api_key.go's APIKeyEntry): rendering them
+ * from users and their hashes, and the digest that says whether an entry on a target is the
+ * one wanted. Pure; the merge into the server's file is in mergeAuthConfig.ts.
  */
+import { createHash } from "node:crypto";
 import type { Access } from "../config/roles";
+import { canonical } from "./mergeAuthConfig";
 
 export interface ApiKeyEntry {
   hash: string;
@@ -17,19 +20,29 @@ export interface ActiveUser {
   access: Access;
 }
 
-/** Entries keyed by username, in name order, fields in FetchML's order. */
-export function renderApiKeyEntries(users: readonly ActiveUser[]): Record<string, ApiKeyEntry> {
-  const entries: Record<string, ApiKeyEntry> = {};
-  for (const user of [...users].sort((a, b) => a.name.localeCompare(b.name))) {
-    if (!/^[0-9a-f]{64}$/.test(user.apiKeyHash)) {
-      throw new Error(`auth entry for ${user.name}: hash is not 64 lowercase hex characters`);
-    }
-    entries[user.name] = {
-      hash: user.apiKeyHash,
-      admin: user.access.admin,
-      roles: [...user.access.roles],
-      permissions: { ...user.access.permissions },
-    };
-  }
-  return entries;
+const HASH = /^[0-9a-f]{64}$/;
+
+export function renderApiKeyEntry(user: ActiveUser): ApiKeyEntry {
+  if (!HASH.test(user.apiKeyHash)) throw new Error(`auth entry for ${user.name}: hash is not 64 lowercase hex characters`);
+  return {
+    hash: user.apiKeyHash,
+    admin: user.access.admin,
+    roles: [...user.access.roles],
+    permissions: { ...user.access.permissions },
+  };
+}
+
+/** Entries keyed by username (a Map: any valid username is a plain key), in name order. */
+export function renderApiKeyEntries(users: readonly ActiveUser[]): Map<string, ApiKeyEntry> {
+  const sorted = [...users].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return new Map(sorted.map((user) => [user.name, renderApiKeyEntry(user)]));
+}
+
+/**
+ * A digest of one entry as FetchML reads it (field order and formatting do not matter), so a
+ * reader can say "the entry on the target is (not) the one wanted" without handing the hash
+ * itself to anything. It is a SHA-256 over the entry, hash included: kept in memory only.
+ */
+export function entryDigest(entry: unknown): string {
+  return createHash("sha256").update(JSON.stringify(canonical(entry) ?? null)).digest("hex");
 }

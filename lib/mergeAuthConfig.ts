@@ -7,6 +7,7 @@
  * the lines of entries that change are rewritten, so every other byte stays as it was.
  * The result is parsed again and checked (verifyEdit) before anyone writes it.
  */
+import { isDeepStrictEqual } from "node:util";
 import { isMap, isScalar, parseDocument, type Document, type Pair, type YAMLMap } from "yaml";
 import type { ApiKeyEntry } from "./authSection";
 
@@ -26,8 +27,8 @@ export interface AuthEditResult {
 }
 
 export interface AuthEdit {
-  /** Entries to create or bring up to date. */
-  upsert: Record<string, ApiKeyEntry>;
+  /** Entries to create or bring up to date. A Map: usernames such as `constructor` are plain keys. */
+  upsert: ReadonlyMap<string, ApiKeyEntry>;
   /** Which of the other entries already in the file to delete. */
   remove: (name: string) => boolean;
 }
@@ -35,7 +36,7 @@ export interface AuthEdit {
 /** The run's plan: declared users in, everything else out except preserved entries. */
 export function mergeAuthConfig(
   text: string | undefined,
-  entries: Record<string, ApiKeyEntry>,
+  entries: ReadonlyMap<string, ApiKeyEntry>,
   preserve: readonly string[],
   label = "auth config",
 ): AuthEditResult {
@@ -43,10 +44,27 @@ export function mergeAuthConfig(
   return editAuthConfig(text, { upsert: entries, remove: (name) => !kept.has(name) }, label);
 }
 
-/** What `destroy` does: take out exactly the entries this stack wrote. */
-export function removeAuthEntries(text: string, names: readonly string[], label = "auth config"): AuthEditResult {
-  const managed = new Set(names);
-  return editAuthConfig(text, { upsert: {}, remove: (name) => managed.has(name) }, label);
+/** Takes out exactly these entries (revocation, destroy); adds nothing. */
+export function removeAuthEntries(text: string, names: Iterable<string>, label = "auth config"): AuthEditResult {
+  const gone = new Set(names);
+  return editAuthConfig(text, { upsert: new Map(), remove: (name) => gone.has(name) }, label);
+}
+
+/**
+ * The entries of `auth.api_keys` as plain values, in file order (for readers: what is on a
+ * target now). An absent file or section is no entries.
+ */
+export function readApiKeys(text: string | undefined, label: string): Map<string, unknown> {
+  const entries = new Map<string, unknown>();
+  if (text === undefined) return entries;
+  const doc = parseServerConfig(text, label);
+  const auth = doc.contents ? findPair(doc.contents as YAMLMap, "auth")?.value : undefined;
+  const keys = isMap(auth) ? findPair(auth, "api_keys")?.value : undefined;
+  if (!isMap(keys)) return entries;
+  for (const pair of keys.items) {
+    if (isScalar(pair.key)) entries.set(String(pair.key.value), toPlain(pair.value));
+  }
+  return entries;
 }
 
 export function editAuthConfig(text: string | undefined, edit: AuthEdit, label: string): AuthEditResult {
@@ -83,7 +101,7 @@ interface TextEdit {
 function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: string) {
   const result: AuthEditResult = { text: source, changed: false, added: [], updated: [], removed: [] };
   const edits: TextEdit[] = [];
-  const newNames = Object.keys(edit.upsert).sort();
+  const newNames = [...edit.upsert.keys()].sort();
   const root = doc.contents as YAMLMap | null;
   const authPair = root ? findPair(root, "auth") : undefined;
 
@@ -130,9 +148,10 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
     existing.add(name);
     const start = lineStart(source, pair.key.range[0]);
     const end = lineEndIncl(source, valueEnd(pair));
-    if (name in edit.upsert) {
+    const wanted = edit.upsert.get(name);
+    if (wanted) {
       survivors++;
-      if (!sameEntry(toPlain(pair.value), edit.upsert[name])) {
+      if (!sameEntry(toPlain(pair.value), wanted)) {
         result.updated.push(name);
         edits.push({ start, end, text: renderEntries(edit.upsert, [name], entryIndent, step).join("\n") + "\n" });
       }
@@ -160,7 +179,7 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
 
 type ScalarNode = { value: unknown; range: [number, number, number] };
 
-function findPair(map: YAMLMap, key: string): (Pair<ScalarNode, unknown> & { key: ScalarNode }) | undefined {
+function findPair(map: YAMLMap<unknown, unknown>, key: string): (Pair<ScalarNode, unknown> & { key: ScalarNode }) | undefined {
   return map.items.find((p) => isScalar(p.key) && p.key.value === key) as
     | (Pair<ScalarNode, unknown> & { key: ScalarNode })
     | undefined;
@@ -214,12 +233,12 @@ function key(name: string): string {
  * One entry as block YAML at the given indent. Every value is from a restricted alphabet
  * (validated usernames, role labels, permission names, hex), so quoting is predictable.
  */
-function renderEntries(entries: Record<string, ApiKeyEntry>, names: string[], indent: number, step = 2): string[] {
+function renderEntries(entries: ReadonlyMap<string, ApiKeyEntry>, names: string[], indent: number, step = 2): string[] {
   const pad = " ".repeat(indent);
   const inner = pad + " ".repeat(step);
   const innermost = inner + " ".repeat(step);
   return names.flatMap((name) => {
-    const entry = entries[name];
+    const entry = entries.get(name)!;
     return [
       `${pad}${key(name)}:`,
       `${inner}hash: "${entry.hash}"`,
@@ -243,10 +262,11 @@ function toPlain(node: unknown): unknown {
 }
 
 function sameEntry(current: unknown, wanted: ApiKeyEntry): boolean {
-  return JSON.stringify(canonical(current)) === JSON.stringify(canonical(wanted));
+  return isDeepStrictEqual(canonical(current), canonical(wanted));
 }
 
-function canonical(value: unknown): unknown {
+/** Objects with their keys sorted (own properties only), so equal content compares equal. */
+export function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (value && typeof value === "object") {
     return Object.fromEntries(
@@ -270,13 +290,13 @@ function verifyEdit(before: string, after: string, edit: AuthEdit, label: string
   if (next.errors.length > 0) fail("edited text does not parse");
   const oldJs = (parseDocument(before).toJS() ?? {}) as Record<string, any>;
   const newJs = (next.toJS() ?? {}) as Record<string, any>;
-  const oldKeys: Record<string, unknown> = oldJs.auth?.api_keys ?? {};
-  const expected: Record<string, unknown> = {};
-  for (const [name, entry] of Object.entries(oldKeys)) {
-    if (!(name in edit.upsert) && !edit.remove(name)) expected[name] = entry;
+  const expected = new Map<string, unknown>();
+  for (const [name, entry] of readApiKeys(before, label)) {
+    if (!edit.upsert.has(name) && !edit.remove(name)) expected.set(name, entry);
   }
-  Object.assign(expected, edit.upsert);
-  if (JSON.stringify(canonical(newJs.auth?.api_keys ?? {})) !== JSON.stringify(canonical(expected))) {
+  for (const [name, entry] of edit.upsert) expected.set(name, entry);
+  const actual = readApiKeys(after, label);
+  if (JSON.stringify(canonical(Object.fromEntries(actual))) !== JSON.stringify(canonical(Object.fromEntries(expected)))) {
     fail("api_keys differ from the plan");
   }
   const strip = (js: Record<string, any>, created: boolean) => {

@@ -8,20 +8,8 @@
 
 export const HASH_FIELD = "api_key_hash";
 
-export interface VaultUser {
-  name: string;
-  itemName: string;
-  apiKey: string;
-  apiKeyHash: string;
-  fingerprint: string;
-  collectionIds: string[];
-}
-
-/** What the last run wrote for a user: public facts only (it is kept in state in the clear). */
-export interface VaultRecord {
-  id: string;
-  fingerprint: string;
-}
+export type { VaultRecord, VaultUser } from "../steps/protocol";
+import type { VaultRecord, VaultUser } from "../steps/protocol";
 
 /** An item as `bw` returns it (decrypted). */
 export interface VaultItem {
@@ -48,7 +36,7 @@ export interface VaultPlan {
 
 export function planVault(
   desired: readonly VaultUser[],
-  previous: Readonly<Record<string, VaultRecord>>,
+  previous: ReadonlyMap<string, VaultRecord>,
   existing: readonly VaultItem[],
   organizationId: string,
 ): VaultPlan {
@@ -56,7 +44,8 @@ export function planVault(
   const actions: VaultAction[] = [];
   const warnings: string[] = [];
   for (const user of desired) {
-    const byId = previous[user.name] && live.find((i) => i.id === previous[user.name].id);
+    const stored = previous.get(user.name);
+    const byId = stored && live.find((i) => i.id === stored.id);
     const byName = live.filter((i) => i.name === user.itemName);
     const item = byId ?? byName[0];
     if (!byId && byName.length > 1) {
@@ -71,13 +60,13 @@ export function planVault(
         kind: "update",
         user,
         item,
-        adopted: item.id !== previous[user.name]?.id,
+        adopted: item.id !== stored?.id,
         moveCollections: !sameSet(item.collectionIds ?? [], user.collectionIds),
       });
     }
   }
   const wanted = new Set(desired.map((u) => u.name));
-  for (const [name, record] of Object.entries(previous)) {
+  for (const [name, record] of previous) {
     if (!wanted.has(name) && live.some((i) => i.id === record.id)) actions.push({ kind: "remove", name, id: record.id });
   }
   return { actions, warnings };

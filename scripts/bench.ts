@@ -31,11 +31,11 @@ async function timed<T>(label: string, work: () => Promise<T> | T): Promise<T> {
 
 function benchMerge(): void {
   for (const n of [10, 100, 1000]) {
-    const entries = Object.fromEntries(
+    const entries = new Map(
       Array.from({ length: n }, (_, i) => [`user${i}`, { hash: hex(i, 1), ...structuredClone(ROLE_PRESETS.researcher) }]),
     );
     const first = mergeAuthConfig(SERVER_CONFIG, entries, ["svc-backup"]).text;
-    const rotated = { ...entries, user0: { ...entries.user0, hash: hex(0, 2) } };
+    const rotated = new Map(entries).set("user0", { ...entries.get("user0")!, hash: hex(0, 2) });
     const runs = 20;
     const start = performance.now();
     for (let r = 0; r < runs; r++) mergeAuthConfig(first, rotated, ["svc-backup"]);
@@ -62,7 +62,9 @@ async function benchEngine(users: number, bitwarden: boolean): Promise<void> {
       bw = new BwCli(server.url, server.caFile, BW_DEFAULT);
       await bw.configure();
       await bw.loginWithPassword(account.email, account.password);
-      Object.assign(e2e.env, { BW_SESSION: bw.session, BITWARDENCLI_APPDATA_DIR: bw.dataDir, NODE_EXTRA_CA_CERTS: server.caFile });
+      for (const [name, value] of Object.entries({ BW_SESSION: bw.session, BITWARDENCLI_APPDATA_DIR: bw.dataDir, NODE_EXTRA_CA_CERTS: server.caFile })) {
+        e2e.setProgramEnv(name, value);
+      }
       config.bitwarden = { organizationId: organization.id, collectionIds: [organization.collections.FetchML] };
     }
     e2e.setConfig(config);

@@ -9,7 +9,7 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashApiKey } from "../../lib/keys";
 import { changesIn, E2EStack } from "../support/e2eStack";
-import { SERVER_CONFIG } from "../support/fixtures";
+import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
 import { descendants, findProcesses } from "../support/processWatch";
 
 let e2e: E2EStack;
@@ -25,7 +25,7 @@ const config = (bobRotation: number) => ({
 beforeAll(async () => {
   e2e = await E2EStack.create({});
   serverFile = path.join(e2e.dir, "fetchml-server.yaml");
-  fs.writeFileSync(serverFile, PADDING + SERVER_CONFIG, { mode: 0o600 });
+  fs.writeFileSync(serverFile, PADDING + withoutManagedEntries(SERVER_CONFIG, ["mallory"]), { mode: 0o600 });
   e2e.setConfig(config(0));
   await e2e.up();
 });
@@ -46,7 +46,7 @@ describe("an interrupted up", () => {
     let killed = 0;
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && killed === 0) {
-      if (findProcesses((c) => c.includes("write-auth-config.ts apply")).length > 0) {
+      if (findProcesses((c) => /fetchml-keys-step auth-write|steps\/main\.ts auth-write/.test(c)).length > 0) {
         for (const engine of findProcesses((c) => c.includes("--stack") && c.includes(e2e.name) && c.includes(" up "))) {
           for (const pid of [engine, ...descendants(engine)]) {
             try {

@@ -18,9 +18,7 @@ const T0 = Date.parse("2026-01-01T00:00:00Z");
 const users = { alice: { role: "admin", maxKeyAgeDays: 30 }, bob: { role: "researcher", maxKeyAgeDays: 10 } };
 
 function setClock(days: number): void {
-  const iso = new Date(T0 + days * DAY).toISOString().replace(/\.000Z$/, "Z");
-  process.env.FETCHML_KEYS_NOW = iso; // the runner's program runs in this process
-  e2e.env.FETCHML_KEYS_NOW = iso; // plain pulumi's program runs under the engine
+  e2e.setProgramEnv("FETCHML_KEYS_NOW", new Date(T0 + days * DAY).toISOString().replace(/\.000Z$/, "Z"));
 }
 const entries = () => parse(fs.readFileSync(serverFile, "utf8")).auth.api_keys;
 

@@ -124,10 +124,25 @@ export class E2EStack {
     return this.watch.during(() => stack.preview({ ...this.stream(), ...options }));
   }
 
-  /** The runner's `summary` on this stack. */
-  async summary(): Promise<string[]> {
+  /** The runner's `summary` on this stack: its lines (and, in `refused`, why the program refused). */
+  async summary(options: { replace?: string[] } = {}): Promise<string[] & { refused?: string }> {
     const { stack } = await this.current();
-    return previewAccess(stack);
+    const access = await previewAccess(stack, { ...options, onOutput: (s: string) => this.log.push(s) });
+    return Object.assign(access.lines, { refused: access.refused });
+  }
+
+  /**
+   * Sets a variable the program reads (the clock, the mass-revocation switch) for both ways
+   * of running: the runner's program runs in this process, plain pulumi's under the engine.
+   */
+  setProgramEnv(name: string, value: string | undefined): void {
+    if (value === undefined) {
+      delete process.env[name];
+      delete this.env[name];
+    } else {
+      process.env[name] = value;
+      this.env[name] = value;
+    }
   }
 
   async refresh() {

@@ -1,7 +1,11 @@
 /**
  * The program and its components under Pulumi's mocks (awsx style): setMocks before the
- * import, every resource recorded, any unmocked call fails.
+ * import, every resource recorded, any unmocked call fails. The program reads its target
+ * for real: a temp file stands for the FetchML server config.
  */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { hashApiKey } from "../../../lib/keys";
@@ -14,18 +18,24 @@ interface Recorded {
 }
 const created: Recorded[] = [];
 const reads: string[] = [];
-let previousUsers: Record<string, { issuedAt: string; autoRotations: number }> = {};
+let previousUsers: Record<string, Record<string, unknown>> = {};
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "program-test-"));
+const serverFile = path.join(dir, "api.yaml");
+// A suspended user sorts first: a list filtered one way and indexed another would hand the
+// next active user the suspended user's hash.
 const STACK_CONFIG: Record<string, unknown> = {
-  authConfigPath: "/srv/fetchml/api.yaml",
-  deliveryDir: "/srv/deliver",
+  authConfigPath: serverFile,
+  deliveryDir: path.join(dir, "deliver"),
   users: {
+    aaron: { role: "researcher", suspended: true },
     alice: { role: "admin" },
     bob: { role: "researcher", rotation: 1 },
     carol: { role: "analyst", suspended: true },
+    dave: { role: "analyst" },
   },
 };
 
-/** Deterministic fake keys so tests can search for them. */
+/** Deterministic fake keys, different per user and keeper, so tests can search for them. */
 const fakeKey = (name: string, keepers: Record<string, string>) => `KEY${name}${keepers.rotation}`.replace(/[^A-Za-z0-9]/g, "x").padEnd(48, "z");
 
 function setConfig(config: Record<string, unknown>): void {
@@ -40,9 +50,13 @@ async function promiseOf<T>(output: pulumi.Output<T>): Promise<T> {
   return new Promise((resolve) => output.apply(resolve));
 }
 
+/** Lets the mocks finish registering what the program declared in applies. */
+const settle = () => new Promise((r) => setTimeout(r, 50));
+
 let program: () => Promise<Record<string, pulumi.Output<any>>>;
 
 beforeAll(async () => {
+  fs.writeFileSync(serverFile, "auth:\n  enabled: true\n  api_keys: {}\n", { mode: 0o600 });
   pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -51,14 +65,12 @@ beforeAll(async () => {
           case "random:index/randomPassword:RandomPassword":
             return { id: "none", state: { ...args.inputs, result: fakeKey(args.name, args.inputs.keepers) } };
           case "command:local:Command":
-            return { id: `${args.name}-id`, state: { ...args.inputs, stdout: args.name.endsWith("-issued") ? "2026-11-25T00:00:00Z" : "", stderr: "" } };
-          case "fetchml:index:User":
+            return { id: `${args.name}-id`, state: { ...args.inputs, stdout: "", stderr: "" } };
+          case "fetchml:index:UserKey":
           case "fetchml:index:AuthConfig":
-          case "fetchml:index:DirectShare":
           case "fetchml:index:AuthRevocation":
-          case "fetchml:index:RevocationGuard":
-          case "fetchml:index:BitwardenSession":
           case "fetchml:index:BitwardenVault":
+          case "fetchml:index:DirectDelivery":
             return { id: "", state: {} };
           default:
             throw new Error(`unmocked resource type ${args.type}`);
@@ -91,38 +103,36 @@ beforeEach(() => {
 });
 
 const ofType = (type: string) => created.filter((r) => r.type === type);
+const keepers = () => Object.fromEntries(ofType("random:index/randomPassword:RandomPassword").map((r) => [r.name, r.inputs.keepers.rotation]));
+const stdinOf = (name: string) => JSON.parse(unwrap(ofType("command:local:Command").find((r) => r.name === name)!.inputs.stdin));
 
 describe("the program under mocks", () => {
-  it("gives each user a key, an issue record and (direct delivery) an ml config file", async () => {
+  it("gives each user a key, each target a revocation and a write step, and direct users one delivery step", async () => {
     await program();
-    await new Promise((r) => setTimeout(r, 50));
-    expect(ofType("fetchml:index:User").map((r) => r.name).sort()).toEqual(["alice", "bob", "carol"]);
-    expect(ofType("random:index/randomPassword:RandomPassword").map((r) => r.name).sort()).toEqual(["alice-key", "bob-key", "carol-key"]);
-    const commands = ofType("command:local:Command").map((r) => r.name).sort();
-    expect(commands).toEqual([
-      "alice-direct-file", "alice-issued", "auth-config-revoke", "auth-config-write", "bob-direct-file", "bob-issued", "carol-direct-file", "carol-issued", "revocations-check",
-    ]);
+    await settle();
+    expect(ofType("fetchml:index:UserKey").map((r) => r.name).sort()).toEqual(["aaron", "alice", "bob", "carol", "dave"]);
+    expect(ofType("random:index/randomPassword:RandomPassword").map((r) => r.name).sort()).toEqual(["aaron-key", "alice-key", "bob-key", "carol-key", "dave-key"]);
+    expect(ofType("command:local:Command").map((r) => r.name).sort()).toEqual(["auth-config-revoke", "auth-config-write", "delivery-files"]);
   });
 
   it("keys are 48 letters and digits with the rotation counter as the only keeper", async () => {
     await program();
-    await new Promise((r) => setTimeout(r, 50));
+    await settle();
     const bob = ofType("random:index/randomPassword:RandomPassword").find((r) => r.name === "bob-key")!;
     expect(bob.inputs).toMatchObject({ length: 48, special: false, upper: true, lower: true, numeric: true, keepers: { rotation: "1" } });
   });
 
-  it("raising one user's rotation changes only that user's keepers", async () => {
+  it("raising one user's rotation changes only that user's keeper", async () => {
     await program();
-    await new Promise((r) => setTimeout(r, 50));
-    const before = Object.fromEntries(ofType("random:index/randomPassword:RandomPassword").map((r) => [r.name, r.inputs.keepers]));
+    await settle();
+    const before = keepers();
     created.length = 0;
     setConfig({ ...STACK_CONFIG, users: { ...(STACK_CONFIG.users as object), alice: { role: "admin", rotation: 1 } } });
     await program();
-    await new Promise((r) => setTimeout(r, 50));
-    const after = Object.fromEntries(ofType("random:index/randomPassword:RandomPassword").map((r) => [r.name, r.inputs.keepers]));
+    await settle();
+    const after = keepers();
     expect(after["alice-key"]).not.toEqual(before["alice-key"]);
-    expect(after["bob-key"]).toEqual(before["bob-key"]);
-    expect(after["carol-key"]).toEqual(before["carol-key"]);
+    expect({ ...after, "alice-key": null }).toEqual({ ...before, "alice-key": null });
   });
 
   it("keeps keys, hashes and ml configs secret and exports public audit fields in the clear", async () => {
@@ -131,7 +141,8 @@ describe("the program under mocks", () => {
     expect(await pulumi.isSecret(outputs.mlConfigs)).toBe(true);
     expect(await pulumi.isSecret(outputs.users)).toBe(false);
     const users = await promiseOf(outputs.users);
-    expect(users.alice).toMatchObject({ role: "admin", status: "active", rotation: 0, issuedAt: "2026-11-25T00:00:00Z" });
+    expect(users.alice).toMatchObject({ role: "admin", status: "active", rotation: 0, keeper: "0" });
+    expect(users.alice.issuedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(users.carol.status).toBe("suspended");
     expect(users.alice.fingerprint).toMatch(/^[0-9a-f]{12}$/);
     const keys = await promiseOf(outputs.apiKeys);
@@ -139,54 +150,62 @@ describe("the program under mocks", () => {
     expect(JSON.stringify(users)).not.toContain(hashApiKey(keys.alice));
   });
 
-  it("sends hashes of active users only to the auth writer, on stdin as a secret, never in a command string", async () => {
+  it("sends each active user's own hash, and no suspended user's, to the write step, secret, on stdin", async () => {
     const outputs = await program();
     const keys = await promiseOf(outputs.apiKeys);
-    await new Promise((r) => setTimeout(r, 50));
-    const writer = ofType("command:local:Command").find((r) => r.name === "auth-config-write")!;
-    expect(isSecretValue(writer.inputs.stdin)).toBe(true);
-    const request = JSON.parse(unwrap(writer.inputs.stdin));
-    expect(Object.keys(request.entries)).toEqual(["alice", "bob"]);
-    expect(request.entries.bob.hash).toBe(hashApiKey(keys.bob));
-    expect(request.target).toEqual({ kind: "local", path: "/srv/fetchml/api.yaml" });
+    await settle();
+    const write = ofType("command:local:Command").find((r) => r.name === "auth-config-write")!;
+    expect(isSecretValue(write.inputs.stdin)).toBe(true);
+    const request = stdinOf("auth-config-write");
+    expect(request.entries.map(([name]: [string]) => name)).toEqual(["alice", "bob", "dave"]);
+    for (const [name, entry] of request.entries) expect(entry.hash, name).toBe(hashApiKey(keys[name]));
+    expect(request.target).toEqual({ kind: "local", configPath: serverFile });
+    expect(stdinOf("auth-config-revoke").keep).toEqual(["alice", "bob", "dave"]);
     const secrets = Object.values(keys).flatMap((k: any) => [k, hashApiKey(k)]);
     for (const command of ofType("command:local:Command")) {
       const visible = JSON.stringify([command.inputs.create, command.inputs.update, command.inputs.delete, command.inputs.triggers, command.inputs.environment ?? {}]);
-      for (const s of secrets) expect(visible).not.toContain(s);
+      for (const s of secrets) expect(visible.includes(s)).toBe(false);
     }
   });
 
   it("rotates a key that reached its maximum age, and only that one", async () => {
     process.env.FETCHML_KEYS_NOW = "2026-06-01T00:00:00Z";
     previousUsers = {
-      alice: { issuedAt: "2026-01-01T00:00:00Z", autoRotations: 0 }, // 151 days
-      bob: { issuedAt: "2026-05-01T00:00:00Z", autoRotations: 0 }, // 31 days
+      alice: { fingerprint: "f", issuedAt: "2026-01-01T00:00:00Z", autoRotations: 0 }, // 151 days
+      bob: { fingerprint: "f", issuedAt: "2026-05-01T00:00:00Z", autoRotations: 0, rotation: 1 }, // 31 days
     };
     setConfig({ ...STACK_CONFIG, defaults: { maxKeyAgeDays: 90 } });
     await program();
-    await new Promise((r) => setTimeout(r, 50));
-    const keepers = Object.fromEntries(ofType("random:index/randomPassword:RandomPassword").map((r) => [r.name, r.inputs.keepers.rotation]));
-    expect(keepers).toEqual({ "alice-key": "0.0.1", "bob-key": "1", "carol-key": "0" });
+    await settle();
+    expect(keepers()).toEqual({ "aaron-key": "0", "alice-key": "0.0.1", "bob-key": "1", "carol-key": "0", "dave-key": "0" });
   });
 
   it("reads the previous run's key facts from its own stack's outputs, without declaring a resource for it", async () => {
     process.env.FETCHML_KEYS_NOW = "2026-06-01T00:00:00Z";
-    previousUsers = { bob: { issuedAt: "2026-01-01T00:00:00Z", autoRotations: 2 } };
+    previousUsers = { bob: { fingerprint: "f", issuedAt: "2026-01-01T00:00:00Z", autoRotations: 2, rotation: 1 } };
     setConfig({ ...STACK_CONFIG, defaults: { maxKeyAgeDays: 90 } });
     await program();
-    await new Promise((r) => setTimeout(r, 50));
+    await settle();
     expect(reads).toEqual(["organization/fetchml-keys/test"]);
     expect(ofType("pulumi:pulumi:StackReference")).toEqual([]);
-    const bob = ofType("random:index/randomPassword:RandomPassword").find((r) => r.name === "bob-key")!;
-    expect(bob.inputs.keepers.rotation).toBe("1.0.3");
+    expect(keepers()["bob-key"]).toBe("1.0.3");
+  });
+
+  it("keeps a key's issue time while the key stays, and takes the clock's when it is new", async () => {
+    process.env.FETCHML_KEYS_NOW = "2026-06-01T00:00:00Z";
+    previousUsers = { alice: { fingerprint: "ffffffffffff", issuedAt: "2026-01-01T00:00:00Z" } };
+    const outputs = await program();
+    const users = await promiseOf(outputs.users);
+    expect(users.alice.issuedAt).toBe("2026-06-01T00:00:00Z"); // the mock's key is not the recorded one
+    previousUsers = { alice: { fingerprint: users.alice.fingerprint, issuedAt: "2026-01-01T00:00:00Z" } };
+    expect((await promiseOf((await program()).users)).alice.issuedAt).toBe("2026-01-01T00:00:00Z");
   });
 
   it("rotates every key when rotateAll goes up", async () => {
     setConfig({ ...STACK_CONFIG, rotateAll: 1 });
     await program();
-    await new Promise((r) => setTimeout(r, 50));
-    const keepers = ofType("random:index/randomPassword:RandomPassword").map((r) => r.inputs.keepers.rotation).sort();
-    expect(keepers).toEqual(["0.1.0", "0.1.0", "1.1.0"]);
+    await settle();
+    expect(Object.values(keepers()).sort()).toEqual(["0.1.0", "0.1.0", "0.1.0", "0.1.0", "1.1.0"]);
   });
 
   it("fails before declaring any resource when the config is invalid", async () => {
@@ -194,14 +213,25 @@ describe("the program under mocks", () => {
     await expect(program()).rejects.toThrow(/users\.bob\.role: unknown value "reseacher"/);
     expect(created).toEqual([]);
   });
+
+  it("fails before declaring any resource when the target is another stack's", async () => {
+    const record = path.join(dir, ".api.yaml.fetchml-keys");
+    fs.writeFileSync(record, JSON.stringify({ format: 1, stack: "organization/fetchml-keys/prod", writer: "w", generation: 0, reloadPending: false, managed: [] }));
+    try {
+      await expect(program()).rejects.toThrow(/is managed by stack organization\/fetchml-keys\/prod; this stack \(organization\/fetchml-keys\/test\) will not touch it/);
+      expect(created).toEqual([]);
+    } finally {
+      fs.rmSync(record);
+    }
+  });
 });
 
-describe("User component", () => {
+describe("UserKey component", () => {
   it("marks key, hash and ml config secret", async () => {
-    const { User } = await import("../../../components/user");
+    const { UserKey } = await import("../../../components/userKey");
     const { parseSettings } = await import("../../../config/settings");
-    const settings = parseSettings({ authConfigPath: "x", users: { dave: { role: "analyst" } } });
-    const user = new User("dave", { user: settings.users[0], client: settings.client, rotationKeeper: "0" });
+    const settings = parseSettings({ authConfigPath: "x", users: { erin: { role: "analyst" } } });
+    const user = new UserKey("erin", { user: settings.users[0], client: settings.client, keeper: "0" });
     expect(await pulumi.isSecret(user.apiKey)).toBe(true);
     expect(await pulumi.isSecret(user.apiKeyHash)).toBe(true);
     expect(await pulumi.isSecret(user.mlConfig)).toBe(true);

@@ -1,56 +1,26 @@
 import { describe, expect, it } from "vitest";
-import { summarizeAccess, type StepEvent } from "../../../lib/accessSummary";
+import { summarizeAccess } from "../../../lib/accessSummary";
 
-const urn = (type: string, name: string) => `urn:pulumi:dev::fetchml-keys::${type}::${name}`;
-const user = (op: string, name: string, before?: object, after?: object): StepEvent => ({
-  op,
-  type: "fetchml:index:User",
-  urn: urn("fetchml:index:User", name),
-  old: before && { inputs: before as Record<string, unknown> },
-  new: after && { inputs: after as Record<string, unknown> },
-});
-const key = (op: string, name: string): StepEvent => ({
-  op,
-  type: "random:index/randomPassword:RandomPassword",
-  urn: urn("fetchml:index:User$random:index/randomPassword:RandomPassword", `${name}-key`),
-});
-const analyst = { role: "analyst", admin: false, roles: ["analyst"], permissions: { "jobs:read": true, "jobs:create": false }, delivery: "direct", status: "active" };
-const researcher = { ...analyst, role: "researcher", roles: ["researcher"], permissions: { "jobs:read": true, "jobs:create": true } };
+const key = (user: string, op: string) => ({ op, type: "random:index/randomPassword:RandomPassword", urn: `urn:pulumi:dev::fetchml-keys::fetchml:index:UserKey$random:index/randomPassword:RandomPassword::${user}-key` });
 
 describe("summarizeAccess", () => {
-  it("names new users, rotations, role changes and revocations, in name order", () => {
+  it("keeps the program's plan lines, in order, once each, and drops other messages", () => {
     const lines = summarizeAccess([
-      user("create", "dave", undefined, researcher),
-      key("create", "dave"),
-      user("same", "bob", analyst, analyst),
-      key("replace", "bob"),
-      user("update", "carol", analyst, researcher),
-      user("delete", "erin", analyst, undefined),
-      key("delete", "erin"),
+      "+ dave (analyst): new key\n",
+      "bitwarden: vault unlocked (a@b on c)",
+      "- legacy: entry on /a.yaml is not declared by this stack: up removes it",
+      "+ dave (analyst): new key",
+      "! frank: key expires in 5 days (85 of max 90); the first up after that rotates it",
     ]);
     expect(lines).toEqual([
-      "~ bob: key rotated",
-      "~ carol: analyst -> researcher",
-      "+ dave (researcher): new key",
-      "- erin: access revoked",
+      "+ dave (analyst): new key",
+      "- legacy: entry on /a.yaml is not declared by this stack: up removes it",
+      "! frank: key expires in 5 days (85 of max 90); the first up after that rotates it",
     ]);
   });
 
-  it("reports suspensions, restorations and permission overrides", () => {
-    expect(summarizeAccess([user("update", "carol", analyst, { ...analyst, status: "suspended" })])).toEqual(["- carol: suspended (key kept)"]);
-    expect(summarizeAccess([user("update", "carol", { ...analyst, status: "suspended" }, analyst)])).toEqual(["+ carol: access restored"]);
-    expect(
-      summarizeAccess([user("update", "carol", analyst, { ...analyst, permissions: { "jobs:read": true, "jobs:create": true } })]),
-    ).toEqual(["~ carol: jobs:create false -> true"]);
-  });
-
-  it("appends the program's expiry warnings and ignores other diagnostics", () => {
-    expect(summarizeAccess([], ["! frank: key is 95 days old (max 90); rotating it now", "using pulumi-resource-random from $PATH"])).toEqual([
-      "! frank: key is 95 days old (max 90); rotating it now",
-    ]);
-  });
-
-  it("says nothing when nothing changes", () => {
-    expect(summarizeAccess([user("same", "bob", analyst, analyst), key("same", "bob")])).toEqual([]);
+  it("adds key replacements stack config does not explain (--replace), and only those", () => {
+    const lines = summarizeAccess(["~ bob: key rotated (rotation 1 -> 2)", "+ dave (analyst): new key"], [key("bob", "replace"), key("dave", "create"), key("erin", "replace"), key("carol", "same")]);
+    expect(lines).toEqual(["~ bob: key rotated (rotation 1 -> 2)", "+ dave (analyst): new key", "~ erin: key replaced (asked for with --replace)"]);
   });
 });

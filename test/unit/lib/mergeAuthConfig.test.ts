@@ -2,7 +2,7 @@ import fc from "fast-check";
 import { parse, parseDocument } from "yaml";
 import { describe, expect, it } from "vitest";
 import { type ApiKeyEntry, renderApiKeyEntries } from "../../../lib/authSection";
-import { AuthConfigError, mergeAuthConfig, removeAuthEntries } from "../../../lib/mergeAuthConfig";
+import { AuthConfigError, mergeAuthConfig, readApiKeys, removeAuthEntries } from "../../../lib/mergeAuthConfig";
 import { ROLE_PRESETS } from "../../../config/roles";
 
 const h = (c: string) => c.repeat(64);
@@ -41,14 +41,18 @@ logging:
   level: info
 `;
 
+/** The merge takes a Map (any username is a plain key); tests write entries as objects. */
+const merge = (text: string | undefined, entries: Record<string, ApiKeyEntry> | Map<string, ApiKeyEntry>, preserve: readonly string[], label?: string) =>
+  mergeAuthConfig(text, entries instanceof Map ? entries : new Map(Object.entries(entries)), preserve, label);
+
 describe("renderApiKeyEntries", () => {
   it("renders FetchML's entry shape in name order", () => {
     const out = renderApiKeyEntries([
       { name: "bob", apiKeyHash: h("b"), access: ROLE_PRESETS.analyst },
       { name: "alice", apiKeyHash: h("a"), access: ROLE_PRESETS.admin },
     ]);
-    expect(Object.keys(out)).toEqual(["alice", "bob"]);
-    expect(out.bob).toEqual({ hash: h("b"), admin: false, roles: ["analyst"], permissions: { "jobs:read": true, "jobs:create": false, "jobs:update": false } });
+    expect([...out.keys()]).toEqual(["alice", "bob"]);
+    expect(out.get("bob")).toEqual({ hash: h("b"), admin: false, roles: ["analyst"], permissions: { "jobs:read": true, "jobs:create": false, "jobs:update": false } });
   });
 
   it("refuses a hash that is not 64 lowercase hex characters", () => {
@@ -56,9 +60,20 @@ describe("renderApiKeyEntries", () => {
   });
 });
 
+describe("mergeAuthConfig with names JavaScript objects already have", () => {
+  it("adds, keeps and revokes constructor, valueOf and __proto__ like any other name", () => {
+    const text = `auth:\n  api_keys:\n    valueOf:\n      hash: "${h("1")}"\n    __proto__:\n      hash: "${h("2")}"\n    toString:\n      hash: "${h("3")}"\n`;
+    const result = merge(text, new Map([["constructor", entry(h("c"))]]), ["toString"]);
+    expect(result.added).toEqual(["constructor"]);
+    expect(result.removed.sort()).toEqual(["__proto__", "valueOf"]);
+    expect([...readApiKeys(result.text, "x").keys()].sort()).toEqual(["constructor", "toString"]);
+    expect(removeAuthEntries(result.text, ["constructor"]).removed).toEqual(["constructor"]);
+  });
+});
+
 describe("mergeAuthConfig", () => {
   it("adds, updates and revokes entries and leaves every other line byte-for-byte", () => {
-    const r = mergeAuthConfig(SERVER, { alice: entry(h("1"), "admin"), bob: entry(h("b")) }, ["svc-backup"]);
+    const r = merge(SERVER, { alice: entry(h("1"), "admin"), bob: entry(h("b")) }, ["svc-backup"]);
     expect(r).toMatchObject({ changed: true, added: ["bob"], updated: ["alice"], removed: ["mallory"] });
     const keys = parse(r.text).auth.api_keys;
     expect(keys.alice.hash).toBe(h("1"));
@@ -76,46 +91,46 @@ describe("mergeAuthConfig", () => {
   });
 
   it("changes nothing when the entries are already as planned", () => {
-    const first = mergeAuthConfig(SERVER, { alice: entry(h("a"), "admin") }, ["svc-backup"]);
-    const second = mergeAuthConfig(first.text, { alice: entry(h("a"), "admin") }, ["svc-backup"]);
+    const first = merge(SERVER, { alice: entry(h("a"), "admin") }, ["svc-backup"]);
+    const second = merge(first.text, { alice: entry(h("a"), "admin") }, ["svc-backup"]);
     expect(first.updated).toEqual([]);
     expect(second).toMatchObject({ changed: false, added: [], updated: [], removed: [] });
     expect(second.text).toBe(first.text);
   });
 
   it("creates a missing file with auth enabled", () => {
-    const r = mergeAuthConfig(undefined, { bob: entry(h("b")) }, []);
+    const r = merge(undefined, { bob: entry(h("b")) }, []);
     expect(parse(r.text)).toEqual({ auth: { enabled: true, api_keys: { bob: entry(h("b")) } } });
   });
 
   it("adds an auth section to a file without one, and api_keys to an auth without them", () => {
     const noAuth = "server:\n  port: 1 # c\n";
-    const r1 = mergeAuthConfig(noAuth, { bob: entry(h("b")) }, []);
+    const r1 = merge(noAuth, { bob: entry(h("b")) }, []);
     expect(r1.text.startsWith(noAuth)).toBe(true);
     expect(parse(r1.text).auth).toEqual({ enabled: true, api_keys: { bob: entry(h("b")) } });
     const noKeys = "auth:\n  enabled: false # off for now\n  ip_whitelist: []\nother: 1\n";
-    const r2 = mergeAuthConfig(noKeys, { bob: entry(h("b")) }, []);
+    const r2 = merge(noKeys, { bob: entry(h("b")) }, []);
     expect(parse(r2.text)).toEqual({ auth: { enabled: false, ip_whitelist: [], api_keys: { bob: entry(h("b")) } }, other: 1 });
     expect(r2.text).toContain("  enabled: false # off for now\n");
   });
 
   it("replaces an empty `api_keys: {}` or `api_keys:` with the entries", () => {
     for (const empty of ["api_keys: {}", "api_keys:", "api_keys: ~"]) {
-      const r = mergeAuthConfig(`auth:\n  enabled: true\n  ${empty}\nx: 1\n`, { bob: entry(h("b")) }, []);
+      const r = merge(`auth:\n  enabled: true\n  ${empty}\nx: 1\n`, { bob: entry(h("b")) }, []);
       expect(parse(r.text)).toEqual({ auth: { enabled: true, api_keys: { bob: entry(h("b")) } }, x: 1 });
     }
   });
 
   it("quotes usernames YAML would read as booleans", () => {
-    const r = mergeAuthConfig(undefined, { yes: entry(h("b")), on: entry(h("c")) }, []);
+    const r = merge(undefined, { yes: entry(h("b")), on: entry(h("c")) }, []);
     expect(Object.keys(parse(r.text).auth.api_keys).sort()).toEqual(["on", "yes"]);
   });
 
   it("fails on malformed YAML without quoting the file (it holds hashes)", () => {
     const bad = `auth:\n  api_keys:\n    bob: {hash: "${h("b")}"\n  x: [\n`;
-    expect(() => mergeAuthConfig(bad, {}, [])).toThrow(AuthConfigError);
+    expect(() => merge(bad, {}, [])).toThrow(AuthConfigError);
     try {
-      mergeAuthConfig(bad, {}, []);
+      merge(bad, {}, []);
     } catch (e) {
       expect((e as Error).message).toMatch(/not valid YAML: line \d+ column \d+/);
       expect((e as Error).message).not.toContain(h("b"));
@@ -123,13 +138,13 @@ describe("mergeAuthConfig", () => {
   });
 
   it("refuses a top level that is not a mapping, and flow-style auth", () => {
-    expect(() => mergeAuthConfig("- a\n- b\n", {}, [])).toThrow(/top level is not a mapping/);
-    expect(() => mergeAuthConfig("auth: {enabled: true}\n", { b: entry(h("b")) }, [])).toThrow(/auth must be a block mapping/);
-    expect(() => mergeAuthConfig(`auth:\n  api_keys: {a: {hash: x}}\n`, { b: entry(h("b")) }, [])).toThrow(/api_keys must be a block/);
+    expect(() => merge("- a\n- b\n", {}, [])).toThrow(/top level is not a mapping/);
+    expect(() => merge("auth: {enabled: true}\n", { b: entry(h("b")) }, [])).toThrow(/auth must be a block mapping/);
+    expect(() => merge(`auth:\n  api_keys: {a: {hash: x}}\n`, { b: entry(h("b")) }, [])).toThrow(/api_keys must be a block/);
   });
 
   it("refuses duplicate keys rather than guessing which one FetchML reads", () => {
-    expect(() => mergeAuthConfig("auth:\n  enabled: true\nauth:\n  enabled: false\n", {}, [])).toThrow(AuthConfigError);
+    expect(() => merge("auth:\n  enabled: true\nauth:\n  enabled: false\n", {}, [])).toThrow(AuthConfigError);
   });
 });
 
@@ -182,7 +197,7 @@ describe("mergeAuthConfig over generated configs", () => {
           const before = renderServer(other, existing, indent, withComments);
           const entries = Object.fromEntries(Object.entries(wanted).map(([n, [x, r]]) => [n, entry(x, r)]));
           const preserve = Object.keys(existing).filter((n, i) => i % 2 === 0 && !(n in entries));
-          const result = mergeAuthConfig(before, entries, preserve);
+          const result = merge(before, entries, preserve);
           const oldJs = parse(before);
           const newJs = parse(result.text);
           const expectedKeys: Record<string, unknown> = {};
@@ -197,7 +212,7 @@ describe("mergeAuthConfig over generated configs", () => {
             expect(result.text).toContain("# only the LAN");
           }
           // Idempotent: a second run plans nothing.
-          expect(mergeAuthConfig(result.text, entries, preserve).changed).toBe(false);
+          expect(merge(result.text, entries, preserve).changed).toBe(false);
           // And destroy takes back exactly what was written.
           const removed = removeAuthEntries(result.text, Object.keys(entries));
           const afterRemove = parse(removed.text);

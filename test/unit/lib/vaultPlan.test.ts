@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { newItem, planVault, updatedItem, type VaultItem, type VaultUser } from "../../../lib/vaultPlan";
+import { newItem, planVault as planVaultMap, updatedItem, type VaultItem, type VaultRecord, type VaultUser } from "../../../lib/vaultPlan";
+
+/** The plan takes the last run's records as a Map; tests write them as objects. */
+const planVault = (desired: VaultUser[], previous: Record<string, VaultRecord>, existing: VaultItem[], org: string) =>
+  planVaultMap(desired, new Map(Object.entries(previous)), existing, org);
 
 const ORG = "11111111-1111-1111-1111-111111111111";
 const COL = "22222222-2222-2222-2222-222222222222";

@@ -1,0 +1,75 @@
+/**
+ * One FetchML user's API key: the key (`@pulumi/random`), its hash as FetchML stores it, a
+ * public fingerprint, and the user's ml config. Exists so that a user is one reviewable unit
+ * in a preview and a rotation touches exactly one user's key.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { ClientSettings, UserSettings } from "../config/settings";
+import { hashApiKey, KEY_SPEC, keyFingerprint } from "../lib/keys";
+import { renderMlConfig } from "../lib/mlConfig";
+
+export interface UserKeyArgs {
+  /** The validated user from stack config. */
+  readonly user: UserSettings;
+  /** The key's keeper (lib/keyPlan.ts): a new value issues a new key. */
+  readonly keeper: string;
+  /** Values for the user's `~/.ml/config.toml`. */
+  readonly client: ClientSettings;
+  /**
+   * Runs before the key is created or replaced, whatever the cause (new user, counter,
+   * rotate-all, age, `--replace`): the Bitwarden check, for users whose key goes there.
+   */
+  readonly beforeKeyChange?: pulumi.ResourceHook;
+}
+
+export class UserKey extends pulumi.ComponentResource {
+  /** The API key (secret). */
+  public readonly apiKey: pulumi.Output<string>;
+  /** SHA-256 of the key as FetchML stores it (secret: as good as the key). */
+  public readonly apiKeyHash: pulumi.Output<string>;
+  /** A short public label that changes with the key and reveals nothing of it. */
+  public readonly fingerprint: pulumi.Output<string>;
+  /** The user's ml CLI config (secret). */
+  public readonly mlConfig: pulumi.Output<string>;
+
+  constructor(name: string, args: UserKeyArgs, opts?: pulumi.ComponentResourceOptions) {
+    const { user } = args;
+    // Public facts as the component's inputs, so a preview's diff shows a role or access
+    // change on the user it belongs to. Nothing secret here.
+    super(
+      "fetchml:index:UserKey",
+      name,
+      {
+        role: user.role,
+        admin: user.access.admin,
+        roles: user.access.roles,
+        permissions: user.access.permissions,
+        delivery: user.delivery,
+        status: user.suspended ? "suspended" : "active",
+      },
+      // Named `User` before 0.2: the alias keeps every existing key (and its child's URN).
+      { ...opts, aliases: [...(opts?.aliases ?? []), { type: "fetchml:index:User" }] },
+    );
+
+    // The keeper is the only way a key changes: the user's counter, plus what the rotate-all
+    // switch and the age policy add to it.
+    const key = new random.RandomPassword(
+      `${name}-key`,
+      { ...KEY_SPEC, keepers: { rotation: args.keeper } },
+      { parent: this, ...(args.beforeKeyChange ? { hooks: { beforeCreate: [args.beforeKeyChange] } } : {}) },
+    );
+    // The provider marks `result` secret; saying so here too keeps it secret whatever the provider does.
+    this.apiKey = pulumi.secret(key.result);
+    this.apiKeyHash = pulumi.secret(key.result.apply(hashApiKey));
+    this.fingerprint = pulumi.unsecret(key.result.apply(keyFingerprint));
+    this.mlConfig = pulumi.secret(key.result.apply((apiKey) => renderMlConfig(apiKey, args.client)));
+
+    this.registerOutputs({
+      apiKey: this.apiKey,
+      apiKeyHash: this.apiKeyHash,
+      fingerprint: this.fingerprint,
+      mlConfig: this.mlConfig,
+    });
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * What an up will change, in plain lines, from stack config, the last run's record and what
+ * is on each target now (its reading). Pure, so every rule is tested without an engine. The
+ * program prints these lines in every preview and up, the runner's `summary` collects them,
+ * and the guard refuses a run that would take access from too many of a target's current key
+ * holders, counting entries nobody declared too.
+ *
+ *   + dave (analyst): new key            - erin: access revoked         ~ bob: key rotated (rotation 1 -> 2)
+ *   - legacy_admin: entry on /etc/fetchml/api.yaml is not declared by this stack (admin): up removes it
+ */
+import { type Access, resolveAccess, type Role } from "../config/roles";
+import type { TargetReading } from "../targets/read";
+import { type ApiKeyEntry, entryDigest } from "./authSection";
+import type { KeyPlan, PreviousKey } from "./keyPlan";
+
+export interface PlannedUser {
+  name: string;
+  role: string;
+  access: Access;
+  delivery: string;
+  suspended: boolean;
+}
+
+/** One user in the last run's `users` output. */
+export interface PreviousUser extends PreviousKey {
+  role?: string;
+  admin?: boolean;
+  roles?: string[];
+  permissions?: Record<string, boolean>;
+  delivery?: string;
+  status?: string;
+}
+
+/** One target in the last run's `authTargets` output. */
+export interface PreviousTarget {
+  name: string;
+  label: string;
+  identity: string;
+  managed: string[];
+}
+
+export interface TargetInput {
+  /** Resource name: "auth-config", "server-<name>". */
+  name: string;
+  reading: TargetReading;
+}
+
+export interface TargetPlan {
+  name: string;
+  label: string;
+  /** What the target is: its reading, else the last run's record of it. */
+  identity?: string;
+  /** Entries that leave the target (not preserved, not an active declared user). */
+  removals: string[];
+  /** Entries on the target now that this stack may remove (everything not preserved). */
+  present: string[];
+  generation: number;
+  reloadPending: boolean;
+  /** Active users whose entry should already be right (present, same access, key unchanged). */
+  verify: string[];
+}
+
+export interface AccessPlanInput {
+  stack: string;
+  users: readonly PlannedUser[];
+  keys: ReadonlyMap<string, KeyPlan>;
+  previousUsers: ReadonlyMap<string, PreviousUser>;
+  targets: readonly TargetInput[];
+  previousTargets: readonly PreviousTarget[];
+  preserve: readonly string[];
+  /** Largest share (0..1) of a target's key holders one run may revoke. */
+  maxRevokedShare: number;
+}
+
+export interface AccessPlan {
+  /** Sorted lines: users first (by name), then targets. */
+  lines: string[];
+  targets: Map<string, TargetPlan>;
+  /** Why this run must not go ahead (another stack's file, two targets that are one). */
+  conflicts: string[];
+  /** The refusal when too many would lose access (unless the admin allows it). */
+  massRevocation?: string;
+}
+
+export function planAccess(input: AccessPlanInput): AccessPlan {
+  const declared = new Map(input.users.map((u) => [u.name, u]));
+  const preserved = new Set(input.preserve);
+  const userLines = new Map<string, string[]>();
+  const say = (name: string, line: string) => userLines.set(name, [...(userLines.get(name) ?? []), line]);
+  /** What the user lines already explain, so a target line does not say it twice. */
+  const explained = { removal: new Set<string>(), addition: new Set<string>(), access: new Set<string>() };
+
+  for (const user of input.users) {
+    const prev = input.previousUsers.get(user.name);
+    const key = input.keys.get(user.name);
+    if (!prev?.fingerprint) {
+      say(user.name, `+ ${user.name} (${describeAccess(user)}): new key${user.suspended ? ", suspended (no access until resumed)" : ""}`);
+      explained.addition.add(user.name);
+      explained.access.add(user.name);
+    } else {
+      const wasSuspended = prev.status === "suspended";
+      if (user.suspended && !wasSuspended) {
+        say(user.name, `- ${user.name}: suspended (key kept)`);
+        explained.removal.add(user.name);
+      } else if (!user.suspended && wasSuspended) {
+        say(user.name, `+ ${user.name}: access restored`);
+        explained.addition.add(user.name);
+      }
+      const note = user.suspended ? " (suspended: no access until resumed)" : "";
+      if (prev.role !== undefined && prev.role !== user.role) {
+        say(user.name, `~ ${user.name}: ${prev.role} -> ${user.role}${note}`);
+        explained.access.add(user.name);
+      } else {
+        const detail = accessDetail(prev, user.access);
+        if (detail) {
+          say(user.name, `~ ${user.name}: ${detail}${note}`);
+          explained.access.add(user.name);
+        }
+      }
+      if (prev.delivery !== undefined && prev.delivery !== user.delivery) say(user.name, `~ ${user.name}: delivery ${prev.delivery} -> ${user.delivery}`);
+      if (key?.change && key.change !== "new") say(user.name, `~ ${user.name}: key rotated (${rotationReason(key, prev)})`);
+    }
+    if (key?.warning) say(user.name, key.warning);
+  }
+  for (const [name, prev] of input.previousUsers) {
+    if (declared.has(name) || !prev?.fingerprint) continue;
+    say(name, `- ${name}: access revoked`);
+    explained.removal.add(name);
+  }
+
+  const activeNames = input.users.filter((u) => !u.suspended).map((u) => u.name);
+  const targetLines: string[] = [];
+  const conflicts: string[] = [];
+  const refusals: string[] = [];
+  const targets = new Map<string, TargetPlan>();
+  const previousByName = new Map(input.previousTargets.map((t) => [t.name, t]));
+  const seen = new Map<string, string>();
+
+  for (const { name, reading } of input.targets) {
+    const prevTarget = previousByName.get(name);
+    const identity = reading.identity ?? prevTarget?.identity;
+    if (reading.identity) {
+      const twin = seen.get(reading.identity);
+      if (twin) conflicts.push(`${reading.label} and ${twin} are the same file; name it once`);
+      seen.set(reading.identity, reading.label);
+    }
+    if (reading.record && reading.record.stack !== input.stack) {
+      conflicts.push(
+        `${reading.label} is managed by stack ${reading.record.stack}; this stack (${input.stack}) will not touch it. ` +
+          "Remove it from one of the two stacks (or destroy the other stack first)",
+      );
+    }
+    const present = [...reading.entries.keys()].filter((n) => !preserved.has(n));
+    const removals = present.filter((n) => !activeNames.includes(n));
+    const plan: TargetPlan = {
+      name,
+      label: reading.label,
+      identity,
+      removals,
+      present,
+      generation: reading.record?.generation ?? 0,
+      reloadPending: reading.record?.reloadPending ?? false,
+      verify: [],
+    };
+    targets.set(name, plan);
+    if (prevTarget && reading.identity && prevTarget.identity !== reading.identity) {
+      targetLines.push(`~ ${name}: moves from ${prevTarget.label} to ${reading.label}: entries are written there first, then taken off ${prevTarget.label}`);
+      // Whatever still reads the old file loses every entry: a typo'd path must not pass silently.
+      if (prevTarget.managed.length > 0 && 1 > input.maxRevokedShare) {
+        refusals.push(`${prevTarget.managed.length} of ${prevTarget.managed.length} on ${prevTarget.label} (100%, the target moves): ${prevTarget.managed.join(", ")}`);
+      }
+    }
+    if (reading.identity && !reading.exists) targetLines.push(`+ ${reading.label}: does not exist yet: up creates it`);
+    if (reading.unreachable) {
+      targetLines.push(`! ${reading.label}: cannot be read now (${reading.unreachable}); what up changes there is known only when it connects`);
+      continue;
+    }
+    for (const entry of removals) {
+      if (explained.removal.has(entry)) continue;
+      const facts = reading.entries.get(entry)!;
+      const why = declared.get(entry)?.suspended
+        ? "although the user is suspended"
+        : `is not declared by this stack${facts.admin === true ? " (admin)" : ""}`;
+      targetLines.push(`- ${entry}: entry on ${reading.label} ${why}: up removes it${declared.has(entry) ? "" : "; list it in preserveEntries to keep it"}`);
+    }
+    // Drift exists only where this stack wrote before; a target it takes on gets every entry anyway.
+    const managedHere = reading.record?.stack === input.stack;
+    for (const user of managedHere ? input.users : []) {
+      if (user.suspended) continue;
+      const facts = reading.entries.get(user.name);
+      if (!facts) {
+        if (!explained.addition.has(user.name)) targetLines.push(`+ ${user.name}: entry missing on ${reading.label}: up restores it`);
+      } else if (!explained.access.has(user.name) && !sameAccess(facts, user.access)) {
+        targetLines.push(`~ ${user.name}: entry on ${reading.label} differs from stack config: up restores it`);
+      } else if (!input.keys.get(user.name)?.change && !explained.addition.has(user.name) && !explained.access.has(user.name)) {
+        plan.verify.push(user.name);
+      }
+    }
+    if (plan.reloadPending) targetLines.push(`! ${reading.label}: a reload is still owed (the last one failed or was cut short): up runs it`);
+    if (present.length > 0 && removals.length / present.length > input.maxRevokedShare) {
+      refusals.push(`${removals.length} of ${present.length} on ${reading.label} (${percent(removals.length / present.length)}): ${removals.join(", ")}`);
+    }
+  }
+  const current = new Set(input.targets.map((t) => t.name));
+  for (const old of input.previousTargets) {
+    if (current.has(old.name)) continue;
+    targetLines.push(`- ${old.label}: no longer in stack config: up takes ${old.managed.length} entries off it${old.managed.length ? ` (${old.managed.join(", ")})` : ""}`);
+    if (old.managed.length > 0 && 1 > input.maxRevokedShare) refusals.push(`${old.managed.length} of ${old.managed.length} on ${old.label} (100%): ${old.managed.join(", ")}`);
+  }
+
+  const lines = [...[...userLines.keys()].sort().flatMap((n) => userLines.get(n)!), ...targetLines];
+  const plan: AccessPlan = { lines, targets, conflicts };
+  if (refusals.length > 0) {
+    plan.massRevocation =
+      `refusing to take access from more than ${percent(input.maxRevokedShare)} of a target's key holders: ${refusals.join("; ")}. ` +
+      "Nothing was changed. If this is intended, run again with --allow-mass-revocation (FETCHML_KEYS_ALLOW_MASS_REVOCATION=1)";
+  }
+  return plan;
+}
+
+/** "analyst" for a plain preset; "analyst: jobs:create true" when stack config overrides it. */
+function describeAccess(user: PlannedUser): string {
+  const preset = resolveAccess(user.role as Role);
+  const overrides = accessDetail({ admin: preset.admin, roles: preset.roles, permissions: preset.permissions }, user.access, false);
+  return overrides ? `${user.role}: ${overrides}` : user.role;
+}
+
+function accessDetail(prev: PreviousUser, now: Access, arrows = true): string | undefined {
+  const parts: string[] = [];
+  const change = (from: unknown, to: unknown) => (arrows ? `${from} -> ${to}` : `${to}`);
+  if (prev.admin !== undefined && prev.admin !== now.admin) parts.push(`admin ${change(prev.admin, now.admin)}`);
+  if (prev.roles !== undefined && prev.roles.join(",") !== now.roles.join(",")) parts.push(`roles ${change(`[${prev.roles}]`, `[${now.roles}]`)}`);
+  if (prev.permissions !== undefined) {
+    const perms = new Set([...Object.keys(prev.permissions), ...Object.keys(now.permissions)]);
+    for (const perm of [...perms].sort()) {
+      const from = Object.hasOwn(prev.permissions, perm) ? prev.permissions[perm] : undefined;
+      const to = Object.hasOwn(now.permissions, perm) ? now.permissions[perm as keyof Access["permissions"]] : undefined;
+      if (from !== to) parts.push(`${perm} ${change(from, to)}`);
+    }
+  }
+  return parts.length > 0 ? parts.join(", ") : undefined;
+}
+
+/** The entry's public fields as on the target equal what stack config wants. */
+function sameAccess(facts: { admin?: unknown; roles?: unknown; permissions?: unknown }, access: Access): boolean {
+  return (
+    facts.admin === access.admin &&
+    JSON.stringify(facts.roles) === JSON.stringify(access.roles) &&
+    JSON.stringify(sortKeys(facts.permissions)) === JSON.stringify(sortKeys(access.permissions))
+  );
+}
+
+function sortKeys(value: unknown): unknown {
+  if (!value || typeof value !== "object") return value;
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+function rotationReason(key: KeyPlan, prev: PreviousKey): string {
+  if (key.change === "age") return key.age ? `${key.age.days} days old, max ${key.age.max}` : "maximum age reached";
+  if (key.change === "rotation") return `rotation ${prev.rotation ?? 0} -> ${key.keeper.split(".")[0]}`;
+  return "rotate-all";
+}
+
+function percent(share: number): string {
+  return `${Math.round(share * 100)}%`;
+}
+
+/**
+ * The target's record generation after this run's write: the same number while the target
+ * is exactly what this stack wants (its entries, nothing else unpreserved, its record in
+ * step, no reload owed), one more when it is not. The write step records it; so a hand edit
+ * shows as a change until an up repairs it, and then never again.
+ */
+export function targetGeneration(
+  reading: TargetReading,
+  wanted: ReadonlyMap<string, ApiKeyEntry>,
+  preserve: readonly string[],
+  stack: string,
+): string {
+  if (reading.unreachable) return "unreached";
+  const record = reading.record;
+  const generation = record?.generation ?? 0;
+  const kept = new Set(preserve);
+  const names = [...wanted.keys()].sort();
+  const onTarget = [...reading.entries.keys()].filter((n) => !kept.has(n)).sort();
+  const clean =
+    record !== undefined &&
+    record.stack === stack &&
+    !record.reloadPending &&
+    sameList([...record.managed].sort(), names) &&
+    sameList(onTarget, names) &&
+    names.every((n) => reading.entries.get(n)?.digest === entryDigest(wanted.get(n)));
+  return String(clean ? generation : generation + 1);
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}

@@ -1,0 +1,53 @@
+/**
+ * The record this project keeps beside each auth config it manages
+ * (`<dir>/.<file>.fetchml-keys`, mode 0600): which stack owns the file, which write step of
+ * that stack last wrote it, the generation of what it wrote, whether a reload is still owed,
+ * and the entries it manages. Names and numbers only, nothing secret.
+ *
+ * Why it exists: a command resource cannot see the file it wrote, so without this a hand
+ * edit, a second stack, a replaced writer or a failed reload would all go unnoticed.
+ */
+import * as path from "node:path";
+import { z } from "zod";
+
+export const TARGET_RECORD_FORMAT = 1;
+
+export const targetRecordSchema = z.strictObject({
+  format: z.literal(TARGET_RECORD_FORMAT),
+  /** `<organization>/<project>/<stack>` of the stack that owns the file. */
+  stack: z.string().min(1),
+  /** The id of the write step that owns it (a replaced writer's delete must not touch it). */
+  writer: z.string().min(1),
+  /** Bumped by every write that repairs drift, so a repaired target previews clean again. */
+  generation: z.int().min(0),
+  /** Set before the file is replaced, cleared once the reload succeeded. */
+  reloadPending: z.boolean(),
+  /** The entries of auth.api_keys this stack wrote. */
+  managed: z.array(z.string()),
+});
+
+export type TargetRecord = z.infer<typeof targetRecordSchema>;
+
+export function recordPath(configPath: string): string {
+  return path.posix.join(path.posix.dirname(configPath), `.${path.posix.basename(configPath)}.fetchml-keys`);
+}
+
+export class TargetRecordError extends Error {}
+
+/** The record's content, checked; a broken one is an error naming the file, never ignored. */
+export function parseTargetRecord(text: string | undefined, where: string): TargetRecord | undefined {
+  if (text === undefined) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new TargetRecordError(`${where}: not valid JSON; move it away to let this stack take the file over`);
+  }
+  const parsed = targetRecordSchema.safeParse(json);
+  if (!parsed.success) throw new TargetRecordError(`${where}: not a fetchml-keys record (${parsed.error.issues[0].message})`);
+  return parsed.data;
+}
+
+export function renderTargetRecord(record: TargetRecord): string {
+  return JSON.stringify({ ...record, managed: [...record.managed].sort() }, null, 2) + "\n";
+}

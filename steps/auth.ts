@@ -1,0 +1,147 @@
+/**
+ * The auth config steps, for one target (a local file or a server over SSH):
+ *   auth-revoke  take out every entry not kept (before, and never waiting on, Bitwarden)
+ *   auth-write   make auth.api_keys what stack config says (after the vault has the keys)
+ *   auth-remove  the write step's delete: take this stack's entries out again
+ * Each reads the target, merges with the same code, replaces the file atomically (merging
+ * again if someone changed it meanwhile), keeps the target's record, and reloads the server
+ * when the file changed or a reload is still owed. Prints usernames only.
+ */
+import { randomUUID } from "node:crypto";
+import type { ApiKeyEntry } from "../lib/authSection";
+import { type AuthEditResult, mergeAuthConfig, readApiKeys, removeAuthEntries } from "../lib/mergeAuthConfig";
+import { parseTargetRecord, renderTargetRecord, TARGET_RECORD_FORMAT, type TargetRecord } from "../lib/targetRecord";
+import { openTarget, type TargetFiles, type TargetIO } from "../targets/io";
+import type { TargetSpec } from "../targets/spec";
+import { StepError, say } from "./io";
+import { type AuthRevokeRequest, type AuthWriteRequest, authWriteResult, previousResult } from "./protocol";
+
+const ATTEMPTS = 5;
+
+export async function authRevoke(request: AuthRevokeRequest): Promise<void> {
+  const keep = new Set(request.keep);
+  await withTarget(request.target, async (io) => {
+    await editUntilStable(io, request.stack, (files, record) => {
+      const gone = [...namesIn(files, io.label)].filter((name) => !keep.has(name));
+      const result = removeAuthEntries(files.config ?? "", gone, io.label);
+      const next: TargetRecord = {
+        ...(record ?? { format: TARGET_RECORD_FORMAT, stack: request.stack, writer: "none", generation: 0, reloadPending: false, managed: [] }),
+        managed: (record?.managed ?? []).filter((name) => keep.has(name)),
+      };
+      return { result, next, verb: "REVOKED" };
+    });
+  });
+}
+
+export async function authWrite(request: AuthWriteRequest, previousStdout: string | undefined): Promise<{ writer: string }> {
+  // The id stays the same across updates; a new resource (a replacement) gets a new one.
+  const writer = previousResult(authWriteResult, previousStdout)?.writer ?? randomUUID();
+  const entries = new Map<string, ApiKeyEntry>(request.entries);
+  await withTarget(request.target, async (io) => {
+    await editUntilStable(io, request.stack, (files, record) => {
+      const result = mergeAuthConfig(files.config, entries, request.preserve, io.label);
+      const generation = /^\d+$/.test(request.generation) ? Number(request.generation) : (record?.generation ?? 0) + 1;
+      const next: TargetRecord = {
+        format: TARGET_RECORD_FORMAT,
+        stack: request.stack,
+        writer,
+        generation,
+        reloadPending: record?.reloadPending ?? false,
+        managed: [...entries.keys()],
+      };
+      return { result, next, verb: "REVOKED" };
+    });
+  });
+  return { writer };
+}
+
+export async function authRemove(request: AuthWriteRequest, previousStdout: string | undefined): Promise<void> {
+  const writer = previousResult(authWriteResult, previousStdout)?.writer;
+  await withTarget(request.target, async (io) => {
+    const files = await io.read();
+    const record = parseTargetRecord(files.record, `${io.label}: its record`);
+    if (files.config === undefined) {
+      say(`auth config ${io.label}: absent, nothing to remove`);
+      if (record?.stack === request.stack && (!writer || record.writer === writer)) await io.writeRecord(undefined);
+      return;
+    }
+    if (record && record.stack !== request.stack) return say(`auth config ${io.label}: now managed by stack ${record.stack}; nothing removed`);
+    // A replaced writer (--replace, or a write step that moved) must not undo its successor.
+    if (record && record.writer !== writer) return say(`auth config ${io.label}: written since by a newer step of this stack; nothing removed`);
+    const managed = record?.managed ?? request.entries.map(([name]) => name);
+    await editUntilStable(io, request.stack, (current) => ({
+      result: removeAuthEntries(current.config ?? "", managed, io.label),
+      next: undefined,
+      verb: "removed",
+    }));
+  });
+}
+
+async function withTarget(spec: TargetSpec, work: (io: TargetIO) => Promise<void>): Promise<void> {
+  const io = await openTarget(spec);
+  try {
+    await work(io);
+  } finally {
+    await io.close();
+  }
+}
+
+interface Edit {
+  result: AuthEditResult;
+  /** The record after this edit; undefined: remove it. */
+  next: TargetRecord | undefined;
+  /** How removals are worded in the log. */
+  verb: string;
+}
+
+/**
+ * Reads, plans, and writes until the file did not change between read and replace. The
+ * record says "reload pending" before the file is replaced, and is cleared only after the
+ * reload succeeded, so a failed or interrupted reload is retried by the next up.
+ */
+export async function editUntilStable(io: TargetIO, stack: string, plan: (files: TargetFiles, record: TargetRecord | undefined) => Edit): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const files = await io.read();
+    const record = parseTargetRecord(files.record, `${io.label}: its record`);
+    if (record && record.stack !== stack) {
+      throw new StepError(`${io.label} is managed by stack ${record.stack}; this stack (${stack}) will not touch it`);
+    }
+    const { result, next, verb } = plan(files, record);
+    // A reload a previous run still owes (it failed, or the run was killed during it).
+    const owed = record?.reloadPending ?? false;
+    if (result.changed) {
+      if (next) await io.writeRecord(renderTargetRecord({ ...next, reloadPending: true }));
+      if ((await io.writeConfig(result.text, files.config)) === "changed-meanwhile") {
+        if (attempt >= ATTEMPTS) throw new StepError(`${io.label}: changed by someone else ${ATTEMPTS} times while being written; run up again`);
+        say(`auth config ${io.label}: changed by someone else while being written; merging again`);
+        continue;
+      }
+      say(summarize(io.label, result, verb));
+    } else if (next && renderTargetRecord(next) !== (files.record ?? "")) {
+      await io.writeRecord(renderTargetRecord(next));
+    }
+    if (result.changed || owed) {
+      await io.reload();
+      if (!result.changed) say(`auth config ${io.label}: ran the reload a previous run still owed`);
+      if (next) await io.writeRecord(renderTargetRecord({ ...next, reloadPending: false }));
+    } else {
+      say(`auth config ${io.label}: no change`);
+    }
+    if (!next && record) await io.writeRecord(undefined);
+    return;
+  }
+}
+
+/** The entries really on the target now: revoking a name that is absent is no change. */
+function namesIn(files: TargetFiles, label: string): string[] {
+  return [...readApiKeys(files.config, label).keys()];
+}
+
+function summarize(label: string, r: AuthEditResult, verb: string): string {
+  const parts = [
+    r.added.length > 0 ? `added ${r.added.join(", ")}` : "",
+    r.updated.length > 0 ? `updated ${r.updated.join(", ")}` : "",
+    r.removed.length > 0 ? `${verb} ${r.removed.join(", ")}` : "",
+  ].filter(Boolean);
+  return `auth config ${label}: ${parts.join("; ")}`;
+}

@@ -1,0 +1,79 @@
+/**
+ * Direct share: each direct-delivery user's `~/.ml/config.toml` as a 0600 file in one
+ * directory the admin hands files over from (the seed's "no password manager" path).
+ *   delivery-write   write what changed, remove files of users no longer delivered this way
+ *   delivery-remove  remove every file this stack wrote there
+ * The directory must be this user's own, closed to others, and not under a directory others
+ * may write to (unless sticky), and no file in it may belong to someone else: a key is never
+ * written where another local user could read it or swap the file. A manifest beside the
+ * files lists the ones this stack owns (names only).
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { readFileIfExists, removeFile, replaceFile } from "../lib/atomicFile";
+import { StepError, say } from "./io";
+import type { DeliveryRequest } from "./protocol";
+
+export const MANIFEST = ".fetchml-keys-delivery";
+
+export function deliveryWrite(request: DeliveryRequest): { files: string[] } {
+  const dir = safeDirectory(request.dir, true);
+  const wanted = new Map(request.files.map(([name, content]) => [`${name}.toml`, content]));
+  const owned = readManifest(dir);
+  for (const [file, content] of wanted) {
+    const full = path.join(dir, file);
+    const current = ownFileContent(full);
+    if (current === content) continue;
+    replaceFile(full, content, { unchecked: true });
+    say(`${current === undefined ? "wrote" : "updated"} ${full}`);
+  }
+  for (const file of owned) {
+    if (!wanted.has(file) && removeFile(path.join(dir, file))) say(`removed ${path.join(dir, file)}`);
+  }
+  const files = [...wanted.keys()].sort();
+  writeManifest(dir, files);
+  return { files };
+}
+
+export function deliveryRemove(request: DeliveryRequest): void {
+  if (!fs.existsSync(request.dir)) return say(`${request.dir}: absent, nothing to remove`);
+  const dir = safeDirectory(request.dir, false);
+  for (const file of readManifest(dir)) if (removeFile(path.join(dir, file))) say(`removed ${path.join(dir, file)}`);
+  removeFile(path.join(dir, MANIFEST));
+}
+
+/** The files the delivery step owns in a directory (for older per-user steps to leave alone). */
+export function readManifest(dir: string): string[] {
+  const text = readFileIfExists(path.join(dir, MANIFEST));
+  return text ? text.split("\n").filter((line) => /^[a-z][a-z0-9._-]*\.toml$/.test(line)) : [];
+}
+
+function writeManifest(dir: string, files: string[]): void {
+  replaceFile(path.join(dir, MANIFEST), files.map((f) => `${f}\n`).join(""), { unchecked: true });
+}
+
+function safeDirectory(dir: string, create: boolean): string {
+  if (!path.isAbsolute(dir)) throw new StepError(`deliveryDir ${dir}: must be absolute`);
+  const uid = process.getuid!();
+  const parent = path.dirname(dir);
+  const parentStat = fs.statSync(parent, { throwIfNoEntry: false });
+  if (!parentStat) throw new StepError(`deliveryDir ${dir}: its parent ${parent} does not exist`);
+  if ((parentStat.mode & 0o002) !== 0 && (parentStat.mode & 0o1000) === 0) {
+    throw new StepError(`deliveryDir ${dir}: its parent ${parent} is writable by every user; choose a directory only you can write to`);
+  }
+  if (create && !fs.existsSync(dir)) fs.mkdirSync(dir, { mode: 0o700 });
+  const st = fs.lstatSync(dir);
+  if (!st.isDirectory()) throw new StepError(`deliveryDir ${dir}: is not a directory (a link is not followed)`);
+  if (st.uid !== uid) throw new StepError(`deliveryDir ${dir}: belongs to uid ${st.uid}, not to this user (uid ${uid}); refusing to put keys there`);
+  if ((st.mode & 0o077) !== 0) throw new StepError(`deliveryDir ${dir}: others have access (mode ${(st.mode & 0o777).toString(8)}); chmod 700 it`);
+  return dir;
+}
+
+/** A file's content if it is this user's own regular file; refuses anything else in its place. */
+function ownFileContent(file: string): string | undefined {
+  const st = fs.lstatSync(file, { throwIfNoEntry: false });
+  if (!st) return undefined;
+  if (!st.isFile()) throw new StepError(`${file}: is not a regular file; refusing to write a key there`);
+  if (st.uid !== process.getuid!()) throw new StepError(`${file}: belongs to uid ${st.uid}; refusing to write a key into another user's file`);
+  return fs.readFileSync(file, "utf8");
+}

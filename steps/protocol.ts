@@ -1,0 +1,90 @@
+/**
+ * The contract between the program's components and the steps they run (steps/main.ts): one
+ * zod schema per request (sent on stdin, secret) and result (printed on stdout, kept in
+ * state). Components build requests with these types; steps parse with the same schemas.
+ * Names-to-things maps travel as [name, value] pairs, so any username is plain data.
+ */
+import { z } from "zod";
+import { targetSpec } from "../targets/spec";
+
+export const STEPS = ["auth-revoke", "auth-write", "auth-remove", "vault-write", "vault-remove", "delivery-write", "delivery-remove"] as const;
+export type StepName = (typeof STEPS)[number];
+
+const name = z.string().min(1);
+
+export const apiKeyEntry = z.strictObject({
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  admin: z.boolean(),
+  roles: z.array(z.string()),
+  permissions: z.record(z.string(), z.boolean()),
+});
+
+/** Revocation before anything touches Bitwarden: every entry not kept leaves the target. */
+export const authRevokeRequest = z.strictObject({
+  /** `<organization>/<project>/<stack>`: the owner the target's record must name. */
+  stack: name,
+  target: targetSpec,
+  /** Entries that may stay: active declared users and preserved entries. */
+  keep: z.array(name),
+});
+
+/** The full auth.api_keys this stack wants on the target (plus the entries it leaves alone). */
+export const authWriteRequest = z.strictObject({
+  stack: name,
+  target: targetSpec,
+  entries: z.array(z.tuple([name, apiKeyEntry])),
+  preserve: z.array(name),
+  /** The record generation after this write ("n"), from the program's reading of the target. */
+  generation: z.string(),
+});
+
+/** Printed by auth-write; given back to its update and delete (PULUMI_COMMAND_STDOUT). */
+export const authWriteResult = z.strictObject({ writer: name });
+
+export const vaultUser = z.strictObject({
+  name,
+  itemName: name,
+  apiKey: z.string().min(1),
+  apiKeyHash: z.string().regex(/^[0-9a-f]{64}$/),
+  fingerprint: z.string(),
+  collectionIds: z.array(z.string()).min(1),
+});
+
+export const vaultRequest = z.strictObject({
+  organizationId: z.string(),
+  itemPrefix: z.string(),
+  onRevoke: z.enum(["trash", "delete", "keep"]),
+  cli: z.string().optional(),
+  users: z.array(vaultUser),
+});
+
+export const vaultRecord = z.strictObject({ id: z.string(), fingerprint: z.string() });
+/** Printed by vault-write: the item each user's key is in (public ids and fingerprints). */
+export const vaultResult = z.strictObject({ items: z.array(z.tuple([name, vaultRecord])) });
+
+export const deliveryRequest = z.strictObject({
+  /** Absolute directory for the ml config files (0700), one `<user>.toml` (0600) per user. */
+  dir: z.string().min(1),
+  files: z.array(z.tuple([name, z.string()])),
+});
+
+/** Printed by delivery-write: the files it owns (their names only). */
+export const deliveryResult = z.strictObject({ files: z.array(name) });
+
+export type AuthRevokeRequest = z.infer<typeof authRevokeRequest>;
+export type AuthWriteRequest = z.infer<typeof authWriteRequest>;
+export type VaultUser = z.infer<typeof vaultUser>;
+export type VaultRequest = z.infer<typeof vaultRequest>;
+export type VaultRecord = z.infer<typeof vaultRecord>;
+export type DeliveryRequest = z.infer<typeof deliveryRequest>;
+
+/** A step's previous result (PULUMI_COMMAND_STDOUT), or undefined when there is none or it is another shape. */
+export function previousResult<T>(schema: z.ZodType<T>, stdout: string | undefined): T | undefined {
+  if (!stdout) return undefined;
+  try {
+    const parsed = schema.safeParse(JSON.parse(stdout));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}

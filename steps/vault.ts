@@ -1,0 +1,123 @@
+/**
+ * The Bitwarden steps: one `bw serve` for the whole run, whatever the number of users.
+ *   vault-write   bring every Bitwarden user's item in line (create, adopt, edit, remove)
+ *   vault-remove  what destroy does: apply the revoke policy to every item the last run wrote
+ * Prints the item records (public: ids and fingerprints) on stdout and one line per change on
+ * stderr; never a key or hash.
+ */
+import { planVault, newItem, updatedItem, type VaultItem } from "../lib/vaultPlan";
+import { acquireSession, bwCommand, BwServe, bwWithSession, NOT_UNLOCKED, withBwLock } from "./bitwarden/bw";
+import { StepError } from "./io";
+import { type VaultRecord, type VaultRequest, vaultRecord } from "./protocol";
+
+const say = (line: string) => process.stderr.write(`bitwarden: ${line}\n`);
+
+export async function vaultStep(request: VaultRequest, mode: "write" | "remove", previousStdout: string | undefined) {
+  const bw = bwCommand(request.cli);
+  const previous = previousRecords(previousStdout);
+  const records: Array<[string, VaultRecord]> = [];
+  await withBwLock(async () => {
+    const session = await acquireSession(bw);
+    const serve = await BwServe.start(bw, session);
+    // `bw serve` cannot delete for good; `bw delete --permanent` runs once serve has exited,
+    // so two bw processes never share its data file.
+    const permanentDeletes: Array<{ name: string; id: string }> = [];
+    try {
+      const status = await serve.call("GET", "/status");
+      if (status?.template?.status !== "unlocked") throw new StepError(NOT_UNLOCKED);
+      // Forced: bw skips a sync when its last one looks recent enough, which can hide an item
+      // another client just made (and an adoption would then become a duplicate).
+      await serve.call("POST", "/sync?force=true");
+      const listed = await stableListing(serve, request.itemPrefix);
+      const existing = [...listed, ...(await fetchMissing(serve, previous, listed))];
+      const plan = planVault(mode === "write" ? request.users : [], previous, existing, request.organizationId);
+      plan.warnings.forEach(say);
+      for (const action of plan.actions) {
+        if (action.kind === "keep") {
+          records.push([action.user.name, { id: action.item.id, fingerprint: action.user.fingerprint }]);
+        } else if (action.kind === "create") {
+          const created = await serve.call<VaultItem>("POST", "/object/item", newItem(action.user, request.organizationId));
+          records.push([action.user.name, { id: created.id, fingerprint: action.user.fingerprint }]);
+          say(`created item "${action.user.itemName}" for ${action.user.name}`);
+        } else if (action.kind === "update") {
+          await serve.call("PUT", `/object/item/${action.item.id}`, updatedItem(action.item, action.user));
+          if (action.moveCollections) await serve.call("PUT", `/object/item-collections/${action.item.id}`, action.user.collectionIds);
+          records.push([action.user.name, { id: action.item.id, fingerprint: action.user.fingerprint }]);
+          say(`${action.adopted ? "adopted existing item" : "updated item"} "${action.user.itemName}" for ${action.user.name}`);
+        } else if (request.onRevoke === "trash") {
+          await serve.call("DELETE", `/object/item/${action.id}`);
+          say(`moved ${action.name}'s item to the trash`);
+        } else if (request.onRevoke === "delete") {
+          permanentDeletes.push({ name: action.name, id: action.id });
+        } else {
+          say(`kept ${action.name}'s item (onRevoke: keep)`);
+        }
+      }
+    } finally {
+      await serve.close();
+    }
+    for (const { name, id } of permanentDeletes) {
+      await bwWithSession(bw, session, ["delete", "item", id, "--permanent"]);
+      say(`deleted ${name}'s item permanently`);
+    }
+  });
+  return { items: records };
+}
+
+/**
+ * The vault's items with the prefix, listed until two listings agree: right after a sync
+ * bw may still be decrypting, and a short listing would turn updates into duplicates.
+ */
+async function stableListing(serve: BwServe, prefix: string): Promise<VaultItem[]> {
+  const list = async () =>
+    (await serve.call<{ data: VaultItem[] }>("GET", `/list/object/items?search=${encodeURIComponent(prefix)}`)).data;
+  let last = await list();
+  for (let attempt = 0; attempt < 20; attempt++) {
+    await new Promise((r) => setTimeout(r, 150));
+    const next = await list();
+    const same = next.length === last.length && next.every((item, i) => item.id === last[i].id && item.revisionDate === last[i].revisionDate);
+    last = next;
+    if (same) break;
+  }
+  return last;
+}
+
+/**
+ * Items the last run wrote that a search did not return (renamed by hand, or a listing
+ * that lags): fetched by id, so a stored item is never taken for missing and duplicated.
+ */
+async function fetchMissing(serve: BwServe, previous: ReadonlyMap<string, VaultRecord>, listed: VaultItem[]): Promise<VaultItem[]> {
+  const seen = new Set(listed.map((i) => i.id));
+  const fetched: VaultItem[] = [];
+  for (const record of previous.values()) {
+    if (seen.has(record.id)) continue;
+    try {
+      fetched.push(await serve.call<VaultItem>("GET", `/object/item/${record.id}`));
+    } catch {
+      // gone from the vault: the plan recreates it
+    }
+  }
+  return fetched;
+}
+
+/**
+ * The records the last run printed (the command provider passes its stdout back): pairs, or
+ * the object keyed by user that versions before 0.2 printed.
+ */
+export function previousRecords(stdout: string | undefined): Map<string, VaultRecord> {
+  const records = new Map<string, VaultRecord>();
+  let parsed: any;
+  try {
+    parsed = JSON.parse(stdout ?? "");
+  } catch {
+    return records;
+  }
+  const items = parsed?.items;
+  const pairs: unknown[] = Array.isArray(items) ? items : items && typeof items === "object" ? Object.entries(items) : [];
+  for (const pair of pairs) {
+    if (!Array.isArray(pair) || typeof pair[0] !== "string") continue;
+    const record = vaultRecord.safeParse(pair[1]);
+    if (record.success) records.set(pair[0], record.data);
+  }
+  return records;
+}

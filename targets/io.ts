@@ -1,0 +1,50 @@
+/**
+ * Reading and writing one auth config and its record, the same way for the program (which
+ * only reads, at preview and at up) and for the steps (which write). Implementations:
+ * local.ts (this machine) and ssh.ts (a FetchML server over SSH).
+ */
+import type { TargetSpec } from "./spec";
+
+/** The two files of a target as they are now (`undefined`: absent). */
+export interface TargetFiles {
+  config?: string;
+  record?: string;
+}
+
+export interface TargetIO {
+  /** For messages: the target as configured. Never holds a secret. */
+  readonly label: string;
+  /** What the target really is, however it is spelled: the real path, and the host key over SSH. */
+  identity(): Promise<string>;
+  read(): Promise<TargetFiles>;
+  /**
+   * Replaces the config atomically, unless it no longer holds `expected` (someone changed it
+   * since it was read): then nothing is written and the caller reads and merges again.
+   */
+  writeConfig(text: string, expected: string | undefined): Promise<"written" | "changed-meanwhile">;
+  /** Writes (or with `undefined`, removes) the record. */
+  writeRecord(text: string | undefined): Promise<void>;
+  /** Runs the reload command, if any. */
+  reload(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function openTarget(spec: TargetSpec): Promise<TargetIO> {
+  if (spec.kind === "ssh") {
+    const { openSshTarget } = await import("./ssh");
+    return openSshTarget(spec);
+  }
+  const { LocalTarget } = await import("./local");
+  return new LocalTarget(spec);
+}
+
+/**
+ * The environment a reload command gets: enough to run (PATH, HOME, locale), none of the
+ * run's secrets (passphrase, Bitwarden session or password, cloud credentials).
+ */
+export function childEnvironment(env: NodeJS.ProcessEnv = process.env, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const kept = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
+  const out: NodeJS.ProcessEnv = {};
+  for (const key of kept) if (env[key] !== undefined) out[key] = env[key];
+  return { ...out, ...extra };
+}

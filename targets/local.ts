@@ -1,0 +1,73 @@
+/**
+ * An auth config on this machine. The configured path is followed to the real file (a
+ * symlink is written through, never replaced by a regular file), so two spellings of one
+ * file are one target.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { readFileIfExists, removeFile, replaceFile } from "../lib/atomicFile";
+import { recordPath } from "../lib/targetRecord";
+import { execute, firstLine } from "../steps/exec";
+import { childEnvironment, type TargetFiles, type TargetIO } from "./io";
+import type { LocalTargetSpec } from "./spec";
+
+export class TargetError extends Error {}
+
+export class LocalTarget implements TargetIO {
+  readonly label: string;
+
+  constructor(private readonly spec: LocalTargetSpec) {
+    this.label = spec.configPath;
+  }
+
+  /** The real file: links followed; for a file not created yet, its real directory. */
+  realPath(): string {
+    const configured = path.resolve(this.spec.configPath);
+    try {
+      return fs.realpathSync(configured);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+    if (isLink(configured)) throw new TargetError(`${this.label}: is a symbolic link to a file that does not exist`);
+    try {
+      return path.join(fs.realpathSync(path.dirname(configured)), path.basename(configured));
+    } catch {
+      throw new TargetError(`${this.label}: its directory ${path.dirname(configured)} does not exist`);
+    }
+  }
+
+  async identity(): Promise<string> {
+    return `local:${this.realPath()}`;
+  }
+
+  async read(): Promise<TargetFiles> {
+    const file = this.realPath();
+    return { config: readFileIfExists(file), record: readFileIfExists(recordPath(file)) };
+  }
+
+  async writeConfig(text: string, expected: string | undefined) {
+    return replaceFile(this.realPath(), text, { expected });
+  }
+
+  async writeRecord(text: string | undefined) {
+    const file = recordPath(this.realPath());
+    if (text === undefined) removeFile(file);
+    else replaceFile(file, text, { unchecked: true });
+  }
+
+  async reload() {
+    if (!this.spec.reloadCommand) return;
+    const r = await execute("/bin/sh", ["-c", this.spec.reloadCommand], { env: childEnvironment() });
+    if (r.code !== 0) throw new TargetError(`${this.label}: reload command failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);
+  }
+
+  async close() {}
+}
+
+function isLink(file: string): boolean {
+  try {
+    return fs.lstatSync(file).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * What is on a target now, read once per run by the program (at preview and at up), read-only.
+ * Only names, the public access fields and a digest per entry leave this module: never a
+ * hash, never the file's text.
+ */
+import { entryDigest } from "../lib/authSection";
+import { readApiKeys } from "../lib/mergeAuthConfig";
+import { parseTargetRecord, type TargetRecord } from "../lib/targetRecord";
+import { openTarget } from "./io";
+import type { TargetSpec } from "./spec";
+
+export interface EntryFacts {
+  /** entryDigest() of the entry as it is on the target (in memory only). */
+  digest: string;
+  admin?: unknown;
+  roles?: unknown;
+  permissions?: unknown;
+}
+
+export interface TargetReading {
+  label: string;
+  /** What the target really is; undefined when it could not be reached. */
+  identity?: string;
+  /** Why it could not be reached (a server that is down), if so. */
+  unreachable?: string;
+  exists: boolean;
+  /** Entries of auth.api_keys now, by name (a Map: any name is a plain key). */
+  entries: Map<string, EntryFacts>;
+  record?: TargetRecord;
+}
+
+/** Errors that mean "not reachable right now" rather than "wrong" (a wrong host key is wrong). */
+const UNREACHABLE = /cannot connect|timed out|ECONNREFUSED|EHOSTUNREACH|ETIMEDOUT|ENOTFOUND/i;
+
+export async function readTarget(spec: TargetSpec, label: string): Promise<TargetReading> {
+  let io;
+  try {
+    io = await openTarget(spec);
+  } catch (e) {
+    const message = (e as Error).message;
+    if (spec.kind === "ssh" && UNREACHABLE.test(message)) return { label, unreachable: message, exists: false, entries: new Map() };
+    throw e;
+  }
+  try {
+    const identity = await io.identity();
+    const files = await io.read();
+    const entries = new Map<string, EntryFacts>();
+    for (const [name, entry] of readApiKeys(files.config, label)) {
+      const fields = entry && typeof entry === "object" ? (entry as Record<string, unknown>) : {};
+      entries.set(name, { digest: entryDigest(entry), admin: fields.admin, roles: fields.roles, permissions: fields.permissions });
+    }
+    const record = parseTargetRecord(files.record, `${label}: its record (the .<file>.fetchml-keys beside it)`);
+    return { label, identity, exists: files.config !== undefined, entries, record };
+  } finally {
+    await io.close();
+  }
+}

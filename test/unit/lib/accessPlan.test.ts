@@ -1,0 +1,205 @@
+/** What a preview says an up will do, from stack config, the last run and each target's reading. */
+import { describe, expect, it } from "vitest";
+import { resolveAccess, type Role } from "../../../config/roles";
+import { type PlannedUser, type PreviousUser, planAccess, targetGeneration, type AccessPlanInput } from "../../../lib/accessPlan";
+import { entryDigest, renderApiKeyEntries } from "../../../lib/authSection";
+import type { KeyPlan } from "../../../lib/keyPlan";
+import type { TargetReading } from "../../../targets/read";
+
+const STACK = "organization/fetchml-keys/dev";
+const user = (name: string, role: Role = "researcher", over: Partial<PlannedUser> = {}): PlannedUser => ({
+  name,
+  role,
+  access: resolveAccess(role),
+  delivery: "direct",
+  suspended: false,
+  ...over,
+});
+const record = (u: PlannedUser, over: Partial<PreviousUser> = {}): PreviousUser => ({
+  role: u.role,
+  ...u.access,
+  delivery: u.delivery,
+  status: u.suspended ? "suspended" : "active",
+  fingerprint: `fp-${u.name}`,
+  issuedAt: "2026-01-01T00:00:00Z",
+  rotation: 0,
+  keeper: "0",
+  autoRotations: 0,
+  ...over,
+});
+const hash = (c: string) => c.repeat(64);
+/** A reading whose entries are exactly these users' (hash "a" for all), plus extra raw entries. */
+function reading(users: PlannedUser[], extra: Record<string, { admin?: boolean }> = {}, over: Partial<TargetReading> = {}): TargetReading {
+  const entries = new Map();
+  for (const u of users) {
+    const entry = { hash: hash("a"), ...u.access };
+    entries.set(u.name, { digest: entryDigest(entry), ...u.access });
+  }
+  for (const [name, fields] of Object.entries(extra)) entries.set(name, { digest: entryDigest(fields), ...fields });
+  return { label: "/srv/api.yaml", identity: "local:/srv/api.yaml", exists: true, entries, record: { format: 1, stack: STACK, writer: "w", generation: 3, reloadPending: false, managed: users.map((u) => u.name) }, ...over };
+}
+function plan(input: Partial<AccessPlanInput> & { users: PlannedUser[] }) {
+  const keys = new Map<string, KeyPlan>(input.users.map((u) => [u.name, { keeper: "0", autoRotations: 0 }]));
+  return planAccess({
+    stack: STACK,
+    keys,
+    previousUsers: new Map(),
+    targets: [],
+    previousTargets: [],
+    preserve: [],
+    maxRevokedShare: 0.5,
+    ...input,
+  });
+}
+
+describe("planAccess", () => {
+  const alice = user("alice", "admin");
+  const bob = user("bob");
+  const carol = user("carol", "analyst");
+
+  it("names new users with their role, and spells out overrides of the preset", () => {
+    const dave = user("dave", "analyst", { access: { ...resolveAccess("analyst"), permissions: { ...resolveAccess("analyst").permissions, "jobs:create": true } } });
+    const p = plan({ users: [alice, dave], keys: new Map([["alice", { keeper: "0", autoRotations: 0, change: "new" }], ["dave", { keeper: "0", autoRotations: 0, change: "new" }]]) });
+    expect(p.lines).toEqual(["+ alice (admin): new key", "+ dave (analyst: jobs:create true): new key"]);
+  });
+
+  it("says who is revoked, suspended, restored, changes role (noting a suspension) or rotates, and why", () => {
+    const previousUsers = new Map([
+      ["alice", record(alice)],
+      ["bob", record(bob)],
+      ["carol", record(carol, { status: "suspended" })],
+      ["erin", record(user("erin"))],
+      ["frank", record(user("frank"))],
+    ]);
+    const keys = new Map<string, KeyPlan>([
+      ["alice", { keeper: "0", autoRotations: 0 }],
+      ["bob", { keeper: "1", autoRotations: 0, change: "rotation" }],
+      ["carol", { keeper: "0", autoRotations: 0 }],
+      ["frank", { keeper: "0", autoRotations: 0 }],
+    ]);
+    const p = plan({
+      users: [alice, bob, user("carol", "researcher", { suspended: true }), user("frank", "researcher", { suspended: true })],
+      keys,
+      previousUsers,
+    });
+    expect(p.lines).toEqual([
+      "~ bob: key rotated (rotation 0 -> 1)",
+      "~ carol: analyst -> researcher (suspended: no access until resumed)",
+      "- erin: access revoked",
+      "- frank: suspended (key kept)",
+    ]);
+  });
+
+  it("names entries nobody declared before anything changes, and counts them in the guard", () => {
+    const p = plan({ users: [alice, bob, carol], previousUsers: new Map([alice, bob, carol].map((u) => [u.name, record(u)])), targets: [{ name: "auth-config", reading: reading([alice, bob, carol], { legacy_admin: { admin: true } }) }] });
+    expect(p.lines).toEqual(["- legacy_admin: entry on /srv/api.yaml is not declared by this stack (admin): up removes it; list it in preserveEntries to keep it"]);
+    expect(p.targets.get("auth-config")!.removals).toEqual(["legacy_admin"]);
+    expect(p.massRevocation).toBeUndefined();
+  });
+
+  it("leaves preserved entries alone and out of the count", () => {
+    const p = plan({ users: [alice], previousUsers: new Map([["alice", record(alice)]]), preserve: ["svc"], targets: [{ name: "auth-config", reading: reading([alice], { svc: {} }) }] });
+    expect(p.lines).toEqual([]);
+    expect(p.targets.get("auth-config")).toMatchObject({ removals: [], present: ["alice"] });
+  });
+
+  it("refuses more than the allowed share of a target's key holders, at the boundary exactly", () => {
+    const four = ["a", "b", "c", "d"].map((n) => user(n));
+    const previousUsers = new Map(four.map((u) => [u.name, record(u)]));
+    const target = [{ name: "auth-config", reading: reading(four) }];
+    // 2 of 4 = 50%: allowed (more than 50% is refused).
+    expect(plan({ users: four.slice(2), previousUsers, targets: target }).massRevocation).toBeUndefined();
+    const three = plan({ users: four.slice(3), previousUsers, targets: target });
+    expect(three.massRevocation).toMatch(/^refusing to take access from more than 50% of a target's key holders: 3 of 4 on \/srv\/api.yaml \(75%\): a, b, c\. Nothing was changed/);
+    expect(plan({ users: four.slice(3), previousUsers, targets: target, maxRevokedShare: 0.75 }).massRevocation).toBeUndefined();
+    // A file whose only entry nobody declared: 1 of 1.
+    expect(plan({ users: [alice], targets: [{ name: "auth-config", reading: reading([], { legacy: {} }) }] }).massRevocation).toMatch(/1 of 1 on \/srv\/api.yaml \(100%\): legacy/);
+  });
+
+  it("counts every entry of a target that stops being managed", () => {
+    const p = plan({ users: [alice], previousUsers: new Map([["alice", record(alice)]]), previousTargets: [{ name: "server-b", label: "b (x@h:22:/c.yaml)", identity: "ssh:k:/c.yaml", managed: ["alice", "bob"] }] });
+    expect(p.lines).toEqual(["- b (x@h:22:/c.yaml): no longer in stack config: up takes 2 entries off it (alice, bob)"]);
+    expect(p.massRevocation).toMatch(/2 of 2 on b/);
+  });
+
+  it("says when an entry is missing or differs on a target, unless stack config explains it", () => {
+    const changedBob = { ...reading([alice, bob]) };
+    changedBob.entries = new Map(changedBob.entries);
+    changedBob.entries.set("bob", { ...changedBob.entries.get("bob")!, admin: true });
+    const p = plan({ users: [alice, bob, carol], previousUsers: new Map([alice, bob, carol].map((u) => [u.name, record(u)])), targets: [{ name: "auth-config", reading: changedBob }] });
+    expect(p.lines).toEqual([
+      "~ bob: entry on /srv/api.yaml differs from stack config: up restores it",
+      "+ carol: entry missing on /srv/api.yaml: up restores it",
+    ]);
+    expect(p.targets.get("auth-config")!.verify).toEqual(["alice"]);
+  });
+
+  it("refuses a target another stack manages, and two targets that are one file, naming both", () => {
+    const theirs = reading([alice], {}, { record: { format: 1, stack: "organization/fetchml-keys/prod", writer: "x", generation: 0, reloadPending: false, managed: ["alice"] } });
+    const p = plan({ users: [alice], targets: [{ name: "auth-config", reading: theirs }, { name: "server-a", reading: { ...reading([alice]), label: "a (u@localhost:22:/srv/api.yaml)" } }] });
+    expect(p.conflicts).toEqual([
+      "/srv/api.yaml is managed by stack organization/fetchml-keys/prod; this stack (organization/fetchml-keys/dev) will not touch it. Remove it from one of the two stacks (or destroy the other stack first)",
+      "a (u@localhost:22:/srv/api.yaml) and /srv/api.yaml are the same file; name it once",
+    ]);
+  });
+
+  it("counts a move as taking every entry off the old target, and says a new file will be created", () => {
+    const p = plan({
+      users: [alice],
+      previousUsers: new Map([["alice", record(alice)]]),
+      previousTargets: [{ name: "auth-config", label: "/srv/api.yaml", identity: "local:/srv/api.yaml", managed: ["alice", "bob"] }],
+      targets: [{ name: "auth-config", reading: { label: "/srv/apii.yaml", identity: "local:/srv/apii.yaml", exists: false, entries: new Map() } }],
+    });
+    expect(p.lines).toEqual([
+      "~ auth-config: moves from /srv/api.yaml to /srv/apii.yaml: entries are written there first, then taken off /srv/api.yaml",
+      "+ /srv/apii.yaml: does not exist yet: up creates it",
+    ]);
+    expect(p.massRevocation).toMatch(/2 of 2 on \/srv\/api.yaml \(100%, the target moves\): alice, bob/);
+  });
+
+  it("says a reload is still owed, a target moved, or one cannot be read", () => {
+    const pending = reading([alice], {}, { record: { format: 1, stack: STACK, writer: "w", generation: 1, reloadPending: true, managed: ["alice"] } });
+    const moved = { name: "server-a", label: "a (old)", identity: "ssh:k:/old.yaml", managed: ["alice"] };
+    const p = plan({
+      users: [alice],
+      previousUsers: new Map([["alice", record(alice)]]),
+      previousTargets: [moved],
+      targets: [
+        { name: "auth-config", reading: pending },
+        { name: "server-a", reading: { ...reading([alice]), label: "a (new)", identity: "ssh:k:/new.yaml" } },
+        { name: "server-b", reading: { label: "b (down)", unreachable: "b: cannot connect: ECONNREFUSED", exists: false, entries: new Map() } },
+      ],
+    });
+    expect(p.lines).toEqual([
+      "! /srv/api.yaml: a reload is still owed (the last one failed or was cut short): up runs it",
+      "~ server-a: moves from a (old) to a (new): entries are written there first, then taken off a (old)",
+      "! b (down): cannot be read now (b: cannot connect: ECONNREFUSED); what up changes there is known only when it connects",
+    ]);
+  });
+
+  it("treats names like constructor, valueOf and __proto__ as plain names", () => {
+    const odd = [user("constructor"), user("valueof")];
+    const r = reading(odd, { __proto__x: {} });
+    r.entries.set("__proto__", { digest: "x" });
+    r.entries.set("valueOf", { digest: "y" });
+    const p = plan({ users: odd, previousUsers: new Map(odd.map((u) => [u.name, record(u)])), targets: [{ name: "auth-config", reading: r }], maxRevokedShare: 1 });
+    expect(p.targets.get("auth-config")!.removals.sort()).toEqual(["__proto__", "__proto__x", "valueOf"]);
+  });
+});
+
+describe("targetGeneration", () => {
+  const alice = user("alice", "admin");
+  const wanted = renderApiKeyEntries([{ name: "alice", apiKeyHash: hash("a"), access: alice.access }]);
+
+  it("stays while the target is exactly what is wanted, and moves on by one when it is not", () => {
+    expect(targetGeneration(reading([alice]), wanted, [], STACK)).toBe("3");
+    expect(targetGeneration(reading([alice], { mallory: {} }), wanted, [], STACK)).toBe("4");
+    expect(targetGeneration(reading([alice], { svc: {} }), wanted, ["svc"], STACK)).toBe("3");
+    const other = renderApiKeyEntries([{ name: "alice", apiKeyHash: hash("b"), access: alice.access }]);
+    expect(targetGeneration(reading([alice]), other, [], STACK)).toBe("4");
+    const owed = reading([alice], {}, { record: { format: 1, stack: STACK, writer: "w", generation: 3, reloadPending: true, managed: ["alice"] } });
+    expect(targetGeneration(owed, wanted, [], STACK)).toBe("4");
+    expect(targetGeneration(reading([alice], {}, { record: undefined }), wanted, [], STACK)).toBe("1");
+    expect(targetGeneration({ label: "x", unreachable: "down", exists: false, entries: new Map() }, wanted, [], STACK)).toBe("unreached");
+  });
+});

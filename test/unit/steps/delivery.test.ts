@@ -1,0 +1,70 @@
+/** The delivery step on real files: 0600 ml configs in a directory only this user controls. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../../cli/paths";
+import { execute } from "../../../steps/exec";
+import { runStep } from "../../support/steps";
+
+let root: string;
+let dir: string;
+beforeEach(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), "delivery-"));
+  dir = path.join(root, "deliver");
+});
+afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+const mode = (f: string) => fs.statSync(f).mode & 0o777;
+const NOBODY = 65534;
+
+describe("delivery-write and delivery-remove", () => {
+  it("writes each file 0600 in a 0700 directory it creates, rewrites only what changed, removes users no longer delivered", async () => {
+    const first = await runStep("delivery-write", { dir, files: [["alice", "a1\n"], ["bob", "b1\n"]] });
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toEqual({ files: ["alice.toml", "bob.toml"] });
+    expect(mode(dir)).toBe(0o700);
+    expect(mode(path.join(dir, "alice.toml"))).toBe(0o600);
+    const aliceMtime = fs.statSync(path.join(dir, "alice.toml")).mtimeMs;
+    const second = await runStep("delivery-write", { dir, files: [["alice", "a1\n"]] });
+    expect(second.stderr).toContain(`removed ${path.join(dir, "bob.toml")}`);
+    expect(fs.statSync(path.join(dir, "alice.toml")).mtimeMs).toBe(aliceMtime);
+    await runStep("delivery-remove", { dir, files: [["alice", "a1\n"]] });
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it("refuses a directory that belongs to another user, or that others can read, and writes nothing", async () => {
+    fs.mkdirSync(dir, { mode: 0o700 });
+    fs.writeFileSync(path.join(dir, "alice.toml"), "", { mode: 0o600 });
+    fs.chownSync(dir, NOBODY, NOBODY);
+    fs.chownSync(path.join(dir, "alice.toml"), NOBODY, NOBODY);
+    const theirs = await runStep("delivery-write", { dir, files: [["alice", "secret\n"]] });
+    expect(theirs.code).toBe(1);
+    expect(theirs.stderr).toContain(`belongs to uid ${NOBODY}, not to this user`);
+    expect(fs.readFileSync(path.join(dir, "alice.toml"), "utf8")).toBe("");
+    fs.chownSync(dir, 0, 0);
+    fs.chmodSync(dir, 0o755);
+    expect((await runStep("delivery-write", { dir, files: [["bob", "secret\n"]] })).stderr).toContain("others have access (mode 755)");
+  });
+
+  it("refuses another user's file in its place, and a directory under one anybody may write to", async () => {
+    fs.mkdirSync(dir, { mode: 0o700 });
+    fs.writeFileSync(path.join(dir, "alice.toml"), "", { mode: 0o600 });
+    fs.chownSync(path.join(dir, "alice.toml"), NOBODY, NOBODY);
+    const run = await runStep("delivery-write", { dir, files: [["alice", "secret\n"]] });
+    expect(run.stderr).toContain("refusing to write a key into another user's file");
+    expect(fs.readFileSync(path.join(dir, "alice.toml"), "utf8")).toBe("");
+    fs.chmodSync(root, 0o777);
+    expect((await runStep("delivery-write", { dir: path.join(root, "other"), files: [] })).stderr).toContain("is writable by every user");
+  });
+
+  it("an older version's per-user delete leaves a file the delivery step now keeps", async () => {
+    await runStep("delivery-write", { dir, files: [["alice", "a1\n"]] });
+    const tsx = path.join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
+    const legacy = await execute(tsx, [path.join(PROJECT_ROOT, "writers", "write-secret-file.ts"), "remove"], {
+      stdin: JSON.stringify({ path: path.join(dir, "alice.toml"), content: "a1\n" }),
+    });
+    expect(legacy.stderr).toContain("now kept by the delivery step; left in place");
+    expect(fs.existsSync(path.join(dir, "alice.toml"))).toBe(true);
+  });
+});
