@@ -36,6 +36,11 @@ async function program() {
   const keys = planKeys(settings.users, settings.rotateAll, previous.users, clock, settings.expiryWarningDays);
   const targets = authTargets(settings);
   const readings = await Promise.all(targets.map((t) => readTarget(t.spec, targetLabel(t.spec)).catch(refuseKnown)));
+  // A local file is handed to its steps as its real path: another spelling of it changes nothing.
+  targets.forEach((t, i) => {
+    const identity = readings[i].identity;
+    if (t.spec.kind === "local" && identity?.startsWith("local:")) t.spec = { ...t.spec, configPath: identity.slice("local:".length) };
+  });
   const access = planAccess({
     stack,
     users: settings.users,

@@ -231,6 +231,19 @@ describe("Bitwarden delivery", () => {
     expect(serverEntries().alice.hash).toBe(hashApiKey((await outputs()).apiKeys.alice));
   });
 
+  it("checks the vault before a key changes for any reason: --replace with a locked vault changes nothing", async () => {
+    const saved = e2e.env.BW_SESSION;
+    e2e.setProgramEnv("BW_SESSION", "not-a-session");
+    const before = fs.readFileSync(serverFile, "utf8");
+    const key = (await outputs()).apiKeys.bob;
+    const urn = `urn:pulumi:${e2e.name}::fetchml-keys::fetchml:index:UserKey$random:index/randomPassword:RandomPassword::bob-key`;
+    await expect(e2e.up({ replace: [urn] })).rejects.toThrow();
+    expect(e2e.output()).toContain('before hook "bitwarden-vault-check" failed: the Bitwarden vault is not unlocked for this run');
+    expect((await outputs()).apiKeys.bob).toBe(key);
+    expect(fs.readFileSync(serverFile, "utf8")).toBe(before);
+    e2e.setProgramEnv("BW_SESSION", saved);
+  });
+
   it("with onRevoke: delete, a revoked user's item is deleted for good", async () => {
     const { vaultItems } = await outputs();
     delete users.user00;

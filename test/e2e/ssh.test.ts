@@ -114,6 +114,19 @@ describe("FetchML servers over SSH", () => {
     }
   });
 
+  it("the same server reached by another name (localhost for 127.0.0.1) changes no entry and replaces nothing", async () => {
+    const before = [fs.readFileSync(configFile("a"), "utf8"), reloads("a")];
+    e2e.setConfig(config({ servers: [{ ...server("a"), host: "localhost" }, server("b")] }));
+    expect([...(await e2e.summary())]).toEqual([]);
+    const preview = await e2e.preview();
+    expect(preview.changeSummary.replace ?? 0).toBe(0);
+    expect(preview.changeSummary.delete ?? 0).toBe(0);
+    await e2e.up();
+    expect([fs.readFileSync(configFile("a"), "utf8"), reloads("a")]).toEqual(before);
+    e2e.setConfig(config());
+    await e2e.up();
+  });
+
   it("a server that is down fails the run naming it; the other is still updated; the next up converges", async () => {
     await hosts.b.pause();
     const untouched = fs.readFileSync(configFile("b"), "utf8");
