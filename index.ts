@@ -17,9 +17,9 @@ import { AuthConfig } from "./components/authConfig";
 import { AuthRevocation } from "./components/authRevocation";
 import { BitwardenVault } from "./components/bitwardenVault";
 import { DirectDelivery } from "./components/directDelivery";
-import { readPreviousRun } from "./components/previousRun";
+import { readPreviousRun } from "./program/previousRun";
 import { UserKey } from "./components/userKey";
-import { vaultCheckHook } from "./components/vaultCheck";
+import { vaultCheckHook } from "./program/vaultCheck";
 import { planAccess } from "./lib/accessPlan";
 import { AuthConfigError } from "./lib/mergeAuthConfig";
 import { TargetRecordError } from "./lib/targetRecord";
@@ -39,7 +39,7 @@ async function program() {
   // A local file is handed to its steps as its real path: another spelling of it changes nothing.
   targets.forEach((t, i) => {
     const identity = readings[i].identity;
-    if (t.spec.kind === "local" && identity?.startsWith("local:")) t.spec = { ...t.spec, configPath: identity.slice("local:".length) };
+    if (t.spec.kind === "local" && identity) t.spec = { ...t.spec, configPath: identity };
   });
   const access = planAccess({
     stack,
@@ -86,14 +86,14 @@ async function program() {
         { dependsOn: revocations },
       )
     : undefined;
-  targets.forEach((target, i) => {
+  const authConfigs = targets.map((target, i) => {
     const plan = access.targets.get(target.name)!;
-    new AuthConfig(
+    return new AuthConfig(
       target.name,
       {
         stack,
         target: target.spec,
-        identity: plan.identity ?? `${target.spec.kind}:${targetLabel(target.spec)}`,
+        identity: plan.identity ?? targetLabel(target.spec),
         users: active.map(({ user, key }) => ({ name: user.name, access: user.access, apiKeyHash: key.apiKeyHash })),
         preserve: settings.preserveEntries,
         reading: readings[i],
@@ -141,15 +141,12 @@ async function program() {
       ),
     ),
     /** Each target, what it really is, and the entries this stack manages there. */
-    authTargets: targets.map((target) => {
-      const plan = access.targets.get(target.name)!;
-      return {
-        name: target.name,
-        label: targetLabel(target.spec),
-        identity: plan.identity ?? `${target.spec.kind}:${targetLabel(target.spec)}`,
-        managed: active.map(({ user }) => user.name),
-      };
-    }),
+    authTargets: targets.map((target, i) => ({
+      name: target.name,
+      label: targetLabel(target.spec),
+      identity: authConfigs[i].identity,
+      managed: authConfigs[i].managed,
+    })),
     vaultItems: vault ? vault.itemIds : {},
     apiKeys: pulumi.secret(byName((key) => key.apiKey)),
     mlConfigs: pulumi.secret(byName((key) => key.mlConfig)),

@@ -42,8 +42,15 @@ export interface AuthConfigArgs {
 }
 
 export class AuthConfig extends pulumi.ComponentResource {
+  /** What the target really is (the real path, or the server's host key and real path). */
+  public readonly identity: pulumi.Output<string>;
+  /** The entries this stack writes there. */
+  public readonly managed: pulumi.Output<string[]>;
+
   constructor(name: string, args: AuthConfigArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fetchml:index:AuthConfig", name, {}, opts);
+    this.identity = pulumi.output(args.identity);
+    this.managed = pulumi.output(args.users.map((u) => u.name));
     const entries = pulumi
       .all(args.users.map((u) => u.apiKeyHash))
       .apply((hashes) => renderApiKeyEntries(args.users.map((u, i) => ({ name: u.name, access: u.access, apiKeyHash: hashes[i] }))));
@@ -73,6 +80,6 @@ export class AuthConfig extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: opts?.dependsOn },
     );
-    this.registerOutputs();
+    this.registerOutputs({ identity: this.identity, managed: this.managed });
   }
 }

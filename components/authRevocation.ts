@@ -30,6 +30,6 @@ export class AuthRevocation extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: opts?.dependsOn },
     );
-    this.registerOutputs();
+    this.registerOutputs({});
   }
 }

@@ -4,7 +4,7 @@
  * manager" path). One resource for all of them: a rotation rewrites one file in one step.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { deliveryRequest } from "../steps/protocol";
+import { deliveryRequest, deliveryResult, previousResult } from "../steps/protocol";
 import { stepResource } from "./step";
 
 export interface DirectDeliveryArgs {
@@ -15,9 +15,12 @@ export interface DirectDeliveryArgs {
 }
 
 export class DirectDelivery extends pulumi.ComponentResource {
+  /** The files written (names only). */
+  public readonly files: pulumi.Output<string[]>;
+
   constructor(name: string, args: DirectDeliveryArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fetchml:index:DirectDelivery", name, {}, opts);
-    stepResource(
+    const step = stepResource(
       `${name}-files`,
       {
         run: "delivery-write",
@@ -29,6 +32,7 @@ export class DirectDelivery extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: opts?.dependsOn },
     );
-    this.registerOutputs();
+    this.files = step.stdout.apply((out) => previousResult(deliveryResult, out)?.files ?? []);
+    this.registerOutputs({ files: this.files });
   }
 }

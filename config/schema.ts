@@ -92,15 +92,15 @@ export const serverSchema = z.strictObject({
 
 export const stackConfigSchema = z.strictObject({
   /** A FetchML server config file on this machine whose `auth.api_keys` this project owns. */
-  authConfigPath: z.string().optional(), // "" (Pulumi.yaml's default) means none
+  authConfigPath: z.string().min(1).optional(),
   /** Run after the local file changed (e.g. `systemctl restart fetchml-api`). */
-  reloadCommand: z.string().optional(),
+  reloadCommand: z.string().min(1).optional(),
   /** FetchML servers reached over SSH; each gets the same auth.api_keys. */
   servers: z.array(serverSchema).max(32).optional(),
   /** Entries of `auth.api_keys` managed elsewhere (service accounts): never touched. */
   preserveEntries: z.array(username).max(1000).optional(),
   /** Where direct-delivery users' ml config files are written (0600 each); none when unset. */
-  deliveryDir: z.string().optional(), // "" (Pulumi.yaml's default) means none
+  deliveryDir: z.string().min(1).optional(),
   defaults: defaultsSchema.optional(),
   bitwarden: bitwardenSchema.optional(),
   /** Emergency switch: raise by one to rotate every key in the next up. */

@@ -4,6 +4,7 @@
  * and runs before any resource is declared (bad input changes nothing).
  */
 import { z } from "zod";
+import { parseJsonOr } from "../lib/json";
 import { type Access, type Role, resolveAccess } from "./roles";
 import type { SshTargetSpec, TargetSpec } from "../targets/spec";
 import { type Delivery, REVOKE_POLICIES, stackConfigSchema, USERNAME_PATTERN, USERNAME_RULE } from "./schema";
@@ -83,7 +84,8 @@ export function readNamespace(raw: Record<string, string>, namespace = CONFIG_NA
     if (!fullKey.startsWith(`${namespace}:`)) continue;
     const key = fullKey.slice(namespace.length + 1);
     const structured = /^\s*[[{]/.test(value) || (SCALAR_KEYS.has(key) && /^(-?\d+(\.\d+)?|true|false)$/.test(value));
-    out[key] = structured ? safeJson(value) : value;
+    // Text that is not JSON stays text: the schema then names it as a wrong value.
+    out[key] = structured ? parseJsonOr(value, value) : value;
   }
   return out;
 }
@@ -97,14 +99,6 @@ const SCALAR_KEYS = new Set(
     })
     .map(([key]) => key),
 );
-
-function safeJson(value: string): unknown {
-  try {
-    return JSON.parse(value);
-  } catch {
-    return value;
-  }
-}
 
 export function parseSettings(config: Record<string, unknown>): Settings {
   const parsed = stackConfigSchema.safeParse(config);
@@ -132,11 +126,11 @@ export function parseSettings(config: Record<string, unknown>): Settings {
     });
   return {
     users,
-    authConfigPath: data.authConfigPath || undefined,
-    reloadCommand: data.reloadCommand || undefined,
+    authConfigPath: data.authConfigPath,
+    reloadCommand: data.reloadCommand,
     servers: (data.servers ?? []).map((server) => ({ ...server, port: server.port ?? 22 })),
     preserveEntries: [...(data.preserveEntries ?? [])].sort(),
-    deliveryDir: data.deliveryDir || undefined,
+    deliveryDir: data.deliveryDir,
     client: { ...DEFAULT_CLIENT, ...data.client },
     rotateAll: data.rotateAll ?? 0,
     expiryWarningDays: data.expiryWarningDays ?? 14,

@@ -8,6 +8,7 @@
  *   + dave (analyst): new key            - erin: access revoked         ~ bob: key rotated (rotation 1 -> 2)
  *   - legacy_admin: entry on /etc/fetchml/api.yaml is not declared by this stack (admin): up removes it
  */
+import { isDeepStrictEqual } from "node:util";
 import { type Access, resolveAccess, type Role } from "../config/roles";
 import type { TargetReading } from "../targets/read";
 import { type ApiKeyEntry, entryDigest } from "./authSection";
@@ -243,16 +244,7 @@ function accessDetail(prev: PreviousUser, now: Access, arrows = true): string | 
 
 /** The entry's public fields as on the target equal what stack config wants. */
 function sameAccess(facts: { admin?: unknown; roles?: unknown; permissions?: unknown }, access: Access): boolean {
-  return (
-    facts.admin === access.admin &&
-    JSON.stringify(facts.roles) === JSON.stringify(access.roles) &&
-    JSON.stringify(sortKeys(facts.permissions)) === JSON.stringify(sortKeys(access.permissions))
-  );
-}
-
-function sortKeys(value: unknown): unknown {
-  if (!value || typeof value !== "object") return value;
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return isDeepStrictEqual({ admin: facts.admin, roles: facts.roles, permissions: facts.permissions }, access);
 }
 
 function rotationReason(key: KeyPlan, prev: PreviousKey): string {

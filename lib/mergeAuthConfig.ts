@@ -262,10 +262,10 @@ function toPlain(node: unknown): unknown {
 }
 
 function sameEntry(current: unknown, wanted: ApiKeyEntry): boolean {
-  return isDeepStrictEqual(canonical(current), canonical(wanted));
+  return isDeepStrictEqual(current, wanted);
 }
 
-/** Objects with their keys sorted (own properties only), so equal content compares equal. */
+/** Objects with their keys sorted (own properties only): one byte form for equal content (digests). */
 export function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (value && typeof value === "object") {
@@ -295,8 +295,7 @@ function verifyEdit(before: string, after: string, edit: AuthEdit, label: string
     if (!edit.upsert.has(name) && !edit.remove(name)) expected.set(name, entry);
   }
   for (const [name, entry] of edit.upsert) expected.set(name, entry);
-  const actual = readApiKeys(after, label);
-  if (JSON.stringify(canonical(Object.fromEntries(actual))) !== JSON.stringify(canonical(Object.fromEntries(expected)))) {
+  if (!isDeepStrictEqual(readApiKeys(after, label), expected)) {
     fail("api_keys differ from the plan");
   }
   const strip = (js: Record<string, any>, created: boolean) => {
@@ -306,8 +305,8 @@ function verifyEdit(before: string, after: string, edit: AuthEdit, label: string
       if (created) delete copy.auth.enabled;
       if (Object.keys(copy.auth).length === 0) delete copy.auth;
     }
-    return JSON.stringify(canonical(copy));
+    return copy;
   };
   const created = !oldJs.auth;
-  if (strip(oldJs, false) !== strip(newJs, created)) fail("settings outside auth.api_keys changed");
+  if (!isDeepStrictEqual(strip(oldJs, false), strip(newJs, created))) fail("settings outside auth.api_keys changed");
 }

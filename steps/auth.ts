@@ -13,7 +13,7 @@ import { type AuthEditResult, mergeAuthConfig, readApiKeys, removeAuthEntries } 
 import { parseTargetRecord, renderTargetRecord, TARGET_RECORD_FORMAT, type TargetRecord } from "../lib/targetRecord";
 import { openTarget, type TargetFiles, type TargetIO } from "../targets/io";
 import type { TargetSpec } from "../targets/spec";
-import { StepError, say } from "./io";
+import { SafeError, say } from "./io";
 import { type AuthRevokeRequest, type AuthWriteRequest, authWriteResult, previousResult } from "./protocol";
 
 const ATTEMPTS = 5;
@@ -104,7 +104,7 @@ export async function editUntilStable(io: TargetIO, stack: string, plan: (files:
     const files = await io.read();
     const record = parseTargetRecord(files.record, `${io.label}: its record`);
     if (record && record.stack !== stack) {
-      throw new StepError(`${io.label} is managed by stack ${record.stack}; this stack (${stack}) will not touch it`);
+      throw new SafeError(`${io.label} is managed by stack ${record.stack}; this stack (${stack}) will not touch it`);
     }
     const { result, next, verb } = plan(files, record);
     // A reload a previous run still owes (it failed, or the run was killed during it).
@@ -112,7 +112,7 @@ export async function editUntilStable(io: TargetIO, stack: string, plan: (files:
     if (result.changed) {
       if (next) await io.writeRecord(renderTargetRecord({ ...next, reloadPending: true }));
       if ((await io.writeConfig(result.text, files.config)) === "changed-meanwhile") {
-        if (attempt >= ATTEMPTS) throw new StepError(`${io.label}: changed by someone else ${ATTEMPTS} times while being written; run up again`);
+        if (attempt >= ATTEMPTS) throw new SafeError(`${io.label}: changed by someone else ${ATTEMPTS} times while being written; run up again`);
         say(`auth config ${io.label}: changed by someone else while being written; merging again`);
         continue;
       }

@@ -11,7 +11,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readFileIfExists, removeFile, replaceFile } from "../lib/atomicFile";
-import { StepError, say } from "./io";
+import { SafeError, say } from "./io";
 import type { DeliveryRequest } from "./protocol";
 
 export const MANIFEST = ".fetchml-keys-delivery";
@@ -53,19 +53,19 @@ function writeManifest(dir: string, files: string[]): void {
 }
 
 function safeDirectory(dir: string, create: boolean): string {
-  if (!path.isAbsolute(dir)) throw new StepError(`deliveryDir ${dir}: must be absolute`);
+  if (!path.isAbsolute(dir)) throw new SafeError(`deliveryDir ${dir}: must be absolute`);
   const uid = process.getuid!();
   const parent = path.dirname(dir);
   const parentStat = fs.statSync(parent, { throwIfNoEntry: false });
-  if (!parentStat) throw new StepError(`deliveryDir ${dir}: its parent ${parent} does not exist`);
+  if (!parentStat) throw new SafeError(`deliveryDir ${dir}: its parent ${parent} does not exist`);
   if ((parentStat.mode & 0o002) !== 0 && (parentStat.mode & 0o1000) === 0) {
-    throw new StepError(`deliveryDir ${dir}: its parent ${parent} is writable by every user; choose a directory only you can write to`);
+    throw new SafeError(`deliveryDir ${dir}: its parent ${parent} is writable by every user; choose a directory only you can write to`);
   }
   if (create && !fs.existsSync(dir)) fs.mkdirSync(dir, { mode: 0o700 });
   const st = fs.lstatSync(dir);
-  if (!st.isDirectory()) throw new StepError(`deliveryDir ${dir}: is not a directory (a link is not followed)`);
-  if (st.uid !== uid) throw new StepError(`deliveryDir ${dir}: belongs to uid ${st.uid}, not to this user (uid ${uid}); refusing to put keys there`);
-  if ((st.mode & 0o077) !== 0) throw new StepError(`deliveryDir ${dir}: others have access (mode ${(st.mode & 0o777).toString(8)}); chmod 700 it`);
+  if (!st.isDirectory()) throw new SafeError(`deliveryDir ${dir}: is not a directory (a link is not followed)`);
+  if (st.uid !== uid) throw new SafeError(`deliveryDir ${dir}: belongs to uid ${st.uid}, not to this user (uid ${uid}); refusing to put keys there`);
+  if ((st.mode & 0o077) !== 0) throw new SafeError(`deliveryDir ${dir}: others have access (mode ${(st.mode & 0o777).toString(8)}); chmod 700 it`);
   return dir;
 }
 
@@ -73,7 +73,7 @@ function safeDirectory(dir: string, create: boolean): string {
 function ownFileContent(file: string): string | undefined {
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
   if (!st) return undefined;
-  if (!st.isFile()) throw new StepError(`${file}: is not a regular file; refusing to write a key there`);
-  if (st.uid !== process.getuid!()) throw new StepError(`${file}: belongs to uid ${st.uid}; refusing to write a key into another user's file`);
+  if (!st.isFile()) throw new SafeError(`${file}: is not a regular file; refusing to write a key there`);
+  if (st.uid !== process.getuid!()) throw new SafeError(`${file}: belongs to uid ${st.uid}; refusing to write a key into another user's file`);
   return fs.readFileSync(file, "utf8");
 }

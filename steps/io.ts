@@ -8,8 +8,8 @@ import { AuthConfigError } from "../lib/mergeAuthConfig";
 import { TargetRecordError } from "../lib/targetRecord";
 import { TargetError } from "../targets/local";
 
-/** An error whose message is safe to print (names, paths, counts; never a key or hash). */
-export class StepError extends Error {}
+/** An error whose message is safe to print anywhere (names, paths, counts; never a key, hash or file content). */
+export class SafeError extends Error {}
 
 export async function readRequest<T>(schema: z.ZodType<T>): Promise<T> {
   const chunks: Buffer[] = [];
@@ -19,13 +19,13 @@ export async function readRequest<T>(schema: z.ZodType<T>): Promise<T> {
     json = JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch {
     // JSON.parse's own message quotes the input: never show it.
-    throw new StepError("stdin is not a JSON document");
+    throw new SafeError("stdin is not a JSON document");
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) {
     // Paths only: an issue's message can quote the value.
     const where = parsed.error.issues.slice(0, 5).map((i) => i.path.join(".") || "(root)");
-    throw new StepError(`stdin does not match the step's request (at ${where.join(", ")})`);
+    throw new SafeError(`stdin does not match the step's request (at ${where.join(", ")})`);
   }
   return parsed.data;
 }
@@ -36,7 +36,7 @@ export function say(line: string): void {
 }
 
 export function safeMessage(e: unknown): string {
-  if (e instanceof StepError || e instanceof AuthConfigError || e instanceof TargetError || e instanceof TargetRecordError) return e.message;
+  if (e instanceof SafeError || e instanceof AuthConfigError || e instanceof TargetError || e instanceof TargetRecordError) return e.message;
   const errno = e as NodeJS.ErrnoException;
   if (errno && typeof errno.code === "string") {
     return `${errno.code}${errno.syscall ? ` during ${errno.syscall}` : ""}${errno.path ? ` on ${errno.path}` : ""}`;

@@ -78,7 +78,7 @@ export type VaultRequest = z.infer<typeof vaultRequest>;
 export type VaultRecord = z.infer<typeof vaultRecord>;
 export type DeliveryRequest = z.infer<typeof deliveryRequest>;
 
-/** A step's previous result (PULUMI_COMMAND_STDOUT), or undefined when there is none or it is another shape. */
+/** A step's result as printed (its stdout, or PULUMI_COMMAND_STDOUT), or undefined when there is none or it is another shape. */
 export function previousResult<T>(schema: z.ZodType<T>, stdout: string | undefined): T | undefined {
   if (!stdout) return undefined;
   try {

@@ -7,7 +7,7 @@
  */
 import { planVault, newItem, updatedItem, type VaultItem } from "../lib/vaultPlan";
 import { acquireSession, bwCommand, BwServe, bwWithSession, NOT_UNLOCKED, withBwLock } from "./bitwarden/bw";
-import { StepError } from "./io";
+import { SafeError } from "./io";
 import { type VaultRecord, type VaultRequest, vaultRecord } from "./protocol";
 
 const say = (line: string) => process.stderr.write(`bitwarden: ${line}\n`);
@@ -24,7 +24,7 @@ export async function vaultStep(request: VaultRequest, mode: "write" | "remove",
     const permanentDeletes: Array<{ name: string; id: string }> = [];
     try {
       const status = await serve.call("GET", "/status");
-      if (status?.template?.status !== "unlocked") throw new StepError(NOT_UNLOCKED);
+      if (status?.template?.status !== "unlocked") throw new SafeError(NOT_UNLOCKED);
       // Forced: bw skips a sync when its last one looks recent enough, which can hide an item
       // another client just made (and an adoption would then become a duplicate).
       await serve.call("POST", "/sync?force=true");

@@ -36,8 +36,9 @@ export class LocalTarget implements TargetIO {
     }
   }
 
+  /** The real path itself: what versions before 0.2 stored as the write step's trigger for an absolute path. */
   async identity(): Promise<string> {
-    return `local:${this.realPath()}`;
+    return this.realPath();
   }
 
   async read(): Promise<TargetFiles> {

@@ -4,6 +4,8 @@
  * preview-time unknowns as a sentinel string. Both offline plugins diff with these helpers.
  */
 
+import { isDeepStrictEqual } from "node:util";
+
 const SIG_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 export const UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
@@ -37,19 +39,7 @@ export function containsUnknown(v: unknown): boolean {
 
 /** Deep equality of plain values, after unwrapping secrets (a secret-ness change alone is no change). */
 export function sameValue(a: unknown, b: unknown): boolean {
-  return JSON.stringify(canonical(unwrap(a))) === JSON.stringify(canonical(unwrap(b)));
-}
-
-function canonical(v: unknown): unknown {
-  if (Array.isArray(v)) return v.map(canonical);
-  if (typeof v === "object" && v !== null) {
-    return Object.fromEntries(
-      Object.keys(v)
-        .sort()
-        .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
-    );
-  }
-  return v;
+  return isDeepStrictEqual(unwrap(a), unwrap(b));
 }
 
 /** The names among `keys` whose value differs between old state and new inputs. */

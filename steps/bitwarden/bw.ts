@@ -18,7 +18,9 @@ import * as path from "node:path";
 import { processAlive } from "../../lib/processAlive";
 import { childEnvironment } from "../../targets/io";
 import { execute, type ExecResult, firstLine } from "../exec";
-import { StepError } from "../io";
+import { z } from "zod";
+import { parseJsonOr } from "../../lib/json";
+import { SafeError } from "../io";
 
 /** How to start `bw`: the admin's executable, or the project's pinned @bitwarden/cli. */
 export function bwCommand(cli: string | undefined): string[] {
@@ -46,12 +48,22 @@ function run(bw: string[], args: string[], env: NodeJS.ProcessEnv): Promise<Exec
   return execute(bw[0], [...bw.slice(1), ...args], { env });
 }
 
+/** What `bw status` prints (the fields this project reads). */
+const bwStatus = z.object({ status: z.string(), userEmail: z.string().nullish(), serverUrl: z.string().nullish() });
+/** What `bw serve` answers. */
+const serveReply = z.object({ success: z.boolean().optional(), message: z.string().nullish(), data: z.unknown() });
+
+function statusOf(stdout: string) {
+  const parsed = bwStatus.safeParse(parseJsonOr(stdout, undefined));
+  return parsed.success ? parsed.data : undefined;
+}
+
 /** Whether the session opens the vault: `bw status` (one short `bw`, nothing else started). */
-export async function checkUnlocked(bw: string[], session: string): Promise<{ userEmail?: string; serverUrl?: string }> {
-  const status = await run(bw, ["status"], bwEnv({ BW_SESSION: session }));
-  const parsed = safeJson(status.stdout);
-  if (status.code !== 0 || parsed?.status !== "unlocked") throw new StepError(NOT_UNLOCKED);
-  return { userEmail: parsed.userEmail, serverUrl: parsed.serverUrl };
+export async function checkUnlocked(bw: string[], session: string): Promise<{ userEmail?: string | null; serverUrl?: string | null }> {
+  const result = await run(bw, ["status"], bwEnv({ BW_SESSION: session }));
+  const status = statusOf(result.stdout);
+  if (result.code !== 0 || status?.status !== "unlocked") throw new SafeError(NOT_UNLOCKED);
+  return { userEmail: status.userEmail, serverUrl: status.serverUrl };
 }
 
 /**
@@ -61,22 +73,22 @@ export async function checkUnlocked(bw: string[], session: string): Promise<{ us
 export async function acquireSession(bw: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
   if (env.BW_SESSION) return env.BW_SESSION;
   const { BW_CLIENTID, BW_CLIENTSECRET, BW_PASSWORD } = env;
-  if (!(BW_CLIENTID && BW_CLIENTSECRET && BW_PASSWORD)) throw new StepError(NOT_UNLOCKED);
+  if (!(BW_CLIENTID && BW_CLIENTSECRET && BW_PASSWORD)) throw new SafeError(NOT_UNLOCKED);
   const status = await run(bw, ["status"], bwEnv({}, env));
-  if (safeJson(status.stdout)?.status === "unauthenticated") {
+  if (statusOf(status.stdout)?.status === "unauthenticated") {
     const login = await run(bw, ["login", "--apikey"], bwEnv({ BW_CLIENTID, BW_CLIENTSECRET }, env));
-    if (login.code !== 0) throw new StepError(`bw login --apikey failed (exit ${login.code}); check BW_CLIENTID and BW_CLIENTSECRET. Nothing was changed in the vault`);
+    if (login.code !== 0) throw new SafeError(`bw login --apikey failed (exit ${login.code}); check BW_CLIENTID and BW_CLIENTSECRET. Nothing was changed in the vault`);
   }
   const unlock = await run(bw, ["unlock", "--passwordenv", "BW_PASSWORD", "--raw"], bwEnv({ BW_PASSWORD }, env));
   const session = unlock.stdout.trim();
-  if (unlock.code !== 0 || !session) throw new StepError(`bw unlock failed (exit ${unlock.code}); check BW_PASSWORD. Nothing was changed in the vault`);
+  if (unlock.code !== 0 || !session) throw new SafeError(`bw unlock failed (exit ${unlock.code}); check BW_PASSWORD. Nothing was changed in the vault`);
   return session;
 }
 
 /** Runs a `bw` command with the session (for what `bw serve` cannot do). */
 export async function bwWithSession(bw: string[], session: string, args: string[]): Promise<void> {
   const r = await run(bw, args, bwEnv({ BW_SESSION: session }));
-  if (r.code !== 0) throw new StepError(`bw ${args.slice(0, 2).join(" ")} failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout, 200)}`);
+  if (r.code !== 0) throw new SafeError(`bw ${args.slice(0, 2).join(" ")} failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout, 200)}`);
 }
 
 /** One `bw` user at a time: parallel processes corrupt its data file. */
@@ -93,7 +105,7 @@ export async function withBwLock<T>(work: () => Promise<T>, env: NodeJS.ProcessE
       if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
       const holder = Number(fs.readFileSync(lock, "utf8"));
       if (!processAlive(holder)) fs.rmSync(lock, { force: true });
-      else if (Date.now() > deadline) throw new StepError(`another fetchml-keys run (pid ${holder}) is using bw; try again later`);
+      else if (Date.now() > deadline) throw new SafeError(`another fetchml-keys run (pid ${holder}) is using bw; try again later`);
       else await new Promise((r) => setTimeout(r, 200));
     }
   }
@@ -150,7 +162,7 @@ export class BwServe {
       } catch (e) {
         if (child.exitCode !== null || Date.now() > deadline) {
           await serve.close();
-          throw new StepError(`bw serve did not start (${(e as Error).message})`);
+          throw new SafeError(`bw serve did not start (${(e as Error).message})`);
         }
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -190,11 +202,12 @@ export class BwServe {
           const chunks: Buffer[] = [];
           response.on("data", (c: Buffer) => chunks.push(c));
           response.on("end", () => {
-            const reply = safeJson(Buffer.concat(chunks).toString("utf8"));
-            if ((response.statusCode ?? 500) >= 400 || reply?.success === false) {
+            const parsed = serveReply.safeParse(parseJsonOr(Buffer.concat(chunks).toString("utf8"), undefined));
+            const reply = parsed.success ? parsed.data : undefined;
+            if ((response.statusCode ?? 500) >= 400 || !reply || reply.success === false) {
               // bw serve's messages are its own ("Not found."), never the request body.
-              reject(new StepError(`bw serve ${method} ${route.split("?")[0]}: ${firstLine(String(reply?.message ?? response.statusCode), 200)}`));
-            } else resolve(reply?.data as T);
+              reject(new SafeError(`bw serve ${method} ${route.split("?")[0]}: ${firstLine(String(reply?.message ?? response.statusCode), 200)}`));
+            } else resolve(reply.data as T);
           });
         },
       );
@@ -218,13 +231,5 @@ function groupAlive(group: number): boolean {
     return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
-function safeJson(text: string): any {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
   }
 }

@@ -36,7 +36,7 @@ function reading(users: PlannedUser[], extra: Record<string, { admin?: boolean }
     entries.set(u.name, { digest: entryDigest(entry), ...u.access });
   }
   for (const [name, fields] of Object.entries(extra)) entries.set(name, { digest: entryDigest(fields), ...fields });
-  return { label: "/srv/api.yaml", identity: "local:/srv/api.yaml", exists: true, entries, record: { format: 1, stack: STACK, writer: "w", generation: 3, reloadPending: false, managed: users.map((u) => u.name) }, ...over };
+  return { label: "/srv/api.yaml", identity: "/srv/api.yaml", exists: true, entries, record: { format: 1, stack: STACK, writer: "w", generation: 3, reloadPending: false, managed: users.map((u) => u.name) }, ...over };
 }
 function plan(input: Partial<AccessPlanInput> & { users: PlannedUser[] }) {
   const keys = new Map<string, KeyPlan>(input.users.map((u) => [u.name, { keeper: "0", autoRotations: 0 }]));
@@ -147,8 +147,8 @@ describe("planAccess", () => {
     const p = plan({
       users: [alice],
       previousUsers: new Map([["alice", record(alice)]]),
-      previousTargets: [{ name: "auth-config", label: "/srv/api.yaml", identity: "local:/srv/api.yaml", managed: ["alice", "bob"] }],
-      targets: [{ name: "auth-config", reading: { label: "/srv/apii.yaml", identity: "local:/srv/apii.yaml", exists: false, entries: new Map() } }],
+      previousTargets: [{ name: "auth-config", label: "/srv/api.yaml", identity: "/srv/api.yaml", managed: ["alice", "bob"] }],
+      targets: [{ name: "auth-config", reading: { label: "/srv/apii.yaml", identity: "/srv/apii.yaml", exists: false, entries: new Map() } }],
     });
     expect(p.lines).toEqual([
       "~ auth-config: moves from /srv/api.yaml to /srv/apii.yaml: entries are written there first, then taken off /srv/api.yaml",

@@ -12,7 +12,7 @@ function racedTarget(times: number) {
   const state = { config: "logging:\n  level: info\nauth:\n  api_keys: {}\n", record: undefined as string | undefined, replaces: 0, reloads: 0 };
   const io: TargetIO = {
     label: "/srv/api.yaml",
-    identity: async () => "local:/srv/api.yaml",
+    identity: async () => "/srv/api.yaml",
     read: async (): Promise<TargetFiles> => ({ config: state.config, record: state.record }),
     writeConfig: async (text, expected) => {
       if (state.replaces < times) {
