@@ -288,8 +288,8 @@ function verifyEdit(before: string, after: string, edit: AuthEdit, label: string
   };
   const next = parseDocument(after, { uniqueKeys: true });
   if (next.errors.length > 0) fail("edited text does not parse");
-  const oldJs = (parseDocument(before).toJS() ?? {}) as Record<string, any>;
-  const newJs = (next.toJS() ?? {}) as Record<string, any>;
+  const oldJs = asRecord(parseDocument(before).toJS());
+  const newJs = asRecord(next.toJS());
   const expected = new Map<string, unknown>();
   for (const [name, entry] of readApiKeys(before, label)) {
     if (!edit.upsert.has(name) && !edit.remove(name)) expected.set(name, entry);
@@ -298,15 +298,21 @@ function verifyEdit(before: string, after: string, edit: AuthEdit, label: string
   if (!isDeepStrictEqual(readApiKeys(after, label), expected)) {
     fail("api_keys differ from the plan");
   }
-  const strip = (js: Record<string, any>, created: boolean) => {
+  const strip = (js: Record<string, unknown>, created: boolean) => {
     const copy = structuredClone(js);
-    if (copy.auth && typeof copy.auth === "object") {
-      delete copy.auth.api_keys;
-      if (created) delete copy.auth.enabled;
-      if (Object.keys(copy.auth).length === 0) delete copy.auth;
+    const auth = copy.auth;
+    if (auth && typeof auth === "object" && !Array.isArray(auth)) {
+      const section = auth as Record<string, unknown>;
+      delete section.api_keys;
+      if (created) delete section.enabled;
+      if (Object.keys(section).length === 0) delete copy.auth;
     }
     return copy;
   };
   const created = !oldJs.auth;
   if (!isDeepStrictEqual(strip(oldJs, false), strip(newJs, created))) fail("settings outside auth.api_keys changed");
+}
+
+function asRecord(value: unknown): Record<string, unknown> {
+  return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }

@@ -5,6 +5,7 @@
  * Prints the item records (public: ids and fingerprints) on stdout and one line per change on
  * stderr; never a key or hash.
  */
+import { parseJsonOr } from "../lib/json";
 import { planVault, newItem, updatedItem, type VaultItem } from "../lib/vaultPlan";
 import { acquireSession, bwCommand, BwServe, bwWithSession, NOT_UNLOCKED, withBwLock } from "./bitwarden/bw";
 import { SafeError } from "./io";
@@ -23,7 +24,7 @@ export async function vaultStep(request: VaultRequest, mode: "write" | "remove",
     // so two bw processes never share its data file.
     const permanentDeletes: Array<{ name: string; id: string }> = [];
     try {
-      const status = await serve.call("GET", "/status");
+      const status = await serve.call<{ template?: { status?: string } }>("GET", "/status");
       if (status?.template?.status !== "unlocked") throw new SafeError(NOT_UNLOCKED);
       // Forced: bw skips a sync when its last one looks recent enough, which can hide an item
       // another client just made (and an adoption would then become a duplicate).
@@ -106,13 +107,8 @@ async function fetchMissing(serve: BwServe, previous: ReadonlyMap<string, VaultR
  */
 export function previousRecords(stdout: string | undefined): Map<string, VaultRecord> {
   const records = new Map<string, VaultRecord>();
-  let parsed: any;
-  try {
-    parsed = JSON.parse(stdout ?? "");
-  } catch {
-    return records;
-  }
-  const items = parsed?.items;
+  const parsed = parseJsonOr(stdout ?? "", undefined);
+  const items = parsed && typeof parsed === "object" ? (parsed as { items?: unknown }).items : undefined;
   const pairs: unknown[] = Array.isArray(items) ? items : items && typeof items === "object" ? Object.entries(items) : [];
   for (const pair of pairs) {
     if (!Array.isArray(pair) || typeof pair[0] !== "string") continue;

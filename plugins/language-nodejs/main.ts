@@ -10,7 +10,9 @@ import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { parseOptions, requiredPackages, runArguments, runEnvironment, runResult, type RunInput } from "./launch";
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+import type * as language from "@pulumi/pulumi/proto/language_pb";
+
+// The generated gRPC code is plain JavaScript; its message types come from the .d.ts beside it.
 const languageRpc = require("@pulumi/pulumi/proto/language_grpc_pb");
 const languageProto = require("@pulumi/pulumi/proto/language_pb");
 const pluginProto = require("@pulumi/pulumi/proto/plugin_pb");
@@ -19,8 +21,7 @@ const emptyProto = require(require.resolve("google-protobuf/google/protobuf/empt
 
 const HOST_VERSION = require("@pulumi/pulumi/package.json").version as string;
 
-type Call = grpc.ServerUnaryCall<any, any>;
-type Callback = grpc.sendUnaryData<any>;
+type Unary<Req, Res> = (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) => void;
 
 const argv = process.argv.slice(2);
 if (argv.includes("-version") || argv.includes("--version")) {
@@ -37,10 +38,10 @@ let engineAddress = positional[0] ?? "";
 const running = new Set<ChildProcess>();
 
 function unimplemented(method: string) {
-  return (_call: unknown, callback: Callback) => callback({ code: grpc.status.UNIMPLEMENTED, details: `method ${method} not implemented` });
+  return (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED, details: `method ${method} not implemented` });
 }
 
-function programInfo(info: any) {
+function programInfo(info: language.ProgramInfo | undefined) {
   return {
     rootDirectory: info?.getRootDirectory() ?? "",
     programDirectory: info?.getProgramDirectory() ?? process.cwd(),
@@ -55,7 +56,7 @@ function locateRunPath(programDirectory: string): string {
   return require.resolve(override || "@pulumi/pulumi/cmd/run", { paths: [programDirectory] });
 }
 
-function run(call: Call, callback: Callback) {
+const run: Unary<language.RunRequest, language.RunResponse> = (call, callback) => {
   const req = call.request;
   const info = programInfo(req.getInfo());
   const input: RunInput = {
@@ -104,9 +105,9 @@ function run(call: Call, callback: Callback) {
     const result = runResult(code, signal);
     reply(result.error, result.bail);
   });
-}
+};
 
-function getRequiredPackages(call: Call, callback: Callback) {
+const getRequiredPackages: Unary<language.GetRequiredPackagesRequest, language.GetRequiredPackagesResponse> = (call, callback) => {
   const info = programInfo(call.request.getInfo());
   const response = new languageProto.GetRequiredPackagesResponse();
   for (const dep of requiredPackages(info.programDirectory)) {
@@ -118,20 +119,20 @@ function getRequiredPackages(call: Call, callback: Callback) {
     response.addPackages(pkg);
   }
   callback(null, response);
-}
+};
 
-function getPluginInfo(_call: Call, callback: Callback) {
+const getPluginInfo: Unary<unknown, unknown> = (_call, callback) => {
   const response = new pluginProto.PluginInfo();
   response.setVersion(HOST_VERSION);
   callback(null, response);
-}
+};
 
-function handshake(call: Call, callback: Callback) {
+const handshake: Unary<language.LanguageHandshakeRequest, language.LanguageHandshakeResponse> = (call, callback) => {
   engineAddress = call.request.getEngineAddress() || engineAddress;
   callback(null, new languageProto.LanguageHandshakeResponse());
-}
+};
 
-function about(call: Call, callback: Callback) {
+const about: Unary<language.AboutRequest, language.AboutResponse> = (call, callback) => {
   const info = programInfo(call.request.getInfo());
   parseOptions(info.options);
   const response = new languageProto.AboutResponse();
@@ -139,9 +140,9 @@ function about(call: Call, callback: Callback) {
   response.setVersion(process.version);
   response.getMetadataMap().set("packagemanager", "npm");
   callback(null, response);
-}
+};
 
-function getProgramDependencies(call: Call, callback: Callback) {
+const getProgramDependencies: Unary<language.GetProgramDependenciesRequest, language.GetProgramDependenciesResponse> = (call, callback) => {
   const info = programInfo(call.request.getInfo());
   const response = new languageProto.GetProgramDependenciesResponse();
   try {
@@ -160,20 +161,20 @@ function getProgramDependencies(call: Call, callback: Callback) {
     // no package.json: no dependencies to report
   }
   callback(null, response);
-}
+};
 
 /** This host installs nothing (it is for machines that cannot reach the registries it would need). */
-function installDependencies(call: grpc.ServerWritableStream<any, any>) {
+function installDependencies(call: grpc.ServerWritableStream<language.InstallDependenciesRequest, language.InstallDependenciesResponse>) {
   const response = new languageProto.InstallDependenciesResponse();
   response.setStderr(Buffer.from("offline language host: dependencies are installed by `npm ci` (scripts/fetchml-keys.sh)\n"));
   call.write(response);
   call.end();
 }
 
-function cancel(_call: Call, callback: Callback) {
+const cancel: Unary<unknown, unknown> = (_call, callback) => {
   for (const child of running) child.kill("SIGINT");
   callback(null, new emptyProto.Empty());
-}
+};
 
 /** Like the real host's health check: exit when the engine that started us is gone. */
 function watchEngine(address: string) {

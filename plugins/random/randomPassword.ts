@@ -78,7 +78,22 @@ function pick(props: Props): Props {
   return Object.fromEntries(INPUTS.filter((k) => props[k] !== undefined).map((k) => [k, props[k]]));
 }
 
-export function generate(p: Record<string, any>): string {
+/** The inputs generation reads (after check, secrets unwrapped). */
+export interface PasswordSpec {
+  length: number;
+  lower?: boolean;
+  upper?: boolean;
+  numeric?: boolean;
+  number?: boolean;
+  special?: boolean;
+  minLower?: number;
+  minUpper?: number;
+  minNumeric?: number;
+  minSpecial?: number;
+  overrideSpecial?: string;
+}
+
+export function generate(p: PasswordSpec): string {
   const special = p.overrideSpecial ? String(p.overrideSpecial) : DEFAULT_SPECIAL;
   const pools: Array<[boolean, string, number]> = [
     [p.lower !== false, CLASSES.lower, p.minLower ?? 0],

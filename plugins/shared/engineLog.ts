@@ -5,7 +5,6 @@
  */
 import * as grpc from "@grpc/grpc-js";
 
-/* eslint-disable @typescript-eslint/no-require-imports */
 const engineRpc = require("@pulumi/pulumi/proto/engine_grpc_pb");
 const engineProto = require("@pulumi/pulumi/proto/engine_pb");
 

@@ -18,7 +18,8 @@ export function secret<T>(value: T): unknown {
   return { [SIG_KEY]: SECRET_SIG, value };
 }
 
-/** The plain value, with every secret wrapper (at any depth) removed. */
+/** The plain value, with every secret wrapper (at any depth) removed. Untyped: it is whatever the engine sent. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function unwrap(v: unknown): any {
   if (isSecretValue(v)) return unwrap(v.value);
   if (Array.isArray(v)) return v.map(unwrap);
@@ -49,7 +50,6 @@ export function changedKeys(keys: readonly string[], olds: Record<string, unknow
 
 /** The version of the npm SDK this plugin stands in for: the version the engine asks for. */
 export function sdkVersion(pkg: string): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   return require(`${pkg}/package.json`).version;
 }
 

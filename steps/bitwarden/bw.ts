@@ -185,7 +185,7 @@ export class BwServe {
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 
-  call<T = any>(method: string, route: string, body?: unknown): Promise<T> {
+  call<T = unknown>(method: string, route: string, body?: unknown): Promise<T> {
     const payload = body === undefined ? undefined : JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const request = http.request(
