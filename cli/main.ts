@@ -106,7 +106,9 @@ async function main(argv: string[]): Promise<number> {
       // target; the program's own reading of every target does (a preview, changing nothing).
       const access = await previewAccess(stack);
       const drift = access.lines.filter((line) => !line.startsWith("!"));
-      console.log(access.lines.length > 0 ? `targets and stack config differ:\n${access.lines.join("\n")}` : "targets are as stack config says");
+      console.log(
+        access.lines.length > 0 ? `targets and stack config differ:\n${access.lines.join("\n")}` : "targets are as stack config says",
+      );
       return values["expect-no-changes"] && (drift.length > 0 || access.refused) ? 1 : 0;
     }
     case "cancel":

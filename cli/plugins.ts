@@ -63,8 +63,7 @@ export function choosePlugins(engineBinDir: string, env: NodeJS.ProcessEnv = pro
   }
   return PLUGINS.map((name) => {
     const version = sdkPluginVersion(name);
-    const installed =
-      name === "nodejs" ? realLanguageHostInstalled(engineBinDir, env) : realProviderInstalled(name, version, env);
+    const installed = name === "nodejs" ? realLanguageHostInstalled(engineBinDir, env) : realProviderInstalled(name, version, env);
     const real = mode === "real" || (mode === "auto" && installed);
     return { name, kind: name === "nodejs" ? "language" : "resource", version, source: real ? "real" : "offline" };
   });

@@ -59,7 +59,9 @@ export class AuthConfig extends pulumi.ComponentResource {
       const found = args.reading.entries.get(user.name);
       pulumi.output(user.apiKeyHash).apply((apiKeyHash) => {
         if (found && found.digest !== entryDigest(renderApiKeyEntry({ name: user.name, access: user.access, apiKeyHash }))) {
-          pulumi.log.info(`~ ${user.name}: entry on ${args.reading.label} was changed by hand (its hash is not this user's key): up restores it`);
+          pulumi.log.info(
+            `~ ${user.name}: entry on ${args.reading.label} was changed by hand (its hash is not this user's key): up restores it`,
+          );
         }
       });
     }

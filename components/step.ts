@@ -40,7 +40,8 @@ export function stepResource<T>(name: string, args: StepArgs<T>, opts: pulumi.Cu
     (pulumi.output(args.request as pulumi.Input<object>) as pulumi.Output<unknown>).apply((request) => {
       const checked = args.schema.safeParse(request);
       // Paths only: an issue's message could quote a secret value.
-      if (!checked.success) throw new Error(`${name}: request does not match ${args.run} (at ${checked.error.issues.map((i) => i.path.join(".")).join(", ")})`);
+      if (!checked.success)
+        throw new Error(`${name}: request does not match ${args.run} (at ${checked.error.issues.map((i) => i.path.join(".")).join(", ")})`);
       return JSON.stringify(checked.data);
     }),
   );

@@ -52,7 +52,10 @@ export const bitwardenSchema = z.strictObject({
   /** Default collection(s) for users without their own. */
   collectionIds: z.array(uuid).min(1).max(16),
   /** Items are named "<itemPrefix> <user>". */
-  itemPrefix: z.string().regex(/^[^\n\r]{1,64}$/, { error: "must be 1-64 characters on one line" }).optional(),
+  itemPrefix: z
+    .string()
+    .regex(/^[^\n\r]{1,64}$/, { error: "must be 1-64 characters on one line" })
+    .optional(),
   /** What revoking a user does to their item: move to trash, delete for good, or leave it. */
   onRevoke: z.enum(REVOKE_POLICIES).optional(),
   /** A `bw` executable to use instead of the project's pinned @bitwarden/cli. */
@@ -66,9 +69,15 @@ export const defaultsSchema = z.strictObject({
 });
 
 export const clientSchema = z.strictObject({
-  workerHost: z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, { error: "must be a host name or IP" }).optional(),
+  workerHost: z
+    .string()
+    .regex(/^[A-Za-z0-9.-]{1,253}$/, { error: "must be a host name or IP" })
+    .optional(),
   workerPort: z.int().min(1).max(65535).optional(),
-  apiUrl: z.string().regex(/^wss?:\/\/\S+$/, { error: "must be a ws:// or wss:// URL" }).optional(),
+  apiUrl: z
+    .string()
+    .regex(/^wss?:\/\/\S+$/, { error: "must be a ws:// or wss:// URL" })
+    .optional(),
 });
 
 /** A FetchML server reached over SSH. */
@@ -84,8 +93,14 @@ export const serverSchema = z.strictObject({
     error: "must be one host key line, e.g. the server's /etc/ssh/ssh_host_ed25519_key.pub",
   }),
   configPath: z.string().regex(/^\//, { error: "must be an absolute path on the server" }),
-  owner: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/).optional(),
-  group: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/).optional(),
+  owner: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_.-]{0,31}$/)
+    .optional(),
+  group: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_.-]{0,31}$/)
+    .optional(),
   /** Run on the server after its file changed, e.g. `systemctl restart fetchml-api`. */
   reloadCommand: z.string().min(1).optional(),
 });

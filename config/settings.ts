@@ -121,7 +121,9 @@ export function parseSettings(config: Record<string, unknown>): Settings {
         rotation: user.rotation ?? 0,
         suspended: user.suspended ?? false,
         ...(delivery === "bitwarden" ? { collectionIds: user.bitwarden?.collectionIds ?? data.bitwarden!.collectionIds } : {}),
-        ...((user.maxKeyAgeDays ?? defaults.maxKeyAgeDays) !== undefined ? { maxKeyAgeDays: user.maxKeyAgeDays ?? defaults.maxKeyAgeDays } : {}),
+        ...((user.maxKeyAgeDays ?? defaults.maxKeyAgeDays) !== undefined
+          ? { maxKeyAgeDays: user.maxKeyAgeDays ?? defaults.maxKeyAgeDays }
+          : {}),
       };
     });
   return {
@@ -284,7 +286,11 @@ export function authTargets(settings: Settings): AuthTarget[] {
   if (settings.authConfigPath !== undefined) {
     targets.push({
       name: "auth-config",
-      spec: { kind: "local", configPath: settings.authConfigPath, ...(settings.reloadCommand ? { reloadCommand: settings.reloadCommand } : {}) },
+      spec: {
+        kind: "local",
+        configPath: settings.authConfigPath,
+        ...(settings.reloadCommand ? { reloadCommand: settings.reloadCommand } : {}),
+      },
     });
   }
   for (const server of settings.servers) targets.push({ name: `server-${server.name}`, spec: { kind: "ssh", ...server } });

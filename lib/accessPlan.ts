@@ -118,7 +118,8 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
           explained.access.add(user.name);
         }
       }
-      if (prev.delivery !== undefined && prev.delivery !== user.delivery) say(user.name, `~ ${user.name}: delivery ${prev.delivery} -> ${user.delivery}`);
+      if (prev.delivery !== undefined && prev.delivery !== user.delivery)
+        say(user.name, `~ ${user.name}: delivery ${prev.delivery} -> ${user.delivery}`);
       if (key?.change && key.change !== "new") say(user.name, `~ ${user.name}: key rotated (${rotationReason(key, prev)})`);
     }
     if (key?.warning) say(user.name, key.warning);
@@ -165,15 +166,21 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
     };
     targets.set(name, plan);
     if (prevTarget && reading.identity && prevTarget.identity !== reading.identity) {
-      targetLines.push(`~ ${name}: moves from ${prevTarget.label} to ${reading.label}: entries are written there first, then taken off ${prevTarget.label}`);
+      targetLines.push(
+        `~ ${name}: moves from ${prevTarget.label} to ${reading.label}: entries are written there first, then taken off ${prevTarget.label}`,
+      );
       // Whatever still reads the old file loses every entry: a typo'd path must not pass silently.
       if (prevTarget.managed.length > 0 && 1 > input.maxRevokedShare) {
-        refusals.push(`${prevTarget.managed.length} of ${prevTarget.managed.length} on ${prevTarget.label} (100%, the target moves): ${prevTarget.managed.join(", ")}`);
+        refusals.push(
+          `${prevTarget.managed.length} of ${prevTarget.managed.length} on ${prevTarget.label} (100%, the target moves): ${prevTarget.managed.join(", ")}`,
+        );
       }
     }
     if (reading.identity && !reading.exists) targetLines.push(`+ ${reading.label}: does not exist yet: up creates it`);
     if (reading.unreachable) {
-      targetLines.push(`! ${reading.label}: cannot be read now (${reading.unreachable}); what up changes there is known only when it connects`);
+      targetLines.push(
+        `! ${reading.label}: cannot be read now (${reading.unreachable}); what up changes there is known only when it connects`,
+      );
       continue;
     }
     for (const entry of removals) {
@@ -182,7 +189,9 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
       const why = declared.get(entry)?.suspended
         ? "although the user is suspended"
         : `is not declared by this stack${facts.admin === true ? " (admin)" : ""}`;
-      targetLines.push(`- ${entry}: entry on ${reading.label} ${why}: up removes it${declared.has(entry) ? "" : "; list it in preserveEntries to keep it"}`);
+      targetLines.push(
+        `- ${entry}: entry on ${reading.label} ${why}: up removes it${declared.has(entry) ? "" : "; list it in preserveEntries to keep it"}`,
+      );
     }
     // Drift exists only where this stack wrote before; a target it takes on gets every entry anyway.
     const managedHere = reading.record?.stack === input.stack;
@@ -197,16 +206,22 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
         plan.verify.push(user.name);
       }
     }
-    if (plan.reloadPending) targetLines.push(`! ${reading.label}: a reload is still owed (the last one failed or was cut short): up runs it`);
+    if (plan.reloadPending)
+      targetLines.push(`! ${reading.label}: a reload is still owed (the last one failed or was cut short): up runs it`);
     if (present.length > 0 && removals.length / present.length > input.maxRevokedShare) {
-      refusals.push(`${removals.length} of ${present.length} on ${reading.label} (${percent(removals.length / present.length)}): ${removals.join(", ")}`);
+      refusals.push(
+        `${removals.length} of ${present.length} on ${reading.label} (${percent(removals.length / present.length)}): ${removals.join(", ")}`,
+      );
     }
   }
   const current = new Set(input.targets.map((t) => t.name));
   for (const old of input.previousTargets) {
     if (current.has(old.name)) continue;
-    targetLines.push(`- ${old.label}: no longer in stack config: up takes ${old.managed.length} entries off it${old.managed.length ? ` (${old.managed.join(", ")})` : ""}`);
-    if (old.managed.length > 0 && 1 > input.maxRevokedShare) refusals.push(`${old.managed.length} of ${old.managed.length} on ${old.label} (100%): ${old.managed.join(", ")}`);
+    targetLines.push(
+      `- ${old.label}: no longer in stack config: up takes ${old.managed.length} entries off it${old.managed.length ? ` (${old.managed.join(", ")})` : ""}`,
+    );
+    if (old.managed.length > 0 && 1 > input.maxRevokedShare)
+      refusals.push(`${old.managed.length} of ${old.managed.length} on ${old.label} (100%): ${old.managed.join(", ")}`);
   }
 
   const lines = [...[...userLines.keys()].sort().flatMap((n) => userLines.get(n)!), ...targetLines];
@@ -230,7 +245,8 @@ function accessDetail(prev: PreviousUser, now: Access, arrows = true): string | 
   const parts: string[] = [];
   const change = (from: unknown, to: unknown) => (arrows ? `${from} -> ${to}` : `${to}`);
   if (prev.admin !== undefined && prev.admin !== now.admin) parts.push(`admin ${change(prev.admin, now.admin)}`);
-  if (prev.roles !== undefined && prev.roles.join(",") !== now.roles.join(",")) parts.push(`roles ${change(`[${prev.roles}]`, `[${now.roles}]`)}`);
+  if (prev.roles !== undefined && prev.roles.join(",") !== now.roles.join(","))
+    parts.push(`roles ${change(`[${prev.roles}]`, `[${now.roles}]`)}`);
   if (prev.permissions !== undefined) {
     const perms = new Set([...Object.keys(prev.permissions), ...Object.keys(now.permissions)]);
     for (const perm of [...perms].sort()) {

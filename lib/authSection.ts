@@ -44,5 +44,7 @@ export function renderApiKeyEntries(users: readonly ActiveUser[]): Map<string, A
  * itself to anything. It is a SHA-256 over the entry, hash included: kept in memory only.
  */
 export function entryDigest(entry: unknown): string {
-  return createHash("sha256").update(JSON.stringify(canonical(entry) ?? null)).digest("hex");
+  return createHash("sha256")
+    .update(JSON.stringify(canonical(entry) ?? null))
+    .digest("hex");
 }

@@ -55,7 +55,8 @@ export function planKeys(
     const plan: KeyPlan = { keeper, autoRotations: auto, previous: before };
     const change = keyChange(before, user.rotation, keeper, auto);
     if (change) plan.change = change;
-    if (change === "age" && before?.issuedAt && user.maxKeyAgeDays) plan.age = { days: Math.floor(keyAgeDays(before.issuedAt, now)), max: user.maxKeyAgeDays };
+    if (change === "age" && before?.issuedAt && user.maxKeyAgeDays)
+      plan.age = { days: Math.floor(keyAgeDays(before.issuedAt, now)), max: user.maxKeyAgeDays };
     const warning = expiryWarning(user.name, before, user.maxKeyAgeDays, warnDays, now);
     if (warning) plan.warning = warning;
     plans.set(user.name, plan);
@@ -104,7 +105,8 @@ export function expiryWarning(
   const age = keyAgeDays(previous.issuedAt, now);
   if (age >= maxKeyAgeDays) return undefined;
   const left = maxKeyAgeDays - age;
-  if (left <= warnDays) return `! ${name}: key expires in ${Math.ceil(left)} days (${Math.floor(age)} of max ${maxKeyAgeDays}); the first up after that rotates it`;
+  if (left <= warnDays)
+    return `! ${name}: key expires in ${Math.ceil(left)} days (${Math.floor(age)} of max ${maxKeyAgeDays}); the first up after that rotates it`;
   return undefined;
 }
 

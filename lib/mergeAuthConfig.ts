@@ -135,9 +135,7 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
   }
   const keys = keysPair.value;
   if (!isMap(keys) || keys.flow) {
-    throw new AuthConfigError(
-      `${label}: auth.api_keys must be a block mapping (one user per line); the file was left untouched`,
-    );
+    throw new AuthConfigError(`${label}: auth.api_keys must be a block mapping (one user per line); the file was left untouched`);
   }
   const entryIndent = column(source, (keys.items[0].key as ScalarNode).range[0]);
   const step = indentStep(source, keys.items[0].value, entryIndent) ?? entryIndent - authIndent;
@@ -172,7 +170,11 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
   }
   if (toAdd.length > 0) {
     const at = lineEndIncl(source, valueEnd(keys.items[keys.items.length - 1]));
-    edits.push({ start: at, end: at, text: ensureNewlineBefore(source, at) + renderEntries(edit.upsert, toAdd, entryIndent, step).join("\n") + "\n" });
+    edits.push({
+      start: at,
+      end: at,
+      text: ensureNewlineBefore(source, at) + renderEntries(edit.upsert, toAdd, entryIndent, step).join("\n") + "\n",
+    });
   }
   return { result, edits };
 }
@@ -180,9 +182,7 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
 type ScalarNode = { value: unknown; range: [number, number, number] };
 
 function findPair(map: YAMLMap<unknown, unknown>, key: string): (Pair<ScalarNode, unknown> & { key: ScalarNode }) | undefined {
-  return map.items.find((p) => isScalar(p.key) && p.key.value === key) as
-    | (Pair<ScalarNode, unknown> & { key: ScalarNode })
-    | undefined;
+  return map.items.find((p) => isScalar(p.key) && p.key.value === key) as (Pair<ScalarNode, unknown> & { key: ScalarNode }) | undefined;
 }
 
 function isNullScalar(node: unknown): boolean {

@@ -6,10 +6,12 @@ import { stringify } from "smol-toml";
 import type { ClientSettings } from "../config/settings";
 
 export function renderMlConfig(apiKey: string, client: ClientSettings): string {
-  return stringify({
-    api_key: apiKey,
-    worker_host: client.workerHost,
-    worker_port: client.workerPort,
-    api_url: client.apiUrl,
-  }).trimEnd() + "\n";
+  return (
+    stringify({
+      api_key: apiKey,
+      worker_host: client.workerHost,
+      worker_port: client.workerPort,
+      api_url: client.apiUrl,
+    }).trimEnd() + "\n"
+  );
 }

@@ -28,7 +28,10 @@ export async function readPreviousRun(delayMs = 200): Promise<PreviousRun> {
     try {
       const result = await pulumi.runtime.invoke(READ_STACK_OUTPUTS, { name: self }, { async: true });
       const outputs = result?.outputs ?? {};
-      return { users: new Map(Object.entries(asMap(outputs.users)) as Array<[string, PreviousUser]>), targets: asTargets(outputs.authTargets) };
+      return {
+        users: new Map(Object.entries(asMap(outputs.users)) as Array<[string, PreviousUser]>),
+        targets: asTargets(outputs.authTargets),
+      };
     } catch (e) {
       if (attempt >= ATTEMPTS) throw new pulumi.RunError(`cannot read this stack's previous outputs: ${(e as Error).message}`);
       await new Promise((r) => setTimeout(r, delayMs * attempt));
@@ -45,6 +48,11 @@ function asTargets(value: unknown): PreviousTarget[] {
   if (!Array.isArray(value)) return [];
   return value.filter(
     (t): t is PreviousTarget =>
-      !!t && typeof t === "object" && typeof t.name === "string" && typeof t.label === "string" && typeof t.identity === "string" && Array.isArray(t.managed),
+      !!t &&
+      typeof t === "object" &&
+      typeof t.name === "string" &&
+      typeof t.label === "string" &&
+      typeof t.identity === "string" &&
+      Array.isArray(t.managed),
   );
 }

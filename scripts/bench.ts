@@ -39,7 +39,9 @@ function benchMerge(): void {
     const runs = 20;
     const start = performance.now();
     for (let r = 0; r < runs; r++) mergeAuthConfig(first, rotated, ["svc-backup"]);
-    console.log(`merge: ${String(n).padStart(4)} users, one rotated                 ${((performance.now() - start) / runs).toFixed(2)} ms per merge`);
+    console.log(
+      `merge: ${String(n).padStart(4)} users, one rotated                 ${((performance.now() - start) / runs).toFixed(2)} ms per merge`,
+    );
   }
 }
 
@@ -54,7 +56,9 @@ async function benchEngine(users: number, bitwarden: boolean): Promise<void> {
     const config: Record<string, any> = {
       authConfigPath: serverFile,
       preserveEntries: ["svc-backup"],
-      users: Object.fromEntries(Array.from({ length: users }, (_, i) => [`user${i}`, { role: "researcher", delivery: bitwarden ? "bitwarden" : "direct" }])),
+      users: Object.fromEntries(
+        Array.from({ length: users }, (_, i) => [`user${i}`, { role: "researcher", delivery: bitwarden ? "bitwarden" : "direct" }]),
+      ),
     };
     if (bitwarden) {
       server = await BitwardenTestServer.start();
@@ -62,7 +66,11 @@ async function benchEngine(users: number, bitwarden: boolean): Promise<void> {
       bw = new BwCli(server.url, server.caFile, BW_DEFAULT);
       await bw.configure();
       await bw.loginWithPassword(account.email, account.password);
-      for (const [name, value] of Object.entries({ BW_SESSION: bw.session, BITWARDENCLI_APPDATA_DIR: bw.dataDir, NODE_EXTRA_CA_CERTS: server.caFile })) {
+      for (const [name, value] of Object.entries({
+        BW_SESSION: bw.session,
+        BITWARDENCLI_APPDATA_DIR: bw.dataDir,
+        NODE_EXTRA_CA_CERTS: server.caFile,
+      })) {
         e2e.setProgramEnv(name, value);
       }
       config.bitwarden = { organizationId: organization.id, collectionIds: [organization.collections.FetchML] };

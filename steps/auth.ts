@@ -25,7 +25,14 @@ export async function authRevoke(request: AuthRevokeRequest): Promise<void> {
       const gone = [...namesIn(files, io.label)].filter((name) => !keep.has(name));
       const result = removeAuthEntries(files.config ?? "", gone, io.label);
       const next: TargetRecord = {
-        ...(record ?? { format: TARGET_RECORD_FORMAT, stack: request.stack, writer: "none", generation: 0, reloadPending: false, managed: [] }),
+        ...(record ?? {
+          format: TARGET_RECORD_FORMAT,
+          stack: request.stack,
+          writer: "none",
+          generation: 0,
+          reloadPending: false,
+          managed: [],
+        }),
         managed: (record?.managed ?? []).filter((name) => keep.has(name)),
       };
       return { result, next, verb: "REVOKED" };
@@ -65,9 +72,11 @@ export async function authRemove(request: AuthWriteRequest, previousStdout: stri
       if (record?.stack === request.stack && (!writer || record.writer === writer)) await io.writeRecord(undefined);
       return;
     }
-    if (record && record.stack !== request.stack) return say(`auth config ${io.label}: now managed by stack ${record.stack}; nothing removed`);
+    if (record && record.stack !== request.stack)
+      return say(`auth config ${io.label}: now managed by stack ${record.stack}; nothing removed`);
     // A replaced writer (--replace, or a write step that moved) must not undo its successor.
-    if (record && record.writer !== writer) return say(`auth config ${io.label}: written since by a newer step of this stack; nothing removed`);
+    if (record && record.writer !== writer)
+      return say(`auth config ${io.label}: written since by a newer step of this stack; nothing removed`);
     const managed = record?.managed ?? request.entries.map(([name]) => name);
     await editUntilStable(io, request.stack, (current) => ({
       result: removeAuthEntries(current.config ?? "", managed, io.label),
@@ -99,7 +108,11 @@ interface Edit {
  * record says "reload pending" before the file is replaced, and is cleared only after the
  * reload succeeded, so a failed or interrupted reload is retried by the next up.
  */
-export async function editUntilStable(io: TargetIO, stack: string, plan: (files: TargetFiles, record: TargetRecord | undefined) => Edit): Promise<void> {
+export async function editUntilStable(
+  io: TargetIO,
+  stack: string,
+  plan: (files: TargetFiles, record: TargetRecord | undefined) => Edit,
+): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const files = await io.read();
     const record = parseTargetRecord(files.record, `${io.label}: its record`);
@@ -112,7 +125,8 @@ export async function editUntilStable(io: TargetIO, stack: string, plan: (files:
     if (result.changed) {
       if (next) await io.writeRecord(renderTargetRecord({ ...next, reloadPending: true }));
       if ((await io.writeConfig(result.text, files.config)) === "changed-meanwhile") {
-        if (attempt >= ATTEMPTS) throw new SafeError(`${io.label}: changed by someone else ${ATTEMPTS} times while being written; run up again`);
+        if (attempt >= ATTEMPTS)
+          throw new SafeError(`${io.label}: changed by someone else ${ATTEMPTS} times while being written; run up again`);
         say(`auth config ${io.label}: changed by someone else while being written; merging again`);
         continue;
       }

@@ -64,8 +64,10 @@ function safeDirectory(dir: string, create: boolean): string {
   if (create && !fs.existsSync(dir)) fs.mkdirSync(dir, { mode: 0o700 });
   const st = fs.lstatSync(dir);
   if (!st.isDirectory()) throw new SafeError(`deliveryDir ${dir}: is not a directory (a link is not followed)`);
-  if (st.uid !== uid) throw new SafeError(`deliveryDir ${dir}: belongs to uid ${st.uid}, not to this user (uid ${uid}); refusing to put keys there`);
-  if ((st.mode & 0o077) !== 0) throw new SafeError(`deliveryDir ${dir}: others have access (mode ${(st.mode & 0o777).toString(8)}); chmod 700 it`);
+  if (st.uid !== uid)
+    throw new SafeError(`deliveryDir ${dir}: belongs to uid ${st.uid}, not to this user (uid ${uid}); refusing to put keys there`);
+  if ((st.mode & 0o077) !== 0)
+    throw new SafeError(`deliveryDir ${dir}: others have access (mode ${(st.mode & 0o777).toString(8)}); chmod 700 it`);
   return dir;
 }
 
@@ -74,6 +76,7 @@ function ownFileContent(file: string): string | undefined {
   const st = fs.lstatSync(file, { throwIfNoEntry: false });
   if (!st) return undefined;
   if (!st.isFile()) throw new SafeError(`${file}: is not a regular file; refusing to write a key there`);
-  if (st.uid !== process.getuid!()) throw new SafeError(`${file}: belongs to uid ${st.uid}; refusing to write a key into another user's file`);
+  if (st.uid !== process.getuid!())
+    throw new SafeError(`${file}: belongs to uid ${st.uid}; refusing to write a key into another user's file`);
   return fs.readFileSync(file, "utf8");
 }

@@ -36,7 +36,8 @@ export function say(line: string): void {
 }
 
 export function safeMessage(e: unknown): string {
-  if (e instanceof SafeError || e instanceof AuthConfigError || e instanceof TargetError || e instanceof TargetRecordError) return e.message;
+  if (e instanceof SafeError || e instanceof AuthConfigError || e instanceof TargetError || e instanceof TargetRecordError)
+    return e.message;
   const errno = e as NodeJS.ErrnoException;
   if (errno && typeof errno.code === "string") {
     return `${errno.code}${errno.syscall ? ` during ${errno.syscall}` : ""}${errno.path ? ` on ${errno.path}` : ""}`;

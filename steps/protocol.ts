@@ -7,7 +7,15 @@
 import { z } from "zod";
 import { targetSpec } from "../targets/spec";
 
-export const STEPS = ["auth-revoke", "auth-write", "auth-remove", "vault-write", "vault-remove", "delivery-write", "delivery-remove"] as const;
+export const STEPS = [
+  "auth-revoke",
+  "auth-write",
+  "auth-remove",
+  "vault-write",
+  "vault-remove",
+  "delivery-write",
+  "delivery-remove",
+] as const;
 export type StepName = (typeof STEPS)[number];
 
 const name = z.string().min(1);

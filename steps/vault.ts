@@ -70,13 +70,13 @@ export async function vaultStep(request: VaultRequest, mode: "write" | "remove",
  * bw may still be decrypting, and a short listing would turn updates into duplicates.
  */
 async function stableListing(serve: BwServe, prefix: string): Promise<VaultItem[]> {
-  const list = async () =>
-    (await serve.call<{ data: VaultItem[] }>("GET", `/list/object/items?search=${encodeURIComponent(prefix)}`)).data;
+  const list = async () => (await serve.call<{ data: VaultItem[] }>("GET", `/list/object/items?search=${encodeURIComponent(prefix)}`)).data;
   let last = await list();
   for (let attempt = 0; attempt < 20; attempt++) {
     await new Promise((r) => setTimeout(r, 150));
     const next = await list();
-    const same = next.length === last.length && next.every((item, i) => item.id === last[i].id && item.revisionDate === last[i].revisionDate);
+    const same =
+      next.length === last.length && next.every((item, i) => item.id === last[i].id && item.revisionDate === last[i].revisionDate);
     last = next;
     if (same) break;
   }

@@ -109,11 +109,13 @@ export class SshTarget implements TargetIO {
 
   async read(): Promise<TargetFiles> {
     const real = await this.realPath();
-    const dump = (file: string) => `if [ -e ${shellQuote(file)} ]; then printf C; base64 < ${shellQuote(file)} | tr -d '\\n'; else printf N; fi; echo`;
+    const dump = (file: string) =>
+      `if [ -e ${shellQuote(file)} ]; then printf C; base64 < ${shellQuote(file)} | tr -d '\\n'; else printf N; fi; echo`;
     const r = await this.exec(`set -e; ${dump(real)}; ${dump(recordPath(real))}`);
     if (r.code !== 0) throw new TargetError(`${this.label}: cannot read the config (exit ${r.code}): ${firstLine(r.stderr)}`);
     const [config, record] = r.stdout.toString("utf8").split("\n");
-    const decode = (line: string | undefined) => (line?.startsWith("C") ? Buffer.from(line.slice(1), "base64").toString("utf8") : undefined);
+    const decode = (line: string | undefined) =>
+      line?.startsWith("C") ? Buffer.from(line.slice(1), "base64").toString("utf8") : undefined;
     return { config: decode(config), record: decode(record) };
   }
 

@@ -10,8 +10,18 @@ import { changedKeys, unwrap } from "../shared/properties";
 export const LOCAL_COMMAND = "command:local:Command";
 
 export const INPUTS = [
-  "create", "update", "delete", "stdin", "environment", "dir", "interpreter", "logging",
-  "triggers", "addPreviousOutputInEnv", "assetPaths", "archivePaths",
+  "create",
+  "update",
+  "delete",
+  "stdin",
+  "environment",
+  "dir",
+  "interpreter",
+  "logging",
+  "triggers",
+  "addPreviousOutputInEnv",
+  "assetPaths",
+  "archivePaths",
 ] as const;
 
 type Props = Record<string, unknown>;

@@ -17,7 +17,9 @@ const languageRpc = require("@pulumi/pulumi/proto/language_grpc_pb");
 const languageProto = require("@pulumi/pulumi/proto/language_pb");
 const pluginProto = require("@pulumi/pulumi/proto/plugin_pb");
 // The Empty message from the same google-protobuf copy the generated code uses.
-const emptyProto = require(require.resolve("google-protobuf/google/protobuf/empty_pb", { paths: [path.dirname(require.resolve("@pulumi/pulumi/package.json"))] }));
+const emptyProto = require(
+  require.resolve("google-protobuf/google/protobuf/empty_pb", { paths: [path.dirname(require.resolve("@pulumi/pulumi/package.json"))] }),
+);
 
 const HOST_VERSION = require("@pulumi/pulumi/package.json").version as string;
 
@@ -38,7 +40,8 @@ let engineAddress = positional[0] ?? "";
 const running = new Set<ChildProcess>();
 
 function unimplemented(method: string) {
-  return (_call: unknown, callback: grpc.sendUnaryData<unknown>) => callback({ code: grpc.status.UNIMPLEMENTED, details: `method ${method} not implemented` });
+  return (_call: unknown, callback: grpc.sendUnaryData<unknown>) =>
+    callback({ code: grpc.status.UNIMPLEMENTED, details: `method ${method} not implemented` });
 }
 
 function programInfo(info: language.ProgramInfo | undefined) {

@@ -17,8 +17,18 @@ const CLASSES = {
 
 /** The inputs; all replace on change. */
 export const INPUTS = [
-  "length", "lower", "upper", "numeric", "number", "special",
-  "minLower", "minUpper", "minNumeric", "minSpecial", "overrideSpecial", "keepers",
+  "length",
+  "lower",
+  "upper",
+  "numeric",
+  "number",
+  "special",
+  "minLower",
+  "minUpper",
+  "minNumeric",
+  "minSpecial",
+  "overrideSpecial",
+  "keepers",
 ] as const;
 
 type Props = Record<string, unknown>;
@@ -101,7 +111,10 @@ export function generate(p: PasswordSpec): string {
     [(p.numeric ?? p.number) !== false, CLASSES.numeric, p.minNumeric ?? 0],
     [p.special !== false, special, p.minSpecial ?? 0],
   ];
-  const all = pools.filter(([on]) => on).map(([, chars]) => chars).join("");
+  const all = pools
+    .filter(([on]) => on)
+    .map(([, chars]) => chars)
+    .join("");
   if (all.length === 0) throw new Error("at least one character class must be enabled");
   const chars: string[] = [];
   for (const [on, pool, min] of pools) {

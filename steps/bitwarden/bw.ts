@@ -77,18 +77,23 @@ export async function acquireSession(bw: string[], env: NodeJS.ProcessEnv = proc
   const status = await run(bw, ["status"], bwEnv({}, env));
   if (statusOf(status.stdout)?.status === "unauthenticated") {
     const login = await run(bw, ["login", "--apikey"], bwEnv({ BW_CLIENTID, BW_CLIENTSECRET }, env));
-    if (login.code !== 0) throw new SafeError(`bw login --apikey failed (exit ${login.code}); check BW_CLIENTID and BW_CLIENTSECRET. Nothing was changed in the vault`);
+    if (login.code !== 0)
+      throw new SafeError(
+        `bw login --apikey failed (exit ${login.code}); check BW_CLIENTID and BW_CLIENTSECRET. Nothing was changed in the vault`,
+      );
   }
   const unlock = await run(bw, ["unlock", "--passwordenv", "BW_PASSWORD", "--raw"], bwEnv({ BW_PASSWORD }, env));
   const session = unlock.stdout.trim();
-  if (unlock.code !== 0 || !session) throw new SafeError(`bw unlock failed (exit ${unlock.code}); check BW_PASSWORD. Nothing was changed in the vault`);
+  if (unlock.code !== 0 || !session)
+    throw new SafeError(`bw unlock failed (exit ${unlock.code}); check BW_PASSWORD. Nothing was changed in the vault`);
   return session;
 }
 
 /** Runs a `bw` command with the session (for what `bw serve` cannot do). */
 export async function bwWithSession(bw: string[], session: string, args: string[]): Promise<void> {
   const r = await run(bw, args, bwEnv({ BW_SESSION: session }));
-  if (r.code !== 0) throw new SafeError(`bw ${args.slice(0, 2).join(" ")} failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout, 200)}`);
+  if (r.code !== 0)
+    throw new SafeError(`bw ${args.slice(0, 2).join(" ")} failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout, 200)}`);
 }
 
 /** One `bw` user at a time: parallel processes corrupt its data file. */
@@ -150,9 +155,13 @@ export class BwServe {
     });
     // Holds our end of a pipe: when this process dies, even by SIGKILL, the group dies too.
     // It ignores the signals a terminal sends our group (Ctrl-C), so it outlives us.
-    const guard = spawn("/bin/sh", ["-c", `trap "" INT TERM HUP; read _ignored; kill -KILL -- -${child.pid} 2>/dev/null; rm -rf -- "$1"`, "bw-guard", dir], {
-      stdio: ["pipe", "ignore", "ignore"],
-    });
+    const guard = spawn(
+      "/bin/sh",
+      ["-c", `trap "" INT TERM HUP; read _ignored; kill -KILL -- -${child.pid} 2>/dev/null; rm -rf -- "$1"`, "bw-guard", dir],
+      {
+        stdio: ["pipe", "ignore", "ignore"],
+      },
+    );
     const serve = new BwServe(dir, socket, child, guard);
     const deadline = Date.now() + 60_000;
     for (;;) {
@@ -206,7 +215,11 @@ export class BwServe {
             const reply = parsed.success ? parsed.data : undefined;
             if ((response.statusCode ?? 500) >= 400 || !reply || reply.success === false) {
               // bw serve's messages are its own ("Not found."), never the request body.
-              reject(new SafeError(`bw serve ${method} ${route.split("?")[0]}: ${firstLine(String(reply?.message ?? response.statusCode), 200)}`));
+              reject(
+                new SafeError(
+                  `bw serve ${method} ${route.split("?")[0]}: ${firstLine(String(reply?.message ?? response.statusCode), 200)}`,
+                ),
+              );
             } else resolve(reply.data as T);
           });
         },

@@ -21,9 +21,17 @@ afterAll(async () => {
 });
 
 const cases: Array<[string, Record<string, unknown>, RegExp]> = [
-  ["an unknown role", { users: { alice: { role: "admin" }, bob: { role: "reseacher" } } }, /users\.bob\.role: unknown value "reseacher" \(expected admin, researcher, analyst\)/],
+  [
+    "an unknown role",
+    { users: { alice: { role: "admin" }, bob: { role: "reseacher" } } },
+    /users\.bob\.role: unknown value "reseacher" \(expected admin, researcher, analyst\)/,
+  ],
   ["a typo'd key", { users: { alice: { role: "admin", rotaton: 1 } } }, /users\.alice\.rotaton: unknown key "rotaton"/],
-  ["a bad username", { users: { alice: { role: "admin" }, "Bob Smith": { role: "analyst" } } }, /users\."Bob Smith": bad username "Bob Smith"/],
+  [
+    "a bad username",
+    { users: { alice: { role: "admin" }, "Bob Smith": { role: "analyst" } } },
+    /users\."Bob Smith": bad username "Bob Smith"/,
+  ],
   ["an empty user list", { users: {} }, /users: no users declared; an empty list would revoke every key/],
 ];
 
@@ -47,7 +55,10 @@ describe("bad stack config with the real engine", () => {
 
   it("reports every problem of a config at once", async () => {
     e2e.setConfig({ ...base(), users: { alice: { role: "boss", rotaton: 1 }, "x y": { role: "admin" } } });
-    const error = await e2e.preview().then(() => undefined, (e: Error) => e);
+    const error = await e2e.preview().then(
+      () => undefined,
+      (e: Error) => e,
+    );
     const text = e2e.output() + String(error?.message);
     expect(text).toMatch(/invalid stack config \(3 problems\)/);
   });

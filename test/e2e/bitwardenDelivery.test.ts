@@ -44,7 +44,12 @@ async function outputs() {
 
 /** The vault writer's lines (names and ids only), to explain a failed assertion. */
 function vaultLog(): string {
-  return e2e.output().split("\n").filter((l) => /bitwarden/.test(l)).slice(-15).join("\n");
+  return e2e
+    .output()
+    .split("\n")
+    .filter((l) => /bitwarden/.test(l))
+    .slice(-15)
+    .join("\n");
 }
 
 async function getItem(id: string) {
@@ -62,7 +67,11 @@ beforeAll(async () => {
   serverFile = path.join(e2e.dir, "fetchml-server.yaml");
   fs.writeFileSync(serverFile, withoutManagedEntries(SERVER_CONFIG, ["mallory"]), { mode: 0o600 });
   // The admin's environment: the session and bw's data dir, never stack config or state.
-  for (const [name, value] of Object.entries({ BW_SESSION: bw.session, BITWARDENCLI_APPDATA_DIR: bw.dataDir, NODE_EXTRA_CA_CERTS: server.caFile })) {
+  for (const [name, value] of Object.entries({
+    BW_SESSION: bw.session,
+    BITWARDENCLI_APPDATA_DIR: bw.dataDir,
+    NODE_EXTRA_CA_CERTS: server.caFile,
+  })) {
     e2e.setProgramEnv(name, value);
   }
   users = {
@@ -180,7 +189,10 @@ describe("Bitwarden delivery", () => {
     );
     // Take the server down as soon as the vault step starts.
     const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline && findProcesses((c) => /fetchml-keys-step vault-write|steps\/main\.ts vault-write/.test(c)).length === 0) {
+    while (
+      Date.now() < deadline &&
+      findProcesses((c) => /fetchml-keys-step vault-write|steps\/main\.ts vault-write/.test(c)).length === 0
+    ) {
       await new Promise((r) => setTimeout(r, 5));
     }
     await server.pause();

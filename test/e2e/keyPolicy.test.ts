@@ -73,7 +73,11 @@ describe("key age policy", () => {
     const before = await outputs();
     rotateAll = 1;
     e2e.setConfig(config());
-    expect([...(await e2e.summary())]).toEqual(["~ alice: key rotated (rotate-all)", "~ bob: key rotated (rotate-all)", "~ carol: key rotated (rotate-all)"]);
+    expect([...(await e2e.summary())]).toEqual([
+      "~ alice: key rotated (rotate-all)",
+      "~ bob: key rotated (rotate-all)",
+      "~ carol: key rotated (rotate-all)",
+    ]);
     await e2e.up();
     const after = await outputs();
     for (const name of ["alice", "bob", "carol"]) expect(after.apiKeys[name]).not.toBe(before.apiKeys[name]);

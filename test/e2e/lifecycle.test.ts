@@ -61,7 +61,9 @@ describe.each<Via>(["runner", "plain"])("the program with the real engine, via %
       "+ carol (analyst): new key",
       `- mallory: entry on ${serverFile} is not declared by this stack (admin): up removes it; list it in preserveEntries to keep it`,
     ]);
-    expect(summary.refused).toMatch(/refusing to take access from more than 50% of a target's key holders: 1 of 1 on .* \(100%\): mallory\. Nothing was changed/);
+    expect(summary.refused).toMatch(
+      /refusing to take access from more than 50% of a target's key holders: 1 of 1 on .* \(100%\): mallory\. Nothing was changed/,
+    );
     await expect(e2e.up()).rejects.toThrow();
     expect(readServer()).toBe(before);
   });

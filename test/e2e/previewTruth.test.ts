@@ -31,9 +31,16 @@ let dir: string;
 let serverFile: string;
 let users: Record<string, Record<string, unknown>>;
 let extra: Record<string, unknown> = {};
-const config = () => ({ authConfigPath: serverFile, preserveEntries: ["svc-backup"], reloadCommand: `echo r >> ${path.join(dir, "reloads")}`, users, ...extra });
+const config = () => ({
+  authConfigPath: serverFile,
+  preserveEntries: ["svc-backup"],
+  reloadCommand: `echo r >> ${path.join(dir, "reloads")}`,
+  users,
+  ...extra,
+});
 const entries = (file = serverFile) => parse(fs.readFileSync(file, "utf8")).auth.api_keys ?? {};
-const reloads = () => (fs.existsSync(path.join(dir, "reloads")) ? fs.readFileSync(path.join(dir, "reloads"), "utf8").split("\n").filter(Boolean).length : 0);
+const reloads = () =>
+  fs.existsSync(path.join(dir, "reloads")) ? fs.readFileSync(path.join(dir, "reloads"), "utf8").split("\n").filter(Boolean).length : 0;
 const summary = async () => [...(await e2e.summary())];
 
 async function fresh(initial = BASE): Promise<void> {
@@ -122,7 +129,9 @@ describe("the preview tells the whole truth", () => {
 
   it("a hash changed by hand is named, and restored", async () => {
     fs.writeFileSync(serverFile, fs.readFileSync(serverFile, "utf8").replace(/(ada:\n {6}hash: ")[0-9a-f]{64}/, `$1${"f".repeat(64)}`));
-    expect(await summary()).toEqual([`~ ada: entry on ${serverFile} was changed by hand (its hash is not this user's key): up restores it`]);
+    expect(await summary()).toEqual([
+      `~ ada: entry on ${serverFile} was changed by hand (its hash is not this user's key): up restores it`,
+    ]);
     await e2e.up();
     expect(entries().ada.hash).toBe(hashApiKey((await e2e.outputs()).apiKeys.ada));
     await e2e.preview({ expectNoChanges: true });
@@ -154,7 +163,10 @@ describe("the preview tells the whole truth", () => {
   });
 
   it("users and entries named like JavaScript object internals work: constructor, valueOf, __proto__", async () => {
-    fs.writeFileSync(serverFile, fs.readFileSync(serverFile, "utf8").replace("logging:", `    valueOf:\n      hash: "${"1".repeat(64)}"\n\nlogging:`));
+    fs.writeFileSync(
+      serverFile,
+      fs.readFileSync(serverFile, "utf8").replace("logging:", `    valueOf:\n      hash: "${"1".repeat(64)}"\n\nlogging:`),
+    );
     const C: string = "constructor";
     users[C] = { role: "researcher" };
     e2e.setConfig(config());
@@ -208,8 +220,16 @@ describe("the preview tells the whole truth", () => {
           if (a.kind === "remove" && Object.keys(users).length > 1) delete users[a.name];
           if (a.kind === "suspend" && users[a.name]) users[a.name] = { ...users[a.name], suspended: true };
           if (a.kind === "rotate" && users[a.name]) users[a.name] = { ...users[a.name], rotation: Number(users[a.name].rotation ?? 0) + 1 };
-          if (a.kind === "foreign") fs.writeFileSync(serverFile, fs.readFileSync(serverFile, "utf8").replace("  api_keys:\n", `  api_keys:\n    ${a.name}:\n      hash: "${"c".repeat(64)}"\n`).replace("api_keys: {}\n", `api_keys:\n    ${a.name}:\n      hash: "${"c".repeat(64)}"\n`));
-          if (a.kind === "delete-entry") fs.writeFileSync(serverFile, fs.readFileSync(serverFile, "utf8").replace(new RegExp(` {4}${a.name}:\\n( {6}.*\\n)+`), ""));
+          if (a.kind === "foreign")
+            fs.writeFileSync(
+              serverFile,
+              fs
+                .readFileSync(serverFile, "utf8")
+                .replace("  api_keys:\n", `  api_keys:\n    ${a.name}:\n      hash: "${"c".repeat(64)}"\n`)
+                .replace("api_keys: {}\n", `api_keys:\n    ${a.name}:\n      hash: "${"c".repeat(64)}"\n`),
+            );
+          if (a.kind === "delete-entry")
+            fs.writeFileSync(serverFile, fs.readFileSync(serverFile, "utf8").replace(new RegExp(` {4}${a.name}:\\n( {6}.*\\n)+`), ""));
           e2e.setConfig(config());
           const predicted = predict(Object.keys(entries()), await summary());
           await e2e.up();

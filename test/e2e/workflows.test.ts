@@ -14,7 +14,11 @@ import { ensureActionlint } from "../support/actionlint";
 
 const dir = path.join(PROJECT_ROOT, ".github", "workflows");
 const files = fs.readdirSync(dir).filter((f) => f.endsWith(".yml"));
-const workflows = files.map((f) => ({ file: f, text: fs.readFileSync(path.join(dir, f), "utf8"), doc: parse(fs.readFileSync(path.join(dir, f), "utf8")) }));
+const workflows = files.map((f) => ({
+  file: f,
+  text: fs.readFileSync(path.join(dir, f), "utf8"),
+  doc: parse(fs.readFileSync(path.join(dir, f), "utf8")),
+}));
 const scripts = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")).scripts as Record<string, string>;
 
 function runSteps(doc: any): string[] {
@@ -45,7 +49,9 @@ describe("CI workflows", () => {
       expect(spawnSync(engine.binary, [sub, "--help"], { env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" } }).status).toBe(0);
     }
     const actionCommands = workflows.flatMap((w) =>
-      Object.values(w.doc.jobs).flatMap((job: any) => job.steps.filter((s: any) => String(s.uses).startsWith("pulumi/actions")).map((s: any) => s.with?.command)),
+      Object.values(w.doc.jobs).flatMap((job: any) =>
+        job.steps.filter((s: any) => String(s.uses).startsWith("pulumi/actions")).map((s: any) => s.with?.command),
+      ),
     );
     for (const sub of actionCommands.filter(Boolean)) {
       expect(spawnSync(engine.binary, [sub, "--help"], { env: { ...process.env, PULUMI_SKIP_UPDATE_CHECK: "true" } }).status).toBe(0);

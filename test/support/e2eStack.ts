@@ -27,9 +27,7 @@ export type Via = "runner" | "plain";
  * changes.
  */
 export function changesIn(summary: Record<string, number | undefined>): Record<string, number> {
-  return Object.fromEntries(
-    Object.entries(summary).filter(([op, n]) => op !== "same" && op !== "read" && n) as Array<[string, number]>,
-  );
+  return Object.fromEntries(Object.entries(summary).filter(([op, n]) => op !== "same" && op !== "read" && n) as Array<[string, number]>);
 }
 
 export class E2EStack {

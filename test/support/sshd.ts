@@ -29,7 +29,10 @@ export class TestSshd {
   port = 0;
   private child: ChildProcess | undefined;
 
-  constructor(readonly dir: string, readonly authorizedKey: string) {}
+  constructor(
+    readonly dir: string,
+    readonly authorizedKey: string,
+  ) {}
 
   static async start(authorizedKey: string): Promise<TestSshd> {
     if (!fs.existsSync(SSHD)) throw new Error(`${SSHD} is missing: install Debian's openssh-server (.ci/run does)`);

@@ -10,10 +10,18 @@ export interface StepRun {
   stderr: string;
 }
 
-export function startStep(step: string, request: unknown, options: { previousStdout?: string; env?: NodeJS.ProcessEnv; uid?: number } = {}): { child: ChildProcess; done: Promise<StepRun> } {
+export function startStep(
+  step: string,
+  request: unknown,
+  options: { previousStdout?: string; env?: NodeJS.ProcessEnv; uid?: number } = {},
+): { child: ChildProcess; done: Promise<StepRun> } {
   const env = { ...process.env, ...options.env };
   if (options.previousStdout !== undefined) env.PULUMI_COMMAND_STDOUT = options.previousStdout;
-  const child = spawn(path.join(PROJECT_ROOT, "bin", "fetchml-keys-step"), [step], { cwd: PROJECT_ROOT, env, stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(path.join(PROJECT_ROOT, "bin", "fetchml-keys-step"), [step], {
+    cwd: PROJECT_ROOT,
+    env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
   let stdout = "";
   let stderr = "";
   child.stdout!.on("data", (b) => (stdout += b));
@@ -24,6 +32,10 @@ export function startStep(step: string, request: unknown, options: { previousStd
   return { child, done };
 }
 
-export function runStep(step: string, request: unknown, options: { previousStdout?: string; env?: NodeJS.ProcessEnv } = {}): Promise<StepRun> {
+export function runStep(
+  step: string,
+  request: unknown,
+  options: { previousStdout?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<StepRun> {
   return startStep(step, request, options).done;
 }

@@ -58,12 +58,16 @@ export class BwCli {
   }
 
   async loginWithPassword(email: string, password: string): Promise<void> {
-    this.session = (await this.ok(["login", email, "--passwordenv", "BW_TEST_PASSWORD", "--raw"], { env: { BW_TEST_PASSWORD: password } })).trim();
+    this.session = (
+      await this.ok(["login", email, "--passwordenv", "BW_TEST_PASSWORD", "--raw"], { env: { BW_TEST_PASSWORD: password } })
+    ).trim();
   }
 
   async loginWithApiKey(clientId: string, clientSecret: string, password: string): Promise<void> {
     await this.ok(["login", "--apikey"], { env: { BW_CLIENTID: clientId, BW_CLIENTSECRET: clientSecret } });
-    this.session = (await this.ok(["unlock", "--passwordenv", "BW_TEST_PASSWORD", "--raw"], { env: { BW_TEST_PASSWORD: password } })).trim();
+    this.session = (
+      await this.ok(["unlock", "--passwordenv", "BW_TEST_PASSWORD", "--raw"], { env: { BW_TEST_PASSWORD: password } })
+    ).trim();
   }
 
   /** Item JSON goes in base64 on stdin, as `bw encode` would produce it. */

@@ -21,7 +21,10 @@ export function serverAuthHash(master: Buffer, password: string): string {
 
 /** HKDF-Expand only (the client skips Extract): one block is enough for 32 bytes. */
 function hkdfExpand(prk: Buffer, info: string): Buffer {
-  return crypto.createHmac("sha256", prk).update(Buffer.concat([Buffer.from(info, "utf8"), Buffer.from([1])])).digest();
+  return crypto
+    .createHmac("sha256", prk)
+    .update(Buffer.concat([Buffer.from(info, "utf8"), Buffer.from([1])]))
+    .digest();
 }
 
 export function stretch(master: Buffer): SymmetricKey {
@@ -46,7 +49,10 @@ export function encrypt(plain: Buffer | string, key: SymmetricKey): string {
   const iv = crypto.randomBytes(16);
   const cipher = crypto.createCipheriv("aes-256-cbc", key.enc, iv);
   const ct = Buffer.concat([cipher.update(typeof plain === "string" ? Buffer.from(plain, "utf8") : plain), cipher.final()]);
-  const mac = crypto.createHmac("sha256", key.mac).update(Buffer.concat([iv, ct])).digest();
+  const mac = crypto
+    .createHmac("sha256", key.mac)
+    .update(Buffer.concat([iv, ct]))
+    .digest();
   return `2.${iv.toString("base64")}|${ct.toString("base64")}|${mac.toString("base64")}`;
 }
 
@@ -54,7 +60,10 @@ export function decrypt(encString: string, key: SymmetricKey): Buffer {
   const match = /^2\.([^|]+)\|([^|]+)\|([^|]+)$/.exec(encString);
   if (!match) throw new Error("not a type 2 EncString");
   const [iv, ct, mac] = match.slice(1).map((p) => Buffer.from(p, "base64"));
-  const expected = crypto.createHmac("sha256", key.mac).update(Buffer.concat([iv, ct])).digest();
+  const expected = crypto
+    .createHmac("sha256", key.mac)
+    .update(Buffer.concat([iv, ct]))
+    .digest();
   if (!crypto.timingSafeEqual(mac, expected)) throw new Error("EncString MAC mismatch");
   const decipher = crypto.createDecipheriv("aes-256-cbc", key.enc, iv);
   return Buffer.concat([decipher.update(ct), decipher.final()]);

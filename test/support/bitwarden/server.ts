@@ -60,8 +60,20 @@ interface Cipher {
 
 /** Fields of a cipher that belong to the client (encrypted or plain); everything else is the server's. */
 const CLIENT_FIELDS = [
-  "type", "folderId", "name", "notes", "favorite", "login", "card", "identity", "secureNote",
-  "sshKey", "fields", "passwordHistory", "reprompt", "key",
+  "type",
+  "folderId",
+  "name",
+  "notes",
+  "favorite",
+  "login",
+  "card",
+  "identity",
+  "secureNote",
+  "sshKey",
+  "fields",
+  "passwordHistory",
+  "reprompt",
+  "key",
 ] as const;
 
 export interface SeededAccount {
@@ -79,7 +91,10 @@ export interface SeededOrganization {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly body: unknown = {}) {
+  constructor(
+    readonly status: number,
+    readonly body: unknown = {},
+  ) {
     super(`HTTP ${status}`);
   }
 }
@@ -125,11 +140,31 @@ export class BitwardenTestServer {
     this.tlsDir = fs.mkdtempSync(path.join(os.tmpdir(), "bw-test-tls-"));
     const keyFile = path.join(this.tlsDir, "key.pem");
     this.caFile = path.join(this.tlsDir, "cert.pem");
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-      "-keyout", keyFile, "-out", this.caFile, "-days", "2", "-subj", "/CN=127.0.0.1",
-      "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:TRUE",
-    ], { stdio: "ignore" });
+    execFileSync(
+      "openssl",
+      [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        keyFile,
+        "-out",
+        this.caFile,
+        "-days",
+        "2",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+      ],
+      { stdio: "ignore" },
+    );
     this.server = https.createServer({ key: fs.readFileSync(keyFile), cert: fs.readFileSync(this.caFile) }, (req, res) => {
       this.handle(req, res).catch((e) => {
         res.writeHead(500, { "Content-Type": "application/json" });
@@ -210,7 +245,12 @@ export class BitwardenTestServer {
     const dec = (s: unknown) => (typeof s === "string" ? bwc.decrypt(s, key).toString("utf8") : undefined);
     const login = (cipher.data.login ?? {}) as Record<string, unknown>;
     const fields = ((cipher.data.fields ?? []) as Array<Record<string, unknown>>).map((f) => [dec(f.name)!, dec(f.value) ?? ""]);
-    return { name: dec(cipher.data.name)!, username: dec(login.username), password: dec(login.password), fields: Object.fromEntries(fields) };
+    return {
+      name: dec(cipher.data.name)!,
+      username: dec(login.username),
+      password: dec(login.password),
+      fields: Object.fromEntries(fields),
+    };
   }
 
   private cipherKey(cipher: Cipher): bwc.SymmetricKey {
@@ -302,7 +342,8 @@ export class BitwardenTestServer {
       if ((method === "PUT" || method === "POST") && (action === "collections" || action === "collections_v2")) {
         const ids = (json().collectionIds ?? json().CollectionIds ?? []).map(String);
         for (const id of ids) {
-          if (this.collections.get(id)?.organizationId !== cipher.organizationId) throw new HttpError(400, errorModel(`Collection ${id} not found.`));
+          if (this.collections.get(id)?.organizationId !== cipher.organizationId)
+            throw new HttpError(400, errorModel(`Collection ${id} not found.`));
         }
         cipher.collectionIds = ids;
         cipher.revisionDate = new Date(this.tick()).toISOString();
@@ -321,7 +362,11 @@ export class BitwardenTestServer {
       const account = user();
       const org = this.organizations.get(m[1]);
       if (!org || !org.members.has(account.id)) throw new HttpError(404, errorModel("Resource not found."));
-      return { body: listOf([...this.collections.values()].filter((c) => c.organizationId === org.id).map((c) => this.collectionJson(c, "collection"))) };
+      return {
+        body: listOf(
+          [...this.collections.values()].filter((c) => c.organizationId === org.id).map((c) => this.collectionJson(c, "collection")),
+        ),
+      };
     }
     if (method === "GET" && p === "/api/collections") {
       const account = user();
@@ -388,7 +433,11 @@ export class BitwardenTestServer {
       const id = /^user\.(.+)$/.exec(form.get("client_id") ?? "")?.[1];
       account = id ? this.accounts.get(id) : undefined;
       if (!account || account.clientSecret !== form.get("client_secret")) {
-        throw new HttpError(400, { error: "invalid_client", error_description: "invalid_client", ErrorModel: { Message: "Invalid client credentials.", Object: "error" } });
+        throw new HttpError(400, {
+          error: "invalid_client",
+          error_description: "invalid_client",
+          ErrorModel: { Message: "Invalid client credentials.", Object: "error" },
+        });
       }
     } else if (grant === "refresh_token") {
       const userId = this.refreshTokens.get(form.get("refresh_token") ?? "");
@@ -406,9 +455,19 @@ export class BitwardenTestServer {
     const accessToken = [
       b64({ alg: "RS256", typ: "JWT" }),
       b64({
-        nbf: now - 60, exp: now + 3600, iss: `${this.url}/identity`, sub: account.id, email: account.email,
-        email_verified: true, name: account.name, premium: false, sstamp: account.securityStamp,
-        device: crypto.randomUUID(), client_id: clientId, scope: ["api", "offline_access"], amr: ["Application"],
+        nbf: now - 60,
+        exp: now + 3600,
+        iss: `${this.url}/identity`,
+        sub: account.id,
+        email: account.email,
+        email_verified: true,
+        name: account.name,
+        premium: false,
+        sstamp: account.securityStamp,
+        device: crypto.randomUUID(),
+        client_id: clientId,
+        scope: ["api", "offline_access"],
+        amr: ["Application"],
       }),
       crypto.randomBytes(32).toString("base64url"),
     ].join(".");
@@ -473,7 +532,11 @@ export class BitwardenTestServer {
   private sync(account: Account) {
     const orgIds = new Set(this.organizationsOf(account).map((o) => o.id));
     const accountKeys = {
-      publicKeyEncryptionKeyPair: { wrappedPrivateKey: account.encryptedPrivateKey, publicKey: account.publicKey, object: "publicKeyEncryptionKeyPair" },
+      publicKeyEncryptionKeyPair: {
+        wrappedPrivateKey: account.encryptedPrivateKey,
+        publicKey: account.publicKey,
+        object: "publicKeyEncryptionKeyPair",
+      },
       object: "privateKeys",
     };
     return {
@@ -530,28 +593,78 @@ export class BitwardenTestServer {
       type,
       enabled: true,
       userId: account.id,
-      usePolicies: false, useGroups: false, useDirectory: false, useEvents: false, useTotp: true, use2fa: false,
-      useApi: true, useResetPassword: false, useSso: false, useKeyConnector: false, useScim: false,
-      useCustomPermissions: false, useActivateAutofillPolicy: false, useSecretsManager: false,
-      usePasswordManager: true, useRiskInsights: false, useAdminSponsoredFamilies: false,
-      selfHost: true, usersGetPremium: false, seats: 10, maxCollections: null, maxStorageGb: null,
-      ssoBound: false, identifier: null, resetPasswordEnrolled: false, hasPublicAndPrivateKeys: true,
-      providerId: null, providerName: null, providerType: null, familySponsorshipFriendlyName: null,
-      familySponsorshipAvailable: false, familySponsorshipLastSyncDate: null, familySponsorshipValidUntil: null,
-      familySponsorshipToDelete: null, accessSecretsManager: false, limitCollectionCreation: false,
-      limitCollectionDeletion: false, limitItemDeletion: false, allowAdminAccessToAllCollectionItems: true,
-      userIsManagedByOrganization: false, isAdminInitiated: false, keyConnectorEnabled: false, keyConnectorUrl: null,
+      usePolicies: false,
+      useGroups: false,
+      useDirectory: false,
+      useEvents: false,
+      useTotp: true,
+      use2fa: false,
+      useApi: true,
+      useResetPassword: false,
+      useSso: false,
+      useKeyConnector: false,
+      useScim: false,
+      useCustomPermissions: false,
+      useActivateAutofillPolicy: false,
+      useSecretsManager: false,
+      usePasswordManager: true,
+      useRiskInsights: false,
+      useAdminSponsoredFamilies: false,
+      selfHost: true,
+      usersGetPremium: false,
+      seats: 10,
+      maxCollections: null,
+      maxStorageGb: null,
+      ssoBound: false,
+      identifier: null,
+      resetPasswordEnrolled: false,
+      hasPublicAndPrivateKeys: true,
+      providerId: null,
+      providerName: null,
+      providerType: null,
+      familySponsorshipFriendlyName: null,
+      familySponsorshipAvailable: false,
+      familySponsorshipLastSyncDate: null,
+      familySponsorshipValidUntil: null,
+      familySponsorshipToDelete: null,
+      accessSecretsManager: false,
+      limitCollectionCreation: false,
+      limitCollectionDeletion: false,
+      limitItemDeletion: false,
+      allowAdminAccessToAllCollectionItems: true,
+      userIsManagedByOrganization: false,
+      isAdminInitiated: false,
+      keyConnectorEnabled: false,
+      keyConnectorUrl: null,
       permissions: {
-        accessEventLogs: false, accessImportExport: false, accessReports: false, createNewCollections: false,
-        editAnyCollection: false, deleteAnyCollection: false, manageGroups: false, managePolicies: false,
-        manageSso: false, manageUsers: false, manageResetPassword: false, manageScim: false,
+        accessEventLogs: false,
+        accessImportExport: false,
+        accessReports: false,
+        createNewCollections: false,
+        editAnyCollection: false,
+        deleteAnyCollection: false,
+        manageGroups: false,
+        managePolicies: false,
+        manageSso: false,
+        manageUsers: false,
+        manageResetPassword: false,
+        manageScim: false,
       },
       object: "profileOrganization",
     };
   }
 
   private collectionJson(c: Collection, object: string) {
-    return { id: c.id, organizationId: c.organizationId, name: c.encryptedName, externalId: null, readOnly: false, hidePasswords: false, manage: true, object };
+    return {
+      id: c.id,
+      organizationId: c.organizationId,
+      name: c.encryptedName,
+      externalId: null,
+      readOnly: false,
+      hidePasswords: false,
+      manage: true,
+      object,
+    };
   }
 
   private createCipher(account: Account, request: Record<string, unknown> | undefined, collectionIds: unknown): unknown {
@@ -631,7 +744,14 @@ function pickClientFields(request: Record<string, unknown>): Record<string, unkn
 }
 
 function errorModel(message: string) {
-  return { message, validationErrors: null, exceptionMessage: null, exceptionStackTrace: null, innerExceptionMessage: null, object: "error" };
+  return {
+    message,
+    validationErrors: null,
+    exceptionMessage: null,
+    exceptionStackTrace: null,
+    innerExceptionMessage: null,
+    object: "error",
+  };
 }
 
 function listOf(data: unknown[]) {

@@ -36,7 +36,8 @@ const STACK_CONFIG: Record<string, unknown> = {
 };
 
 /** Deterministic fake keys, different per user and keeper, so tests can search for them. */
-const fakeKey = (name: string, keepers: Record<string, string>) => `KEY${name}${keepers.rotation}`.replace(/[^A-Za-z0-9]/g, "x").padEnd(48, "z");
+const fakeKey = (name: string, keepers: Record<string, string>) =>
+  `KEY${name}${keepers.rotation}`.replace(/[^A-Za-z0-9]/g, "x").padEnd(48, "z");
 
 function setConfig(config: Record<string, unknown>): void {
   const flat = Object.fromEntries(
@@ -103,16 +104,29 @@ beforeEach(() => {
 });
 
 const ofType = (type: string) => created.filter((r) => r.type === type);
-const keepers = () => Object.fromEntries(ofType("random:index/randomPassword:RandomPassword").map((r) => [r.name, r.inputs.keepers.rotation]));
+const keepers = () =>
+  Object.fromEntries(ofType("random:index/randomPassword:RandomPassword").map((r) => [r.name, r.inputs.keepers.rotation]));
 const stdinOf = (name: string) => JSON.parse(unwrap(ofType("command:local:Command").find((r) => r.name === name)!.inputs.stdin));
 
 describe("the program under mocks", () => {
   it("gives each user a key, each target a revocation and a write step, and direct users one delivery step", async () => {
     await program();
     await settle();
-    expect(ofType("fetchml:index:UserKey").map((r) => r.name).sort()).toEqual(["aaron", "alice", "bob", "carol", "dave"]);
-    expect(ofType("random:index/randomPassword:RandomPassword").map((r) => r.name).sort()).toEqual(["aaron-key", "alice-key", "bob-key", "carol-key", "dave-key"]);
-    expect(ofType("command:local:Command").map((r) => r.name).sort()).toEqual(["auth-config-revoke", "auth-config-write", "delivery-files"]);
+    expect(
+      ofType("fetchml:index:UserKey")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["aaron", "alice", "bob", "carol", "dave"]);
+    expect(
+      ofType("random:index/randomPassword:RandomPassword")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["aaron-key", "alice-key", "bob-key", "carol-key", "dave-key"]);
+    expect(
+      ofType("command:local:Command")
+        .map((r) => r.name)
+        .sort(),
+    ).toEqual(["auth-config-revoke", "auth-config-write", "delivery-files"]);
   });
 
   it("keys are 48 letters and digits with the rotation counter as the only keeper", async () => {
@@ -163,7 +177,13 @@ describe("the program under mocks", () => {
     expect(stdinOf("auth-config-revoke").keep).toEqual(["alice", "bob", "dave"]);
     const secrets = Object.values(keys).flatMap((k: any) => [k, hashApiKey(k)]);
     for (const command of ofType("command:local:Command")) {
-      const visible = JSON.stringify([command.inputs.create, command.inputs.update, command.inputs.delete, command.inputs.triggers, command.inputs.environment ?? {}]);
+      const visible = JSON.stringify([
+        command.inputs.create,
+        command.inputs.update,
+        command.inputs.delete,
+        command.inputs.triggers,
+        command.inputs.environment ?? {},
+      ]);
       for (const s of secrets) expect(visible.includes(s)).toBe(false);
     }
   });
@@ -216,9 +236,14 @@ describe("the program under mocks", () => {
 
   it("fails before declaring any resource when the target is another stack's", async () => {
     const record = path.join(dir, ".api.yaml.fetchml-keys");
-    fs.writeFileSync(record, JSON.stringify({ format: 1, stack: "organization/fetchml-keys/prod", writer: "w", generation: 0, reloadPending: false, managed: [] }));
+    fs.writeFileSync(
+      record,
+      JSON.stringify({ format: 1, stack: "organization/fetchml-keys/prod", writer: "w", generation: 0, reloadPending: false, managed: [] }),
+    );
     try {
-      await expect(program()).rejects.toThrow(/is managed by stack organization\/fetchml-keys\/prod; this stack \(organization\/fetchml-keys\/test\) will not touch it/);
+      await expect(program()).rejects.toThrow(
+        /is managed by stack organization\/fetchml-keys\/prod; this stack \(organization\/fetchml-keys\/test\) will not touch it/,
+      );
       expect(created).toEqual([]);
     } finally {
       fs.rmSync(record);

@@ -72,8 +72,13 @@ describe("parseSettings", () => {
   });
 
   it("rejects unknown permission names and non-boolean permission values", () => {
-    const found = problems({ ...valid(), users: { bob: { role: "researcher", permissions: { "jobs:delete": true, "jobs:read": "yes" } } } });
-    expect(found).toContain('users.bob.permissions."jobs:delete": unknown key "jobs:delete" (expected one of: jobs:read, jobs:create, jobs:update)');
+    const found = problems({
+      ...valid(),
+      users: { bob: { role: "researcher", permissions: { "jobs:delete": true, "jobs:read": "yes" } } },
+    });
+    expect(found).toContain(
+      'users.bob.permissions."jobs:delete": unknown key "jobs:delete" (expected one of: jobs:read, jobs:create, jobs:update)',
+    );
     expect(found).toContain('users.bob.permissions."jobs:read": expected boolean, got "yes"');
   });
 
@@ -84,9 +89,7 @@ describe("parseSettings", () => {
     expect(problems({ ...valid(), users: { bob: { role: "admin", rotation: 1.5 } } })).toEqual([
       "users.bob.rotation: expected int, got 1.5",
     ]);
-    expect(problems({ ...valid(), client: { workerPort: 70000 } })).toEqual([
-      "client.workerPort: 70000 is too big (maximum 65535)",
-    ]);
+    expect(problems({ ...valid(), client: { workerPort: 70000 } })).toEqual(["client.workerPort: 70000 is too big (maximum 65535)"]);
   });
 
   it("refuses an empty user list", () => {

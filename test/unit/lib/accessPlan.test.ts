@@ -36,7 +36,14 @@ function reading(users: PlannedUser[], extra: Record<string, { admin?: boolean }
     entries.set(u.name, { digest: entryDigest(entry), ...u.access });
   }
   for (const [name, fields] of Object.entries(extra)) entries.set(name, { digest: entryDigest(fields), ...fields });
-  return { label: "/srv/api.yaml", identity: "/srv/api.yaml", exists: true, entries, record: { format: 1, stack: STACK, writer: "w", generation: 3, reloadPending: false, managed: users.map((u) => u.name) }, ...over };
+  return {
+    label: "/srv/api.yaml",
+    identity: "/srv/api.yaml",
+    exists: true,
+    entries,
+    record: { format: 1, stack: STACK, writer: "w", generation: 3, reloadPending: false, managed: users.map((u) => u.name) },
+    ...over,
+  };
 }
 function plan(input: Partial<AccessPlanInput> & { users: PlannedUser[] }) {
   const keys = new Map<string, KeyPlan>(input.users.map((u) => [u.name, { keeper: "0", autoRotations: 0 }]));
@@ -58,8 +65,16 @@ describe("planAccess", () => {
   const carol = user("carol", "analyst");
 
   it("names new users with their role, and spells out overrides of the preset", () => {
-    const dave = user("dave", "analyst", { access: { ...resolveAccess("analyst"), permissions: { ...resolveAccess("analyst").permissions, "jobs:create": true } } });
-    const p = plan({ users: [alice, dave], keys: new Map([["alice", { keeper: "0", autoRotations: 0, change: "new" }], ["dave", { keeper: "0", autoRotations: 0, change: "new" }]]) });
+    const dave = user("dave", "analyst", {
+      access: { ...resolveAccess("analyst"), permissions: { ...resolveAccess("analyst").permissions, "jobs:create": true } },
+    });
+    const p = plan({
+      users: [alice, dave],
+      keys: new Map([
+        ["alice", { keeper: "0", autoRotations: 0, change: "new" }],
+        ["dave", { keeper: "0", autoRotations: 0, change: "new" }],
+      ]),
+    });
     expect(p.lines).toEqual(["+ alice (admin): new key", "+ dave (analyst: jobs:create true): new key"]);
   });
 
@@ -91,14 +106,25 @@ describe("planAccess", () => {
   });
 
   it("names entries nobody declared before anything changes, and counts them in the guard", () => {
-    const p = plan({ users: [alice, bob, carol], previousUsers: new Map([alice, bob, carol].map((u) => [u.name, record(u)])), targets: [{ name: "auth-config", reading: reading([alice, bob, carol], { legacy_admin: { admin: true } }) }] });
-    expect(p.lines).toEqual(["- legacy_admin: entry on /srv/api.yaml is not declared by this stack (admin): up removes it; list it in preserveEntries to keep it"]);
+    const p = plan({
+      users: [alice, bob, carol],
+      previousUsers: new Map([alice, bob, carol].map((u) => [u.name, record(u)])),
+      targets: [{ name: "auth-config", reading: reading([alice, bob, carol], { legacy_admin: { admin: true } }) }],
+    });
+    expect(p.lines).toEqual([
+      "- legacy_admin: entry on /srv/api.yaml is not declared by this stack (admin): up removes it; list it in preserveEntries to keep it",
+    ]);
     expect(p.targets.get("auth-config")!.removals).toEqual(["legacy_admin"]);
     expect(p.massRevocation).toBeUndefined();
   });
 
   it("leaves preserved entries alone and out of the count", () => {
-    const p = plan({ users: [alice], previousUsers: new Map([["alice", record(alice)]]), preserve: ["svc"], targets: [{ name: "auth-config", reading: reading([alice], { svc: {} }) }] });
+    const p = plan({
+      users: [alice],
+      previousUsers: new Map([["alice", record(alice)]]),
+      preserve: ["svc"],
+      targets: [{ name: "auth-config", reading: reading([alice], { svc: {} }) }],
+    });
     expect(p.lines).toEqual([]);
     expect(p.targets.get("auth-config")).toMatchObject({ removals: [], present: ["alice"] });
   });
@@ -110,14 +136,22 @@ describe("planAccess", () => {
     // 2 of 4 = 50%: allowed (more than 50% is refused).
     expect(plan({ users: four.slice(2), previousUsers, targets: target }).massRevocation).toBeUndefined();
     const three = plan({ users: four.slice(3), previousUsers, targets: target });
-    expect(three.massRevocation).toMatch(/^refusing to take access from more than 50% of a target's key holders: 3 of 4 on \/srv\/api.yaml \(75%\): a, b, c\. Nothing was changed/);
+    expect(three.massRevocation).toMatch(
+      /^refusing to take access from more than 50% of a target's key holders: 3 of 4 on \/srv\/api.yaml \(75%\): a, b, c\. Nothing was changed/,
+    );
     expect(plan({ users: four.slice(3), previousUsers, targets: target, maxRevokedShare: 0.75 }).massRevocation).toBeUndefined();
     // A file whose only entry nobody declared: 1 of 1.
-    expect(plan({ users: [alice], targets: [{ name: "auth-config", reading: reading([], { legacy: {} }) }] }).massRevocation).toMatch(/1 of 1 on \/srv\/api.yaml \(100%\): legacy/);
+    expect(plan({ users: [alice], targets: [{ name: "auth-config", reading: reading([], { legacy: {} }) }] }).massRevocation).toMatch(
+      /1 of 1 on \/srv\/api.yaml \(100%\): legacy/,
+    );
   });
 
   it("counts every entry of a target that stops being managed", () => {
-    const p = plan({ users: [alice], previousUsers: new Map([["alice", record(alice)]]), previousTargets: [{ name: "server-b", label: "b (x@h:22:/c.yaml)", identity: "ssh:k:/c.yaml", managed: ["alice", "bob"] }] });
+    const p = plan({
+      users: [alice],
+      previousUsers: new Map([["alice", record(alice)]]),
+      previousTargets: [{ name: "server-b", label: "b (x@h:22:/c.yaml)", identity: "ssh:k:/c.yaml", managed: ["alice", "bob"] }],
+    });
     expect(p.lines).toEqual(["- b (x@h:22:/c.yaml): no longer in stack config: up takes 2 entries off it (alice, bob)"]);
     expect(p.massRevocation).toMatch(/2 of 2 on b/);
   });
@@ -126,7 +160,11 @@ describe("planAccess", () => {
     const changedBob = { ...reading([alice, bob]) };
     changedBob.entries = new Map(changedBob.entries);
     changedBob.entries.set("bob", { ...changedBob.entries.get("bob")!, admin: true });
-    const p = plan({ users: [alice, bob, carol], previousUsers: new Map([alice, bob, carol].map((u) => [u.name, record(u)])), targets: [{ name: "auth-config", reading: changedBob }] });
+    const p = plan({
+      users: [alice, bob, carol],
+      previousUsers: new Map([alice, bob, carol].map((u) => [u.name, record(u)])),
+      targets: [{ name: "auth-config", reading: changedBob }],
+    });
     expect(p.lines).toEqual([
       "~ bob: entry on /srv/api.yaml differs from stack config: up restores it",
       "+ carol: entry missing on /srv/api.yaml: up restores it",
@@ -135,8 +173,27 @@ describe("planAccess", () => {
   });
 
   it("refuses a target another stack manages, and two targets that are one file, naming both", () => {
-    const theirs = reading([alice], {}, { record: { format: 1, stack: "organization/fetchml-keys/prod", writer: "x", generation: 0, reloadPending: false, managed: ["alice"] } });
-    const p = plan({ users: [alice], targets: [{ name: "auth-config", reading: theirs }, { name: "server-a", reading: { ...reading([alice]), label: "a (u@localhost:22:/srv/api.yaml)" } }] });
+    const theirs = reading(
+      [alice],
+      {},
+      {
+        record: {
+          format: 1,
+          stack: "organization/fetchml-keys/prod",
+          writer: "x",
+          generation: 0,
+          reloadPending: false,
+          managed: ["alice"],
+        },
+      },
+    );
+    const p = plan({
+      users: [alice],
+      targets: [
+        { name: "auth-config", reading: theirs },
+        { name: "server-a", reading: { ...reading([alice]), label: "a (u@localhost:22:/srv/api.yaml)" } },
+      ],
+    });
     expect(p.conflicts).toEqual([
       "/srv/api.yaml is managed by stack organization/fetchml-keys/prod; this stack (organization/fetchml-keys/dev) will not touch it. Remove it from one of the two stacks (or destroy the other stack first)",
       "a (u@localhost:22:/srv/api.yaml) and /srv/api.yaml are the same file; name it once",
@@ -148,7 +205,9 @@ describe("planAccess", () => {
       users: [alice],
       previousUsers: new Map([["alice", record(alice)]]),
       previousTargets: [{ name: "auth-config", label: "/srv/api.yaml", identity: "/srv/api.yaml", managed: ["alice", "bob"] }],
-      targets: [{ name: "auth-config", reading: { label: "/srv/apii.yaml", identity: "/srv/apii.yaml", exists: false, entries: new Map() } }],
+      targets: [
+        { name: "auth-config", reading: { label: "/srv/apii.yaml", identity: "/srv/apii.yaml", exists: false, entries: new Map() } },
+      ],
     });
     expect(p.lines).toEqual([
       "~ auth-config: moves from /srv/api.yaml to /srv/apii.yaml: entries are written there first, then taken off /srv/api.yaml",
@@ -158,7 +217,11 @@ describe("planAccess", () => {
   });
 
   it("says a reload is still owed, a target moved, or one cannot be read", () => {
-    const pending = reading([alice], {}, { record: { format: 1, stack: STACK, writer: "w", generation: 1, reloadPending: true, managed: ["alice"] } });
+    const pending = reading(
+      [alice],
+      {},
+      { record: { format: 1, stack: STACK, writer: "w", generation: 1, reloadPending: true, managed: ["alice"] } },
+    );
     const moved = { name: "server-a", label: "a (old)", identity: "ssh:k:/old.yaml", managed: ["alice"] };
     const p = plan({
       users: [alice],
@@ -167,7 +230,10 @@ describe("planAccess", () => {
       targets: [
         { name: "auth-config", reading: pending },
         { name: "server-a", reading: { ...reading([alice]), label: "a (new)", identity: "ssh:k:/new.yaml" } },
-        { name: "server-b", reading: { label: "b (down)", unreachable: "b: cannot connect: ECONNREFUSED", exists: false, entries: new Map() } },
+        {
+          name: "server-b",
+          reading: { label: "b (down)", unreachable: "b: cannot connect: ECONNREFUSED", exists: false, entries: new Map() },
+        },
       ],
     });
     expect(p.lines).toEqual([
@@ -182,7 +248,12 @@ describe("planAccess", () => {
     const r = reading(odd, { __proto__x: {} });
     r.entries.set("__proto__", { digest: "x" });
     r.entries.set("valueOf", { digest: "y" });
-    const p = plan({ users: odd, previousUsers: new Map(odd.map((u) => [u.name, record(u)])), targets: [{ name: "auth-config", reading: r }], maxRevokedShare: 1 });
+    const p = plan({
+      users: odd,
+      previousUsers: new Map(odd.map((u) => [u.name, record(u)])),
+      targets: [{ name: "auth-config", reading: r }],
+      maxRevokedShare: 1,
+    });
     expect(p.targets.get("auth-config")!.removals.sort()).toEqual(["__proto__", "__proto__x", "valueOf"]);
   });
 });
@@ -197,7 +268,11 @@ describe("targetGeneration", () => {
     expect(targetGeneration(reading([alice], { svc: {} }), wanted, ["svc"], STACK)).toBe("3");
     const other = renderApiKeyEntries([{ name: "alice", apiKeyHash: hash("b"), access: alice.access }]);
     expect(targetGeneration(reading([alice]), other, [], STACK)).toBe("4");
-    const owed = reading([alice], {}, { record: { format: 1, stack: STACK, writer: "w", generation: 3, reloadPending: true, managed: ["alice"] } });
+    const owed = reading(
+      [alice],
+      {},
+      { record: { format: 1, stack: STACK, writer: "w", generation: 3, reloadPending: true, managed: ["alice"] } },
+    );
     expect(targetGeneration(owed, wanted, [], STACK)).toBe("4");
     expect(targetGeneration(reading([alice], {}, { record: undefined }), wanted, [], STACK)).toBe("1");
     expect(targetGeneration({ label: "x", unreachable: "down", exists: false, entries: new Map() }, wanted, [], STACK)).toBe("unreached");

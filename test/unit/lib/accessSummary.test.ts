@@ -1,7 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { summarizeAccess } from "../../../lib/accessSummary";
 
-const key = (user: string, op: string) => ({ op, type: "random:index/randomPassword:RandomPassword", urn: `urn:pulumi:dev::fetchml-keys::fetchml:index:UserKey$random:index/randomPassword:RandomPassword::${user}-key` });
+const key = (user: string, op: string) => ({
+  op,
+  type: "random:index/randomPassword:RandomPassword",
+  urn: `urn:pulumi:dev::fetchml-keys::fetchml:index:UserKey$random:index/randomPassword:RandomPassword::${user}-key`,
+});
 
 describe("summarizeAccess", () => {
   it("keeps the program's plan lines, in order, once each, and drops other messages", () => {
@@ -20,7 +24,14 @@ describe("summarizeAccess", () => {
   });
 
   it("adds key replacements stack config does not explain (--replace), and only those", () => {
-    const lines = summarizeAccess(["~ bob: key rotated (rotation 1 -> 2)", "+ dave (analyst): new key"], [key("bob", "replace"), key("dave", "create"), key("erin", "replace"), key("carol", "same")]);
-    expect(lines).toEqual(["~ bob: key rotated (rotation 1 -> 2)", "+ dave (analyst): new key", "~ erin: key replaced (asked for with --replace)"]);
+    const lines = summarizeAccess(
+      ["~ bob: key rotated (rotation 1 -> 2)", "+ dave (analyst): new key"],
+      [key("bob", "replace"), key("dave", "create"), key("erin", "replace"), key("carol", "same")],
+    );
+    expect(lines).toEqual([
+      "~ bob: key rotated (rotation 1 -> 2)",
+      "+ dave (analyst): new key",
+      "~ erin: key replaced (asked for with --replace)",
+    ]);
   });
 });

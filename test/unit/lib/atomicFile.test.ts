@@ -56,9 +56,9 @@ describe("replaceFile", () => {
   }, 60_000);
 
   it("replaces nothing when the file changed after it was read (an admin's edit), and keeps that edit", () => {
-    expect(replaceFile(file, "merged from a stale read\n", { expected: "old\n", beforeRename: () => fs.writeFileSync(file, "admin's edit\n") })).toBe(
-      "changed-meanwhile",
-    );
+    expect(
+      replaceFile(file, "merged from a stale read\n", { expected: "old\n", beforeRename: () => fs.writeFileSync(file, "admin's edit\n") }),
+    ).toBe("changed-meanwhile");
     expect(fs.readFileSync(file, "utf8")).toBe("admin's edit\n");
     expect(fs.readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toEqual([]);
   });

@@ -44,7 +44,14 @@ describe("now", () => {
 
 describe("planKeys", () => {
   const T = at("2026-06-01T00:00:00Z");
-  const record = (over: Record<string, unknown> = {}) => ({ fingerprint: "f", issuedAt: "2026-05-01T00:00:00Z", autoRotations: 0, rotation: 0, keeper: "0", ...over });
+  const record = (over: Record<string, unknown> = {}) => ({
+    fingerprint: "f",
+    issuedAt: "2026-05-01T00:00:00Z",
+    autoRotations: 0,
+    rotation: 0,
+    keeper: "0",
+    ...over,
+  });
 
   it("says why each key changes: new, counter, rotate-all, age, or not at all", () => {
     const previous = new Map([
@@ -77,7 +84,16 @@ describe("planKeys", () => {
 
   it("treats names like constructor and __proto__ as plain users", () => {
     const previous = new Map<string, any>([["constructor", record()]]);
-    const plans = planKeys([{ name: "constructor", rotation: 0 }, { name: "__proto__", rotation: 0 }], 0, previous, T, 14);
+    const plans = planKeys(
+      [
+        { name: "constructor", rotation: 0 },
+        { name: "__proto__", rotation: 0 },
+      ],
+      0,
+      previous,
+      T,
+      14,
+    );
     expect(plans.get("constructor")!.change).toBeUndefined();
     expect(plans.get("__proto__")!.change).toBe("new");
   });

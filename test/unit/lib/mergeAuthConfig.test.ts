@@ -42,8 +42,12 @@ logging:
 `;
 
 /** The merge takes a Map (any username is a plain key); tests write entries as objects. */
-const merge = (text: string | undefined, entries: Record<string, ApiKeyEntry> | Map<string, ApiKeyEntry>, preserve: readonly string[], label?: string) =>
-  mergeAuthConfig(text, entries instanceof Map ? entries : new Map(Object.entries(entries)), preserve, label);
+const merge = (
+  text: string | undefined,
+  entries: Record<string, ApiKeyEntry> | Map<string, ApiKeyEntry>,
+  preserve: readonly string[],
+  label?: string,
+) => mergeAuthConfig(text, entries instanceof Map ? entries : new Map(Object.entries(entries)), preserve, label);
 
 describe("renderApiKeyEntries", () => {
   it("renders FetchML's entry shape in name order", () => {
@@ -52,7 +56,12 @@ describe("renderApiKeyEntries", () => {
       { name: "alice", apiKeyHash: h("a"), access: ROLE_PRESETS.admin },
     ]);
     expect([...out.keys()]).toEqual(["alice", "bob"]);
-    expect(out.get("bob")).toEqual({ hash: h("b"), admin: false, roles: ["analyst"], permissions: { "jobs:read": true, "jobs:create": false, "jobs:update": false } });
+    expect(out.get("bob")).toEqual({
+      hash: h("b"),
+      admin: false,
+      roles: ["analyst"],
+      permissions: { "jobs:read": true, "jobs:create": false, "jobs:update": false },
+    });
   });
 
   it("refuses a hash that is not 64 lowercase hex characters", () => {
@@ -168,7 +177,11 @@ describe("removeAuthEntries", () => {
 // existing entries), merging keeps the rest of the document equal and api_keys as planned.
 const name = fc.stringMatching(/^[a-z][a-z0-9_-]{0,8}$/);
 const scalar = fc.oneof(fc.integer(), fc.boolean(), fc.stringMatching(/^[A-Za-z0-9 ./:-]{0,12}$/));
-const settings = fc.dictionary(name.filter((n) => n !== "auth"), fc.oneof(scalar, fc.dictionary(name, scalar, { maxKeys: 3 })), { maxKeys: 4 });
+const settings = fc.dictionary(
+  name.filter((n) => n !== "auth"),
+  fc.oneof(scalar, fc.dictionary(name, scalar, { maxKeys: 3 })),
+  { maxKeys: 4 },
+);
 const hash = fc.stringMatching(/^[0-9a-f]{64}$/);
 const role = fc.constantFrom("admin", "researcher", "analyst") as fc.Arbitrary<keyof typeof ROLE_PRESETS>;
 
@@ -176,7 +189,11 @@ function renderServer(other: Record<string, unknown>, existing: Record<string, s
   const doc = parseDocument("{}");
   doc.contents = doc.createNode({
     ...other,
-    auth: { enabled: true, ip_whitelist: ["127.0.0.1"], api_keys: Object.fromEntries(Object.entries(existing).map(([n, x]) => [n, { hash: x, admin: false }])) },
+    auth: {
+      enabled: true,
+      ip_whitelist: ["127.0.0.1"],
+      api_keys: Object.fromEntries(Object.entries(existing).map(([n, x]) => [n, { hash: x, admin: false }])),
+    },
   }) as never;
   if (withComments) doc.commentBefore = " generated server config";
   let text = doc.toString({ indent });

@@ -15,11 +15,12 @@ const user = (name: string, key = `key-${name}`): VaultUser => ({
   fingerprint: `fp-${key}`,
   collectionIds: [COL],
 });
-const item = (id: string, u: VaultUser, extra: Partial<VaultItem> = {}): VaultItem => ({
-  id,
-  ...(newItem(u, ORG) as object),
-  ...extra,
-} as VaultItem);
+const item = (id: string, u: VaultUser, extra: Partial<VaultItem> = {}): VaultItem =>
+  ({
+    id,
+    ...(newItem(u, ORG) as object),
+    ...extra,
+  }) as VaultItem;
 
 describe("planVault", () => {
   it("creates items for new users", () => {
@@ -56,7 +57,9 @@ describe("planVault", () => {
   });
 
   it("recreates an item someone deleted from the vault", () => {
-    expect(planVault([user("alice")], { alice: { id: "gone", fingerprint: "fp-key-alice" } }, [], ORG).actions.map((a) => a.kind)).toEqual(["create"]);
+    expect(planVault([user("alice")], { alice: { id: "gone", fingerprint: "fp-key-alice" } }, [], ORG).actions.map((a) => a.kind)).toEqual([
+      "create",
+    ]);
   });
 
   it("warns about several items of one name and uses one of them", () => {
@@ -95,9 +98,18 @@ describe("item bodies", () => {
   });
 
   it("keeps an adopted item's other fields and notes", () => {
-    const old = item("x", user("erin"), { notes: "keep me", fields: [{ name: "team", value: "ml", type: 0 }, { name: "api_key_hash", value: "old", type: 0 }] });
+    const old = item("x", user("erin"), {
+      notes: "keep me",
+      fields: [
+        { name: "team", value: "ml", type: 0 },
+        { name: "api_key_hash", value: "old", type: 0 },
+      ],
+    });
     const next = updatedItem(old, user("erin", "new"));
     expect(next.notes).toBe("keep me");
-    expect(next.fields).toEqual([{ name: "team", value: "ml", type: 0 }, { name: "api_key_hash", value: "hash-new", type: 1 }]);
+    expect(next.fields).toEqual([
+      { name: "team", value: "ml", type: 0 },
+      { name: "api_key_hash", value: "hash-new", type: 1 },
+    ]);
   });
 });

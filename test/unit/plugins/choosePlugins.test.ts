@@ -52,8 +52,16 @@ describe("choosePlugins", () => {
   it("honours FETCHML_KEYS_PLUGINS and rejects other values", () => {
     const home = pulumiHome(["random", "command"]);
     const bin = engineDir(true);
-    expect(choosePlugins(bin, { PULUMI_HOME: home, FETCHML_KEYS_PLUGINS: "offline" }).map((c) => c.source)).toEqual(["offline", "offline", "offline"]);
-    expect(choosePlugins(engineDir(false), { PULUMI_HOME: pulumiHome([]), FETCHML_KEYS_PLUGINS: "real" }).map((c) => c.source)).toEqual(["real", "real", "real"]);
+    expect(choosePlugins(bin, { PULUMI_HOME: home, FETCHML_KEYS_PLUGINS: "offline" }).map((c) => c.source)).toEqual([
+      "offline",
+      "offline",
+      "offline",
+    ]);
+    expect(choosePlugins(engineDir(false), { PULUMI_HOME: pulumiHome([]), FETCHML_KEYS_PLUGINS: "real" }).map((c) => c.source)).toEqual([
+      "real",
+      "real",
+      "real",
+    ]);
     expect(() => choosePlugins(bin, { FETCHML_KEYS_PLUGINS: "maybe" })).toThrow(/expected auto, real or offline/);
   });
 });

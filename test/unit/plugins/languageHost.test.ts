@@ -4,7 +4,15 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
-import { parseOptions, requiredPackages, runArguments, runEnvironment, runResult, splitArgs, type RunInput } from "../../../plugins/language-nodejs/launch";
+import {
+  parseOptions,
+  requiredPackages,
+  runArguments,
+  runEnvironment,
+  runResult,
+  splitArgs,
+  type RunInput,
+} from "../../../plugins/language-nodejs/launch";
 
 const input = (over: Partial<RunInput> = {}): RunInput => ({
   monitorAddress: "127.0.0.1:4001",
@@ -29,28 +37,42 @@ describe("the offline Node.js language host", () => {
   it("passes cmd/run the real host's flags, in its order, and the entry point last", () => {
     expect(runArguments(input({ dryRun: true }), "/p/node_modules/@pulumi/pulumi/cmd/run/index.js")).toEqual([
       "/p/node_modules/@pulumi/pulumi/cmd/run/index.js",
-      "--monitor", "127.0.0.1:4001",
-      "--engine", "127.0.0.1:4000",
-      "--organization", "organization",
-      "--project", "fetchml-keys",
-      "--root-directory", "/p",
-      "--stack", "dev",
-      "--pwd", "/p",
+      "--monitor",
+      "127.0.0.1:4001",
+      "--engine",
+      "127.0.0.1:4000",
+      "--organization",
+      "organization",
+      "--project",
+      "fetchml-keys",
+      "--root-directory",
+      "/p",
+      "--stack",
+      "dev",
+      "--pwd",
+      "/p",
       "--dry-run",
-      "--parallel", "16",
+      "--parallel",
+      "16",
       ".",
     ]);
   });
 
   it("leaves out empty flags, puts nodeargs before cmd/run and program args after the entry point", () => {
-    const args = runArguments(input({ organization: "", tracing: "", args: ["a b"], options: { nodeargs: "--max-old-space-size=4096 --trace-warnings" } }), "run");
+    const args = runArguments(
+      input({ organization: "", tracing: "", args: ["a b"], options: { nodeargs: "--max-old-space-size=4096 --trace-warnings" } }),
+      "run",
+    );
     expect(args.slice(0, 3)).toEqual(["--max-old-space-size=4096", "--trace-warnings", "run"]);
     expect(args).not.toContain("--organization");
     expect(args.slice(-2)).toEqual([".", "a b"]);
   });
 
   it("hands config over in the SDK's legacy <namespace>:config:<name> form, with the secret keys and TypeScript on", () => {
-    const env = runEnvironment(input({ config: { "fetchml-keys:users": "{}", "aws:region": "x" }, configSecretKeys: ["fetchml-keys:servers"] }), { PATH: "/bin" });
+    const env = runEnvironment(
+      input({ config: { "fetchml-keys:users": "{}", "aws:region": "x" }, configSecretKeys: ["fetchml-keys:servers"] }),
+      { PATH: "/bin" },
+    );
     expect(JSON.parse(env.PULUMI_CONFIG!)).toEqual({ "fetchml-keys:config:users": "{}", "aws:config:region": "x" });
     expect(JSON.parse(env.PULUMI_CONFIG_SECRET_KEYS!)).toEqual(["fetchml-keys:servers"]);
     expect(env.PULUMI_NODEJS_TYPESCRIPT).toBe("true");
@@ -78,7 +100,10 @@ describe("the offline Node.js language host", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "langhost-"));
     fs.mkdirSync(path.join(dir, "node_modules", "@x", "p"), { recursive: true });
     fs.writeFileSync(path.join(dir, "package.json"), JSON.stringify({ pulumi: { resource: true, name: "top-level-is-not-a-dependency" } }));
-    fs.writeFileSync(path.join(dir, "node_modules", "@x", "p", "package.json"), JSON.stringify({ name: "@x/p", version: "2.0.0", pulumi: { resource: true, name: "xp", server: "https://example.org" } }));
+    fs.writeFileSync(
+      path.join(dir, "node_modules", "@x", "p", "package.json"),
+      JSON.stringify({ name: "@x/p", version: "2.0.0", pulumi: { resource: true, name: "xp", server: "https://example.org" } }),
+    );
     expect(requiredPackages(dir)).toEqual([{ name: "xp", kind: "resource", version: "v2.0.0", server: "https://example.org" }]);
   });
 

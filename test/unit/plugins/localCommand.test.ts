@@ -66,7 +66,9 @@ describe("offline local.Command: running", () => {
   });
 
   it("uses the interpreter given (a pipeline fails under pipefail)", async () => {
-    await expect(local.create({ create: "false | true", interpreter: ["/bin/bash", "-euo", "pipefail", "-c"], logging: "none" })).rejects.toThrow(/exit status 1/);
+    await expect(
+      local.create({ create: "false | true", interpreter: ["/bin/bash", "-euo", "pipefail", "-c"], logging: "none" }),
+    ).rejects.toThrow(/exit status 1/);
     await expect(local.create({ create: "false | true", logging: "none" })).resolves.toBeTruthy();
   });
 

@@ -10,8 +10,16 @@ const state = (extra: Record<string, unknown> = {}) => password.create(inputs(ex
 describe("offline RandomPassword: check", () => {
   it("fills the provider's defaults", () => {
     expect(password.check({ length: 8 }).inputs).toEqual({
-      length: 8, lower: true, upper: true, numeric: true, number: true, special: true,
-      minLower: 0, minUpper: 0, minNumeric: 0, minSpecial: 0,
+      length: 8,
+      lower: true,
+      upper: true,
+      numeric: true,
+      number: true,
+      special: true,
+      minLower: 0,
+      minUpper: 0,
+      minNumeric: 0,
+      minSpecial: 0,
     });
   });
 

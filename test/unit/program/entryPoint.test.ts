@@ -16,7 +16,12 @@ describe("the entry point", () => {
     // run.js: `programExport = require(program); programExport instanceof Function ? programExport() : ...`
     const shape = execFileSync(
       path.join(PROJECT_ROOT, "node_modules", ".bin", "node"),
-      ["--require", "tsx/cjs", "-e", `const m = require(${JSON.stringify(path.join(PROJECT_ROOT, pkg.main))}); console.log(m instanceof Function ? "function" : typeof m)`],
+      [
+        "--require",
+        "tsx/cjs",
+        "-e",
+        `const m = require(${JSON.stringify(path.join(PROJECT_ROOT, pkg.main))}); console.log(m instanceof Function ? "function" : typeof m)`,
+      ],
       { cwd: PROJECT_ROOT, encoding: "utf8" },
     ).trim();
     expect(shape).toBe("function");

@@ -23,7 +23,12 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 const mode = (f: string) => fs.statSync(f).mode & 0o777;
-const target = (over: Record<string, unknown> = {}) => ({ kind: "local", configPath: file, reloadCommand: `echo r >> ${reloadLog}`, ...over });
+const target = (over: Record<string, unknown> = {}) => ({
+  kind: "local",
+  configPath: file,
+  reloadCommand: `echo r >> ${reloadLog}`,
+  ...over,
+});
 const write = (entries: Record<string, unknown>, over: Record<string, unknown> = {}) => ({
   stack: STACK,
   target: target(),
@@ -47,7 +52,13 @@ describe("auth-write", () => {
     expect(fs.readFileSync(file, "utf8").startsWith("# the admin's comment\nserver:\n  port: 9101\n")).toBe(true);
     expect(mode(file)).toBe(0o640);
     expect(fs.existsSync(`${file}.bak`)).toBe(false); // a backup would keep revoked hashes
-    expect(record()).toMatchObject({ stack: STACK, writer: JSON.parse(run.stdout).writer, generation: 4, reloadPending: false, managed: ["bob"] });
+    expect(record()).toMatchObject({
+      stack: STACK,
+      writer: JSON.parse(run.stdout).writer,
+      generation: 4,
+      reloadPending: false,
+      managed: ["bob"],
+    });
     expect(mode(path.join(dir, ".server.yaml.fetchml-keys"))).toBe(0o600);
     expect(reloads()).toBe(1);
   });

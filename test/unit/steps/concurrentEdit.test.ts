@@ -9,7 +9,12 @@ const entry = { hash: "b".repeat(64), ...structuredClone(ROLE_PRESETS.researcher
 
 /** A target whose file an admin edits between the step's read and its replace, `times` times. */
 function racedTarget(times: number) {
-  const state = { config: "logging:\n  level: info\nauth:\n  api_keys: {}\n", record: undefined as string | undefined, replaces: 0, reloads: 0 };
+  const state = {
+    config: "logging:\n  level: info\nauth:\n  api_keys: {}\n",
+    record: undefined as string | undefined,
+    replaces: 0,
+    reloads: 0,
+  };
   const io: TargetIO = {
     label: "/srv/api.yaml",
     identity: async () => "/srv/api.yaml",

@@ -20,7 +20,13 @@ const NOBODY = 65534;
 
 describe("delivery-write and delivery-remove", () => {
   it("writes each file 0600 in a 0700 directory it creates, rewrites only what changed, removes users no longer delivered", async () => {
-    const first = await runStep("delivery-write", { dir, files: [["alice", "a1\n"], ["bob", "b1\n"]] });
+    const first = await runStep("delivery-write", {
+      dir,
+      files: [
+        ["alice", "a1\n"],
+        ["bob", "b1\n"],
+      ],
+    });
     expect(first.code, first.stderr).toBe(0);
     expect(JSON.parse(first.stdout)).toEqual({ files: ["alice.toml", "bob.toml"] });
     expect(mode(dir)).toBe(0o700);
