@@ -68,7 +68,10 @@ async function program() {
   }));
   const active = users.filter(({ user }) => !user.suspended);
   const keep = [...active.map(({ user }) => user.name), ...settings.preserveEntries];
-  const revocations = targets.map((target) => new AuthRevocation(target.name, { stack, target: target.spec, keep }));
+  const identity = (name: string, spec: (typeof targets)[number]["spec"]) => access.targets.get(name)!.identity ?? targetLabel(spec);
+  const revocations = targets.map(
+    (target) => new AuthRevocation(target.name, { stack, target: target.spec, keep, identity: identity(target.name, target.spec) }),
+  );
   const vaultUsers = users.filter(({ user }) => user.delivery === "bitwarden");
   const vault = settings.bitwarden
     ? new BitwardenVault(
@@ -93,7 +96,7 @@ async function program() {
       {
         stack,
         target: target.spec,
-        identity: plan.identity ?? targetLabel(target.spec),
+        identity: identity(target.name, target.spec),
         users: active.map(({ user, key }) => ({ name: user.name, access: user.access, apiKeyHash: key.apiKeyHash })),
         preserve: settings.preserveEntries,
         reading: readings[i],

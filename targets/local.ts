@@ -56,6 +56,10 @@ export class LocalTarget implements TargetIO {
     else replaceFile(file, text, { unchecked: true });
   }
 
+  async removeOldBackup() {
+    return removeFile(`${this.realPath()}.bak`);
+  }
+
   async reload() {
     if (!this.spec.reloadCommand) return;
     const r = await execute("/bin/sh", ["-c", this.spec.reloadCommand], { env: childEnvironment() });

@@ -9,7 +9,7 @@
 import * as path from "node:path";
 import { authRemove } from "../steps/auth";
 import { readManifest } from "../steps/delivery";
-import { readRequest, safeMessage, say } from "../steps/io";
+import { readRequest, safeMessage } from "../steps/io";
 import { authWriteRequest, vaultRequest } from "../steps/protocol";
 import { vaultStep } from "../steps/vault";
 import { removeFile } from "../lib/atomicFile";
@@ -54,8 +54,11 @@ async function main(script: string, mode: string): Promise<void> {
   if (script === "write-secret-file") {
     const old = await readRequest(z.object({ path: z.string(), content: z.string() }));
     const file = path.resolve(old.path);
-    if (readManifest(path.dirname(file)).includes(path.basename(file))) return say(`${file}: now kept by the delivery step; left in place`);
-    say(removeFile(file) ? `removed ${file}` : `${file} already absent`);
+    // Old resources stream stdout (their stored `logging`), so this one speaks there.
+    const tell = (line: string): void => void process.stdout.write(`${line}\n`);
+    if (readManifest(path.dirname(file)).includes(path.basename(file)))
+      return tell(`${file}: now kept by the delivery step; left in place`);
+    tell(removeFile(file) ? `removed ${file}` : `${file} already absent`);
     return;
   }
   const request = await readRequest(vaultRequest);

@@ -70,7 +70,7 @@ describe("delivery-write and delivery-remove", () => {
     const legacy = await execute(tsx, [path.join(PROJECT_ROOT, "writers", "write-secret-file.ts"), "remove"], {
       stdin: JSON.stringify({ path: path.join(dir, "alice.toml"), content: "a1\n" }),
     });
-    expect(legacy.stderr).toContain("now kept by the delivery step; left in place");
+    expect(legacy.stdout).toContain("now kept by the delivery step; left in place");
     expect(fs.existsSync(path.join(dir, "alice.toml"))).toBe(true);
   });
 });
