@@ -1,6 +1,6 @@
 /**
  * Refuses set-ups that would expose keys: the demo stack's public passphrase on a real
- * stack, or a delivery directory that others can read.
+ * stack, or a delivery directory that others can read or that belongs to someone else.
  */
 import * as fs from "node:fs";
 import type { Settings } from "./settings";
@@ -13,6 +13,7 @@ export function exposureProblems(
   stack: string,
   env: NodeJS.ProcessEnv = process.env,
   stat: (p: string) => fs.Stats | undefined = statOrUndefined,
+  uid: number = process.getuid?.() ?? 0,
 ): string[] {
   const problems: string[] = [];
   if (stack !== "dev" && passphrase(env) === DEV_PASSPHRASE) {
@@ -23,6 +24,11 @@ export function exposureProblems(
     if (st && (st.mode & 0o077) !== 0) {
       problems.push(
         `deliveryDir: ${JSON.stringify(settings.deliveryDir)} is readable by others (mode ${(st.mode & 0o777).toString(8)}); chmod 700 it`,
+      );
+    }
+    if (st && st.uid !== uid) {
+      problems.push(
+        `deliveryDir: ${JSON.stringify(settings.deliveryDir)} belongs to uid ${st.uid}, not to this user (uid ${uid}); keys are never written there`,
       );
     }
   }

@@ -14,8 +14,7 @@ export function vaultCheckHook(settings: BitwardenSettings): pulumi.ResourceHook
   const check = () =>
     withBwLock(async () => {
       const bw = bwCommand(settings.cli);
-      const vault = await checkUnlocked(bw, await acquireSession(bw));
-      pulumi.log.info(`bitwarden: vault unlocked (${vault.userEmail ?? "?"} on ${vault.serverUrl ?? "?"})`);
+      await checkUnlocked(bw, await acquireSession(bw));
     });
   return new pulumi.ResourceHook("bitwarden-vault-check", () => (checked ??= check()));
 }

@@ -51,7 +51,7 @@ function run(bw: string[], args: string[], env: NodeJS.ProcessEnv): Promise<Exec
 /** What `bw status` prints (the fields this project reads). */
 const bwStatus = z.object({ status: z.string(), userEmail: z.string().nullish(), serverUrl: z.string().nullish() });
 /** What `bw serve` answers. */
-const serveReply = z.object({ success: z.boolean().optional(), message: z.string().nullish(), data: z.unknown() });
+const serveReply = z.object({ success: z.boolean().optional(), message: z.string().nullish(), data: z.unknown().optional() });
 
 function statusOf(stdout: string) {
   const parsed = bwStatus.safeParse(parseJsonOr(stdout, undefined));
@@ -211,16 +211,17 @@ export class BwServe {
           const chunks: Buffer[] = [];
           response.on("data", (c: Buffer) => chunks.push(c));
           response.on("end", () => {
+            // Some answers (a trash DELETE) carry no {success, data} envelope: a 2xx alone is success.
             const parsed = serveReply.safeParse(parseJsonOr(Buffer.concat(chunks).toString("utf8"), undefined));
             const reply = parsed.success ? parsed.data : undefined;
-            if ((response.statusCode ?? 500) >= 400 || !reply || reply.success === false) {
+            if ((response.statusCode ?? 500) >= 400 || reply?.success === false) {
               // bw serve's messages are its own ("Not found."), never the request body.
               reject(
                 new SafeError(
                   `bw serve ${method} ${route.split("?")[0]}: ${firstLine(String(reply?.message ?? response.statusCode), 200)}`,
                 ),
               );
-            } else resolve(reply.data as T);
+            } else resolve(reply?.data as T);
           });
         },
       );

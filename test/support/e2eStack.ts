@@ -48,22 +48,25 @@ export class E2EStack {
     this.env = { ...(first.stack.workspace as LocalWorkspace).envVars };
   }
 
-  static async create(config: Record<string, unknown>, options: { via?: Via } = {}): Promise<E2EStack> {
+  static async create(config: Record<string, unknown>, options: { via?: Via; passphraseFile?: string } = {}): Promise<E2EStack> {
     const name = `e2e-${randomBytes(4).toString("hex")}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `fetchml-${name}-`));
     fs.mkdirSync(path.join(dir, "state"));
     const stackFile = path.join(PROJECT_ROOT, "stacks", `Pulumi.${name}.yaml`);
     writeStackConfig(stackFile, config);
     const via = options.via ?? "runner";
-    const opened = await E2EStack.open(name, dir, via);
+    const secrets: Record<string, string> = options.passphraseFile
+      ? { PULUMI_CONFIG_PASSPHRASE_FILE: options.passphraseFile }
+      : { PULUMI_CONFIG_PASSPHRASE: E2E_PASSPHRASE };
+    const opened = await E2EStack.open(name, dir, via, secrets);
     return new E2EStack(name, dir, stackFile, via, opened);
   }
 
-  private static open(name: string, dir: string, via: Via): Promise<OpenedStack> {
+  private static open(name: string, dir: string, via: Via, secrets: Record<string, string>): Promise<OpenedStack> {
     return openStack({
       stackName: name,
       program: via === "plain" ? "local" : "inline",
-      env: { PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`, PULUMI_CONFIG_PASSPHRASE: E2E_PASSPHRASE },
+      env: { PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`, ...secrets },
     });
   }
 
@@ -71,7 +74,11 @@ export class E2EStack {
   async current(): Promise<OpenedStack> {
     let opened = this.opened.get(this.via);
     if (!opened) {
-      opened = await E2EStack.open(this.name, this.dir, this.via);
+      const { PULUMI_CONFIG_PASSPHRASE, PULUMI_CONFIG_PASSPHRASE_FILE } = this.env;
+      const secrets: Record<string, string> = PULUMI_CONFIG_PASSPHRASE_FILE
+        ? { PULUMI_CONFIG_PASSPHRASE_FILE }
+        : { PULUMI_CONFIG_PASSPHRASE };
+      opened = await E2EStack.open(this.name, this.dir, this.via, secrets);
       this.opened.set(this.via, opened);
     }
     const envVars = (opened.stack.workspace as LocalWorkspace).envVars;
