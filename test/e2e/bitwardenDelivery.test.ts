@@ -8,12 +8,13 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashApiKey } from "../../lib/keys";
-import type { BwCli } from "../support/bitwarden/bwCli";
+import { BW_DEFAULT, BwCli } from "../support/bitwarden/bwCli";
 import { startVault, type TestVault } from "../support/bitwarden/vault";
 import type { BitwardenTestServer, SeededOrganization } from "../support/bitwarden/server";
 import { changesIn, E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
 import { findProcesses } from "../support/processWatch";
+import { expectDifferentSecret, expectSameSecret, expectUnchanged } from "../support/secrets";
 
 let vault: TestVault;
 let server: BitwardenTestServer;
@@ -98,9 +99,9 @@ describe("Bitwarden delivery", () => {
       expect(item.fields[0].type).toBe(1);
       expect(item.fields[0].value === hashApiKey(apiKeys[name])).toBe(true);
       expect(item.collectionIds).toEqual([name === "alice" ? org.collections["alice-only"] : org.collections.FetchML]);
-      expect(serverEntries()[name].hash).toBe(hashApiKey(apiKeys[name]));
+      expectSameSecret(serverEntries()[name].hash, hashApiKey(apiKeys[name]), `${name}'s entry`);
     }
-    expect(serverEntries().dave.hash).toBe(hashApiKey(apiKeys.dave));
+    expectSameSecret(serverEntries().dave.hash, hashApiKey(apiKeys.dave), "dave's entry");
     expect(server.ciphers.size).toBe(3);
   });
 
@@ -127,9 +128,9 @@ describe("Bitwarden delivery", () => {
     }
     await bw.ok(["sync"]);
     const bob = await getItem(after.vaultItems.bob);
-    expect(bob.login.password === after.apiKeys.bob).toBe(true);
+    expectSameSecret(bob.login.password, after.apiKeys.bob, "bob's key");
     expect(bob.passwordHistory.map((h: { password: string }) => h.password).includes(before.apiKeys.bob)).toBe(true);
-    expect(serverEntries().bob.hash).toBe(hashApiKey(after.apiKeys.bob));
+    expectSameSecret(serverEntries().bob.hash, hashApiKey(after.apiKeys.bob), "bob's entry");
     // The vault check before the key changes (one `bw status`) and the vault run (one `bw serve`).
     expect(bwProcesses(e2e.watch.lastRun)).toBe(2);
   });
@@ -164,7 +165,7 @@ describe("Bitwarden delivery", () => {
     await bw.ok(["sync"]);
     const found = JSON.parse(await bw.ok(["list", "items", "--search", "FetchML API erin"]));
     expect(found).toHaveLength(1);
-    expect(found[0].login.password === apiKeys.erin).toBe(true);
+    expectSameSecret(found[0].login.password, apiKeys.erin, "erin's key");
     expect(found[0].notes).toBe("made by create_bitwarden_fetchml_item.sh");
   });
 
@@ -190,16 +191,16 @@ describe("Bitwarden delivery", () => {
     const error = await running;
     expect(error).toBeInstanceOf(Error);
     expect(e2e.output()).toMatch(/vault-write: bw serve (GET|POST|PUT|DELETE) \/\S*: .*(ECONNREFUSED|failed)/);
-    expect(serverEntries().bob.hash).toBe(oldBobHash);
+    expectSameSecret(serverEntries().bob.hash, oldBobHash, "bob's entry");
     expect(serverEntries().erin).toBeUndefined();
 
     await server.resume();
     await e2e.up();
     const after = await outputs();
-    expect(after.apiKeys.bob).not.toBe(before.apiKeys.bob);
-    expect(serverEntries().bob.hash).toBe(hashApiKey(after.apiKeys.bob));
+    expectDifferentSecret(after.apiKeys.bob, before.apiKeys.bob, "bob's key");
+    expectSameSecret(serverEntries().bob.hash, hashApiKey(after.apiKeys.bob), "bob's entry");
     await bw.ok(["sync"]);
-    expect((await getItem(after.vaultItems.bob)).login.password === after.apiKeys.bob).toBe(true);
+    expectSameSecret((await getItem(after.vaultItems.bob)).login.password, after.apiKeys.bob, "bob's key");
     const preview = await e2e.preview();
     expect(changesIn(preview.changeSummary)).toEqual({});
   });
@@ -227,11 +228,11 @@ describe("Bitwarden delivery", () => {
     e2e.setConfig(config());
     await expect(e2e.up()).rejects.toThrow();
     expect(e2e.output()).toContain('export BW_SESSION="$(npm run -s bw -- unlock --raw)"');
-    expect(fs.readFileSync(serverFile, "utf8")).toBe(before);
-    expect((await outputs()).apiKeys.alice).toBe(keysBefore.alice);
+    expectUnchanged(fs.readFileSync(serverFile, "utf8"), before, "the server config");
+    expectSameSecret((await outputs()).apiKeys.alice, keysBefore.alice, "alice's key");
     e2e.setProgramEnv("BW_SESSION", saved);
     await e2e.up();
-    expect(serverEntries().alice.hash).toBe(hashApiKey((await outputs()).apiKeys.alice));
+    expectSameSecret(serverEntries().alice.hash, hashApiKey((await outputs()).apiKeys.alice), "alice's entry");
   });
 
   it("checks the vault before a key changes for any reason: --replace with a locked vault changes nothing", async () => {
@@ -242,8 +243,8 @@ describe("Bitwarden delivery", () => {
     const urn = `urn:pulumi:${e2e.name}::fetchml-keys::fetchml:index:UserKey$random:index/randomPassword:RandomPassword::bob-key`;
     await expect(e2e.up({ replace: [urn] })).rejects.toThrow();
     expect(e2e.output()).toContain('before hook "bitwarden-vault-check" failed: the Bitwarden vault is not unlocked for this run');
-    expect((await outputs()).apiKeys.bob).toBe(key);
-    expect(fs.readFileSync(serverFile, "utf8")).toBe(before);
+    expectSameSecret((await outputs()).apiKeys.bob, key, "bob's key");
+    expectUnchanged(fs.readFileSync(serverFile, "utf8"), before, "the server config");
     e2e.setProgramEnv("BW_SESSION", saved);
   });
 
@@ -255,6 +256,35 @@ describe("Bitwarden delivery", () => {
     expect(server.ciphers.has(vaultItems.user00)).toBe(false);
     expect(serverEntries().user00).toBeUndefined();
     expect(server.ciphers.has(vaultItems.user01)).toBe(true);
+  });
+
+  it("logs in and unlocks by itself for unattended runs (BW_CLIENTID, BW_CLIENTSECRET, BW_PASSWORD, no session)", async () => {
+    // A logged-out bw, as on a CI runner: only the server is configured.
+    const fresh = new BwCli(server.url, server.caFile, BW_DEFAULT);
+    await fresh.configure();
+    const saved = { ...vault.env };
+    const unattended = {
+      BW_CLIENTID: vault.account.clientId,
+      BW_CLIENTSECRET: vault.account.clientSecret,
+      BW_PASSWORD: vault.account.password,
+    };
+    seenSecrets.add(unattended.BW_CLIENTSECRET);
+    seenSecrets.add(unattended.BW_PASSWORD);
+    try {
+      e2e.setProgramEnv("BW_SESSION", undefined);
+      e2e.setProgramEnv("BITWARDENCLI_APPDATA_DIR", fresh.dataDir);
+      for (const [name, value] of Object.entries(unattended)) e2e.setProgramEnv(name, value);
+      users.bob = { ...users.bob, rotation: 9 };
+      e2e.setConfig(config());
+      await e2e.up();
+      const after = await outputs();
+      await bw.ok(["sync"]);
+      expectSameSecret((await getItem(after.vaultItems.bob)).login.password, after.apiKeys.bob, "bob's key");
+    } finally {
+      for (const name of Object.keys(unattended)) e2e.setProgramEnv(name, undefined);
+      for (const [name, value] of Object.entries(saved)) e2e.setProgramEnv(name, value);
+      fresh.cleanup();
+    }
   });
 
   it("never shows a key, hash or session in state, engine output or any process's argv", async () => {

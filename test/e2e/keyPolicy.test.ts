@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changesIn, E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
+import { expectDifferentSecret, expectSameSecret } from "../support/secrets";
 
 let e2e: E2EStack;
 let serverFile: string;
@@ -61,9 +62,9 @@ describe("key age policy", () => {
     expect([...(await e2e.summary())]).toEqual(["~ bob: key rotated (31 days old, max 30)"]);
     await e2e.up();
     const after = await outputs();
-    expect(after.apiKeys.bob).not.toBe(before.apiKeys.bob);
-    expect(after.apiKeys.alice).toBe(before.apiKeys.alice);
-    expect(after.apiKeys.carol).toBe(before.apiKeys.carol);
+    expectDifferentSecret(after.apiKeys.bob, before.apiKeys.bob, "bob's key");
+    expectSameSecret(after.apiKeys.alice, before.apiKeys.alice, "alice's key");
+    expectSameSecret(after.apiKeys.carol, before.apiKeys.carol, "carol's key");
     expect(after.users.bob).toMatchObject({ issuedAt: "2026-02-01T00:00:00Z", autoRotations: 1 });
     // The new key is young: the same clock plans nothing more.
     expect(changesIn((await e2e.preview()).changeSummary)).toEqual({});
@@ -80,7 +81,7 @@ describe("key age policy", () => {
     ]);
     await e2e.up();
     const after = await outputs();
-    for (const name of ["alice", "bob", "carol"]) expect(after.apiKeys[name]).not.toBe(before.apiKeys[name]);
+    for (const name of ["alice", "bob", "carol"]) expectDifferentSecret(after.apiKeys[name], before.apiKeys[name], `${name}'s key`);
   });
 });
 

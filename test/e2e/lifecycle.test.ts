@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashApiKey } from "../../lib/keys";
 import { changesIn, E2EStack, type Via } from "../support/e2eStack";
 import { MALLORY_HASH, SERVER_CONFIG, SERVICE_HASH, withoutManagedEntries } from "../support/fixtures";
+import { expectContainsSecret, expectSameSecret, expectUnchanged } from "../support/secrets";
 
 describe.each<Via>(["runner", "plain"])("the program with the real engine, via %s", (via) => {
   let e2e: E2EStack;
@@ -65,7 +66,7 @@ describe.each<Via>(["runner", "plain"])("the program with the real engine, via %
       /refusing to take access from more than 50% of a target's key holders: 1 of 1 on .* \(100%\): mallory\. Nothing was changed/,
     );
     await expect(e2e.up()).rejects.toThrow();
-    expect(readServer()).toBe(before);
+    expectUnchanged(readServer(), before, "the server config");
   });
 
   it("allowed, up writes exactly the users' hashes, keeps the file's mode and everything else as it was", async () => {
@@ -77,7 +78,7 @@ describe.each<Via>(["runner", "plain"])("the program with the real engine, via %
     expect(Object.keys(keys).sort()).toEqual(["alice", "bob", "carol"]);
     const entries = apiKeys();
     expect(Object.keys(entries).sort()).toEqual(["alice", "bob", "carol", "svc-backup"]);
-    for (const name of ["alice", "bob", "carol"]) expect(entries[name].hash).toBe(hashApiKey(keys[name]));
+    for (const name of ["alice", "bob", "carol"]) expectSameSecret(entries[name].hash, hashApiKey(keys[name]), `${name}'s entry`);
     expect(entries.alice).toMatchObject({ admin: true, roles: ["admin"] });
     expect(entries.carol.permissions).toEqual({ "jobs:read": true, "jobs:create": false, "jobs:update": false });
     expect(entries["svc-backup"].hash).toBe(SERVICE_HASH);
@@ -89,7 +90,7 @@ describe.each<Via>(["runner", "plain"])("the program with the real engine, via %
     for (const name of ["alice", "bob", "carol"]) {
       const file = path.join(deliveryDir, `${name}.toml`);
       expect(fs.statSync(file).mode & 0o777).toBe(0o600);
-      expect(fs.readFileSync(file, "utf8")).toContain(`api_key = "${keys[name]}"`);
+      expectContainsSecret(fs.readFileSync(file, "utf8"), `api_key = "${keys[name]}"`, "the delivery file");
     }
     const audit = (await e2e.outputs()).users;
     expect(audit.bob).toMatchObject({ role: "researcher", status: "active", rotation: 0 });
@@ -123,14 +124,14 @@ describe.each<Via>(["runner", "plain"])("the program with the real engine, via %
     expect(keys.bob).not.toBe(oldKeys.bob);
     expect(keys.alice).toBe(oldKeys.alice);
     const after = apiKeys();
-    expect(after.bob.hash).toBe(hashApiKey(keys.bob));
-    expect(after.alice).toEqual(before.alice);
-    expect(after.carol).toEqual(before.carol);
+    expectSameSecret(after.bob.hash, hashApiKey(keys.bob), "bob's entry");
+    expectUnchanged(after.alice, before.alice, "alice's entry");
+    expectUnchanged(after.carol, before.carol, "carol's entry");
     const audit = (await e2e.outputs()).users;
     expect(audit.bob.fingerprint).not.toBe(oldAudit.bob.fingerprint);
     expect(audit.alice.fingerprint).toBe(oldAudit.alice.fingerprint);
     expect(audit.alice.issuedAt).toBe(oldAudit.alice.issuedAt);
-    expect(fs.readFileSync(path.join(deliveryDir, "bob.toml"), "utf8")).toContain(keys.bob);
+    expectContainsSecret(fs.readFileSync(path.join(deliveryDir, "bob.toml"), "utf8"), keys.bob, "the delivery file");
   });
 
   it("suspending carol removes her hash but keeps her key; removing alice removes her entry and file", async () => {
@@ -145,7 +146,7 @@ describe.each<Via>(["runner", "plain"])("the program with the real engine, via %
     expect([...summary]).toEqual(["- alice: access revoked", "- carol: suspended (key kept)"]);
     expect(summary.refused).toMatch(/2 of 3 on .* \(67%\): alice, carol\. Nothing was changed/);
     await expect(e2e.up()).rejects.toThrow();
-    expect(readServer()).toBe(before);
+    expectUnchanged(readServer(), before, "the server config");
     // ...until the admin allows it for this run.
     e2e.setProgramEnv("FETCHML_KEYS_ALLOW_MASS_REVOCATION", "1");
     await e2e.up();
@@ -154,14 +155,14 @@ describe.each<Via>(["runner", "plain"])("the program with the real engine, via %
     expect(Object.keys(entries).sort()).toEqual(["bob", "svc-backup"]);
     const keys = await recordSecrets();
     expect(keys.carol).toBe(oldKeys.carol);
-    expect(keys.alice).toBeUndefined();
+    expect(keys.alice === undefined, "alice has no key").toBe(true);
     expect((await e2e.outputs()).users.carol.status).toBe("suspended");
     expect(fs.existsSync(path.join(deliveryDir, "alice.toml"))).toBe(false);
     // Lifting the suspension restores the same key.
     users.carol = { role: "analyst" };
     e2e.setConfig(config());
     await e2e.up();
-    expect(apiKeys().carol.hash).toBe(hashApiKey(oldKeys.carol));
+    expectSameSecret(apiKeys().carol.hash, hashApiKey(oldKeys.carol), "carol's entry");
   });
 
   it("never shows a key or hash in the exported state, the engine's output or any process's argv", async () => {

@@ -11,6 +11,7 @@ import { hashApiKey } from "../../lib/keys";
 import { changesIn, E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
 import { generateKeyPair, type KeyPair, TestSshd } from "../support/sshd";
+import { expectSameSecret, expectUnchanged } from "../support/secrets";
 
 // The fixture without its undeclared entry: a first up then has exactly one change per host.
 const INITIAL = withoutManagedEntries(SERVER_CONFIG, ["mallory"]);
@@ -82,7 +83,7 @@ describe("FetchML servers over SSH", () => {
     await e2e.up();
     const keys = await apiKeys();
     for (const h of ["a", "b"] as const) {
-      for (const name of USERS) expect(entries(h)[name].hash).toBe(hashApiKey(keys[name]));
+      for (const name of USERS) expectSameSecret(entries(h)[name].hash, hashApiKey(keys[name]), `${name}'s entry`);
       expect(fs.statSync(configFile(h)).mode & 0o777).toBe(0o640); // its own mode, less others' bits
       expect(withoutManagedEntries(fs.readFileSync(configFile(h), "utf8"), USERS)).toBe(INITIAL);
       expect(fs.existsSync(`${configFile(h)}.bak`)).toBe(false);
@@ -108,8 +109,8 @@ describe("FetchML servers over SSH", () => {
     const after = await apiKeys();
     expect(after.bob).not.toBe(before.bob);
     for (const h of ["a", "b"] as const) {
-      expect(entries(h).bob.hash).toBe(hashApiKey(after.bob));
-      expect(entries(h).alice.hash).toBe(hashApiKey(before.alice));
+      expectSameSecret(entries(h).bob.hash, hashApiKey(after.bob), "bob's entry");
+      expectSameSecret(entries(h).alice.hash, hashApiKey(before.alice), "alice's entry");
       expect(reloads(h)).toBe(2);
     }
   });
@@ -122,7 +123,7 @@ describe("FetchML servers over SSH", () => {
     expect(preview.changeSummary.replace ?? 0).toBe(0);
     expect(preview.changeSummary.delete ?? 0).toBe(0);
     await e2e.up();
-    expect([fs.readFileSync(configFile("a"), "utf8"), reloads("a")]).toEqual(before);
+    expectUnchanged([fs.readFileSync(configFile("a"), "utf8"), reloads("a")], before, "server a's config and reloads");
     e2e.setConfig(config());
     await e2e.up();
   });
@@ -139,13 +140,13 @@ describe("FetchML servers over SSH", () => {
     expect(error).toBeInstanceOf(Error);
     expect(e2e.output()).toMatch(/fetchml-b \(.*@127\.0\.0\.1:\d+:.*\): cannot connect/);
     const keys = await apiKeys();
-    expect(entries("a").carol.hash).toBe(hashApiKey(keys.carol));
+    expectSameSecret(entries("a").carol.hash, hashApiKey(keys.carol), "carol's entry");
     expect(reloads("a")).toBe(3);
-    expect(fs.readFileSync(configFile("b"), "utf8")).toBe(untouched);
+    expectUnchanged(fs.readFileSync(configFile("b"), "utf8"), untouched, "the server config");
 
     await hosts.b.resume();
     await e2e.up();
-    expect(entries("b").carol.hash).toBe(hashApiKey(keys.carol));
+    expectSameSecret(entries("b").carol.hash, hashApiKey(keys.carol), "carol's entry");
     expect([reloads("a"), reloads("b")]).toEqual([3, 3]);
     const preview = await e2e.preview();
     expect(changesIn(preview.changeSummary)).toEqual({});
@@ -170,7 +171,7 @@ describe("FetchML servers over SSH", () => {
     await expect(e2e.up()).rejects.toThrow();
     expect(e2e.output()).toContain("fetchml-b");
     expect(e2e.output()).toContain("host key does not match the configured hostKey");
-    expect(fs.readFileSync(configFile("b"), "utf8")).toBe(untouched);
+    expectUnchanged(fs.readFileSync(configFile("b"), "utf8"), untouched, "the server config");
   });
 
   it("destroy takes the managed entries off both servers", async () => {

@@ -16,6 +16,7 @@ import { PROJECT_ROOT } from "../../cli/paths";
 import { hashApiKey } from "../../lib/keys";
 import { changesIn, E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
+import { expectContainsSecret, expectSameSecret, expectUnchanged } from "../support/secrets";
 
 const BEFORE = "a219900";
 let old: string;
@@ -66,8 +67,8 @@ afterAll(async () => {
 describe("upgrading a stack made before this version", () => {
   it("the old version issued keys, wrote the file and the delivery files (and a .bak)", () => {
     const entries = parse(fs.readFileSync(serverFile, "utf8")).auth.api_keys;
-    expect(entries.alice.hash).toBe(hashApiKey(oldOutputs.apiKeys.alice));
-    expect(fs.readFileSync(path.join(deliveryDir, "alice.toml"), "utf8")).toContain(oldOutputs.apiKeys.alice);
+    expectSameSecret(entries.alice.hash, hashApiKey(oldOutputs.apiKeys.alice), "alice's entry");
+    expectContainsSecret(fs.readFileSync(path.join(deliveryDir, "alice.toml"), "utf8"), oldOutputs.apiKeys.alice, "the delivery file");
     expect(fs.existsSync(`${serverFile}.bak`)).toBe(true);
   });
 
@@ -92,10 +93,10 @@ describe("upgrading a stack made before this version", () => {
     const before = fs.readFileSync(serverFile, "utf8");
     await e2e.up();
     const outputs = await e2e.outputs();
-    expect(outputs.apiKeys).toEqual(oldOutputs.apiKeys);
-    expect(fs.readFileSync(serverFile, "utf8")).toBe(before);
+    expectUnchanged(outputs.apiKeys, oldOutputs.apiKeys, "the keys");
+    expectUnchanged(fs.readFileSync(serverFile, "utf8"), before, "the server config");
     for (const name of ["alice", "bob", "carol"]) {
-      expect(fs.readFileSync(path.join(deliveryDir, `${name}.toml`), "utf8")).toContain(oldOutputs.apiKeys[name]);
+      expectContainsSecret(fs.readFileSync(path.join(deliveryDir, `${name}.toml`), "utf8"), oldOutputs.apiKeys[name], "the delivery file");
     }
     expect(e2e.output()).toMatch(/now kept by the delivery step; left in place/);
     expect(fs.existsSync(`${serverFile}.bak`)).toBe(false);

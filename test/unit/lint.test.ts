@@ -1,5 +1,6 @@
 /** The code passes its own static checks: the type checker, ESLint (with Pulumi's rules) and Prettier. */
 import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../cli/paths";
@@ -25,4 +26,29 @@ describe("static checks", () => {
     expect(r.stdout + r.stderr).toBe("");
     expect(r.status).toBe(0);
   }, 60_000);
+
+  it("compares keys, hashes and files holding them only through test/support/secrets.ts, so no failure prints one", () => {
+    // The test server's own suite uses made-up passwords; everything else handles real keys.
+    const files = ["test/e2e", "test/unit/components"].flatMap((dir) =>
+      fs
+        .readdirSync(path.join(PROJECT_ROOT, dir))
+        .filter((f) => f.endsWith(".test.ts") && f !== "bitwardenServer.test.ts")
+        .map((f) => path.join(dir, f)),
+    );
+    const risky =
+      /expect\([^;]*(\.hash\b|apiKeys?\b|password|readFileSync|readServer\(\))[^;]*\)\s*\.(not\.)?(toBe|toEqual|toContain|toMatchObject|toStrictEqual)\((?!true|false|0\)|\[\]|undefined|null)/;
+    const offending = files.flatMap((file) =>
+      fs
+        .readFileSync(path.join(PROJECT_ROOT, file), "utf8")
+        .split("\n")
+        .map((line, i) => ({ line, at: `${file}:${i + 1}` }))
+        // Safe shapes: names only (Object.keys), the fixtures' made-up hashes, an empty file, modes and times.
+        .filter(
+          ({ line }) =>
+            risky.test(line) && !/withoutManagedEntries|Object\.keys\(|SERVICE_HASH|MALLORY_HASH|\.toBe\(""\)|\.mode|mtimeMs/.test(line),
+        )
+        .map(({ at, line }) => `${at}: ${line.trim()}`),
+    );
+    expect(offending).toEqual([]);
+  });
 });

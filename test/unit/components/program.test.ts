@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { hashApiKey } from "../../../lib/keys";
 import { isSecretValue, unwrap } from "../../../plugins/shared/properties";
+import { expectSameSecret } from "../../support/secrets";
 
 interface Recorded {
   type: string;
@@ -172,7 +173,7 @@ describe("the program under mocks", () => {
     expect(isSecretValue(write.inputs.stdin)).toBe(true);
     const request = stdinOf("auth-config-write");
     expect(request.entries.map(([name]: [string]) => name)).toEqual(["alice", "bob", "dave"]);
-    for (const [name, entry] of request.entries) expect(entry.hash, name).toBe(hashApiKey(keys[name]));
+    for (const [name, entry] of request.entries) expectSameSecret(entry.hash, hashApiKey(keys[name]), `${name}'s entry`);
     expect(request.target).toEqual({ kind: "local", configPath: serverFile });
     expect(stdinOf("auth-config-revoke").keep).toEqual(["alice", "bob", "dave"]);
     const secrets = Object.values(keys).flatMap((k: any) => [k, hashApiKey(k)]);
@@ -261,6 +262,6 @@ describe("UserKey component", () => {
     expect(await pulumi.isSecret(user.apiKeyHash)).toBe(true);
     expect(await pulumi.isSecret(user.mlConfig)).toBe(true);
     expect(await pulumi.isSecret(user.fingerprint)).toBe(false);
-    expect(await promiseOf(user.apiKeyHash)).toBe(hashApiKey(await promiseOf(user.apiKey)));
+    expectSameSecret(await promiseOf(user.apiKeyHash), hashApiKey(await promiseOf(user.apiKey)), "the hash");
   });
 });

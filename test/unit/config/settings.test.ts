@@ -47,6 +47,17 @@ describe("parseSettings", () => {
     });
   });
 
+  it("checks defaults like the per-user values they stand for, with their path and value", () => {
+    expect(problems({ authConfigPath: "/x", defaults: { role: "boss", delivery: "pigeon", maxKeyAgeDays: 0 }, users: { a: {} } })).toEqual([
+      'defaults.role: unknown value "boss" (expected admin, researcher, analyst)',
+      'defaults.delivery: unknown value "pigeon" (expected direct, bitwarden)',
+      "defaults.maxKeyAgeDays: 0 is too small (minimum 1)",
+    ]);
+    expect(problems({ authConfigPath: "/x", defaults: { role: 3 }, users: { a: {} } })).toEqual([
+      "defaults.role: unknown value 3 (expected admin, researcher, analyst)",
+    ]);
+  });
+
   it("names the path and the bad value of an unknown role", () => {
     expect(problems({ ...valid(), users: { bob: { role: "reseacher" } } })).toEqual([
       'users.bob.role: unknown value "reseacher" (expected admin, researcher, analyst)',
