@@ -1,107 +1,226 @@
 /**
- * The runner: `fetchml-keys <preview|up|destroy|refresh|cancel|output> [--stack dev]`.
+ * The runner: `fetchml-keys <command> [options]` (npm run -s keys -- ..., or bin/fetchml-keys).
  * Runs the same program as `pulumi up` through the Automation API, streams the engine's
- * output, and exits non-zero on failure, so it works where no Node.js language host or
- * provider plugins can be installed (see README, "How it runs").
+ * output, shows the engine's own message when something fails (and for known failures the
+ * command to run next), and exits non-zero on failure, so it works where no Node.js language
+ * host or provider plugins can be installed (see README, "How it runs").
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as readline from "node:readline/promises";
 import { parseArgs } from "node:util";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { explainFailure } from "./errors";
+import { OutputError, pickOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
 import { previewAccess } from "./summary";
-import { openStack, UP_OPTIONS } from "./workspace";
+import { userCommand, UserCommandError } from "./user";
+import { DEMO_STACK, openStack, openWorkspace, selectedStack, StackNotFound, stackFilePath, stackFiles, UP_OPTIONS } from "./workspace";
+import { now } from "../lib/keyPlan";
 
 const USAGE = `usage: fetchml-keys <command> [options]
 
 commands:
-  preview              show what an up would change
-  summary              who gains, loses or changes access in the next up (plain lines)
-  up                   apply the stack config (asks first unless --yes)
-  destroy              remove this stack's entries, files and keys (asks first unless --yes)
-  refresh              read the state back, then say where targets differ from stack config
-  cancel               release the lock of an up that was killed
-  output [name]        print stack outputs (secrets masked unless --show-secrets)
+  preview                 show what an up would change
+  summary                 who gains, loses or changes access in the next up (plain lines)
+  up                      apply the stack config (asks first unless --yes)
+  destroy                 remove this stack's entries, files and keys (asks first unless --yes)
+  refresh                 read the state back, then say where targets differ from stack config
+  cancel                  release the lock of an up that was killed
+  output [name [key]]     print stack outputs (secrets masked unless --show-secrets)
+  user list               who has which access and key, since when (never a key)
+  user add NAME --role R [--delivery direct|bitwarden]
+  user rotate|suspend|resume|remove NAME
+                          edit the stack file, show the access summary, then up (asks first
+                          unless --yes; --no-up only edits and previews)
+  user handover NAME [--out FILE] [--force]
+                          one user's ~/.ml/config.toml: to a new 0600 file, or once to a terminal
+  stacks                  the stacks here, and which one is selected
+  init NAME               create a stack (its file stacks/Pulumi.NAME.yaml, its encryption salt)
+  help                    this text
 
 options:
-  --stack, -s NAME     stack to use (default: dev)
-  --yes, -y            do not ask before up or destroy
-  --diff               show property-level diffs
-  --target URN         limit the operation to this resource (repeatable)
-  --replace URN        force replacement of this resource, e.g. one user's key (repeatable)
-  --expect-no-changes  fail if the operation would change anything (CI drift check)
-  --allow-mass-revocation
-                       let this up revoke more than maxRevokedPercent of the active users
-  --show-secrets       with output: print secret values
-  --json               with output: print JSON`;
+  --stack, -s NAME        stack to use (default: the one \`pulumi stack select\` chose, else dev)
+  --yes, -y               do not ask before up, destroy or a user change
+  --diff                  show property-level diffs
+  --target URN            limit the operation to this resource (repeatable)
+  --replace URN           force replacement of this resource, e.g. one user's key (repeatable)
+  --expect-no-changes     fail if the operation would change anything (CI drift check)
+  --allow-mass-revocation let this up revoke more than maxRevokedPercent of a target's key holders
+  --show-secrets          with output: print secret values
+  --json                  with output, summary, user list: print JSON`;
+
+/** Commands and how many positional arguments each takes (min, max). */
+const COMMANDS: Record<string, [number, number]> = {
+  preview: [0, 0],
+  summary: [0, 0],
+  up: [0, 0],
+  destroy: [0, 0],
+  refresh: [0, 0],
+  cancel: [0, 0],
+  output: [0, 2],
+  user: [1, 2],
+  stacks: [0, 0],
+  init: [1, 1],
+  help: [0, 0],
+};
+
+class UsageError extends Error {}
+
+function parseCommandLine(argv: string[]) {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        stack: { type: "string", short: "s" },
+        yes: { type: "boolean", short: "y", default: false },
+        diff: { type: "boolean", default: false },
+        target: { type: "string", multiple: true },
+        replace: { type: "string", multiple: true },
+        "expect-no-changes": { type: "boolean", default: false },
+        "allow-mass-revocation": { type: "boolean", default: false },
+        "show-secrets": { type: "boolean", default: false },
+        json: { type: "boolean", default: false },
+        role: { type: "string" },
+        delivery: { type: "string" },
+        "no-up": { type: "boolean", default: false },
+        out: { type: "string" },
+        force: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message.split("\n")[0].replace(/^Unknown option '([^']*)'.*$/, "unknown option $1"));
+  }
+  const [command = "help", ...args] = parsed.positionals;
+  if (!Object.hasOwn(COMMANDS, command)) throw new UsageError(`unknown command "${command}"`);
+  const [min, max] = COMMANDS[command];
+  if (args.length < min || args.length > max) {
+    throw new UsageError(args.length > max ? `${command}: unexpected "${args.slice(max).join(" ")}"` : `${command}: missing an argument`);
+  }
+  return { command: parsed.values.help ? "help" : command, args, options: parsed.values };
+}
+
+export type Options = ReturnType<typeof parseCommandLine>["options"];
+
+/**
+ * The engine's output for a person: without the engine's notice that it uses this project's
+ * offline plugins (the runner says so once, itself), and with no line repeated back to back.
+ */
+function humanOutput(write: (text: string) => void) {
+  let pending = "";
+  let last = "";
+  const shown = new Set<string>();
+  const emit = (line: string) => {
+    if (/warning: using pulumi-(resource|language)-\w+ from \$PATH/.test(line) || (line.trim() && line === last)) return;
+    last = line;
+    if (/^\s*error: /.test(line)) shown.add(line.replace(/^\s*error: /, "").trim());
+    write(`${line}\n`);
+  };
+  return {
+    onOutput: (chunk: string) => {
+      const lines = (pending + chunk).split("\n");
+      pending = lines.pop() ?? "";
+      lines.forEach(emit);
+    },
+    flush: () => {
+      if (pending) emit(pending);
+      pending = "";
+    },
+    /** Error lines the admin has already seen in the stream. */
+    shown,
+  };
+}
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      stack: { type: "string", short: "s", default: "dev" },
-      yes: { type: "boolean", short: "y", default: false },
-      diff: { type: "boolean", default: false },
-      target: { type: "string", multiple: true },
-      replace: { type: "string", multiple: true },
-      "expect-no-changes": { type: "boolean", default: false },
-      "allow-mass-revocation": { type: "boolean", default: false },
-      "show-secrets": { type: "boolean", default: false },
-      json: { type: "boolean", default: false },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
-  const [command, ...rest] = positionals;
-  if (values.help || !command) {
+  const { command, args, options } = parseCommandLine(argv);
+  if (command === "help") {
     console.log(USAGE);
-    return command || values.help ? 0 : 2;
+    return 0;
   }
-  const stackName = values.stack!;
-  // For this run only: the guard then lets an up revoke more than maxRevokedPercent of users.
-  if (values["allow-mass-revocation"]) process.env.FETCHML_KEYS_ALLOW_MASS_REVOCATION = "1";
-  if (stackName === "dev") prepareDevStack();
-  const opened = await openStack({ stackName });
-  const { stack, engine, plugins } = opened;
-  console.error(`fetchml-keys: stack ${stackName}; engine pulumi ${engine.version} (${engine.binary})`);
-  console.error(`fetchml-keys: plugins ${plugins.map((p) => `${p.name} v${p.version} (${p.source})`).join(", ")}`);
-  const stream = { onOutput: (s: string) => process.stdout.write(s), color: "auto" as const };
+  const stream = humanOutput((s) => process.stdout.write(s));
+  if (command === "stacks" || command === "init") return stacksCommand(command, args);
+  const stackName = options.stack ?? (await defaultStack());
+  // For this run only: the program then lets an up revoke more than maxRevokedPercent.
+  if (options["allow-mass-revocation"]) process.env.FETCHML_KEYS_ALLOW_MASS_REVOCATION = "1";
+  // A command that would change something asks first; outside a terminal, say so before any work.
+  const asks = (["up", "destroy"].includes(command) || (command === "user" && !["list", "handover"].includes(args[0]))) && !options.yes;
+  if (asks && !options["no-up"] && !process.stdin.isTTY) {
+    console.error("fetchml-keys: not a terminal, so nothing can be confirmed; pass --yes to apply without asking");
+    return 1;
+  }
+  const stack = await existingStack(stackName);
+  const opened = stack.opened;
+  console.error(
+    `fetchml-keys: stack ${stackName}; engine pulumi ${opened.engine.version}; plugins ${opened.plugins.map((p) => `${p.name} (${p.source})`).join(", ")}`,
+  );
   const common = {
-    ...stream,
-    diff: values.diff,
-    target: values.target,
-    expectNoChanges: values["expect-no-changes"],
+    onOutput: stream.onOutput,
+    color: "auto" as const,
+    diff: options.diff,
+    target: options.target,
+    expectNoChanges: options["expect-no-changes"],
   };
+  try {
+    return await run(command, args, options, stack.opened.stack, stackName, common);
+  } catch (e) {
+    stream.flush();
+    if (e instanceof UserCommandError || e instanceof OutputError) throw e;
+    const explained = explainFailure((e as Error).message ?? String(e), stackName);
+    for (const line of explained.errors) if (!stream.shown.has(line)) console.error(`fetchml-keys: ${line}`);
+    if (explained.hint) console.error(`fetchml-keys: next: ${explained.hint}`);
+    return 1;
+  } finally {
+    stream.flush();
+  }
+}
 
+async function run(
+  command: string,
+  args: string[],
+  options: Options,
+  stack: Stack,
+  stackName: string,
+  common: Record<string, unknown>,
+): Promise<number> {
+  const onOutput = common.onOutput as (s: string) => void;
   switch (command) {
     case "preview":
-      await stack.preview({ ...common, replace: values.replace });
+      await stack.preview({ ...common, replace: options.replace });
       return 0;
     case "up":
     case "destroy": {
-      if (!values.yes) {
-        if (command === "up") await stack.preview({ ...common, replace: values.replace });
-        else await stack.destroy({ ...stream, target: values.target, previewOnly: true });
+      if (!options.yes) {
+        if (command === "up") await stack.preview({ ...common, replace: options.replace });
+        else await stack.destroy({ onOutput, target: options.target, previewOnly: true });
         if (!(await confirm(`Perform this ${command === "up" ? "update" : "destroy"} on stack ${stackName}?`))) {
           console.error("fetchml-keys: not confirmed; nothing changed");
           return 1;
         }
       }
-      if (command === "up") await stack.up({ ...UP_OPTIONS, ...common, replace: values.replace });
-      else await stack.destroy({ ...stream, target: values.target });
+      if (command === "destroy") {
+        await stack.destroy({ onOutput, target: options.target });
+        return 0;
+      }
+      // The users output is long; `user list` shows it as a table.
+      await stack.up({ ...UP_OPTIONS, ...common, replace: options.replace, suppressOutputs: true });
+      await printUserCounts(stack);
       return 0;
     }
     case "summary": {
-      const access = await previewAccess(stack, { replace: values.replace, ...(values.diff ? { onOutput: stream.onOutput } : {}) });
-      console.log(access.lines.length > 0 ? access.lines.join("\n") : "no access changes");
-      if (access.refused) {
-        console.log(`refused: ${access.refused}`);
-        return 1;
+      const access = await previewAccess(stack, { replace: options.replace, ...(options.diff ? { onOutput } : {}) });
+      if (options.json) console.log(JSON.stringify(access, null, 2));
+      else {
+        console.log(access.lines.length > 0 ? access.lines.join("\n") : "no access changes");
+        if (access.refused) console.log(`refused: ${access.refused}`);
       }
-      return 0;
+      return access.refused ? 1 : 0;
     }
     case "refresh": {
-      await stack.refresh({ ...stream, expectNoChanges: values["expect-no-changes"] });
+      await stack.refresh({ onOutput, expectNoChanges: options["expect-no-changes"] });
       // A command resource cannot be read back, so refresh alone never sees a hand edit on a
       // target; the program's own reading of every target does (a preview, changing nothing).
       const access = await previewAccess(stack);
@@ -109,34 +228,104 @@ async function main(argv: string[]): Promise<number> {
       console.log(
         access.lines.length > 0 ? `targets and stack config differ:\n${access.lines.join("\n")}` : "targets are as stack config says",
       );
-      return values["expect-no-changes"] && (drift.length > 0 || access.refused) ? 1 : 0;
+      return options["expect-no-changes"] && (drift.length > 0 || access.refused) ? 1 : 0;
     }
     case "cancel":
       await stack.cancel();
       console.error(`fetchml-keys: released the lock on stack ${stackName}`);
       return 0;
-    case "output": {
-      const outputs = await stack.outputs();
-      const shown = Object.fromEntries(
-        Object.entries(outputs)
-          .filter(([name]) => rest.length === 0 || rest.includes(name))
-          .map(([name, o]) => [name, o.secret && !values["show-secrets"] ? "[secret]" : o.value]),
-      );
-      const single = rest.length === 1 ? shown[rest[0]] : shown;
-      console.log(values.json || typeof single !== "string" ? JSON.stringify(single, null, 2) : single);
-      return 0;
-    }
-    default:
-      console.error(`fetchml-keys: unknown command "${command}"\n\n${USAGE}`);
-      return 2;
+    case "output":
+      return outputCommand(stack, args, options);
+    case "user":
+      return userCommand(args, options, { stack, stackName, onOutput, previewAccess, confirm, printUserCounts });
   }
+  return 2;
+}
+
+async function outputCommand(stack: Stack, args: string[], options: Options): Promise<number> {
+  const outputs = await stack.outputs();
+  if (args.length === 0) {
+    const shown = Object.fromEntries(
+      Object.entries(outputs).map(([name, o]) => [name, o.secret && !options["show-secrets"] ? "[secret]" : o.value]),
+    );
+    console.log(JSON.stringify(shown, null, 2));
+    return 0;
+  }
+  const picked = pickOutput(outputs, args);
+  if (picked.secret && !options["show-secrets"]) {
+    console.log("[secret] (add --show-secrets to print it)");
+    return 0;
+  }
+  if (args.join(".") === "users" && !options.json) {
+    console.log(usersTable(picked.value as Record<string, never>, now()).join("\n"));
+    return 0;
+  }
+  console.log(typeof picked.value === "string" && !options.json ? picked.value.trimEnd() : JSON.stringify(picked.value, null, 2));
+  return 0;
+}
+
+async function printUserCounts(stack: Stack): Promise<void> {
+  const users = ((await stack.outputs()).users?.value ?? {}) as Record<string, { status?: string }>;
+  const all = Object.values(users);
+  const suspended = all.filter((u) => u.status === "suspended").length;
+  console.log(`users: ${all.length - suspended} active, ${suspended} suspended (\`user list\` shows them)`);
+}
+
+/** The stack `pulumi stack select` chose here; the demo stack when none is. */
+async function defaultStack(): Promise<string> {
+  try {
+    const { workspace } = await openWorkspace({});
+    return (await selectedStack(workspace)) ?? DEMO_STACK;
+  } catch {
+    return DEMO_STACK;
+  }
+}
+
+/** An existing stack, with its file; only the demo stack is created on first use. */
+async function existingStack(stackName: string) {
+  if (!fs.existsSync(stackFilePath(stackName))) {
+    throw new UserCommandError(
+      `no stack file ${path.relative(PROJECT_ROOT, stackFilePath(stackName))} (stacks here: ${stackFiles().join(", ") || "none"}); ` +
+        `to create stack ${stackName}: npm run -s keys -- init ${stackName}`,
+    );
+  }
+  if (stackName === DEMO_STACK) prepareDemo();
+  try {
+    return { opened: await openStack({ stackName, create: stackName === DEMO_STACK }) };
+  } catch (e) {
+    if (e instanceof StackNotFound) throw new UserCommandError(`${e.message}; to create it: npm run -s keys -- init ${stackName}`);
+    throw e;
+  }
+}
+
+async function stacksCommand(command: string, args: string[]): Promise<number> {
+  const { workspace } = await openWorkspace(command === "init" ? { stackName: args[0] } : {});
+  if (command === "init") {
+    const name = args[0];
+    if ((await workspace.listStacks()).some((s) => s.name === name)) throw new UserCommandError(`stack ${name} already exists`);
+    await workspace.createStack(name);
+    console.log(
+      `created stack ${name}; its settings go in ${path.relative(PROJECT_ROOT, stackFilePath(name))} (see README, "Stack config reference")`,
+    );
+    return 0;
+  }
+  const selected = await selectedStack(workspace);
+  const inBackend = new Set((await workspace.listStacks()).map((s) => s.name));
+  for (const name of [...new Set([...stackFiles(), ...inBackend])].filter((n) => !n.startsWith("e2e-")).sort()) {
+    const where = [
+      fs.existsSync(stackFilePath(name)) ? "stack file" : "no stack file",
+      inBackend.has(name) ? "in the backend" : "not created yet",
+    ];
+    console.log(`${name === selected ? "*" : " "} ${name.padEnd(16)} ${where.join(", ")}`);
+  }
+  return 0;
 }
 
 /**
  * The demo stack's merge target is a copy of the example server config (comments and
  * other settings included), made on first use so the tracked example never holds hashes.
  */
-function prepareDevStack(): void {
+function prepareDemo(): void {
   const target = path.join(PROJECT_ROOT, "examples", "out", "fetchml-server.yaml");
   if (fs.existsSync(target)) return;
   fs.mkdirSync(path.dirname(target), { recursive: true, mode: 0o700 });
@@ -146,10 +335,7 @@ function prepareDevStack(): void {
 }
 
 async function confirm(question: string): Promise<boolean> {
-  if (!process.stdin.isTTY) {
-    console.error("fetchml-keys: not a terminal; pass --yes to apply without asking");
-    return false;
-  }
+  if (!process.stdin.isTTY) return false;
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
   const answer = await rl.question(`${question} [y/N] `);
   rl.close();
@@ -159,9 +345,17 @@ async function confirm(question: string): Promise<boolean> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    // The engine's own output (already streamed) says what failed; add only a summary line.
-    const message = e instanceof Error ? e.message.split("\n")[0] : String(e);
-    console.error(`fetchml-keys: failed: ${message}`);
+    if (e instanceof UsageError) {
+      console.error(`fetchml-keys: ${e.message}\n\n${USAGE}`);
+      process.exit(2);
+    }
+    if (e instanceof UserCommandError || e instanceof OutputError) {
+      console.error(`fetchml-keys: ${e.message}`);
+      process.exit(1);
+    }
+    const explained = explainFailure((e as Error)?.message ?? String(e), "?");
+    for (const line of explained.errors) console.error(`fetchml-keys: ${line}`);
+    if (explained.hint) console.error(`fetchml-keys: next: ${explained.hint}`);
     process.exit(1);
   },
 );

@@ -5,10 +5,15 @@
  * ensureEngine, plugins and language host from choosePlugins. The runner runs index.ts
  * inline (no language host needed); `program: "local"` runs it as plain `pulumi` does,
  * through the Node.js language host, which is how the tests drive the plain path.
+ *
+ * Opening a stack never changes which stack Pulumi has selected (a setting of the admin's,
+ * used by every later `pulumi config set`), and never creates one unless asked to.
  */
+import { execFile } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { promisify } from "node:util";
+import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { DEV_PASSPHRASE } from "../config/exposure";
 // index.ts uses `export =`: with esModuleInterop the default import is the program function.
 import program from "../index";
@@ -25,43 +30,96 @@ import { choosePlugins, enginePath, type PluginChoice } from "./plugins";
  */
 export const UP_OPTIONS = {} as const;
 
+/** The demo stack: created on first use, encrypted with its public passphrase. */
+export const DEMO_STACK = "dev";
+
+export class StackNotFound extends Error {}
+
 export interface OpenStackOptions {
   stackName: string;
   /** Extra environment for the engine (and so for plugins and the commands they run). */
   env?: Record<string, string>;
   /** inline: the program runs in this process (the runner); local: as plain `pulumi up` runs it. */
   program?: "inline" | "local";
+  /** Create the stack if it does not exist (it is never selected either way). */
+  create?: boolean;
 }
 
 export interface OpenedStack {
   stack: Stack;
+  workspace: LocalWorkspace;
   engine: Engine;
   plugins: PluginChoice[];
 }
 
-export async function openStack(options: OpenStackOptions): Promise<OpenedStack> {
-  const engine = ensureEngine();
-  const base = { ...process.env, ...options.env } as Record<string, string>;
-  const plugins = choosePlugins(path.dirname(engine.binary), base);
-  const envVars: Record<string, string> = {
-    ...options.env,
-    PATH: enginePath(plugins, base.PATH),
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-  };
+export function stackFilePath(stackName: string): string {
+  return path.join(PROJECT_ROOT, "stacks", `Pulumi.${stackName}.yaml`);
+}
+
+/** The stacks that have a stack file here. */
+export function stackFiles(): string[] {
+  return fs
+    .readdirSync(path.join(PROJECT_ROOT, "stacks"))
+    .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
+    .filter((name): name is string => !!name && !name.startsWith("e2e-"))
+    .sort();
+}
+
+/** The engine's environment: offline plugins on PATH where needed, no update checks, the demo's passphrase for the demo. */
+function engineEnvironment(stackName: string | undefined, extra: Record<string, string>, plugins: PluginChoice[]): Record<string, string> {
+  const base = { ...process.env, ...extra } as Record<string, string>;
+  const envVars: Record<string, string> = { ...extra, PATH: enginePath(plugins, base.PATH), PULUMI_SKIP_UPDATE_CHECK: "true" };
   // Each plugin is installed or offline: never reach for the network to fetch one (unless
   // the admin forced the real plugins, which the engine may then download).
   if (base.FETCHML_KEYS_PLUGINS !== "real") envVars.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION = "true";
-  if (options.stackName === "dev" && !base.PULUMI_CONFIG_PASSPHRASE && !base.PULUMI_CONFIG_PASSPHRASE_FILE) {
+  if (stackName === DEMO_STACK && !base.PULUMI_CONFIG_PASSPHRASE && !base.PULUMI_CONFIG_PASSPHRASE_FILE) {
     envVars.PULUMI_CONFIG_PASSPHRASE = DEV_PASSPHRASE;
   }
   if (!base.PULUMI_BACKEND_URL) fs.mkdirSync(path.join(PROJECT_ROOT, ".pulumi-state"), { recursive: true });
-  const pulumiCommand = await PulumiCommand.get({ root: engine.root });
-  const stack =
-    options.program === "local"
-      ? await LocalWorkspace.createOrSelectStack({ stackName: options.stackName, workDir: PROJECT_ROOT }, { pulumiCommand, envVars })
-      : await LocalWorkspace.createOrSelectStack(
-          { stackName: options.stackName, projectName: PROJECT_NAME, program },
-          { workDir: PROJECT_ROOT, pulumiCommand, envVars },
-        );
-  return { stack, engine, plugins };
+  return envVars;
 }
+
+export async function openWorkspace(options: Omit<OpenStackOptions, "stackName" | "create"> & { stackName?: string }) {
+  const engine = ensureEngine();
+  const plugins = choosePlugins(path.dirname(engine.binary), { ...process.env, ...options.env });
+  const envVars = engineEnvironment(options.stackName, options.env ?? {}, plugins);
+  const pulumiCommand = await PulumiCommand.get({ root: engine.root });
+  const workspace = await LocalWorkspace.create({
+    workDir: PROJECT_ROOT,
+    pulumiCommand,
+    envVars,
+    ...(options.program === "local" ? {} : { program, projectSettings: undefined }),
+  });
+  // Stack.select would run `pulumi stack select`: only make sure the stack is there.
+  workspace.selectStack = async (name: string) => {
+    const stacks = await workspace.listStacks();
+    if (!stacks.some((s) => s.name === name)) {
+      throw new StackNotFound(`no stack "${name}" in this backend (stacks: ${stacks.map((s) => s.name).join(", ") || "none"})`);
+    }
+  };
+  // `pulumi stack init` selects the new stack: init it without that.
+  workspace.createStack = async (name: string) => {
+    await promisify(execFile)(engine.binary, ["stack", "init", name, "--no-select", "--non-interactive"], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...workspace.envVars },
+    });
+  };
+  return { workspace, engine, plugins };
+}
+
+export async function openStack(options: OpenStackOptions): Promise<OpenedStack> {
+  const { workspace, engine, plugins } = await openWorkspace(options);
+  // Not Stack.createOrSelect: it only creates on the SDK's own StackNotFoundError.
+  if (options.create && !(await workspace.listStacks()).some((s) => s.name === options.stackName)) {
+    await workspace.createStack(options.stackName);
+  }
+  const stack = await Stack.select(options.stackName, workspace);
+  return { stack, workspace, engine, plugins };
+}
+
+/** The stack Pulumi has selected here, if any (`pulumi stack select`). */
+export async function selectedStack(workspace: LocalWorkspace): Promise<string | undefined> {
+  return (await workspace.stack())?.name;
+}
+
+export { PROJECT_NAME };

@@ -65,6 +65,7 @@ export class E2EStack {
   private static open(name: string, dir: string, via: Via, secrets: Record<string, string>): Promise<OpenedStack> {
     return openStack({
       stackName: name,
+      create: true,
       program: via === "plain" ? "local" : "inline",
       env: { PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`, ...secrets },
     });

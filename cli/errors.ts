@@ -1,0 +1,45 @@
+/**
+ * What went wrong, for the admin: the engine's own error lines out of an Automation API
+ * failure (its message starts "code: -2" and buries them in stderr), once each, and for the
+ * failures an admin meets, the command to run next. Pure.
+ */
+
+export interface Explained {
+  /** The engine's error lines, without its "error: " prefix, once each. */
+  errors: string[];
+  /** What to run next, when the failure is a known one. */
+  hint?: string;
+}
+
+const HINTS: Array<[RegExp, (stack: string) => string]> = [
+  [
+    /incorrect passphrase|passphrase must be set|PULUMI_CONFIG_PASSPHRASE/i,
+    (stack) => `set PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) to stack ${stack}'s passphrase, then run it again`,
+  ],
+  [
+    /the stack is currently locked/i,
+    (stack) =>
+      `if no other run of stack ${stack} is going on (a killed one leaves the lock), release it: npm run -s keys -- cancel --stack ${stack}`,
+  ],
+  [/refusing to take access from more than/i, () => "if that is what you mean, run it again with --allow-mass-revocation"],
+  [/the Bitwarden vault is not unlocked/i, () => 'export BW_SESSION="$(npm run -s bw -- unlock --raw)" and run it again'],
+  [/no stack named|stack .* not found/i, () => "list the stacks with: npm run -s keys -- stacks"],
+];
+
+export function explainFailure(message: string, stack: string): Explained {
+  const errors: string[] = [];
+  for (const raw of message.split("\n")) {
+    const m = /^\s*error: (.*)$/.exec(raw);
+    if (!m) continue;
+    const line = m[1].trim();
+    // The engine's closing summary says nothing the lines before it did not.
+    if (/^(update|preview|refresh|destroy) failed$/.test(line) || errors.includes(line)) continue;
+    errors.push(line);
+  }
+  if (errors.length === 0) {
+    const first = message.split("\n").find((l) => l.trim() && !/^code: |^ ?(stdout|stderr|err\?):\s*$/.test(l.trim()));
+    if (first) errors.push(first.trim());
+  }
+  const hint = HINTS.find(([pattern]) => errors.some((e) => pattern.test(e)))?.[1](stack);
+  return hint ? { errors, hint } : { errors };
+}

@@ -1,0 +1,58 @@
+/**
+ * Stack outputs for a person: one output, or one user's value in it ("mlConfigs ben",
+ * "mlConfigs.ben"), with a clear error for a name that is not there, and the `users` output as
+ * a table (never a key: that output holds none). Pure.
+ */
+import { keyAgeDays } from "../lib/keyPlan";
+
+export class OutputError extends Error {}
+
+export interface StackOutput {
+  value: unknown;
+  secret: boolean;
+}
+
+/** The value at `path` ("name", or "name key", or "name.key"), with whether it is secret. */
+export function pickOutput(outputs: Record<string, StackOutput>, path: string[]): StackOutput {
+  const [name, ...rest] = path.flatMap((p) => p.split("."));
+  if (!Object.hasOwn(outputs, name)) throw new OutputError(`no output "${name}" (outputs: ${Object.keys(outputs).sort().join(", ")})`);
+  let value = outputs[name].value;
+  const walked = [name];
+  for (const key of rest) {
+    if (!value || typeof value !== "object" || !Object.hasOwn(value, key)) {
+      const has = value && typeof value === "object" ? Object.keys(value).sort().join(", ") : "nothing";
+      throw new OutputError(`${walked.join(".")} has no "${key}" (it has: ${has})`);
+    }
+    value = (value as Record<string, unknown>)[key];
+    walked.push(key);
+  }
+  return { value, secret: outputs[name].secret };
+}
+
+export interface UserRow {
+  role?: string;
+  delivery?: string;
+  status?: string;
+  issuedAt?: string;
+  fingerprint?: string;
+  maxKeyAgeDays?: number | null;
+}
+
+/** `user list`: one line per user, columns aligned. */
+export function usersTable(users: Record<string, UserRow>, now: Date): string[] {
+  const rows = Object.keys(users)
+    .sort()
+    .map((name) => {
+      const u = users[name];
+      const age = u.issuedAt ? `${Math.floor(keyAgeDays(u.issuedAt, now))}d${u.maxKeyAgeDays ? ` of ${u.maxKeyAgeDays}` : ""}` : "-";
+      return [name, u.role ?? "-", u.delivery ?? "-", u.status ?? "-", u.issuedAt ?? "-", age, u.fingerprint ?? "-"];
+    });
+  const header = ["USER", "ROLE", "DELIVERY", "STATUS", "ISSUED", "KEY AGE", "FINGERPRINT"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  return [header, ...rows].map((r) =>
+    r
+      .map((cell, i) => cell.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd(),
+  );
+}
