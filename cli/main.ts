@@ -11,6 +11,7 @@ import * as readline from "node:readline/promises";
 import { parseArgs } from "node:util";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { explainFailure } from "./errors";
+import { humanOutput } from "./humanOutput";
 import { OutputError, pickOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
 import { previewAccess } from "./summary";
@@ -105,35 +106,6 @@ function parseCommandLine(argv: string[]) {
 }
 
 export type Options = ReturnType<typeof parseCommandLine>["options"];
-
-/**
- * The engine's output for a person: without the engine's notice that it uses this project's
- * offline plugins (the runner says so once, itself), and with no line repeated back to back.
- */
-function humanOutput(write: (text: string) => void) {
-  let pending = "";
-  let last = "";
-  const shown = new Set<string>();
-  const emit = (line: string) => {
-    if (/warning: using pulumi-(resource|language)-\w+ from \$PATH/.test(line) || (line.trim() && line === last)) return;
-    last = line;
-    if (/^\s*error: /.test(line)) shown.add(line.replace(/^\s*error: /, "").trim());
-    write(`${line}\n`);
-  };
-  return {
-    onOutput: (chunk: string) => {
-      const lines = (pending + chunk).split("\n");
-      pending = lines.pop() ?? "";
-      lines.forEach(emit);
-    },
-    flush: () => {
-      if (pending) emit(pending);
-      pending = "";
-    },
-    /** Error lines the admin has already seen in the stream. */
-    shown,
-  };
-}
 
 async function main(argv: string[]): Promise<number> {
   const { command, args, options } = parseCommandLine(argv);
@@ -346,7 +318,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
     if (e instanceof UsageError) {
-      console.error(`fetchml-keys: ${e.message}\n\n${USAGE}`);
+      console.error(`fetchml-keys: ${e.message} (commands and options: fetchml-keys help)`);
       process.exit(2);
     }
     if (e instanceof UserCommandError || e instanceof OutputError) {

@@ -36,7 +36,7 @@ export function editStackFile(text: string, edit: UserEdit): string {
     if (edit.kind === "resume") user.delete("suspended");
     if (edit.kind === "remove") users.delete(edit.name);
   }
-  const next = doc.toString();
+  const next = keepOutsideUsers(text, doc.toString());
   settingsOf(next); // the same checks as the program: a bad edit is refused before it is written
   return next;
 }
@@ -59,6 +59,18 @@ function withoutSecure(value: unknown): unknown {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withoutSecure(v)]));
   }
   return value;
+}
+
+/**
+ * The edited file with everything outside the users section exactly as it was: the yaml
+ * library re-renders a whole document in its own style (flow lists padded, indentation,
+ * long lines), and an edit of one user must show as that user's lines in review.
+ */
+function keepOutsideUsers(original: string, rendered: string): string {
+  const before = parseDocument(original).getIn(USERS, true);
+  const after = parseDocument(rendered).getIn(USERS, true);
+  if (!isMap(before) || !isMap(after) || !before.range || !after.range) return rendered;
+  return original.slice(0, before.range[0]) + rendered.slice(after.range[0], after.range[2]) + original.slice(before.range[2]);
 }
 
 function usersNode(doc: Document, create: boolean): YAMLMap {

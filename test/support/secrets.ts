@@ -21,3 +21,7 @@ export function expectContainsSecret(text: string, secret: string, what: string)
 export function expectUnchanged(actual: unknown, before: unknown, what: string): void {
   expect(isDeepStrictEqual(actual, before), `${what}: changed`).toBe(true);
 }
+
+export function expectNoSecret(text: string, secret: string, what: string): void {
+  expect(text.includes(secret), `${what}: holds a secret it must not`).toBe(false);
+}

@@ -1,0 +1,67 @@
+/**
+ * The runner as an admin starts it (`bin/fetchml-keys ...`, a separate process), with or
+ * without a terminal. The terminal is a real pseudo-terminal (util-linux `script`), and an
+ * answer is typed only once the runner asks, as a person would.
+ */
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+import { PROJECT_ROOT } from "../../cli/paths";
+
+export interface RunnerResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** stdout and stderr as they arrived (a terminal shows them interleaved). */
+  all: string;
+}
+
+const RUNNER = path.join(PROJECT_ROOT, "bin", "fetchml-keys");
+
+export interface RunnerOptions {
+  env: Record<string, string>;
+  /** Run in a pseudo-terminal, typing this answer at the first `[y/N]` prompt. */
+  terminalAnswer?: string;
+  /** Called with the child's pid once started (to kill it in a test). */
+  onStart?: (pid: number) => void;
+}
+
+export function runRunner(args: string[], options: RunnerOptions): Promise<RunnerResult> {
+  const env = { ...process.env, ...options.env };
+  const child =
+    options.terminalAnswer === undefined
+      ? spawn(RUNNER, args, { cwd: PROJECT_ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true })
+      : spawn("script", ["-qefc", [RUNNER, ...args].map(shellQuote).join(" "), "/dev/null"], {
+          cwd: PROJECT_ROOT,
+          env,
+          stdio: ["pipe", "pipe", "pipe"],
+          detached: true,
+        });
+  if (child.pid) options.onStart?.(child.pid);
+  let stdout = "";
+  let stderr = "";
+  let all = "";
+  let answered = false;
+  child.stdout!.on("data", (b: Buffer) => {
+    stdout += b;
+    all += b;
+    if (options.terminalAnswer !== undefined && !answered && /\[y\/N\] /.test(all)) {
+      answered = true;
+      child.stdin!.write(`${options.terminalAnswer}\n`);
+    }
+  });
+  child.stderr!.on("data", (b: Buffer) => {
+    stderr += b;
+    all += b;
+  });
+  return new Promise((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => {
+      child.stdin?.end();
+      resolve({ code, stdout, stderr, all });
+    });
+  });
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
+}
