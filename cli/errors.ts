@@ -28,10 +28,16 @@ const HINTS: Array<[RegExp, (stack: string) => string]> = [
 
 export function explainFailure(message: string, stack: string): Explained {
   const errors: string[] = [];
-  for (const raw of message.split("\n")) {
-    const m = /^\s*error: (.*)$/.exec(raw);
+  const lines = message.split("\n");
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^\s*error: (.*)$/.exec(lines[i]);
     if (!m) continue;
-    const line = m[1].trim();
+    // An error's details follow it, indented (a lock's holder: who, where, since when).
+    const details: string[] = [];
+    while (i + 1 < lines.length && /^\s+\S/.test(lines[i + 1]) && !/^\s*(error|stdout|stderr|err\?):/.test(lines[i + 1])) {
+      details.push(`  ${lines[++i].trim()}`);
+    }
+    const line = [m[1].trim(), ...details].join("\n");
     // The engine's closing summary says nothing the lines before it did not.
     if (/^(update|preview|refresh|destroy) failed$/.test(line) || errors.includes(line)) continue;
     errors.push(line);

@@ -142,7 +142,7 @@ async function main(argv: string[]): Promise<number> {
     stream.flush();
     if (e instanceof UserCommandError || e instanceof OutputError) throw e;
     const explained = explainFailure((e as Error).message ?? String(e), stackName);
-    for (const line of explained.errors) if (!stream.shown.has(line)) console.error(`fetchml-keys: ${line}`);
+    for (const line of explained.errors) if (!stream.shown.has(line.split("\n")[0])) console.error(`fetchml-keys: ${line}`);
     if (explained.hint) console.error(`fetchml-keys: next: ${explained.hint}`);
     return 1;
   } finally {

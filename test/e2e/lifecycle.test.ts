@@ -10,10 +10,19 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashApiKey } from "../../lib/keys";
 import { changesIn, E2EStack, type Via } from "../support/e2eStack";
+import { TestPostgres } from "../support/postgres";
 import { MALLORY_HASH, SERVER_CONFIG, SERVICE_HASH, withoutManagedEntries } from "../support/fixtures";
 import { expectContainsSecret, expectSameSecret, expectUnchanged } from "../support/secrets";
 
-describe.each<Via>(["runner", "plain"])("the program with the real engine, via %s", (via) => {
+// Both ways on a file:// backend; the runner once more with state in PostgreSQL (team mode).
+const WAYS: Array<[Via, "file" | "postgres"]> = [
+  ["runner", "file"],
+  ["plain", "file"],
+  ["runner", "postgres"],
+];
+
+describe.each(WAYS)("the program with the real engine, via %s, state in %s", (via, backend) => {
+  let pg: TestPostgres | undefined;
   let e2e: E2EStack;
   let serverFile: string;
   let deliveryDir: string;
@@ -43,7 +52,8 @@ describe.each<Via>(["runner", "plain"])("the program with the real engine, via %
   }
 
   beforeAll(async () => {
-    e2e = await E2EStack.create({}, { via });
+    if (backend === "postgres") pg = await TestPostgres.start();
+    e2e = await E2EStack.create({}, { via, ...(pg ? { backend: { url: (t) => pg!.url(t), dump: (t) => pg!.dump(t) } } : {}) });
     serverFile = path.join(e2e.dir, "fetchml-server.yaml");
     deliveryDir = path.join(e2e.dir, "deliver");
     fs.writeFileSync(serverFile, SERVER_CONFIG, { mode: 0o640 });
@@ -51,6 +61,7 @@ describe.each<Via>(["runner", "plain"])("the program with the real engine, via %
   });
   afterAll(async () => {
     await e2e?.cleanup();
+    await pg?.cleanup();
   });
 
   it("a first preview names the entry nobody declared, and the guard refuses it before anything changes", async () => {
@@ -166,7 +177,7 @@ describe.each<Via>(["runner", "plain"])("the program with the real engine, via %
   });
 
   it("never shows a key or hash in the exported state, the engine's output or any process's argv", async () => {
-    // Everything the backend holds on disk (state, history, backups), and a plain export.
+    // Everything the backend holds (files, or the PostgreSQL table: state, history, backups), and a plain export.
     const state = e2e.backendFiles() + (await e2e.exportWithoutSecrets());
     const output = e2e.output();
     const argv = [...e2e.watch.commandLines].join("\n");
@@ -176,6 +187,8 @@ describe.each<Via>(["runner", "plain"])("the program with the real engine, via %
     // Booleans, not toContain: a failure message must not print the state or a key.
     const leaks = [...seenSecrets].filter((s) => state.includes(s) || output.includes(s) || argv.includes(s));
     expect(leaks.length).toBe(0);
+    // The database password is in the backend URL (the environment): never in output or argv.
+    if (pg) expect(output.includes(pg.password) || argv.includes(pg.password)).toBe(false);
     // The state does hold them, encrypted: the secrets are there, just not in clear text.
     expect(state.includes("ciphertext")).toBe(true);
   });

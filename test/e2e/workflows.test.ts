@@ -62,7 +62,7 @@ describe("CI workflows", () => {
     for (const w of workflows) {
       expect(w.text).not.toContain("pull_request_target");
       for (const line of w.text.split("\n")) {
-        const m = /^\s*(PULUMI_CONFIG_PASSPHRASE|BW_\w+|AWS_SECRET_ACCESS_KEY):\s*(.+)$/.exec(line);
+        const m = /^\s*(PULUMI_CONFIG_PASSPHRASE|BW_\w+|AWS_SECRET_ACCESS_KEY|PGPASSWORD):\s*(.+)$/.exec(line);
         if (m) expect(m[2]).toMatch(/^\$\{\{ secrets\.\w+ \}\}$/);
       }
     }

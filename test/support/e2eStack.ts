@@ -20,6 +20,14 @@ import { openStack, UP_OPTIONS, type OpenedStack } from "../../cli/workspace";
 import { ProcessWatch } from "./processWatch";
 
 export const E2E_PASSPHRASE = "e2e-only-passphrase";
+
+/** A backend other than the default file:// one: its URL for a table (or prefix) name, and all it holds. */
+export interface E2EBackend {
+  url(table: string): string;
+  dump(table: string): string;
+  /** More environment the backend needs (PGPASSWORD). */
+  env?: Record<string, string>;
+}
 export type Via = "runner" | "plain";
 
 /**
@@ -48,38 +56,44 @@ export class E2EStack {
     this.env = { ...(first.stack.workspace as LocalWorkspace).envVars };
   }
 
-  static async create(config: Record<string, unknown>, options: { via?: Via; passphraseFile?: string } = {}): Promise<E2EStack> {
+  static async create(
+    config: Record<string, unknown>,
+    options: { via?: Via; passphraseFile?: string; backend?: E2EBackend } = {},
+  ): Promise<E2EStack> {
     const name = `e2e-${randomBytes(4).toString("hex")}`;
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `fetchml-${name}-`));
     fs.mkdirSync(path.join(dir, "state"));
     const stackFile = path.join(PROJECT_ROOT, "stacks", `Pulumi.${name}.yaml`);
     writeStackConfig(stackFile, config);
     const via = options.via ?? "runner";
-    const secrets: Record<string, string> = options.passphraseFile
-      ? { PULUMI_CONFIG_PASSPHRASE_FILE: options.passphraseFile }
-      : { PULUMI_CONFIG_PASSPHRASE: E2E_PASSPHRASE };
-    const opened = await E2EStack.open(name, dir, via, secrets);
-    return new E2EStack(name, dir, stackFile, via, opened);
+    const backendUrl = options.backend?.url(name.replace("-", "_")) ?? `file://${path.join(dir, "state")}`;
+    const base: Record<string, string> = options.passphraseFile
+      ? { PULUMI_BACKEND_URL: backendUrl, PULUMI_CONFIG_PASSPHRASE_FILE: options.passphraseFile }
+      : { PULUMI_BACKEND_URL: backendUrl, PULUMI_CONFIG_PASSPHRASE: E2E_PASSPHRASE };
+    Object.assign(base, options.backend?.env);
+    const opened = await E2EStack.open(name, via, base);
+    const e2e = new E2EStack(name, dir, stackFile, via, opened);
+    if (options.backend) e2e.backendDump = () => options.backend!.dump(name.replace("-", "_"));
+    return e2e;
   }
 
-  private static open(name: string, dir: string, via: Via, secrets: Record<string, string>): Promise<OpenedStack> {
-    return openStack({
-      stackName: name,
-      create: true,
-      program: via === "plain" ? "local" : "inline",
-      env: { PULUMI_BACKEND_URL: `file://${path.join(dir, "state")}`, ...secrets },
-    });
+  /** Everything the backend holds, as text (a file:// backend: its files). */
+  private backendDump?: () => string;
+
+  private static open(name: string, via: Via, env: Record<string, string>): Promise<OpenedStack> {
+    return openStack({ stackName: name, create: true, program: via === "plain" ? "local" : "inline", env });
   }
 
   /** The stack opened the current way, its engine environment brought up to date. */
   async current(): Promise<OpenedStack> {
     let opened = this.opened.get(this.via);
     if (!opened) {
-      const { PULUMI_CONFIG_PASSPHRASE, PULUMI_CONFIG_PASSPHRASE_FILE } = this.env;
-      const secrets: Record<string, string> = PULUMI_CONFIG_PASSPHRASE_FILE
-        ? { PULUMI_CONFIG_PASSPHRASE_FILE }
-        : { PULUMI_CONFIG_PASSPHRASE };
-      opened = await E2EStack.open(this.name, this.dir, this.via, secrets);
+      const { PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE, PULUMI_CONFIG_PASSPHRASE_FILE, PGPASSWORD } = this.env;
+      const base: Record<string, string> = PULUMI_CONFIG_PASSPHRASE_FILE
+        ? { PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE_FILE }
+        : { PULUMI_BACKEND_URL, PULUMI_CONFIG_PASSPHRASE };
+      if (PGPASSWORD) base.PGPASSWORD = PGPASSWORD;
+      opened = await E2EStack.open(this.name, this.via, base);
       this.opened.set(this.via, opened);
     }
     const envVars = (opened.stack.workspace as LocalWorkspace).envVars;
@@ -174,6 +188,7 @@ export class E2EStack {
 
   /** The raw content of every file the file:// backend wrote. */
   backendFiles(): string {
+    if (this.backendDump) return this.backendDump();
     const root = path.join(this.dir, "state");
     return (fs.readdirSync(root, { recursive: true }) as string[])
       .map((f) => path.join(root, f))

@@ -15,23 +15,25 @@ export interface RunnerResult {
   all: string;
 }
 
-const RUNNER = path.join(PROJECT_ROOT, "bin", "fetchml-keys");
-
 export interface RunnerOptions {
   env: Record<string, string>;
   /** Run in a pseudo-terminal, typing this answer at the first `[y/N]` prompt. */
   terminalAnswer?: string;
+  /** Another working copy of the project to run from (default: this one). */
+  root?: string;
   /** Called with the child's pid once started (to kill it in a test). */
   onStart?: (pid: number) => void;
 }
 
 export function runRunner(args: string[], options: RunnerOptions): Promise<RunnerResult> {
   const env = { ...process.env, ...options.env };
+  const root = options.root ?? PROJECT_ROOT;
+  const RUNNER = path.join(root, "bin", "fetchml-keys");
   const child =
     options.terminalAnswer === undefined
-      ? spawn(RUNNER, args, { cwd: PROJECT_ROOT, env, stdio: ["ignore", "pipe", "pipe"], detached: true })
+      ? spawn(RUNNER, args, { cwd: root, env, stdio: ["ignore", "pipe", "pipe"], detached: true })
       : spawn("script", ["-qefc", [RUNNER, ...args].map(shellQuote).join(" "), "/dev/null"], {
-          cwd: PROJECT_ROOT,
+          cwd: root,
           env,
           stdio: ["pipe", "pipe", "pipe"],
           detached: true,

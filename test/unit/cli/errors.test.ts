@@ -18,7 +18,10 @@ describe("explainFailure", () => {
       ),
       "dev",
     );
-    expect(e.errors[0]).toMatch(/^the stack is currently locked by 1 lock\(s\)/);
+    expect(e.errors).toEqual([
+      "the stack is currently locked by 1 lock(s). Either wait for the other process(es) to end or delete the lock file with `pulumi cancel`.\n" +
+        "  file:///x/.pulumi/locks/organization/fetchml-keys/dev/1.json: created by root@vm (pid 12) at 2026-11-26T10:00:00Z",
+    ]);
     expect(e.hint).toBe(
       "if no other run of stack dev is going on (a killed one leaves the lock), release it: npm run -s keys -- cancel --stack dev",
     );
