@@ -66,7 +66,11 @@ export function stackFiles(): string[] {
 }
 
 /** The engine's environment: offline plugins on PATH where needed, no update checks, the demo's passphrase for the demo. */
-function engineEnvironment(stackName: string | undefined, extra: Record<string, string>, plugins: PluginChoice[]): Record<string, string> {
+export function engineEnvironment(
+  stackName: string | undefined,
+  extra: Record<string, string>,
+  plugins: PluginChoice[],
+): Record<string, string> {
   const base = { ...process.env, ...extra } as Record<string, string>;
   const envVars: Record<string, string> = { ...extra, PATH: enginePath(plugins, base.PATH), PULUMI_SKIP_UPDATE_CHECK: "true" };
   // Each plugin is installed or offline: never reach for the network to fetch one (unless

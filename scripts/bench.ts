@@ -1,86 +1,190 @@
 /**
- * Benchmarks: prints measured figures, asserts nothing (performance goals live here, not in
- * timed tests). Run with `npm run bench` (needs the engine; builds it if missing).
+ * Benchmarks: prints measured figures and writes them as JSON; asserts nothing (performance
+ * goals live here, not in timed tests). `npm run bench [-- options]`:
  *
- *   merge      mergeAuthConfig on a server config with N users (pure, in-process)
- *   engine     real-engine ups of a stack with N users: first up, no-change up, one rotation
- *   vault      the same with Bitwarden delivery against the test server (real bw)
+ *   --sizes 10,100,500,1000    users per stack
+ *   --modes direct,bitwarden   delivery (bitwarden: the project's test server, the real bw)
+ *   --no-floor --no-manual     skip a baseline
+ *   --json FILE                where the figures go (default bench-results.json)
+ *
+ * For each size and mode, the program through the runner's own stack code (file:// backend,
+ * a server config with one foreign entry): first up, no-change preview, no-change up, rotate
+ * one, revoke one; each with wall time, resources registered, bw processes started, and peak
+ * memory of the engine (its VmHWM) and of this process (the program runs inline here: its
+ * max RSS so far). Two baselines in the same run: the engine floor (a bare inline program of N
+ * RandomPasswords, same engine and plugins) and, for Bitwarden, the admin's manual way (per
+ * user: a key, its hash, one `bw create item` process; timed on a sample, scaled to N).
  */
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
-import { ROLE_PRESETS } from "../config/roles";
-import { mergeAuthConfig } from "../lib/mergeAuthConfig";
+import { parseArgs } from "node:util";
+import * as random from "@pulumi/random";
+import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { ensureEngine } from "../cli/engine";
+import { choosePlugins } from "../cli/plugins";
+import { engineEnvironment, UP_OPTIONS } from "../cli/workspace";
 import { BW_DEFAULT, BwCli } from "../test/support/bitwarden/bwCli";
 import { BitwardenTestServer } from "../test/support/bitwarden/server";
 import { E2EStack } from "../test/support/e2eStack";
-import { SERVER_CONFIG } from "../test/support/fixtures";
+import { SERVER_CONFIG, withoutManagedEntries } from "../test/support/fixtures";
+import { descendants } from "../test/support/processWatch";
 
-const which = new Set(process.argv.slice(2).length > 0 ? process.argv.slice(2) : ["merge", "engine", "vault"]);
+const { values: opts } = parseArgs({
+  options: {
+    sizes: { type: "string", default: "10,100,500,1000" },
+    modes: { type: "string", default: "direct,bitwarden" },
+    "no-floor": { type: "boolean", default: false },
+    "no-manual": { type: "boolean", default: false },
+    json: { type: "string", default: "bench-results.json" },
+  },
+});
+const SIZES = opts.sizes.split(",").map(Number);
+const MODES = opts.modes.split(",") as Array<"direct" | "bitwarden">;
+const OPS = ["first up", "no-change preview", "no-change up", "rotate one", "revoke one"] as const;
+type Op = (typeof OPS)[number];
 
-function hex(i: number, salt: number): string {
-  return (i.toString(16).padStart(8, "0") + salt.toString(16).padStart(8, "0")).repeat(4);
+interface Measure {
+  seconds: number;
+  resources: number;
+  bwProcesses: number;
+  enginePeakMiB: number;
+  programPeakMiB: number;
 }
-
-async function timed<T>(label: string, work: () => Promise<T> | T): Promise<T> {
-  const start = performance.now();
-  const result = await work();
-  console.log(`${label.padEnd(48)} ${((performance.now() - start) / 1000).toFixed(2)} s`);
-  return result;
+interface Row {
+  what: "program" | "floor" | "manual";
+  mode: "direct" | "bitwarden" | "-";
+  users: number;
+  op: Op;
+  measure: Measure;
+  note?: string;
 }
+const rows: Row[] = [];
 
-function benchMerge(): void {
-  for (const n of [10, 100, 1000]) {
-    const entries = new Map(
-      Array.from({ length: n }, (_, i) => [`user${i}`, { hash: hex(i, 1), ...structuredClone(ROLE_PRESETS.researcher) }]),
-    );
-    const first = mergeAuthConfig(SERVER_CONFIG, entries, ["svc-backup"]).text;
-    const rotated = new Map(entries).set("user0", { ...entries.get("user0")!, hash: hex(0, 2) });
-    const runs = 20;
+/** Samples the processes this run starts: bw processes by pid, the engine's peak RSS. */
+class Sampler {
+  private bw = new Set<number>();
+  private engineKiB = 0;
+  private timer?: NodeJS.Timeout;
+  constructor(private readonly engineBinary: string) {}
+
+  async during<T>(work: () => Promise<T>): Promise<{ result: T; measure: Omit<Measure, "resources"> }> {
+    this.bw.clear();
+    this.engineKiB = 0;
+    this.timer = setInterval(() => this.sample(), 50);
     const start = performance.now();
-    for (let r = 0; r < runs; r++) mergeAuthConfig(first, rotated, ["svc-backup"]);
-    console.log(
-      `merge: ${String(n).padStart(4)} users, one rotated                 ${((performance.now() - start) / runs).toFixed(2)} ms per merge`,
-    );
+    try {
+      const result = await work();
+      const seconds = (performance.now() - start) / 1000;
+      return {
+        result,
+        measure: {
+          seconds,
+          bwProcesses: this.bw.size,
+          enginePeakMiB: this.engineKiB / 1024,
+          programPeakMiB: process.resourceUsage().maxRSS / 1024,
+        },
+      };
+    } finally {
+      clearInterval(this.timer);
+    }
+  }
+
+  private sample(): void {
+    for (const pid of descendants()) {
+      let cmdline: string;
+      try {
+        cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      } catch {
+        continue;
+      }
+      if (cmdline.includes("bw.js")) this.bw.add(pid);
+      if (cmdline.startsWith(this.engineBinary)) {
+        const hwm = /VmHWM:\s+(\d+) kB/.exec(safeRead(`/proc/${pid}/status`));
+        if (hwm) this.engineKiB = Math.max(this.engineKiB, Number(hwm[1]));
+      }
+    }
   }
 }
 
-async function benchEngine(users: number, bitwarden: boolean): Promise<void> {
-  const label = bitwarden ? "vault" : "engine";
+function safeRead(file: string): string {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function resourcesOf(counts: Record<string, number | undefined> | undefined): number {
+  return Object.values(counts ?? {}).reduce<number>((a, n) => a + (n ?? 0), 0);
+}
+
+function record(row: Row): void {
+  rows.push(row);
+  const m = row.measure;
+  console.log(
+    [
+      row.what.padEnd(8),
+      row.mode.padEnd(10),
+      String(row.users).padStart(5),
+      row.op.padEnd(18),
+      `${m.seconds.toFixed(2).padStart(8)} s`,
+      `${String(m.resources).padStart(5)} res`,
+      `${String(m.bwProcesses).padStart(4)} bw`,
+      `engine ${m.enginePeakMiB.toFixed(0).padStart(5)} MiB`,
+      `program ${m.programPeakMiB.toFixed(0).padStart(5)} MiB`,
+      row.note ?? "",
+    ].join("  "),
+  );
+}
+
+async function benchProgram(users: number, mode: "direct" | "bitwarden"): Promise<void> {
   let server: BitwardenTestServer | undefined;
   let bw: BwCli | undefined;
   const e2e = await E2EStack.create({});
+  const sampler = new Sampler(e2e.engineBinary);
   try {
     const serverFile = path.join(e2e.dir, "fetchml-server.yaml");
-    fs.writeFileSync(serverFile, SERVER_CONFIG, { mode: 0o600 });
+    fs.writeFileSync(serverFile, withoutManagedEntries(SERVER_CONFIG, ["mallory"]), { mode: 0o600 });
     const config: Record<string, any> = {
       authConfigPath: serverFile,
       preserveEntries: ["svc-backup"],
-      users: Object.fromEntries(
-        Array.from({ length: users }, (_, i) => [`user${i}`, { role: "researcher", delivery: bitwarden ? "bitwarden" : "direct" }]),
-      ),
+      users: Object.fromEntries(Array.from({ length: users }, (_, i) => [`user${i}`, { role: "researcher", delivery: mode }])),
     };
-    if (bitwarden) {
+    if (mode === "bitwarden") {
       server = await BitwardenTestServer.start();
       const { account, organization } = server.seed();
       bw = new BwCli(server.url, server.caFile, BW_DEFAULT);
       await bw.configure();
       await bw.loginWithPassword(account.email, account.password);
-      for (const [name, value] of Object.entries({
-        BW_SESSION: bw.session,
-        BITWARDENCLI_APPDATA_DIR: bw.dataDir,
-        NODE_EXTRA_CA_CERTS: server.caFile,
-      })) {
-        e2e.setProgramEnv(name, value);
-      }
+      e2e.setProgramEnv("BW_SESSION", bw.session);
+      e2e.setProgramEnv("BITWARDENCLI_APPDATA_DIR", bw.dataDir);
+      e2e.setProgramEnv("NODE_EXTRA_CA_CERTS", server.caFile);
       config.bitwarden = { organizationId: organization.id, collectionIds: [organization.collections.FetchML] };
     }
     e2e.setConfig(config);
-    await timed(`${label}: first up, ${users} users`, () => e2e.up());
-    await timed(`${label}: no-change up, ${users} users`, () => e2e.up());
+    const up = async (op: Op) => {
+      const { result, measure } = await sampler.during(() => e2e.up());
+      record({ what: "program", mode, users, op, measure: { ...measure, resources: resourcesOf(result.summary.resourceChanges) } });
+    };
+    await up("first up");
+    const { result: preview, measure } = await sampler.during(() => e2e.preview());
+    record({
+      what: "program",
+      mode,
+      users,
+      op: "no-change preview",
+      measure: { ...measure, resources: resourcesOf(preview.changeSummary) },
+    });
+    await up("no-change up");
     config.users.user0.rotation = 1;
     e2e.setConfig(config);
-    await timed(`${label}: rotate one of ${users} users`, () => e2e.up());
+    await up("rotate one");
+    delete config.users[`user${users - 1}`];
+    e2e.setConfig(config);
+    await up("revoke one");
   } finally {
     await e2e.cleanup();
     bw?.cleanup();
@@ -88,10 +192,146 @@ async function benchEngine(users: number, bitwarden: boolean): Promise<void> {
   }
 }
 
+/** The engine floor: N RandomPasswords and nothing else, same engine, plugins and backend kind. */
+async function benchFloor(users: number): Promise<void> {
+  const engine = ensureEngine();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fetchml-floor-"));
+  fs.mkdirSync(path.join(dir, "state"));
+  const plugins = choosePlugins(path.dirname(engine.binary));
+  const envVars = engineEnvironment(undefined, { PULUMI_BACKEND_URL: `file://${dir}/state`, PULUMI_CONFIG_PASSPHRASE: "floor" }, plugins);
+  const sampler = new Sampler(engine.binary);
+  let names = Array.from({ length: users }, (_, i) => `user${i}`);
+  let rotated = 0;
+  const program = async () => {
+    for (const name of names) {
+      new random.RandomPassword(`${name}-key`, {
+        length: 48,
+        special: false,
+        keepers: { rotation: String(name === "user0" ? rotated : 0) },
+      });
+    }
+  };
+  const workspace = await LocalWorkspace.create({
+    workDir: dir,
+    pulumiCommand: await PulumiCommand.get({ root: engine.root }),
+    envVars,
+    program,
+    projectSettings: { name: "fetchml-floor", runtime: "nodejs" },
+  });
+  await workspace.createStack("floor");
+  const stack = (await import("@pulumi/pulumi/automation")).Stack;
+  const s: Stack = await stack.select("floor", workspace);
+  try {
+    const up = async (op: Op) => {
+      const { result, measure } = await sampler.during(() => s.up({ ...UP_OPTIONS }));
+      record({ what: "floor", mode: "-", users, op, measure: { ...measure, resources: resourcesOf(result.summary.resourceChanges) } });
+    };
+    await up("first up");
+    const { result: preview, measure } = await sampler.during(() => s.preview());
+    record({
+      what: "floor",
+      mode: "-",
+      users,
+      op: "no-change preview",
+      measure: { ...measure, resources: resourcesOf(preview.changeSummary) },
+    });
+    await up("no-change up");
+    rotated = 1;
+    await up("rotate one");
+    names = names.slice(0, -1);
+    await up("revoke one");
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The admin's manual way, per user: a key, its SHA-256, one `bw create item` (timed on a sample). */
+async function benchManual(users: number, sample: number): Promise<void> {
+  const server = await BitwardenTestServer.start();
+  const bw = new BwCli(server.url, server.caFile, BW_DEFAULT);
+  try {
+    const { account, organization } = server.seed();
+    await bw.configure();
+    await bw.loginWithPassword(account.email, account.password);
+    const n = Math.min(users, sample);
+    const start = performance.now();
+    for (let i = 0; i < n; i++) {
+      const key = randomBytes(32).toString("hex");
+      const hash = createHash("sha256").update(key).digest("hex");
+      await bw.createItem({
+        type: 1,
+        name: `FetchML API user${i}`,
+        organizationId: organization.id,
+        collectionIds: [organization.collections.FetchML],
+        login: { username: `user${i}`, password: key },
+        fields: [{ name: "api_key_hash", value: hash, type: 1 }],
+        notes: null,
+      });
+    }
+    const perUser = (performance.now() - start) / 1000 / n;
+    record({
+      what: "manual",
+      mode: "bitwarden",
+      users,
+      op: "first up",
+      measure: { seconds: perUser * users, resources: 0, bwProcesses: users, enginePeakMiB: 0, programPeakMiB: 0 },
+      note: n < users ? `(${n} timed, ${perUser.toFixed(2)} s each, scaled to ${users})` : "",
+    });
+  } finally {
+    bw.cleanup();
+    await server.stop();
+  }
+}
+
+function summary(): void {
+  const find = (what: Row["what"], mode: Row["mode"], users: number, op: Op) =>
+    rows.find((r) => r.what === what && r.mode === mode && r.users === users && r.op === op)?.measure.seconds;
+  console.log("\nprogram / engine floor (wall time)");
+  console.log(["mode".padEnd(10), "users".padStart(5), ...OPS.map((o) => o.padStart(18))].join("  "));
+  for (const mode of MODES) {
+    for (const users of SIZES) {
+      const cells = OPS.map((op) => {
+        const p = find("program", mode, users, op);
+        const f = find("floor", "-", users, op);
+        return (p !== undefined && f !== undefined ? `${(p / f).toFixed(2)}x` : "-").padStart(18);
+      });
+      console.log([mode.padEnd(10), String(users).padStart(5), ...cells].join("  "));
+    }
+  }
+  if (MODES.includes("bitwarden")) {
+    console.log("\nmanual / program, first issue of Bitwarden users");
+    for (const users of SIZES) {
+      const m = find("manual", "bitwarden", users, "first up");
+      const p = find("program", "bitwarden", users, "first up");
+      if (m !== undefined && p !== undefined) console.log(`${String(users).padStart(5)} users  ${(m / p).toFixed(1)}x`);
+    }
+  }
+  if (SIZES.length >= 2) {
+    const [a, b] = SIZES.slice(-2);
+    console.log(`\nslope between ${a} and ${b} users (ms per user)`);
+    for (const what of ["program", "floor"] as const) {
+      for (const mode of what === "floor" ? (["-"] as const) : MODES) {
+        const cells = OPS.map((op) => {
+          const ta = find(what, mode, a, op);
+          const tb = find(what, mode, b, op);
+          return (ta !== undefined && tb !== undefined ? `${(((tb - ta) / (b - a)) * 1000).toFixed(1)}` : "-").padStart(18);
+        });
+        console.log([`${what} ${mode}`.padEnd(18), ...cells].join("  "));
+      }
+    }
+  }
+}
+
 (async () => {
-  if (which.has("merge")) benchMerge();
-  if (which.has("engine")) for (const n of [3, 25]) await benchEngine(n, false);
-  if (which.has("vault")) await benchEngine(25, true);
+  console.log(`bench: ${os.cpus().length} cores, node ${process.version}, sizes ${SIZES.join(", ")}, modes ${MODES.join(", ")}`);
+  for (const users of SIZES) {
+    if (!opts["no-floor"]) await benchFloor(users);
+    for (const mode of MODES) await benchProgram(users, mode);
+    if (MODES.includes("bitwarden") && !opts["no-manual"]) await benchManual(users, 10);
+  }
+  summary();
+  fs.writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), cores: os.cpus().length, rows }, null, 2));
+  console.log(`\nfigures written to ${opts.json}`);
 })().catch((e) => {
   console.error(e);
   process.exit(1);
