@@ -105,6 +105,14 @@ describe("planAccess", () => {
     ]);
   });
 
+  it("does not call a user whose key was never issued (their first up failed) revoked when they are removed", () => {
+    const previousUsers = new Map([
+      ["alice", record(alice)],
+      ["dave", record(user("dave"), { fingerprint: undefined, issuedAt: undefined })],
+    ]);
+    expect(plan({ users: [alice], previousUsers }).lines).toEqual([]);
+  });
+
   it("names entries nobody declared before anything changes, and counts them in the guard", () => {
     const p = plan({
       users: [alice, bob, carol],
