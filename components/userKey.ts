@@ -65,11 +65,9 @@ export class UserKey extends pulumi.ComponentResource {
     this.fingerprint = pulumi.unsecret(key.result.apply(keyFingerprint));
     this.mlConfig = pulumi.secret(key.result.apply((apiKey) => renderMlConfig(apiKey, args.client)));
 
-    this.registerOutputs({
-      apiKey: this.apiKey,
-      apiKeyHash: this.apiKeyHash,
-      fingerprint: this.fingerprint,
-      mlConfig: this.mlConfig,
-    });
+    // Only the public fingerprint goes into state as the component's outputs: the secrets are
+    // in the key's own state already, and three more ciphertexts per user made every
+    // checkpoint of a first up (one per step) that much bigger (see README, "Performance").
+    this.registerOutputs({ fingerprint: this.fingerprint });
   }
 }
