@@ -10,8 +10,9 @@
  * For each size and mode, the program through the runner's own stack code (file:// backend,
  * a server config with one foreign entry): first up, no-change preview, no-change up, rotate
  * one, revoke one; each with wall time, resources registered, bw processes started, and peak
- * memory of the engine (its VmHWM) and of this process (the program runs inline here: its
- * max RSS so far). Two baselines in the same run: the engine floor (a bare inline program of N
+ * memory of the engine (its VmHWM) and of this process (the program runs inline here: its RSS,
+ * sampled during the operation after a full GC before it, so one operation's peak is not
+ * carried into the next). Two baselines in the same run: the engine floor (a bare inline program of N
  * RandomPasswords, same engine and plugins) and, for Bitwarden, the admin's manual way (per
  * user: a key, its hash, one `bw create item` process; timed on a sample, scaled to N).
  */
@@ -21,6 +22,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import * as v8 from "node:v8";
+import * as vm from "node:vm";
 import * as random from "@pulumi/random";
 import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
 import { ensureEngine } from "../cli/engine";
@@ -63,16 +66,24 @@ interface Row {
 }
 const rows: Row[] = [];
 
-/** Samples the processes this run starts: bw processes by pid, the engine's peak RSS. */
+// A full collection before each operation, so this process's RSS during it is its own.
+v8.setFlagsFromString("--expose-gc");
+const collectGarbage = vm.runInNewContext("gc") as () => void;
+
+/** Samples the processes this run starts (bw processes by pid, the engine's peak RSS) and this one's RSS. */
 class Sampler {
   private bw = new Set<number>();
   private engineKiB = 0;
+  private programKiB = 0;
   private timer?: NodeJS.Timeout;
   constructor(private readonly engineBinary: string) {}
 
   async during<T>(work: () => Promise<T>): Promise<{ result: T; measure: Omit<Measure, "resources"> }> {
     this.bw.clear();
     this.engineKiB = 0;
+    collectGarbage();
+    this.programKiB = 0;
+    this.sample();
     this.timer = setInterval(() => this.sample(), 50);
     const start = performance.now();
     try {
@@ -84,7 +95,7 @@ class Sampler {
           seconds,
           bwProcesses: this.bw.size,
           enginePeakMiB: this.engineKiB / 1024,
-          programPeakMiB: process.resourceUsage().maxRSS / 1024,
+          programPeakMiB: this.programKiB / 1024,
         },
       };
     } finally {
@@ -93,6 +104,7 @@ class Sampler {
   }
 
   private sample(): void {
+    this.programKiB = Math.max(this.programKiB, process.memoryUsage.rss() / 1024);
     for (const pid of descendants()) {
       let cmdline: string;
       try {
