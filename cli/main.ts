@@ -136,6 +136,7 @@ async function main(argv: string[]): Promise<number> {
     target: options.target,
     expectNoChanges: options["expect-no-changes"],
   };
+  if (options.replace?.length) await checkReplaceTargets(opened.stack, stackName, options.replace);
   try {
     return await run(command, args, options, stack.opened.stack, stackName, common);
   } catch (e) {
@@ -212,6 +213,23 @@ async function run(
       return userCommand(args, options, { stack, stackName, onOutput, previewAccess, confirm, printUserCounts });
   }
   return 2;
+}
+
+/**
+ * A --replace that names nothing in the stack is a typo or an unescaped `$`: said before any
+ * work, rather than as the engine's error mid-preview (which `summary` would show as a refusal).
+ */
+async function checkReplaceTargets(stack: Stack, stackName: string, urns: string[]): Promise<void> {
+  const state = await stack.exportStack();
+  const resources = (state.deployment as { resources?: Array<{ urn: string }> } | undefined)?.resources ?? [];
+  const known = new Set(resources.map((r) => r.urn));
+  const unknown = urns.filter((urn) => !known.has(urn));
+  if (unknown.length === 0) return;
+  const key = [...known].find((urn) => urn.includes(":RandomPassword::"));
+  throw new UserCommandError(
+    `--replace: stack ${stackName} has no resource ${unknown.join(", ")}` +
+      (key ? `; a user's key looks like ${key} (quote it: it contains $)` : ""),
+  );
 }
 
 async function outputCommand(stack: Stack, args: string[], options: Options): Promise<number> {

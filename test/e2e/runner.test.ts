@@ -211,6 +211,17 @@ describe("the runner, day to day", () => {
     expect(JSON.parse(json.stdout)).toEqual({ lines: ["~ carol: key replaced (asked for with --replace)"] });
   });
 
+  it("--replace of a resource the stack does not have is named before any work, not shown as a refusal", async () => {
+    const urn = `urn:pulumi:${e2e.name}::fetchml-keys::fetchml:index:UserKey::nobody`;
+    for (const command of ["summary", "preview", "up"]) {
+      const r = await runner([command, "--yes", "--replace", urn].filter((a) => command === "up" || a !== "--yes"));
+      expect(r.code, command).toBe(1);
+      expect(r.stdout, command).not.toContain("refused");
+      expect(r.stderr, command).toContain(`fetchml-keys: --replace: stack ${e2e.name} has no resource ${urn}; a user's key looks like`);
+      expect(r.all, command).not.toMatch(/Updating|Previewing/);
+    }
+  });
+
   it("a bad stack file fails naming the path and the value, once, and changes nothing", async () => {
     const good = stackText();
     const server = serverText();
