@@ -16,7 +16,7 @@ import { BW_DEFAULT } from "../support/bitwarden/bwCli";
 import { startVault, type TestVault } from "../support/bitwarden/vault";
 import { E2EStack } from "../support/e2eStack";
 import { descendants, findProcesses } from "../support/processWatch";
-import { generateKeyPair, TestSshd } from "../support/sshd";
+import { keyPairInMemory, TestSshd } from "../support/sshd";
 
 const NOBODY = 65534;
 const NODE = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
@@ -191,9 +191,7 @@ describe("the SSH deploy key", () => {
   let privateKey: string;
   let remoteFile: string;
   beforeAll(async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ssh-key-"));
-    const pair = generateKeyPair(dir, "deploy");
-    fs.rmSync(dir, { recursive: true, force: true });
+    const pair = keyPairInMemory("deploy");
     key = pair.privateKey.split("\n")[1];
     privateKey = pair.privateKey;
     sshd = await TestSshd.start(pair.publicKey);

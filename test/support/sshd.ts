@@ -23,6 +23,16 @@ export function generateKeyPair(dir: string, name: string): KeyPair {
   return { privateKey: fs.readFileSync(file, "utf8"), publicKey: fs.readFileSync(`${file}.pub`, "utf8").trim() };
 }
 
+/** A key pair held only in memory: the files ssh-keygen writes are removed at once. */
+export function keyPairInMemory(name: string): KeyPair {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ssh-key-"));
+  try {
+    return generateKeyPair(dir, name);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 export class TestSshd {
   readonly user = os.userInfo().username;
   hostKey = "";

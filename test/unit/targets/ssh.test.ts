@@ -1,11 +1,10 @@
 /** The SSH target on its own, against a real sshd on loopback: no engine, a second or two. */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { SshTargetSpec } from "../../../targets/spec";
 import { openSshTarget } from "../../../targets/ssh";
-import { generateKeyPair, TestSshd } from "../../support/sshd";
+import { keyPairInMemory, TestSshd } from "../../support/sshd";
 
 let sshd: TestSshd;
 let other: TestSshd;
@@ -13,9 +12,7 @@ let spec: SshTargetSpec;
 let file: string;
 
 beforeAll(async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ssh-unit-"));
-  const pair = generateKeyPair(dir, "deploy");
-  fs.rmSync(dir, { recursive: true, force: true });
+  const pair = keyPairInMemory("deploy");
   sshd = await TestSshd.start(pair.publicKey);
   other = await TestSshd.start(pair.publicKey);
   file = path.join(sshd.dir, "api.yaml");
