@@ -142,9 +142,7 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     stream.flush();
     if (e instanceof UserCommandError || e instanceof OutputError) throw e;
-    const explained = explainFailure((e as Error).message ?? String(e), stackName);
-    for (const line of explained.errors) if (!stream.shown.has(line.split("\n")[0])) console.error(`fetchml-keys: ${line}`);
-    if (explained.hint) console.error(`fetchml-keys: next: ${explained.hint}`);
+    printFailure(e, stackName, stream.shown);
     return 1;
   } finally {
     stream.flush();
@@ -324,6 +322,13 @@ function prepareDemo(): void {
   console.error(`fetchml-keys: dev stack: copied examples/fetchml-server.yaml to ${path.relative(PROJECT_ROOT, target)}`);
 }
 
+/** The engine's own message, once (not again where the streamed output showed it), and what to run next. */
+function printFailure(e: unknown, stackName: string, shown: ReadonlySet<string> = new Set()): void {
+  const explained = explainFailure((e as Error)?.message ?? String(e), stackName);
+  for (const line of explained.errors) if (!shown.has(line.split("\n")[0])) console.error(`fetchml-keys: ${line}`);
+  if (explained.hint) console.error(`fetchml-keys: next: ${explained.hint}`);
+}
+
 async function confirm(question: string): Promise<boolean> {
   if (!process.stdin.isTTY) return false;
   const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
@@ -343,9 +348,7 @@ main(process.argv.slice(2)).then(
       console.error(`fetchml-keys: ${e.message}`);
       process.exit(1);
     }
-    const explained = explainFailure((e as Error)?.message ?? String(e), "?");
-    for (const line of explained.errors) console.error(`fetchml-keys: ${line}`);
-    if (explained.hint) console.error(`fetchml-keys: next: ${explained.hint}`);
+    printFailure(e, "?");
     process.exit(1);
   },
 );
