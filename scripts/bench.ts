@@ -16,7 +16,7 @@
  * RandomPasswords, same engine and plugins) and, for Bitwarden, the admin's manual way (per
  * user: a key, its hash, one `bw create item` process; timed on a sample, scaled to N).
  */
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -25,10 +25,11 @@ import { parseArgs } from "node:util";
 import * as v8 from "node:v8";
 import * as vm from "node:vm";
 import * as random from "@pulumi/random";
-import { LocalWorkspace, PulumiCommand, type Stack } from "@pulumi/pulumi/automation";
+import { LocalWorkspace, type PreviewResult, PulumiCommand, Stack, type UpResult } from "@pulumi/pulumi/automation";
 import { ensureEngine } from "../cli/engine";
 import { choosePlugins } from "../cli/plugins";
 import { engineEnvironment, UP_OPTIONS } from "../cli/workspace";
+import { hashApiKey } from "../lib/keys";
 import { BW_DEFAULT, BwCli } from "../test/support/bitwarden/bwCli";
 import { BitwardenTestServer } from "../test/support/bitwarden/server";
 import { E2EStack } from "../test/support/e2eStack";
@@ -152,6 +153,34 @@ function record(row: Row): void {
   );
 }
 
+/**
+ * The five operations, in order, each timed and sampled: first up, no-change preview and up,
+ * then the stack's own change for "rotate one" and for "revoke one", each applied by an up.
+ */
+async function measureOperations(
+  row: Pick<Row, "what" | "mode" | "users">,
+  sampler: Sampler,
+  stack: {
+    up: () => Promise<UpResult>;
+    preview: () => Promise<PreviewResult>;
+    rotateOne: () => void;
+    revokeOne: () => void;
+  },
+): Promise<void> {
+  const up = async (op: Op) => {
+    const { result, measure } = await sampler.during(stack.up);
+    record({ ...row, op, measure: { ...measure, resources: resourcesOf(result.summary.resourceChanges) } });
+  };
+  await up("first up");
+  const { result: preview, measure } = await sampler.during(stack.preview);
+  record({ ...row, op: "no-change preview", measure: { ...measure, resources: resourcesOf(preview.changeSummary) } });
+  await up("no-change up");
+  stack.rotateOne();
+  await up("rotate one");
+  stack.revokeOne();
+  await up("revoke one");
+}
+
 async function benchProgram(users: number, mode: "direct" | "bitwarden"): Promise<void> {
   let server: BitwardenTestServer | undefined;
   let bw: BwCli | undefined;
@@ -177,26 +206,18 @@ async function benchProgram(users: number, mode: "direct" | "bitwarden"): Promis
       config.bitwarden = { organizationId: organization.id, collectionIds: [organization.collections.FetchML] };
     }
     e2e.setConfig(config);
-    const up = async (op: Op) => {
-      const { result, measure } = await sampler.during(() => e2e.up());
-      record({ what: "program", mode, users, op, measure: { ...measure, resources: resourcesOf(result.summary.resourceChanges) } });
-    };
-    await up("first up");
-    const { result: preview, measure } = await sampler.during(() => e2e.preview());
-    record({
-      what: "program",
-      mode,
-      users,
-      op: "no-change preview",
-      measure: { ...measure, resources: resourcesOf(preview.changeSummary) },
+    await measureOperations({ what: "program", mode, users }, sampler, {
+      up: () => e2e.up(),
+      preview: () => e2e.preview(),
+      rotateOne: () => {
+        config.users.user0.rotation = 1;
+        e2e.setConfig(config);
+      },
+      revokeOne: () => {
+        delete config.users[`user${users - 1}`];
+        e2e.setConfig(config);
+      },
     });
-    await up("no-change up");
-    config.users.user0.rotation = 1;
-    e2e.setConfig(config);
-    await up("rotate one");
-    delete config.users[`user${users - 1}`];
-    e2e.setConfig(config);
-    await up("revoke one");
   } finally {
     await e2e.cleanup();
     bw?.cleanup();
@@ -231,27 +252,14 @@ async function benchFloor(users: number): Promise<void> {
     projectSettings: { name: "fetchml-floor", runtime: "nodejs" },
   });
   await workspace.createStack("floor");
-  const stack = (await import("@pulumi/pulumi/automation")).Stack;
-  const s: Stack = await stack.select("floor", workspace);
+  const s = await Stack.select("floor", workspace);
   try {
-    const up = async (op: Op) => {
-      const { result, measure } = await sampler.during(() => s.up({ ...UP_OPTIONS }));
-      record({ what: "floor", mode: "-", users, op, measure: { ...measure, resources: resourcesOf(result.summary.resourceChanges) } });
-    };
-    await up("first up");
-    const { result: preview, measure } = await sampler.during(() => s.preview());
-    record({
-      what: "floor",
-      mode: "-",
-      users,
-      op: "no-change preview",
-      measure: { ...measure, resources: resourcesOf(preview.changeSummary) },
+    await measureOperations({ what: "floor", mode: "-", users }, sampler, {
+      up: () => s.up({ ...UP_OPTIONS }),
+      preview: () => s.preview(),
+      rotateOne: () => (rotated = 1),
+      revokeOne: () => (names = names.slice(0, -1)),
     });
-    await up("no-change up");
-    rotated = 1;
-    await up("rotate one");
-    names = names.slice(0, -1);
-    await up("revoke one");
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -269,7 +277,7 @@ async function benchManual(users: number, sample: number): Promise<void> {
     const start = performance.now();
     for (let i = 0; i < n; i++) {
       const key = randomBytes(32).toString("hex");
-      const hash = createHash("sha256").update(key).digest("hex");
+      const hash = hashApiKey(key);
       await bw.createItem({
         type: 1,
         name: `FetchML API user${i}`,
