@@ -14,7 +14,7 @@ import { explainFailure } from "./errors";
 import { humanOutput } from "./humanOutput";
 import { OutputError, pickOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
-import { previewAccess } from "./summary";
+import { previewAccess, printAccess } from "./summary";
 import { userCommand, UserCommandError } from "./user";
 import { DEMO_STACK, openStack, openWorkspace, selectedStack, StackNotFound, stackFilePath, stackFiles, UP_OPTIONS } from "./workspace";
 import { now } from "../lib/keyPlan";
@@ -184,10 +184,7 @@ async function run(
     case "summary": {
       const access = await previewAccess(stack, { replace: options.replace, ...(options.diff ? { onOutput } : {}) });
       if (options.json) console.log(JSON.stringify(access, null, 2));
-      else {
-        console.log(access.lines.length > 0 ? access.lines.join("\n") : "no access changes");
-        if (access.refused) console.log(`refused: ${access.refused}`);
-      }
+      else printAccess(access);
       return access.refused ? 1 : 0;
     }
     case "refresh": {

@@ -40,3 +40,9 @@ export async function previewAccess(stack: Stack, options: PreviewOptions = {}):
   }
   return { lines };
 }
+
+/** The summary as a person reads it: a line per change (or that there is none), then any refusal. */
+export function printAccess(access: AccessPreview): void {
+  console.log(access.lines.length > 0 ? access.lines.join("\n") : "no access changes");
+  if (access.refused) console.log(`refused: ${access.refused}`);
+}

@@ -15,7 +15,7 @@ import { editStackFile, StackFileError, type UserEdit } from "../lib/stackFile";
 import type { Options } from "./main";
 import { pickOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
-import type { AccessPreview } from "./summary";
+import { type AccessPreview, printAccess } from "./summary";
 import { stackFilePath, UP_OPTIONS } from "./workspace";
 
 export class UserCommandError extends Error {}
@@ -50,11 +50,8 @@ export async function userCommand(args: string[], options: Options, ctx: UserCon
   let applied = false;
   try {
     const access = await ctx.previewAccess(ctx.stack);
-    console.log(access.lines.length > 0 ? access.lines.join("\n") : "no access changes");
-    if (access.refused) {
-      console.log(`refused: ${access.refused}`);
-      return 1;
-    }
+    printAccess(access);
+    if (access.refused) return 1;
     if (options["no-up"]) {
       applied = true; // the edit stays, for review
       console.error("fetchml-keys: stack file edited; nothing applied (--no-up)");
