@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../../cli/paths";
+import { shellQuote } from "../../targets/ssh";
 
 export interface RunnerResult {
   code: number | null;
@@ -62,8 +63,4 @@ export function runRunner(args: string[], options: RunnerOptions): Promise<Runne
       resolve({ code, stdout, stderr, all });
     });
   });
-}
-
-function shellQuote(arg: string): string {
-  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
