@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../cli/paths";
 import { DEV_PASSPHRASE } from "../../config/exposure";
-import { hashApiKey } from "../../lib/keys";
+import { expectedHash } from "../support/oracle";
 import { openSshTarget } from "../../targets/ssh";
 import { BW_DEFAULT } from "../support/bitwarden/bwCli";
 import { startVault, type TestVault } from "../support/bitwarden/vault";
@@ -133,7 +133,7 @@ describe("another local user, during a run", () => {
   });
 
   it("cannot read what a revoked key's hash was: no backup of the file keeps it", async () => {
-    const bob = hashApiKey((await e2e.outputs()).apiKeys.bob);
+    const bob = expectedHash((await e2e.outputs()).apiKeys.bob);
     delete users.bob;
     e2e.setConfig(config());
     e2e.setProgramEnv("FETCHML_KEYS_ALLOW_MASS_REVOCATION", "1");
