@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectedHash } from "../support/oracle";
 import { changesIn, E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
-import { generateKeyPair, type KeyPair, TestSshd } from "../support/sshd";
+import { generateKeyPair, type KeyPair, privateSeedLine, TestSshd } from "../support/sshd";
 import { expectSameSecret, expectUnchanged } from "../support/secrets";
 
 // The fixture without its undeclared entry: a first up then has exactly one change per host.
@@ -60,7 +60,7 @@ beforeAll(async () => {
   const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "ssh-user-"));
   keys = generateKeyPair(keyDir, "fetchml-keys-admin");
   fs.rmSync(keyDir, { recursive: true, force: true });
-  secrets.add(keys.privateKey.split("\n")[1]); // a line of the key's base64 body
+  secrets.add(privateSeedLine(keys.privateKey));
   hosts = { a: await TestSshd.start(keys.publicKey), b: await TestSshd.start(keys.publicKey) };
   for (const h of ["a", "b"] as const) {
     fs.mkdirSync(path.dirname(configFile(h)), { recursive: true });
