@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { acquireSession, checkUnlocked } from "../../../steps/bitwarden/bw";
+import { acquireSession, checkUnlocked, withBwLock } from "../../../steps/bitwarden/bw";
 
 let dir: string;
 let bw: string[];
@@ -68,5 +68,26 @@ describe("the environment of each bw", () => {
     }
     expect(held("status")).toEqual([]);
     expect(seen("status")).toContain("BW_SESSION=session-of-the-run\n");
+  });
+});
+
+describe("one bw at a time", () => {
+  it("runs work under the lock one after another, never two at once, and leaves no lock behind", async () => {
+    const env = { BITWARDENCLI_APPDATA_DIR: dir };
+    let running = 0;
+    let most = 0;
+    const work = async () => {
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 300));
+      running--;
+    };
+    await Promise.all([withBwLock(work, env), withBwLock(work, env), withBwLock(work, env)]);
+    expect(most).toBe(1);
+    expect(fs.existsSync(path.join(dir, "fetchml-keys.lock"))).toBe(false);
+  });
+
+  it("takes over the lock of a run that was killed", async () => {
+    fs.writeFileSync(path.join(dir, "fetchml-keys.lock"), "2147483646");
+    expect(await withBwLock(async () => "ran", { BITWARDENCLI_APPDATA_DIR: dir })).toBe("ran");
   });
 });
