@@ -56,22 +56,27 @@ async function program() {
   for (const line of access.lines) (line.startsWith("!") ? pulumi.log.warn : pulumi.log.info)(line);
   if (access.massRevocation && process.env.FETCHML_KEYS_ALLOW_MASS_REVOCATION !== "1") throw refusal(access.massRevocation);
 
-  const vaultCheck = settings.bitwarden ? vaultCheckHook(settings.bitwarden) : undefined;
-  const users = settings.users.map((user) => ({
-    user,
-    key: new UserKey(user.name, {
-      user,
-      keeper: keys.get(user.name)!.keeper,
-      client: settings.client,
-      beforeKeyChange: user.delivery === "bitwarden" ? vaultCheck : undefined,
-    }),
-  }));
-  const active = users.filter(({ user }) => !user.suspended);
-  const keep = [...active.map(({ user }) => user.name), ...settings.preserveEntries];
+  const keep = [...settings.users.filter((user) => !user.suspended).map((user) => user.name), ...settings.preserveEntries];
   const identity = (name: string, spec: (typeof targets)[number]["spec"]) => access.targets.get(name)!.identity ?? targetLabel(spec);
   const revocations = targets.map(
     (target) => new AuthRevocation(target.name, { stack, target: target.spec, keep, identity: identity(target.name, target.spec) }),
   );
+  const vaultCheck = settings.bitwarden ? vaultCheckHook(settings.bitwarden) : undefined;
+  const users = settings.users.map((user) => ({
+    user,
+    key: new UserKey(
+      user.name,
+      {
+        user,
+        keeper: keys.get(user.name)!.keeper,
+        client: settings.client,
+        beforeKeyChange: user.delivery === "bitwarden" ? vaultCheck : undefined,
+      },
+      // The vault check (a `bw` process) runs as such a key changes: only once every revocation is done.
+      user.delivery === "bitwarden" ? { dependsOn: revocations } : undefined,
+    ),
+  }));
+  const active = users.filter(({ user }) => !user.suspended);
   const vaultUsers = users.filter(({ user }) => user.delivery === "bitwarden");
   const vault = settings.bitwarden
     ? new BitwardenVault(

@@ -57,7 +57,7 @@ export class UserKey extends pulumi.ComponentResource {
     const key = new random.RandomPassword(
       `${name}-key`,
       { ...KEY_SPEC, keepers: { rotation: args.keeper } },
-      { parent: this, ...(args.beforeKeyChange ? { hooks: { beforeCreate: [args.beforeKeyChange] } } : {}) },
+      { parent: this, dependsOn: opts?.dependsOn, ...(args.beforeKeyChange ? { hooks: { beforeCreate: [args.beforeKeyChange] } } : {}) },
     );
     // The provider marks `result` secret; saying so here too keeps it secret whatever the provider does.
     this.apiKey = pulumi.secret(key.result);

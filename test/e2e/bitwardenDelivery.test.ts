@@ -7,7 +7,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashApiKey } from "../../lib/keys";
+import { expectedHash } from "../support/oracle";
 import { BW_DEFAULT, BwCli } from "../support/bitwarden/bwCli";
 import { startVault, type TestVault } from "../support/bitwarden/vault";
 import type { BitwardenTestServer, SeededOrganization } from "../support/bitwarden/server";
@@ -39,7 +39,7 @@ async function outputs() {
   const out = await e2e.outputs();
   for (const key of Object.values(out.apiKeys as Record<string, string>)) {
     seenSecrets.add(key);
-    seenSecrets.add(hashApiKey(key));
+    seenSecrets.add(expectedHash(key));
   }
   return out as { apiKeys: Record<string, string>; vaultItems: Record<string, string> };
 }
@@ -97,11 +97,11 @@ describe("Bitwarden delivery", () => {
       expect(item.fields).toHaveLength(1);
       expect(item.fields[0].name).toBe("api_key_hash");
       expect(item.fields[0].type).toBe(1);
-      expect(item.fields[0].value === hashApiKey(apiKeys[name])).toBe(true);
+      expect(item.fields[0].value === expectedHash(apiKeys[name])).toBe(true);
       expect(item.collectionIds).toEqual([name === "alice" ? org.collections["alice-only"] : org.collections.FetchML]);
-      expectSameSecret(serverEntries()[name].hash, hashApiKey(apiKeys[name]), `${name}'s entry`);
+      expectSameSecret(serverEntries()[name].hash, expectedHash(apiKeys[name]), `${name}'s entry`);
     }
-    expectSameSecret(serverEntries().dave.hash, hashApiKey(apiKeys.dave), "dave's entry");
+    expectSameSecret(serverEntries().dave.hash, expectedHash(apiKeys.dave), "dave's entry");
     expect(server.ciphers.size).toBe(3);
   });
 
@@ -130,7 +130,7 @@ describe("Bitwarden delivery", () => {
     const bob = await getItem(after.vaultItems.bob);
     expectSameSecret(bob.login.password, after.apiKeys.bob, "bob's key");
     expect(bob.passwordHistory.map((h: { password: string }) => h.password).includes(before.apiKeys.bob)).toBe(true);
-    expectSameSecret(serverEntries().bob.hash, hashApiKey(after.apiKeys.bob), "bob's entry");
+    expectSameSecret(serverEntries().bob.hash, expectedHash(after.apiKeys.bob), "bob's entry");
     // The vault check before the key changes (one `bw status`) and the vault run (one `bw serve`).
     expect(bwProcesses(e2e.watch.lastRun)).toBe(2);
   });
@@ -155,7 +155,7 @@ describe("Bitwarden delivery", () => {
       name: "FetchML API erin",
       notes: "made by create_bitwarden_fetchml_item.sh",
       login: { username: "erin", password: "hand-made-key", uris: [] },
-      fields: [{ name: "api_key_hash", value: hashApiKey("hand-made-key"), type: 1 }],
+      fields: [{ name: "api_key_hash", value: expectedHash("hand-made-key"), type: 1 }],
     });
     users.erin = { role: "researcher", delivery: "bitwarden" };
     e2e.setConfig(config());
@@ -198,7 +198,7 @@ describe("Bitwarden delivery", () => {
     await e2e.up();
     const after = await outputs();
     expectDifferentSecret(after.apiKeys.bob, before.apiKeys.bob, "bob's key");
-    expectSameSecret(serverEntries().bob.hash, hashApiKey(after.apiKeys.bob), "bob's entry");
+    expectSameSecret(serverEntries().bob.hash, expectedHash(after.apiKeys.bob), "bob's entry");
     await bw.ok(["sync"]);
     expectSameSecret((await getItem(after.vaultItems.bob)).login.password, after.apiKeys.bob, "bob's key");
     const preview = await e2e.preview();
@@ -232,7 +232,7 @@ describe("Bitwarden delivery", () => {
     expectSameSecret((await outputs()).apiKeys.alice, keysBefore.alice, "alice's key");
     e2e.setProgramEnv("BW_SESSION", saved);
     await e2e.up();
-    expectSameSecret(serverEntries().alice.hash, hashApiKey((await outputs()).apiKeys.alice), "alice's entry");
+    expectSameSecret(serverEntries().alice.hash, expectedHash((await outputs()).apiKeys.alice), "alice's entry");
   });
 
   it("checks the vault before a key changes for any reason: --replace with a locked vault changes nothing", async () => {

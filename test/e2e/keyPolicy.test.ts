@@ -4,9 +4,11 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changesIn, E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
+import { expectedHash } from "../support/oracle";
 import { expectDifferentSecret, expectSameSecret } from "../support/secrets";
 
 let e2e: E2EStack;
@@ -95,5 +97,19 @@ describe("the access summary of a real preview", () => {
     expect([...lines]).toEqual(["- alice: access revoked", "~ carol: analyst -> researcher", "+ dave (analyst): new key"]);
     const keys = Object.values((await outputs()).apiKeys);
     expect(keys.some((k) => lines.join("\n").includes(k))).toBe(false);
+  });
+
+  it("an override that takes admin away from the admin role is previewed and written as admin: false", async () => {
+    users.erin = { role: "admin", admin: false };
+    e2e.setConfig(config());
+    expect(await e2e.summary()).toContain("+ erin (admin: admin false): new key");
+    await e2e.up();
+    const entries = parse(fs.readFileSync(serverFile, "utf8")).auth.api_keys;
+    const { apiKeys, users: audit } = await outputs();
+    expectSameSecret(entries.erin.hash, expectedHash(apiKeys.erin), "erin's entry");
+    expect(entries.erin.admin).toBe(false);
+    expect(entries.erin.roles).toEqual(["admin"]);
+    expect(entries.erin.permissions).toEqual({ "jobs:read": true, "jobs:create": true, "jobs:update": true });
+    expect(audit.erin).toMatchObject({ role: "admin", admin: false });
   });
 });

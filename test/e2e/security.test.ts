@@ -5,18 +5,17 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../cli/paths";
 import { DEV_PASSPHRASE } from "../../config/exposure";
-import { hashApiKey } from "../../lib/keys";
+import { expectedHash } from "../support/oracle";
 import { openSshTarget } from "../../targets/ssh";
 import { BW_DEFAULT } from "../support/bitwarden/bwCli";
 import { startVault, type TestVault } from "../support/bitwarden/vault";
 import { E2EStack } from "../support/e2eStack";
 import { descendants, findProcesses } from "../support/processWatch";
-import { keyPairInMemory, TestSshd } from "../support/sshd";
+import { keyPairInMemory, privateSeedLine, TestSshd } from "../support/sshd";
 
 const NOBODY = 65534;
 const NODE = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
@@ -133,7 +132,7 @@ describe("another local user, during a run", () => {
   });
 
   it("cannot read what a revoked key's hash was: no backup of the file keeps it", async () => {
-    const bob = hashApiKey((await e2e.outputs()).apiKeys.bob);
+    const bob = expectedHash((await e2e.outputs()).apiKeys.bob);
     delete users.bob;
     e2e.setConfig(config());
     e2e.setProgramEnv("FETCHML_KEYS_ALLOW_MASS_REVOCATION", "1");
@@ -192,7 +191,7 @@ describe("the SSH deploy key", () => {
   let remoteFile: string;
   beforeAll(async () => {
     const pair = keyPairInMemory("deploy");
-    key = pair.privateKey.split("\n")[1];
+    key = privateSeedLine(pair.privateKey);
     privateKey = pair.privateKey;
     sshd = await TestSshd.start(pair.publicKey);
     remoteFile = path.join(sshd.dir, "api.yaml");
@@ -217,39 +216,58 @@ describe("the SSH deploy key", () => {
   });
 
   it("is never written to disk, and a run killed mid-write leaves no trace of it", async () => {
+    // The run's own temp directory (the program here, the engine, its plugins and steps
+    // there): what this run wrote is then there, in the project and in the state, and a scan
+    // of those never reads what anything else on the machine holds.
+    const runTmp = fs.mkdtempSync(path.join(ssh.dir, "tmp-"));
+    ssh.setProgramEnv("TMPDIR", runTmp);
     const running = ssh.up().then(
       () => "finished",
       () => "failed",
     );
     const deadline = Date.now() + 60_000;
     let killed = false;
-    while (Date.now() < deadline && !killed) {
-      if (findProcesses((c) => /auth-write/.test(c)).length > 0) {
-        for (const engine of findProcesses((c) => c.includes(ssh.name) && c.includes(" up "))) {
-          for (const pid of [engine, ...descendants(engine)]) {
-            try {
-              process.kill(pid, "SIGKILL");
-              killed = true;
-            } catch {
-              // gone
+    try {
+      while (Date.now() < deadline && !killed) {
+        if (findProcesses((c) => /auth-write/.test(c)).length > 0) {
+          for (const engine of findProcesses((c) => c.includes(ssh.name) && c.includes(" up "))) {
+            for (const pid of [engine, ...descendants(engine)]) {
+              try {
+                process.kill(pid, "SIGKILL");
+                killed = true;
+              } catch {
+                // gone
+              }
             }
           }
         }
+        await new Promise((r) => setTimeout(r, 5));
       }
-      await new Promise((r) => setTimeout(r, 5));
+      expect(killed).toBe(true);
+      await running;
+    } finally {
+      ssh.setProgramEnv("TMPDIR", undefined);
     }
-    expect(killed).toBe(true);
-    await running;
-    const holding: string[] = [];
-    const scan = (dir: string, depth: number) => {
-      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
-        const full = path.join(dir, entry.name);
-        if (entry.isDirectory() && depth < 3 && !full.startsWith(sshd.dir)) scan(full, depth + 1);
-        else if (entry.isFile() && fs.statSync(full).size < 1_000_000 && fs.readFileSync(full, "utf8").includes(key)) holding.push(full);
-      }
+    const holding = (roots: string[]) => {
+      const found: string[] = [];
+      const scan = (dir: string) => {
+        for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+          const full = path.join(dir, entry.name);
+          if (entry.isDirectory() && !["node_modules", ".git"].includes(entry.name)) scan(full);
+          else if (entry.isFile() && fs.statSync(full).size < 50_000_000 && fs.readFileSync(full, "utf8").includes(key)) found.push(full);
+        }
+      };
+      for (const root of roots) scan(root);
+      return found;
     };
-    scan(os.tmpdir(), 0);
-    expect(holding).toEqual([]);
+    // This run's temp dir, its state (both in ssh.dir), the server's side and the project.
+    const roots = [ssh.dir, sshd.dir, PROJECT_ROOT];
+    // The scan itself finds a copy where one is.
+    const planted = path.join(runTmp, "planted");
+    fs.writeFileSync(planted, `...${key}...`);
+    expect(holding(roots)).toEqual([planted]);
+    fs.rmSync(planted);
+    expect(holding(roots)).toEqual([]);
     expect([...ssh.watch.commandLines].filter((l) => /(^|\/)ssh(-agent|-add)? /.test(l))).toEqual([]);
     await ssh.cancel();
   });

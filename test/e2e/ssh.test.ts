@@ -7,10 +7,10 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashApiKey } from "../../lib/keys";
+import { expectedHash } from "../support/oracle";
 import { changesIn, E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
-import { generateKeyPair, type KeyPair, TestSshd } from "../support/sshd";
+import { generateKeyPair, type KeyPair, privateSeedLine, TestSshd } from "../support/sshd";
 import { expectSameSecret, expectUnchanged } from "../support/secrets";
 
 // The fixture without its undeclared entry: a first up then has exactly one change per host.
@@ -51,7 +51,7 @@ async function apiKeys(): Promise<Record<string, string>> {
   const out = (await e2e.outputs()).apiKeys as Record<string, string>;
   for (const key of Object.values(out)) {
     secrets.add(key);
-    secrets.add(hashApiKey(key));
+    secrets.add(expectedHash(key));
   }
   return out;
 }
@@ -60,7 +60,7 @@ beforeAll(async () => {
   const keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "ssh-user-"));
   keys = generateKeyPair(keyDir, "fetchml-keys-admin");
   fs.rmSync(keyDir, { recursive: true, force: true });
-  secrets.add(keys.privateKey.split("\n")[1]); // a line of the key's base64 body
+  secrets.add(privateSeedLine(keys.privateKey));
   hosts = { a: await TestSshd.start(keys.publicKey), b: await TestSshd.start(keys.publicKey) };
   for (const h of ["a", "b"] as const) {
     fs.mkdirSync(path.dirname(configFile(h)), { recursive: true });
@@ -83,7 +83,7 @@ describe("FetchML servers over SSH", () => {
     await e2e.up();
     const keys = await apiKeys();
     for (const h of ["a", "b"] as const) {
-      for (const name of USERS) expectSameSecret(entries(h)[name].hash, hashApiKey(keys[name]), `${name}'s entry`);
+      for (const name of USERS) expectSameSecret(entries(h)[name].hash, expectedHash(keys[name]), `${name}'s entry`);
       expect(fs.statSync(configFile(h)).mode & 0o777).toBe(0o640); // its own mode, less others' bits
       expect(withoutManagedEntries(fs.readFileSync(configFile(h), "utf8"), USERS)).toBe(INITIAL);
       expect(fs.existsSync(`${configFile(h)}.bak`)).toBe(false);
@@ -109,8 +109,8 @@ describe("FetchML servers over SSH", () => {
     const after = await apiKeys();
     expect(after.bob).not.toBe(before.bob);
     for (const h of ["a", "b"] as const) {
-      expectSameSecret(entries(h).bob.hash, hashApiKey(after.bob), "bob's entry");
-      expectSameSecret(entries(h).alice.hash, hashApiKey(before.alice), "alice's entry");
+      expectSameSecret(entries(h).bob.hash, expectedHash(after.bob), "bob's entry");
+      expectSameSecret(entries(h).alice.hash, expectedHash(before.alice), "alice's entry");
       expect(reloads(h)).toBe(2);
     }
   });
@@ -140,13 +140,13 @@ describe("FetchML servers over SSH", () => {
     expect(error).toBeInstanceOf(Error);
     expect(e2e.output()).toMatch(/fetchml-b \(.*@127\.0\.0\.1:\d+:.*\): cannot connect/);
     const keys = await apiKeys();
-    expectSameSecret(entries("a").carol.hash, hashApiKey(keys.carol), "carol's entry");
+    expectSameSecret(entries("a").carol.hash, expectedHash(keys.carol), "carol's entry");
     expect(reloads("a")).toBe(3);
     expectUnchanged(fs.readFileSync(configFile("b"), "utf8"), untouched, "the server config");
 
     await hosts.b.resume();
     await e2e.up();
-    expectSameSecret(entries("b").carol.hash, hashApiKey(keys.carol), "carol's entry");
+    expectSameSecret(entries("b").carol.hash, expectedHash(keys.carol), "carol's entry");
     expect([reloads("a"), reloads("b")]).toEqual([3, 3]);
     const preview = await e2e.preview();
     expect(changesIn(preview.changeSummary)).toEqual({});

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../cli/paths";
-import { hashApiKey } from "../../lib/keys";
+import { expectedHash } from "../support/oracle";
 import { changesIn, E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
 import { findProcesses } from "../support/processWatch";
@@ -67,7 +67,7 @@ function workingCopy(dir: string, stackFileOf: string): string {
 function agree(e2e: E2EStack, serverFile: string, keys: Record<string, string>): void {
   const entries = parse(fs.readFileSync(serverFile, "utf8")).auth.api_keys;
   expect(Object.keys(entries).sort()).toEqual([...Object.keys(keys), "svc-backup"].sort());
-  for (const [name, key] of Object.entries(keys)) expectSameSecret(entries[name].hash, hashApiKey(key), `${name}'s entry`);
+  for (const [name, key] of Object.entries(keys)) expectSameSecret(entries[name].hash, expectedHash(key), `${name}'s entry`);
 }
 
 describe("state in PostgreSQL, shared by several admins", () => {

@@ -4,7 +4,7 @@
  * would keep (its stdout) is handed back as the next run's PULUMI_COMMAND_STDOUT.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashApiKey } from "../../lib/keys";
+import { expectedHash } from "../support/oracle";
 import type { VaultRequest } from "../../steps/protocol";
 import { startVault, type TestVault } from "../support/bitwarden/vault";
 import { expectSameSecret } from "../support/secrets";
@@ -15,7 +15,7 @@ const user = (name: string, apiKey: string) => ({
   name,
   itemName: `FetchML API ${name}`,
   apiKey,
-  apiKeyHash: hashApiKey(apiKey),
+  apiKeyHash: expectedHash(apiKey),
   fingerprint: `fp-${apiKey.slice(0, 4)}`,
   collectionIds: [vault.org.collections.FetchML],
 });

@@ -23,6 +23,17 @@ export function generateKeyPair(dir: string, name: string): KeyPair {
   return { privateKey: fs.readFileSync(file, "utf8"), publicKey: fs.readFileSync(`${file}.pub`, "utf8").trim() };
 }
 
+/**
+ * The line of an unencrypted ed25519 OpenSSH private key that holds its secret seed: what
+ * to search files and output for. Not the first body line: that is the format's header,
+ * the same in every such key on the machine (other runs' sshd host keys included).
+ */
+export function privateSeedLine(privateKey: string): string {
+  const body = privateKey.trim().split("\n").slice(1, -1);
+  if (body.length < 4 || !body[3].startsWith("AAAE")) throw new Error("not an unencrypted ed25519 OpenSSH private key");
+  return body[3];
+}
+
 /** A key pair held only in memory: the files ssh-keygen writes are removed at once. */
 export function keyPairInMemory(name: string): KeyPair {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "ssh-key-"));

@@ -51,4 +51,19 @@ describe("static checks", () => {
     );
     expect(offending).toEqual([]);
   });
+
+  it("takes expected hashes from test/support/oracle.ts, never from the program's own lib/keys (only its own test imports it)", () => {
+    const walk = (dir: string): string[] =>
+      fs.readdirSync(path.join(PROJECT_ROOT, dir), { withFileTypes: true }).flatMap((e) => {
+        const rel = path.join(dir, e.name);
+        return e.isDirectory() ? walk(rel) : e.name.endsWith(".ts") ? [rel] : [];
+      });
+    const importsKeys = /from "(\.\.\/)+lib\/keys"/;
+    const using = walk("test").filter(
+      (file) =>
+        file !== path.join("test", "unit", "lib", "keys.test.ts") &&
+        importsKeys.test(fs.readFileSync(path.join(PROJECT_ROOT, file), "utf8")),
+    );
+    expect(using).toEqual([]);
+  });
 });

@@ -8,9 +8,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { hashApiKey } from "../../../lib/keys";
+import { freePort } from "../../../steps/exec";
+import { expectedHash } from "../../support/oracle";
 import { isSecretValue, unwrap } from "../../../plugins/shared/properties";
 import { expectSameSecret } from "../../support/secrets";
+import { keyPairInMemory } from "../../support/sshd";
 
 interface Recorded {
   type: string;
@@ -18,6 +20,8 @@ interface Recorded {
   inputs: Record<string, any>;
 }
 const created: Recorded[] = [];
+/** What each registration told the engine: its parent and the resources it must wait for (URNs). */
+const registered = new Map<string, { type: string; name: string; parent: string; dependencies: string[] }>();
 const reads: string[] = [];
 let previousUsers: Record<string, Record<string, unknown>> = {};
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "program-test-"));
@@ -92,12 +96,32 @@ beforeAll(async () => {
     true,
     "organization",
   );
+  // The mocks hand a resource's inputs over, not what it waits for: read that off the request.
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(req: any, callback: (err: unknown, res: any) => void): void;
+    registerResourceHook?(req: any, callback: (err: unknown, res: any) => void): void;
+  };
+  // The mock monitor has no resource hooks (the vault check is one): accept them, run none.
+  monitor.registerResourceHook ??= (_req, callback) => callback(null, {});
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, callback) =>
+    register(req, (err, res) => {
+      if (res)
+        registered.set(res.getUrn(), {
+          type: req.getType(),
+          name: req.getName(),
+          parent: req.getParent(),
+          dependencies: req.getDependenciesList(),
+        });
+      callback(err, res);
+    });
   setConfig(STACK_CONFIG);
   program = (await import("../../../index")).default as never;
 });
 
 beforeEach(() => {
   created.length = 0;
+  registered.clear();
   reads.length = 0;
   previousUsers = {};
   delete process.env.FETCHML_KEYS_NOW;
@@ -162,7 +186,7 @@ describe("the program under mocks", () => {
     expect(users.alice.fingerprint).toMatch(/^[0-9a-f]{12}$/);
     const keys = await promiseOf(outputs.apiKeys);
     expect(JSON.stringify(users)).not.toContain(keys.alice);
-    expect(JSON.stringify(users)).not.toContain(hashApiKey(keys.alice));
+    expect(JSON.stringify(users)).not.toContain(expectedHash(keys.alice));
   });
 
   it("sends each active user's own hash, and no suspended user's, to the write step, secret, on stdin", async () => {
@@ -173,10 +197,10 @@ describe("the program under mocks", () => {
     expect(isSecretValue(write.inputs.stdin)).toBe(true);
     const request = stdinOf("auth-config-write");
     expect(request.entries.map(([name]: [string]) => name)).toEqual(["alice", "bob", "dave"]);
-    for (const [name, entry] of request.entries) expectSameSecret(entry.hash, hashApiKey(keys[name]), `${name}'s entry`);
+    for (const [name, entry] of request.entries) expectSameSecret(entry.hash, expectedHash(keys[name]), `${name}'s entry`);
     expect(request.target).toEqual({ kind: "local", configPath: serverFile });
     expect(stdinOf("auth-config-revoke").keep).toEqual(["alice", "bob", "dave"]);
-    const secrets = Object.values(keys).flatMap((k: any) => [k, hashApiKey(k)]);
+    const secrets = Object.values(keys).flatMap((k: any) => [k, expectedHash(k)]);
     for (const command of ofType("command:local:Command")) {
       const visible = JSON.stringify([
         command.inputs.create,
@@ -187,6 +211,24 @@ describe("the program under mocks", () => {
       ]);
       for (const s of secrets) expect(visible.includes(s)).toBe(false);
     }
+  });
+
+  it("writes an override that takes admin away from the admin role: the entry, the user's audit fields and its diff say admin: false", async () => {
+    setConfig({ ...STACK_CONFIG, users: { ...(STACK_CONFIG.users as object), ops: { role: "admin", admin: false } } });
+    const outputs = await program();
+    const users = await promiseOf(outputs.users);
+    await settle();
+    const entries = Object.fromEntries(stdinOf("auth-config-write").entries);
+    expect(Object.keys(entries)).toEqual(["alice", "bob", "dave", "ops"]);
+    expect({ ...entries.ops, hash: undefined }).toEqual({
+      hash: undefined,
+      admin: false,
+      roles: ["admin"],
+      permissions: { "jobs:read": true, "jobs:create": true, "jobs:update": true },
+    });
+    expect(entries.alice.admin).toBe(true);
+    expect(users.ops).toMatchObject({ role: "admin", admin: false, roles: ["admin"] });
+    expect(ofType("fetchml:index:UserKey").find((r) => r.name === "ops")!.inputs).toMatchObject({ role: "admin", admin: false });
   });
 
   it("rotates a key that reached its maximum age, and only that one", async () => {
@@ -262,6 +304,68 @@ describe("UserKey component", () => {
     expect(await pulumi.isSecret(user.apiKeyHash)).toBe(true);
     expect(await pulumi.isSecret(user.mlConfig)).toBe(true);
     expect(await pulumi.isSecret(user.fingerprint)).toBe(false);
-    expectSameSecret(await promiseOf(user.apiKeyHash), hashApiKey(await promiseOf(user.apiKey)), "the hash");
+    expectSameSecret(await promiseOf(user.apiKeyHash), expectedHash(await promiseOf(user.apiKey)), "the hash");
+  });
+});
+
+describe("the order of a run, as the engine gets it", () => {
+  /** The local file, a server (down now: its steps are declared all the same) and a Bitwarden user. */
+  async function declareWithVault(
+    vaultUsers: Record<string, unknown> = { erin: { role: "researcher", delivery: "bitwarden" } },
+  ): Promise<void> {
+    const pair = keyPairInMemory("deploy");
+    setConfig({
+      ...STACK_CONFIG,
+      servers: [
+        {
+          name: "box",
+          host: "127.0.0.1",
+          port: await freePort(),
+          user: "fetchml",
+          privateKey: pair.privateKey,
+          hostKey: pair.publicKey,
+          configPath: "/srv/api.yaml",
+        },
+      ],
+      bitwarden: { organizationId: "6482c696-db35-4f9a-b818-2c0e2f3c9d10", collectionIds: ["95ed2272-f909-44fc-b935-9a7260582fc7"] },
+      users: { ...(STACK_CONFIG.users as object), ...vaultUsers },
+    });
+    await program();
+    // The vault check's hook registers first: wait for the last resources rather than a fixed time.
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !["auth-config-write", "server-box-write"].every((n) => named(n).length > 0)) await settle();
+  }
+  const named = (name: string) => [...registered].filter(([, r]) => r.name === name).map(([urn]) => urn);
+  /** Names of everything the engine runs before this resource: its dependencies, theirs, and so on. */
+  function waitsFor(name: string): string[] {
+    const seen = new Set<string>();
+    const queue = named(name);
+    while (queue.length > 0) {
+      for (const dep of registered.get(queue.shift()!)?.dependencies ?? []) {
+        if (!seen.has(dep)) queue.push(seen.add(dep) && dep);
+      }
+    }
+    return [...seen].map((urn) => registered.get(urn)?.name ?? urn).sort();
+  }
+
+  it("takes a revoked hash off every target before anything touches Bitwarden: the vault step and the vault check wait for every revocation", async () => {
+    await declareWithVault();
+    const revocations = ["auth-config-revoke", "server-box-revoke"];
+    for (const revoke of revocations) expect(named(revoke)).toHaveLength(1);
+    expect(waitsFor("bitwarden-items")).toEqual(expect.arrayContaining(revocations));
+    // The vault check (`bw status`) is a hook on a Bitwarden user's key: that key waits too.
+    expect(waitsFor("erin-key")).toEqual(expect.arrayContaining(revocations));
+    // ...and a revocation waits for nothing, so it never waits on the vault.
+    for (const revoke of revocations) expect(waitsFor(revoke)).toEqual([]);
+  });
+
+  it("runs the vault step after every revocation also when it has no key to wait for (its last Bitwarden user was removed)", async () => {
+    await declareWithVault({});
+    expect(waitsFor("bitwarden-items")).toEqual(["auth-config-revoke", "server-box-revoke"]);
+  });
+
+  it("puts a new hash on a target only once the vault has the key", async () => {
+    await declareWithVault();
+    for (const write of ["auth-config-write", "server-box-write"]) expect(waitsFor(write)).toContain("bitwarden-items");
   });
 });

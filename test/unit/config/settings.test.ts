@@ -47,6 +47,30 @@ describe("parseSettings", () => {
     });
   });
 
+  it("lets an override take away what the preset grants: role admin with admin: false is no admin", () => {
+    const settings = parseSettings({
+      authConfigPath: "x",
+      defaults: { role: "admin" },
+      users: {
+        ops: { role: "admin", admin: false },
+        lead: { admin: false, permissions: { "jobs:update": false } },
+        root: { role: "admin" },
+      },
+    });
+    const access = Object.fromEntries(settings.users.map((u) => [u.name, u.access]));
+    expect(access.ops).toEqual({
+      admin: false,
+      roles: ["admin"],
+      permissions: { "jobs:read": true, "jobs:create": true, "jobs:update": true },
+    });
+    expect(access.lead).toEqual({
+      admin: false,
+      roles: ["admin"],
+      permissions: { "jobs:read": true, "jobs:create": true, "jobs:update": false },
+    });
+    expect(access.root.admin).toBe(true);
+  });
+
   it("checks defaults like the per-user values they stand for, with their path and value", () => {
     expect(problems({ authConfigPath: "/x", defaults: { role: "boss", delivery: "pigeon", maxKeyAgeDays: 0 }, users: { a: {} } })).toEqual([
       'defaults.role: unknown value "boss" (expected admin, researcher, analyst)',

@@ -154,6 +154,20 @@ describe("planAccess", () => {
     );
   });
 
+  it("counts suspended users as losing access in the guard: suspending most key holders at once is refused", () => {
+    const four = ["a", "b", "c", "d"].map((n) => user(n));
+    const previousUsers = new Map(four.map((u) => [u.name, record(u)]));
+    const target = [{ name: "auth-config", reading: reading(four) }];
+    const suspend = (names: string[]) => four.map((u) => (names.includes(u.name) ? { ...u, suspended: true } : u));
+    const three = plan({ users: suspend(["a", "b", "c"]), previousUsers, targets: target });
+    expect(three.targets.get("auth-config")!.removals).toEqual(["a", "b", "c"]);
+    expect(three.massRevocation).toMatch(/3 of 4 on \/srv\/api.yaml \(75%\): a, b, c\. Nothing was changed/);
+    // Suspended and removed users count alike: a suspended, b and c removed is 3 of 4 too.
+    const mixed = plan({ users: suspend(["a"]).filter((u) => u.name !== "b" && u.name !== "c"), previousUsers, targets: target });
+    expect(mixed.massRevocation).toMatch(/3 of 4 on \/srv\/api.yaml \(75%\): a, b, c\./);
+    expect(plan({ users: suspend(["a", "b"]), previousUsers, targets: target }).massRevocation).toBeUndefined();
+  });
+
   it("counts every entry of a target that stops being managed", () => {
     const p = plan({
       users: [alice],

@@ -76,6 +76,25 @@ describe("the SSH target", () => {
     expect(env).not.toMatch(/PULUMI_|BW_|VITEST/);
   });
 
+  it("keeps an admin's edit made between the read and the replace: nothing is replaced, also over a file created since", async () => {
+    fs.writeFileSync(file, "old: true\n", { mode: 0o600 });
+    const io = await openSshTarget(spec);
+    try {
+      const read = await io.read();
+      fs.appendFileSync(file, "# the admin's edit\n");
+      expect(await io.writeConfig("merged: from a stale read\n", read.config)).toBe("changed-meanwhile");
+      expect(fs.readFileSync(file, "utf8")).toBe("old: true\n# the admin's edit\n");
+      fs.rmSync(file);
+      const absent = await io.read();
+      fs.writeFileSync(file, "# the admin's new file\n");
+      expect(await io.writeConfig("merged: from a stale read\n", absent.config)).toBe("changed-meanwhile");
+      expect(fs.readFileSync(file, "utf8")).toBe("# the admin's new file\n");
+    } finally {
+      await io.close();
+    }
+    expect(fs.readdirSync(sshd.dir).filter((n) => n.includes(".fetchml-keys.") && n !== ".api.yaml.fetchml-keys")).toEqual([]);
+  }, 30_000);
+
   it("creates a missing file 0600 and says when a reload fails", async () => {
     fs.rmSync(file, { force: true });
     const io = await openSshTarget({ ...spec, reloadCommand: "echo nope >&2; exit 4" });

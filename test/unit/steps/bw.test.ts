@@ -1,0 +1,93 @@
+/**
+ * Each `bw` a run starts gets only the one Bitwarden secret that command needs: the status
+ * check none but the session, `bw login --apikey` the API key and never the master password,
+ * `bw unlock` the master password and never the API key, and none of them the run's other
+ * secrets. A stand-in `bw` (a shell script) notes the environment of each call.
+ */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { acquireSession, checkUnlocked, withBwLock } from "../../../steps/bitwarden/bw";
+
+let dir: string;
+let bw: string[];
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "bw-env-"));
+  const script = path.join(dir, "bw");
+  // `status` says logged out until `unlock` ran; `unlock --raw` prints a session.
+  fs.writeFileSync(
+    script,
+    `#!/bin/sh
+env > "${dir}/$1.env"
+case "$1" in
+  status) if [ -e "${dir}/unlock.env" ]; then echo '{"status":"unlocked"}'; else echo '{"status":"unauthenticated"}'; fi ;;
+  unlock) echo "session-from-unlock" ;;
+esac
+`,
+    { mode: 0o755 },
+  );
+  bw = [script];
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const SECRETS = {
+  BW_CLIENTID: "user.client-id-of-the-run",
+  BW_CLIENTSECRET: "client-secret-of-the-run",
+  BW_PASSWORD: "master-password-of-the-run",
+  PULUMI_CONFIG_PASSPHRASE: "passphrase-of-the-run",
+  AWS_SECRET_ACCESS_KEY: "cloud-secret-of-the-run",
+};
+const seen = (command: string) => fs.readFileSync(path.join(dir, `${command}.env`), "utf8");
+const held = (command: string) =>
+  Object.entries(SECRETS)
+    .filter(([, secret]) => seen(command).includes(secret))
+    .map(([name]) => name);
+
+describe("the environment of each bw", () => {
+  it("an unattended login gives the API key to `bw login` only and the master password to `bw unlock` only", async () => {
+    const env = { PATH: process.env.PATH, HOME: dir, BITWARDENCLI_APPDATA_DIR: dir, ...SECRETS };
+    expect(await acquireSession(bw, env)).toBe("session-from-unlock");
+    expect(held("status")).toEqual([]);
+    expect(held("login")).toEqual(["BW_CLIENTID", "BW_CLIENTSECRET"]);
+    expect(held("unlock")).toEqual(["BW_PASSWORD"]);
+    expect(seen("login")).toContain(`BITWARDENCLI_APPDATA_DIR=${dir}\n`);
+  });
+
+  it("the vault check gives `bw status` the session and nothing else of the run's", async () => {
+    const saved = Object.fromEntries(Object.keys(SECRETS).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, SECRETS);
+    fs.writeFileSync(path.join(dir, "unlock.env"), "");
+    try {
+      await checkUnlocked(bw, "session-of-the-run");
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+    expect(held("status")).toEqual([]);
+    expect(seen("status")).toContain("BW_SESSION=session-of-the-run\n");
+  });
+});
+
+describe("one bw at a time", () => {
+  it("runs work under the lock one after another, never two at once, and leaves no lock behind", async () => {
+    const env = { BITWARDENCLI_APPDATA_DIR: dir };
+    let running = 0;
+    let most = 0;
+    const work = async () => {
+      most = Math.max(most, ++running);
+      await new Promise((r) => setTimeout(r, 300));
+      running--;
+    };
+    await Promise.all([withBwLock(work, env), withBwLock(work, env), withBwLock(work, env)]);
+    expect(most).toBe(1);
+    expect(fs.existsSync(path.join(dir, "fetchml-keys.lock"))).toBe(false);
+  });
+
+  it("takes over the lock of a run that was killed", async () => {
+    fs.writeFileSync(path.join(dir, "fetchml-keys.lock"), "2147483646");
+    expect(await withBwLock(async () => "ran", { BITWARDENCLI_APPDATA_DIR: dir })).toBe("ran");
+  });
+});
