@@ -104,29 +104,27 @@ describe("hostile server configs and paths, on this machine", () => {
   // Before: a raw "Unhandled exception: EISDIR" / "ENAMETOOLONG".
   it("a directory, a path too long, a missing directory: one plain line each", async () => {
     const cases: Array<[string, RegExp]> = [
-      [e2e.dir, new RegExp(`^${e2e.dir}: is a directory; name the config file itself`)],
+      [e2e.dir, new RegExp(`${e2e.dir}: is a directory; name the config file itself`)],
       [
         path.join(e2e.dir, "x".repeat(300), "api.yaml"),
         /authConfigPath: ".*\.\.\. is too long for a path \(at most 4095 bytes, and 255 for each name in it\)/,
       ],
-      [path.join(e2e.dir, "nope", "api.yaml"), new RegExp(`^${e2e.dir}/nope/api\\.yaml: its directory ${e2e.dir}/nope does not exist`)],
-      [path.join(serverFile, "api.yaml"), new RegExp(`^${serverFile}/api\\.yaml: a part of the path is a file, not a directory`)],
+      [path.join(e2e.dir, "nope", "api.yaml"), new RegExp(`${e2e.dir}/nope/api\\.yaml: its directory ${e2e.dir}/nope does not exist`)],
+      [path.join(serverFile, "api.yaml"), new RegExp(`${serverFile}/api\\.yaml: a part of the path is a file, not a directory`)],
     ];
     for (const [authConfigPath, message] of cases) {
       e2e.setConfig({ ...base(), authConfigPath });
       await expectRefusedAtPreviewAndUp(e2e, message);
-      expect((await e2e.summary()).refused?.split("\n").length, "one line").toBe(1);
+      // A path too long is a stack config problem, listed with any others under their heading.
+      if (!/too long/.test(message.source)) expect((await e2e.summary()).refused?.split("\n").length, "one line").toBe(1);
     }
     e2e.setConfig(base());
   });
 
   it("a deliveryDir that is a file, or under a missing directory: one plain line each", async () => {
     const cases: Array<[string, RegExp]> = [
-      [serverFile, new RegExp(`^deliveryDir ${serverFile}: is not a directory`)],
-      [
-        path.join(e2e.dir, "nope", "deliver"),
-        new RegExp(`^deliveryDir ${e2e.dir}/nope/deliver: its parent ${e2e.dir}/nope does not exist`),
-      ],
+      [serverFile, new RegExp(`deliveryDir ${serverFile}: is not a directory`)],
+      [path.join(e2e.dir, "nope", "deliver"), new RegExp(`deliveryDir ${e2e.dir}/nope/deliver: its parent ${e2e.dir}/nope does not exist`)],
     ];
     for (const [deliveryDir, message] of cases) {
       e2e.setConfig({ ...base(), deliveryDir });
