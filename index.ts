@@ -61,7 +61,7 @@ async function program() {
   const settled = direct
     .filter((user) => previous.users.get(user.name)?.delivery === "direct" && !keys.get(user.name)!.change)
     .map((user) => user.name);
-  const lines = [...access.lines, ...(delivery ? deliveryLines(delivery, previous.delivery, settled, directFiles) : [])];
+  const lines = [...access.lines, ...(delivery ? deliveryLines(delivery, previous.delivery, settled) : [])];
   // The plan, in every preview and up (the runner's `summary` prints just these lines).
   for (const line of lines) (line.startsWith("!") ? pulumi.log.warn : pulumi.log.info)(line);
   if (access.massRevocation && process.env.FETCHML_KEYS_ALLOW_MASS_REVOCATION !== "1") throw refusal(access.massRevocation);
@@ -163,7 +163,7 @@ async function program() {
     })),
     vaultItems: vault ? vault.itemIds : {},
     /** The delivery directory (real path) and the generation its step was given: the next run's drift check. */
-    ...(directDelivery ? { delivery: { dir: delivery!.dir, generation: directDelivery.generation } } : {}),
+    ...(directDelivery ? { delivery: { dir: delivery!.dir, generation: directDelivery.generation, files: directDelivery.files } } : {}),
     apiKeys: pulumi.secret(byName((key) => key.apiKey)),
     mlConfigs: pulumi.secret(byName((key) => key.mlConfig)),
   };

@@ -27,20 +27,20 @@ export function fileDigest(content: string): string {
 export interface PreviousDelivery {
   dir: string;
   generation: number;
+  /** The files its step wrote (absent in outputs of the first version that had this output). */
+  files?: string[];
 }
 
-/** Lines for the plan that need no secret: delivered files that are gone, a manifest that is gone or changed. */
-export function deliveryLines(
-  reading: DeliveryReading,
-  previous: PreviousDelivery | undefined,
-  settled: readonly string[],
-  files: readonly string[],
-): string[] {
+/**
+ * Lines for the plan that need no secret: delivered files that are gone, and a manifest that is
+ * gone or no longer lists what the last run wrote (a change of the user list is not drift).
+ */
+export function deliveryLines(reading: DeliveryReading, previous: PreviousDelivery | undefined, settled: readonly string[]): string[] {
   if (previous?.dir !== reading.dir) return [];
   const lines = settled
     .filter((name) => !reading.digests.has(`${name}.toml`))
     .map((name) => `+ ${name}: delivery file ${reading.dir}/${name}.toml is missing (or not this user's file): up writes it again`);
-  if (!sameList(reading.manifest ?? [], files))
+  if (reading.manifest === undefined || (previous.files !== undefined && !sameList(reading.manifest, previous.files)))
     lines.push(`! ${reading.dir}: its list of delivered files is missing or changed: up writes it again`);
   return lines;
 }

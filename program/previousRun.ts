@@ -63,5 +63,7 @@ function asTargets(value: unknown): PreviousTarget[] {
 
 function asDelivery(value: unknown): PreviousDelivery | undefined {
   const d = asMap(value);
-  return typeof d.dir === "string" && Number.isSafeInteger(d.generation) ? { dir: d.dir, generation: d.generation as number } : undefined;
+  if (typeof d.dir !== "string" || !Number.isSafeInteger(d.generation)) return undefined;
+  const files = Array.isArray(d.files) && d.files.every((f) => typeof f === "string") ? { files: d.files as string[] } : {};
+  return { dir: d.dir, generation: d.generation as number, ...files };
 }

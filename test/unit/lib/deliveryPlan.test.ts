@@ -15,17 +15,19 @@ const reading = (over: Partial<DeliveryReading> = {}): DeliveryReading => ({
   digests: new Map(wanted),
   ...over,
 });
-const previous = { dir: "/d", generation: 4 };
+const previous = { dir: "/d", generation: 4, files: ["alice.toml", "bob.toml"] };
 
 describe("delivery drift", () => {
   it("is quiet while every file and the manifest are as this stack wrote them", () => {
-    expect(deliveryLines(reading(), previous, ["alice", "bob"], ["alice.toml", "bob.toml"])).toEqual([]);
+    expect(deliveryLines(reading(), previous, ["alice", "bob"])).toEqual([]);
+    // A user added or removed in stack config is a plan, not drift: the manifest lists last run's files.
+    expect(deliveryLines(reading(), previous, ["alice"])).toEqual([]);
     expect(deliveryGeneration(reading(), previous, wanted)).toBe(4);
   });
 
   it("names a missing file and a missing manifest, and moves the generation by one", () => {
     const gone = reading({ manifest: undefined, digests: new Map([["alice.toml", sha("A\n")]]) });
-    expect(deliveryLines(gone, previous, ["alice", "bob"], ["alice.toml", "bob.toml"])).toEqual([
+    expect(deliveryLines(gone, previous, ["alice", "bob"])).toEqual([
       "+ bob: delivery file /d/bob.toml is missing (or not this user's file): up writes it again",
       "! /d: its list of delivered files is missing or changed: up writes it again",
     ]);
@@ -40,7 +42,10 @@ describe("delivery drift", () => {
 
   it("says nothing for a directory new to this stack (the step writes everything), and never passes the largest safe integer", () => {
     const moved = reading({ dir: "/e", digests: new Map() });
-    expect(deliveryLines(moved, previous, ["alice"], ["alice.toml"])).toEqual([]);
+    expect(deliveryLines(moved, previous, ["alice"])).toEqual([]);
+    expect(deliveryLines(reading({ manifest: ["alice.toml"] }), previous, ["alice", "bob"])).toEqual([
+      "! /d: its list of delivered files is missing or changed: up writes it again",
+    ]);
     expect(deliveryGeneration(moved, previous, wanted)).toBe(4);
     expect(deliveryGeneration(reading({ manifest: [] }), { dir: "/d", generation: Number.MAX_SAFE_INTEGER }, wanted)).toBe(1);
   });
