@@ -9,7 +9,6 @@
  * Bitwarden) -> keys (a Bitwarden user's key only once the vault opened) -> vault items ->
  * each target's auth config (a new hash reaches a server only once its key can be fetched).
  */
-import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { exposureProblems } from "./config/exposure";
 import { authTargets, ConfigError, parseSettings, readNamespace, type Settings } from "./config/settings";
@@ -17,6 +16,8 @@ import { AuthConfig } from "./components/authConfig";
 import { AuthRevocation } from "./components/authRevocation";
 import { BitwardenVault } from "./components/bitwardenVault";
 import { DirectDelivery } from "./components/directDelivery";
+import { DeliveryDirError, readDelivery } from "./program/delivery";
+import { deliveryLines } from "./lib/deliveryPlan";
 import { readPreviousRun } from "./program/previousRun";
 import { UserKey } from "./components/userKey";
 import { vaultCheckHook } from "./program/vaultCheck";
@@ -52,8 +53,17 @@ async function program() {
     maxRevokedShare: settings.maxRevokedShare,
   });
   if (access.conflicts.length > 0) throw refusal(access.conflicts.join("\n"));
+  const direct = settings.users.filter((user) => user.delivery === "direct");
+  const directFiles = direct.map((user) => `${user.name}.toml`);
+  // The delivery directory as it really is (its real path: another spelling changes nothing) and what is in it now.
+  const delivery = settings.deliveryDir !== undefined ? readDeliveryOrRefuse(settings.deliveryDir, directFiles) : undefined;
+  // Users whose delivered file should already be right: delivered directly last run, same key.
+  const settled = direct
+    .filter((user) => previous.users.get(user.name)?.delivery === "direct" && !keys.get(user.name)!.change)
+    .map((user) => user.name);
+  const lines = [...access.lines, ...(delivery ? deliveryLines(delivery, previous.delivery, settled) : [])];
   // The plan, in every preview and up (the runner's `summary` prints just these lines).
-  for (const line of access.lines) (line.startsWith("!") ? pulumi.log.warn : pulumi.log.info)(line);
+  for (const line of lines) (line.startsWith("!") ? pulumi.log.warn : pulumi.log.info)(line);
   if (access.massRevocation && process.env.FETCHML_KEYS_ALLOW_MASS_REVOCATION !== "1") throw refusal(access.massRevocation);
 
   const keep = [...settings.users.filter((user) => !user.suspended).map((user) => user.name), ...settings.preserveEntries];
@@ -110,13 +120,14 @@ async function program() {
       { dependsOn: [revocations[i], ...(vault ? [vault] : [])] },
     );
   });
-  const direct = users.filter(({ user }) => user.delivery === "direct");
-  if (settings.deliveryDir !== undefined) {
-    new DirectDelivery("delivery", {
-      dir: path.resolve(settings.deliveryDir),
-      files: direct.map(({ user, key }) => ({ name: user.name, mlConfig: key.mlConfig })),
-    });
-  }
+  const directDelivery = delivery
+    ? new DirectDelivery("delivery", {
+        reading: delivery,
+        previous: previous.delivery,
+        settled,
+        files: users.filter(({ user }) => user.delivery === "direct").map(({ user, key }) => ({ name: user.name, mlConfig: key.mlConfig })),
+      })
+    : undefined;
 
   const byName = <T>(pick: (key: UserKey) => pulumi.Output<T>) =>
     pulumi.all(Object.fromEntries(users.map(({ user, key }) => [user.name, pick(key)])));
@@ -156,6 +167,8 @@ async function program() {
       managed: authConfigs[i].managed,
     })),
     vaultItems: vault ? vault.itemIds : {},
+    /** The delivery directory (real path) and the generation its step was given: the next run's drift check. */
+    ...(directDelivery ? { delivery: { dir: delivery!.dir, generation: directDelivery.generation, files: directDelivery.files } } : {}),
     apiKeys: pulumi.secret(byName((key) => key.apiKey)),
     mlConfigs: pulumi.secret(byName((key) => key.mlConfig)),
   };
@@ -183,6 +196,15 @@ function refusal(message: string): pulumi.RunError {
   const error = new pulumi.RunError(message);
   error.stack = message;
   return error;
+}
+
+function readDeliveryOrRefuse(dir: string, files: string[]) {
+  try {
+    return readDelivery(dir, files);
+  } catch (e) {
+    if (e instanceof DeliveryDirError) throw refusal(e.message);
+    throw e;
+  }
 }
 
 /** A target that cannot be used as it is (bad YAML, a wrong host key, a broken record) stops the run, said plainly. */

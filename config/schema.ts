@@ -17,6 +17,17 @@ export const REVOKE_POLICIES = ["trash", "delete", "keep"] as const;
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, { error: "must be a lowercase UUID" });
 export type Delivery = (typeof DELIVERIES)[number];
 
+/**
+ * A path Linux can open: at most 4095 bytes, 255 for each name in it. Longer ones would only
+ * fail later, deep in a read, as ENAMETOOLONG; here they are named with every other problem.
+ */
+const filePath = z
+  .string()
+  .min(1)
+  .refine((p) => Buffer.byteLength(p) <= 4095 && p.split("/").every((name) => Buffer.byteLength(name) <= 255), {
+    error: "is too long for a path (at most 4095 bytes, and 255 for each name in it)",
+  });
+
 export const username = z.string().regex(USERNAME_PATTERN, { error: USERNAME_RULE });
 
 const permissions = z.strictObject(
@@ -92,7 +103,7 @@ export const serverSchema = z.strictObject({
   hostKey: z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+=*( .*)?$/, {
     error: "must be one host key line, e.g. the server's /etc/ssh/ssh_host_ed25519_key.pub",
   }),
-  configPath: z.string().regex(/^\//, { error: "must be an absolute path on the server" }),
+  configPath: filePath.regex(/^\//, { error: "must be an absolute path on the server" }),
   owner: z
     .string()
     .regex(/^[a-z_][a-z0-9_.-]{0,31}$/)
@@ -107,7 +118,7 @@ export const serverSchema = z.strictObject({
 
 export const stackConfigSchema = z.strictObject({
   /** A FetchML server config file on this machine whose `auth.api_keys` this project owns. */
-  authConfigPath: z.string().min(1).optional(),
+  authConfigPath: filePath.optional(),
   /** Run after the local file changed (e.g. `systemctl restart fetchml-api`). */
   reloadCommand: z.string().min(1).optional(),
   /** FetchML servers reached over SSH; each gets the same auth.api_keys. */
@@ -115,7 +126,7 @@ export const stackConfigSchema = z.strictObject({
   /** Entries of `auth.api_keys` managed elsewhere (service accounts): never touched. */
   preserveEntries: z.array(username).max(1000).optional(),
   /** Where direct-delivery users' ml config files are written (0600 each); none when unset. */
-  deliveryDir: z.string().min(1).optional(),
+  deliveryDir: filePath.optional(),
   defaults: defaultsSchema.optional(),
   bitwarden: bitwardenSchema.optional(),
   /** Emergency switch: raise by one to rotate every key in the next up. */

@@ -8,8 +8,31 @@
  * The result is parsed again and checked (verifyEdit) before anyone writes it.
  */
 import { isDeepStrictEqual } from "node:util";
-import { isMap, isScalar, parseDocument, type Document, type Pair, type YAMLMap } from "yaml";
+import { isCollection, isMap, isNode, isPair, isScalar, isSeq, parseDocument, type Document, type Pair, type YAMLMap } from "yaml";
 import type { ApiKeyEntry } from "./authSection";
+
+/**
+ * What a server config may be (README "Limits"). A real FetchML config is a few KiB; one
+ * entry is about 250 bytes, so 4 MiB holds some 16,000 users. Beyond these, a file is
+ * refused before it costs memory or time: a 50 MB file took 2 GB and minutes to merge, and
+ * an alias chain ("billion laughs") expands a few lines into gigabytes.
+ */
+export const SERVER_CONFIG_LIMITS = {
+  /** Bytes; checked from the file's size before it is read whole. */
+  bytes: 4 * 1024 * 1024,
+  /** The `yaml` library's own maxAliasCount (its default): how far aliases may expand. */
+  aliases: 100,
+  /** Collections nested in each other (FetchML's own go five deep: auth.api_keys.<user>.permissions). */
+  depth: 64,
+} as const;
+
+/** The refusal for a file over the size limit (from its size, before reading it, or from its text). */
+export function serverConfigTooLarge(label: string, bytes: number): string {
+  return (
+    `${label}: ${bytes} bytes, more than the ${SERVER_CONFIG_LIMITS.bytes} (4 MiB) a FetchML server config may have here; ` +
+    "refused before reading it, the file was left untouched"
+  );
+}
 
 export class AuthConfigError extends Error {
   constructor(message: string) {
@@ -58,12 +81,8 @@ export function readApiKeys(text: string | undefined, label: string): Map<string
   const entries = new Map<string, unknown>();
   if (text === undefined) return entries;
   const doc = parseServerConfig(text, label);
-  const auth = doc.contents ? findPair(doc.contents as YAMLMap, "auth")?.value : undefined;
-  const keys = isMap(auth) ? findPair(auth, "api_keys")?.value : undefined;
-  if (!isMap(keys)) return entries;
-  for (const pair of keys.items) {
-    if (isScalar(pair.key)) entries.set(String(pair.key.value), toPlain(pair.value));
-  }
+  const { keys } = locateApiKeys(doc, text, label);
+  for (const pair of keys?.items ?? []) entries.set(String(pair.key.value), toPlain(doc, pair.value));
   return entries;
 }
 
@@ -77,8 +96,14 @@ export function editAuthConfig(text: string | undefined, edit: AuthEdit, label: 
   return result;
 }
 
-/** Parses the file; errors name line and column only, never the text (it holds hashes). */
+/**
+ * Parses the file within SERVER_CONFIG_LIMITS; every refusal names the file, line and column,
+ * never the text (it holds hashes). The readers (preview) and the steps (up) both come here,
+ * so what the preview accepts, up accepts.
+ */
 export function parseServerConfig(text: string, label: string): Document.Parsed {
+  const bytes = Buffer.byteLength(text, "utf8");
+  if (bytes > SERVER_CONFIG_LIMITS.bytes) throw new AuthConfigError(serverConfigTooLarge(label, bytes));
   const doc = parseDocument(text, { uniqueKeys: true });
   if (doc.errors.length > 0) {
     const where = doc.errors
@@ -87,9 +112,127 @@ export function parseServerConfig(text: string, label: string): Document.Parsed 
     throw new AuthConfigError(`${label}: not valid YAML: ${where}; the file was left untouched`);
   }
   if (doc.contents !== null && !isMap(doc.contents)) {
-    throw new AuthConfigError(`${label}: the top level is not a mapping; the file was left untouched`);
+    throw refuseAt(label, text, doc.contents, "the top level is not a mapping (FetchML reads `key: value` lines)");
+  }
+  const deep = tooDeep(doc.contents);
+  if (deep) {
+    throw refuseAt(label, text, deep, `nested more than ${SERVER_CONFIG_LIMITS.depth} levels deep (a FetchML config needs about 5)`);
+  }
+  try {
+    doc.toJS({ maxAliasCount: SERVER_CONFIG_LIMITS.aliases });
+  } catch (e) {
+    if (!(e instanceof ReferenceError)) throw e;
+    const what = /unresolved/i.test(e.message)
+      ? "an alias (*name) refers to no anchor (&name) before it"
+      : `its aliases (*name) expand to more than ${SERVER_CONFIG_LIMITS.aliases} copies (an alias bomb?); write the values out`;
+    throw refuseAt(label, text, aliasCulprit(doc, doc.contents), what);
   }
   return doc;
+}
+
+/** Where auth and auth.api_keys are, checked to be what the editor can splice (block mappings of plain names). */
+interface ApiKeysLocation {
+  authPair?: NamedPair;
+  auth?: YAMLMap<ScalarNode, unknown>;
+  keysPair?: NamedPair;
+  /** Absent, null or an empty map: no entries. */
+  keys?: YAMLMap<ScalarNode, unknown>;
+}
+
+/**
+ * The one place that decides which shapes of `auth` and `auth.api_keys` are accepted: the
+ * readers (preview) and the editor (up) both use it, so a file the editor would refuse is
+ * refused at preview already, with its line and column and what to write instead.
+ */
+function locateApiKeys(doc: Document.Parsed, source: string, label: string): ApiKeysLocation {
+  const root = doc.contents as YAMLMap | null;
+  const authPair = root ? findPair(root, "auth") : undefined;
+  if (!authPair || isNullScalar(authPair.value)) return { authPair };
+  const auth = authPair.value;
+  if (!isMap(auth) || auth.flow || auth.items.length === 0) {
+    throw refuseAt(
+      label,
+      source,
+      auth,
+      `auth must be a block mapping, not ${shapeOf(auth)}: write "auth:" on its own line, then "enabled: true" and "api_keys:" indented below it`,
+    );
+  }
+  const keysPair = findPair(auth, "api_keys");
+  const location = { authPair, auth: auth as YAMLMap<ScalarNode, unknown>, keysPair };
+  if (!keysPair || isNullScalar(keysPair.value)) return location;
+  const keys = keysPair.value;
+  if (isMap(keys) && keys.items.length === 0) return location;
+  if (!isMap(keys) || keys.flow) {
+    throw refuseAt(
+      label,
+      source,
+      keys,
+      `auth.api_keys must be a block mapping (user name to entry), not ${shapeOf(keys)}: write each user as "<name>:" on its own line ` +
+        "under api_keys, with hash, admin, roles and permissions indented below it",
+    );
+  }
+  for (const pair of keys.items) {
+    if (!isScalar(pair.key)) throw refuseAt(label, source, pair.key, "an entry of auth.api_keys is not named by a plain user name");
+  }
+  return { ...location, keys: keys as YAMLMap<ScalarNode, unknown> };
+}
+
+function shapeOf(node: unknown): string {
+  if (isSeq(node)) return node.flow ? "a list ([...])" : 'a list ("- " items)';
+  if (isMap(node)) return node.flow ? "a mapping written inline ({...})" : "an empty mapping";
+  if (isScalar(node)) return "a single value";
+  return "not a mapping";
+}
+
+/** An AuthConfigError naming the line and column where `node` starts. */
+function refuseAt(label: string, source: string, node: unknown, what: string): AuthConfigError {
+  const offset = (node as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
+  const { line, col } = lineColumn(source, offset);
+  return new AuthConfigError(`${label}: line ${line} column ${col}: ${what}; the file was left untouched`);
+}
+
+function lineColumn(source: string, offset: number): { line: number; col: number } {
+  let line = 1;
+  let start = 0;
+  for (let i = source.indexOf("\n"); i !== -1 && i < offset; i = source.indexOf("\n", i + 1)) {
+    line++;
+    start = i + 1;
+  }
+  return { line, col: offset - start + 1 };
+}
+
+/** The first collection nested deeper than the limit (walked with a stack of its own, not recursion). */
+function tooDeep(root: unknown): unknown {
+  const stack: Array<[unknown, number]> = [[root, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (!isCollection(node)) continue;
+    if (depth > SERVER_CONFIG_LIMITS.depth) return node;
+    for (const item of [...node.items].reverse()) {
+      if (isPair(item)) stack.push([item.value, depth + 1], [item.key, depth + 1]);
+      else stack.push([item, depth + 1]);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Where the library's alias limit was hit: the innermost node whose own expansion it
+ * refuses (only run on a refused file, within the depth limit, each try bounded by the limit).
+ */
+function aliasCulprit(doc: Document.Parsed, node: unknown): unknown {
+  if (!isCollection(node)) return node;
+  for (const item of node.items) {
+    for (const child of isPair(item) ? [item.key, item.value] : [item]) {
+      if (!isNode(child)) continue;
+      try {
+        child.toJS(doc, { maxAliasCount: SERVER_CONFIG_LIMITS.aliases });
+      } catch (e) {
+        if (e instanceof ReferenceError) return aliasCulprit(doc, child);
+      }
+    }
+  }
+  return node;
 }
 
 interface TextEdit {
@@ -102,10 +245,9 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
   const result: AuthEditResult = { text: source, changed: false, added: [], updated: [], removed: [] };
   const edits: TextEdit[] = [];
   const newNames = [...edit.upsert.keys()].sort();
-  const root = doc.contents as YAMLMap | null;
-  const authPair = root ? findPair(root, "auth") : undefined;
+  const { authPair, auth, keysPair, keys } = locateApiKeys(doc, source, label);
 
-  if (!authPair || isNullScalar(authPair.value)) {
+  if (!auth) {
     // No auth section yet: a new one, enabled, at the end of the file.
     if (newNames.length === 0) return { result, edits };
     result.added.push(...newNames);
@@ -116,14 +258,9 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
     edits.push({ start, end, text: prefix + body.join("\n") + "\n" });
     return { result, edits };
   }
-  const auth = authPair.value;
-  if (!isMap(auth) || auth.flow) {
-    throw new AuthConfigError(`${label}: auth must be a block mapping (key: value lines); the file was left untouched`);
-  }
   const authIndent = column(source, (auth.items[0].key as ScalarNode).range[0]);
-  const keysPair = findPair(auth, "api_keys");
 
-  if (!keysPair || isNullScalar(keysPair.value) || (isMap(keysPair.value) && keysPair.value.items.length === 0)) {
+  if (!keys) {
     if (newNames.length === 0) return { result, edits };
     result.added.push(...newNames);
     const lines = [`${" ".repeat(authIndent)}api_keys:`, ...renderEntries(edit.upsert, newNames, authIndent * 2, authIndent)];
@@ -132,10 +269,6 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
     const end = lineEndIncl(source, valueEnd(anchor));
     edits.push({ start, end, text: ensureNewlineBefore(source, start) + lines.join("\n") + "\n" });
     return { result, edits };
-  }
-  const keys = keysPair.value;
-  if (!isMap(keys) || keys.flow) {
-    throw new AuthConfigError(`${label}: auth.api_keys must be a block mapping (one user per line); the file was left untouched`);
   }
   const entryIndent = column(source, (keys.items[0].key as ScalarNode).range[0]);
   const step = indentStep(source, keys.items[0].value, entryIndent) ?? entryIndent - authIndent;
@@ -149,7 +282,7 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
     const wanted = edit.upsert.get(name);
     if (wanted) {
       survivors++;
-      if (!sameEntry(toPlain(pair.value), wanted)) {
+      if (!sameEntry(toPlain(doc, pair.value), wanted)) {
         result.updated.push(name);
         edits.push({ start, end, text: renderEntries(edit.upsert, [name], entryIndent, step).join("\n") + "\n" });
       }
@@ -164,8 +297,8 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
   result.added.push(...toAdd);
   if (survivors + toAdd.length === 0) {
     // Every entry goes: leave an explicit empty map rather than a dangling `api_keys:`.
-    const start = lineStart(source, keysPair.key!.range[0]);
-    const end = lineEndIncl(source, valueEnd(keysPair));
+    const start = lineStart(source, keysPair!.key.range[0]);
+    const end = lineEndIncl(source, valueEnd(keysPair!));
     return { result, edits: [{ start, end, text: `${" ".repeat(authIndent)}api_keys: {}\n` }] };
   }
   if (toAdd.length > 0) {
@@ -180,9 +313,10 @@ function planEdits(source: string, doc: Document.Parsed, edit: AuthEdit, label: 
 }
 
 type ScalarNode = { value: unknown; range: [number, number, number] };
+type NamedPair = Pair<ScalarNode, unknown> & { key: ScalarNode };
 
-function findPair(map: YAMLMap<unknown, unknown>, key: string): (Pair<ScalarNode, unknown> & { key: ScalarNode }) | undefined {
-  return map.items.find((p) => isScalar(p.key) && p.key.value === key) as (Pair<ScalarNode, unknown> & { key: ScalarNode }) | undefined;
+function findPair(map: YAMLMap<unknown, unknown>, key: string): NamedPair | undefined {
+  return map.items.find((p) => isScalar(p.key) && p.key.value === key) as NamedPair | undefined;
 }
 
 function isNullScalar(node: unknown): boolean {
@@ -257,8 +391,9 @@ function indentStep(source: string, value: unknown, entryIndent: number): number
   return step > 0 ? step : undefined;
 }
 
-function toPlain(node: unknown): unknown {
-  return node && typeof node === "object" && "toJSON" in node ? (node as { toJSON(): unknown }).toJSON() : node;
+/** A node's value as FetchML reads it (aliases resolved, within the limit). */
+function toPlain(doc: Document.Parsed, node: unknown): unknown {
+  return isNode(node) ? node.toJS(doc, { maxAliasCount: SERVER_CONFIG_LIMITS.aliases }) : node;
 }
 
 function sameEntry(current: unknown, wanted: ApiKeyEntry): boolean {
@@ -288,8 +423,9 @@ function verifyEdit(before: string, after: string, edit: AuthEdit, label: string
   };
   const next = parseDocument(after, { uniqueKeys: true });
   if (next.errors.length > 0) fail("edited text does not parse");
-  const oldJs = asRecord(parseDocument(before).toJS());
-  const newJs = asRecord(next.toJS());
+  const limits = { maxAliasCount: SERVER_CONFIG_LIMITS.aliases };
+  const oldJs = asRecord(parseDocument(before).toJS(limits));
+  const newJs = asRecord(next.toJS(limits));
   const expected = new Map<string, unknown>();
   for (const [name, entry] of readApiKeys(before, label)) {
     if (!edit.upsert.has(name) && !edit.remove(name)) expected.set(name, entry);

@@ -11,12 +11,15 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { PreviousTarget, PreviousUser } from "../lib/accessPlan";
+import type { PreviousDelivery } from "../lib/deliveryPlan";
 
 export interface PreviousRun {
   /** The `users` output: per user, their access and the public facts of their key. */
   users: Map<string, PreviousUser>;
   /** The `authTargets` output: each target and the entries this stack wrote there. */
   targets: PreviousTarget[];
+  /** The `delivery` output: the delivery directory's real path and its generation (absent before 0.3). */
+  delivery?: PreviousDelivery;
 }
 
 const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
@@ -31,6 +34,7 @@ export async function readPreviousRun(delayMs = 200): Promise<PreviousRun> {
       return {
         users: new Map(Object.entries(asMap(outputs.users)) as Array<[string, PreviousUser]>),
         targets: asTargets(outputs.authTargets),
+        ...(asDelivery(outputs.delivery) ? { delivery: asDelivery(outputs.delivery) } : {}),
       };
     } catch (e) {
       if (attempt >= ATTEMPTS) throw new pulumi.RunError(`cannot read this stack's previous outputs: ${(e as Error).message}`);
@@ -55,4 +59,11 @@ function asTargets(value: unknown): PreviousTarget[] {
       typeof t.identity === "string" &&
       Array.isArray(t.managed),
   );
+}
+
+function asDelivery(value: unknown): PreviousDelivery | undefined {
+  const d = asMap(value);
+  if (typeof d.dir !== "string" || !Number.isSafeInteger(d.generation)) return undefined;
+  const files = Array.isArray(d.files) && d.files.every((f) => typeof f === "string") ? { files: d.files as string[] } : {};
+  return { dir: d.dir, generation: d.generation as number, ...files };
 }

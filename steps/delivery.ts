@@ -6,17 +6,22 @@
  * The directory must be this user's own, closed to others, and not under a directory others
  * may write to (unless sticky), and no file in it may belong to someone else: a key is never
  * written where another local user could read it or swap the file. A manifest beside the
- * files lists the ones this stack owns (names only).
+ * files lists the ones this stack owns (names only) and the write step that wrote them: a
+ * replaced step's delete (`--replace`, a directory spelled another way) finds the files taken
+ * over by its successor and removes nothing.
  */
+import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readFileIfExists, removeFile, replaceFile } from "../lib/atomicFile";
 import { SafeError, say } from "./io";
-import type { DeliveryRequest } from "./protocol";
+import { type DeliveryRequest, deliveryResult, previousResult } from "./protocol";
 
 export const MANIFEST = ".fetchml-keys-delivery";
 
-export function deliveryWrite(request: DeliveryRequest): { files: string[] } {
+export function deliveryWrite(request: DeliveryRequest, previousStdout?: string): { files: string[]; writer: string } {
+  // The id stays the same across updates; a new resource (a replacement) gets a new one.
+  const writer = previousResult(deliveryResult, previousStdout)?.writer ?? randomUUID();
   const dir = safeDirectory(request.dir, true);
   const wanted = new Map(request.files.map(([name, content]) => [`${name}.toml`, content]));
   const owned = readManifest(dir);
@@ -31,25 +36,37 @@ export function deliveryWrite(request: DeliveryRequest): { files: string[] } {
     if (!wanted.has(file) && removeFile(path.join(dir, file))) say(`removed ${path.join(dir, file)}`);
   }
   const files = [...wanted.keys()].sort();
-  writeManifest(dir, files);
-  return { files };
+  writeManifest(dir, files, writer);
+  return { files, writer };
 }
 
-export function deliveryRemove(request: DeliveryRequest): void {
+export function deliveryRemove(request: DeliveryRequest, previousStdout?: string): void {
   if (!fs.existsSync(request.dir)) return say(`${request.dir}: absent, nothing to remove`);
   const dir = safeDirectory(request.dir, false);
-  for (const file of readManifest(dir)) if (removeFile(path.join(dir, file))) say(`removed ${path.join(dir, file)}`);
+  const writer = previousResult(deliveryResult, previousStdout)?.writer;
+  const manifest = parseManifest(readFileIfExists(path.join(dir, MANIFEST)));
+  // A manifest without a writer is an older version's: its files are this step's.
+  if (manifest?.writer && manifest.writer !== writer)
+    return say(`${dir}: written since by a newer delivery step of this stack; nothing removed`);
+  for (const file of manifest?.files ?? []) if (removeFile(path.join(dir, file))) say(`removed ${path.join(dir, file)}`);
   removeFile(path.join(dir, MANIFEST));
 }
 
 /** The files the delivery step owns in a directory (for older per-user steps to leave alone). */
 export function readManifest(dir: string): string[] {
-  const text = readFileIfExists(path.join(dir, MANIFEST));
-  return text ? text.split("\n").filter((line) => /^[a-z][a-z0-9._-]*\.toml$/.test(line)) : [];
+  return parseManifest(readFileIfExists(path.join(dir, MANIFEST)))?.files ?? [];
 }
 
-function writeManifest(dir: string, files: string[]): void {
-  replaceFile(path.join(dir, MANIFEST), files.map((f) => `${f}\n`).join(""), { unchecked: true });
+/** A manifest's file names and writer id (`undefined`: there is none). Older readers skip the `# writer` line. */
+export function parseManifest(text: string | undefined): { files: string[]; writer?: string } | undefined {
+  if (text === undefined) return undefined;
+  const lines = text.split("\n");
+  const writer = lines.map((line) => /^# writer ([0-9a-f-]{36})$/.exec(line)?.[1]).find(Boolean);
+  return { files: lines.filter((line) => /^[a-z][a-z0-9._-]*\.toml$/.test(line)), ...(writer ? { writer } : {}) };
+}
+
+function writeManifest(dir: string, files: string[], writer: string): void {
+  replaceFile(path.join(dir, MANIFEST), [`# writer ${writer}`, ...files].map((line) => `${line}\n`).join(""), { unchecked: true });
 }
 
 function safeDirectory(dir: string, create: boolean): string {

@@ -26,9 +26,9 @@ async function main(step: StepName): Promise<unknown> {
     case "vault-remove":
       return vaultStep(await readRequest(vaultRequest), "remove", previous);
     case "delivery-write":
-      return deliveryWrite(await readRequest(deliveryRequest));
+      return deliveryWrite(await readRequest(deliveryRequest), previous);
     case "delivery-remove":
-      return deliveryRemove(await readRequest(deliveryRequest));
+      return deliveryRemove(await readRequest(deliveryRequest), previous);
   }
 }
 

@@ -71,13 +71,18 @@ export const vaultRecord = z.strictObject({ id: z.string(), fingerprint: z.strin
 export const vaultResult = z.strictObject({ items: z.array(z.tuple([name, vaultRecord])) });
 
 export const deliveryRequest = z.strictObject({
-  /** Absolute directory for the ml config files (0700), one `<user>.toml` (0600) per user. */
+  /** Absolute real directory for the ml config files (0700), one `<user>.toml` (0600) per user. */
   dir: z.string().min(1),
   files: z.array(z.tuple([name, z.string()])),
+  /**
+   * Bumped by the program when a delivered file is missing or changed (absent while 0, so
+   * requests stored before it existed stay the same): drift is a change, repaired once.
+   */
+  generation: z.int().min(1).optional(),
 });
 
-/** Printed by delivery-write: the files it owns (their names only). */
-export const deliveryResult = z.strictObject({ files: z.array(name) });
+/** Printed by delivery-write: the files it owns (their names only) and its id (absent before 0.3), given back to its update and delete. */
+export const deliveryResult = z.strictObject({ files: z.array(name), writer: name.optional() });
 
 export type AuthRevokeRequest = z.infer<typeof authRevokeRequest>;
 export type AuthWriteRequest = z.infer<typeof authWriteRequest>;

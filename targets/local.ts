@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { readFileIfExists, removeFile, replaceFile } from "../lib/atomicFile";
 import { recordPath } from "../lib/targetRecord";
 import { execute, firstLine } from "../steps/exec";
+import { readConfigFile, pathError } from "./configFile";
 import { childEnvironment, type TargetFiles, type TargetIO } from "./io";
 import type { LocalTargetSpec } from "./spec";
 
@@ -26,7 +27,7 @@ export class LocalTarget implements TargetIO {
     try {
       return fs.realpathSync(configured);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw pathError(this.label, e);
     }
     if (isLink(configured)) throw new TargetError(`${this.label}: is a symbolic link to a file that does not exist`);
     try {
@@ -43,7 +44,7 @@ export class LocalTarget implements TargetIO {
 
   async read(): Promise<TargetFiles> {
     const file = this.realPath();
-    return { config: readFileIfExists(file), record: readFileIfExists(recordPath(file)) };
+    return { config: readConfigFile(file, this.label), record: readFileIfExists(recordPath(file)) };
   }
 
   async writeConfig(text: string, expected: string | undefined) {

@@ -13,6 +13,7 @@ import type { TargetFiles, TargetIO } from "./io";
 import { TargetError } from "./local";
 import type { SshTargetSpec } from "./spec";
 import { recordPath } from "../lib/targetRecord";
+import { AuthConfigError, SERVER_CONFIG_LIMITS, serverConfigTooLarge } from "../lib/mergeAuthConfig";
 
 /** Single-quotes a value for a POSIX shell. */
 export function shellQuote(value: string): string {
@@ -111,12 +112,20 @@ export class SshTarget implements TargetIO {
     const real = await this.realPath();
     const dump = (file: string) =>
       `if [ -e ${shellQuote(file)} ]; then printf C; base64 < ${shellQuote(file)} | tr -d '\\n'; else printf N; fi; echo`;
-    const r = await this.exec(`set -e; ${dump(real)}; ${dump(recordPath(real))}`);
+    // The config only if it is a regular file within the size limit, which is checked before it is sent (L<size>, D, X).
+    const f = shellQuote(real);
+    const config =
+      `if [ -f ${f} ]; then s=$(wc -c < ${f} | tr -d ' '); if [ "$s" -gt ${SERVER_CONFIG_LIMITS.bytes} ]; then printf "L%s" "$s"; ` +
+      `else printf C; base64 < ${f} | tr -d '\\n'; fi; elif [ -d ${f} ]; then printf D; elif [ -e ${f} ]; then printf X; else printf N; fi; echo`;
+    const r = await this.exec(`set -e; ${config}; ${dump(recordPath(real))}`);
     if (r.code !== 0) throw new TargetError(`${this.label}: cannot read the config (exit ${r.code}): ${firstLine(r.stderr)}`);
-    const [config, record] = r.stdout.toString("utf8").split("\n");
+    const [configLine, record] = r.stdout.toString("utf8").split("\n");
+    if (configLine.startsWith("L")) throw new AuthConfigError(serverConfigTooLarge(this.label, Number(configLine.slice(1))));
+    if (configLine === "D") throw new AuthConfigError(`${this.label}: is a directory on the server; name the config file itself`);
+    if (configLine === "X") throw new AuthConfigError(`${this.label}: is not a regular file on the server; name the config file itself`);
     const decode = (line: string | undefined) =>
       line?.startsWith("C") ? Buffer.from(line.slice(1), "base64").toString("utf8") : undefined;
-    return { config: decode(config), record: decode(record) };
+    return { config: decode(configLine), record: decode(record) };
   }
 
   async writeConfig(text: string, expected: string | undefined) {

@@ -240,3 +240,81 @@ describe("mergeAuthConfig over generated configs", () => {
     );
   });
 });
+
+// Issue 24 item 5: a hostile or huge file is refused, by the reader (preview) exactly as by the
+// merge (up), naming line and column. Before: the alias chain read fine and the merge threw a
+// bare ReferenceError; a list or inline api_keys read as "no entries" (preview green) and only
+// the merge refused, without a position.
+describe("server config limits, the same at preview (readApiKeys) and at up (merge)", () => {
+  const both = (text: string) => [() => readApiKeys(text, "api.yaml"), () => merge(text, { b: entry(h("b")) }, [], "api.yaml")];
+  const laughs = (levels: number) => {
+    const lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (let i = 1; i < levels; i++) {
+      const [name, prev] = [String.fromCharCode(97 + i), String.fromCharCode(96 + i)];
+      lines.push(`${name}: &${name} [${Array(9).fill(`*${prev}`).join(",")}]`);
+    }
+    return `${lines.join("\n")}\nauth:\n  api_keys:\n    alice:\n      hash: "${h("a")}"\n`;
+  };
+
+  it("refuses an alias bomb with the line and column of the expansion", () => {
+    for (const read of both(laughs(9)))
+      expect(read).toThrow(/^api\.yaml: line \d+ column \d+: its aliases \(\*name\) expand to more than 100 copies/);
+    // A few honest aliases are fine, and resolved as FetchML resolves them.
+    const honest = `defaults: &perm {"jobs:read": true}\nauth:\n  api_keys:\n    bob:\n      hash: "${h("b")}"\n      permissions: *perm\n`;
+    expect(readApiKeys(honest, "x").get("bob")).toEqual({ hash: h("b"), permissions: { "jobs:read": true } });
+  });
+
+  it("refuses an alias to no anchor, at its line and column", () => {
+    for (const read of both(`server:\n  port: 1\nworker: *nothing\n`)) expect(read).toThrow(/^api\.yaml: line 3 column 9: an alias/);
+  });
+
+  it("refuses nesting deeper than the limit, at its line and column", () => {
+    const deep = `auth:\n  enabled: true\nx: ${"[".repeat(70)}${"]".repeat(70)}\n`;
+    for (const read of both(deep)) expect(read).toThrow(/^api\.yaml: line 3 column \d+: nested more than 64 levels deep/);
+  });
+
+  it("refuses a file over 4 MiB", () => {
+    const big = `# ${"x".repeat(4 * 1024 * 1024)}\nauth:\n  api_keys: {}\n`;
+    for (const read of both(big)) expect(read).toThrow(/^api\.yaml: 4194\d+ bytes, more than the 4194304 \(4 MiB\)/);
+  });
+
+  it("refuses api_keys written as a list or inline, naming line and column and what to write instead", () => {
+    const cases: Array<[string, RegExp]> = [
+      [
+        `auth:\n  api_keys:\n    - alice:\n        hash: "${h("a")}"\n`,
+        /line 3 column 5: auth\.api_keys must be a block mapping \(user name to entry\), not a list \("- " items\)/,
+      ],
+      [
+        `auth:\n  api_keys: [{alice: {hash: "${h("a")}"}}]\n`,
+        /line 2 column 13: auth\.api_keys must be a block mapping .*not a list \(\[\.\.\.\]\)/,
+      ],
+      [
+        `auth:\n  api_keys: {alice: {hash: "${h("a")}"}}\n`,
+        /line 2 column 13: auth\.api_keys must be a block mapping .*not a mapping written inline/,
+      ],
+      [`auth: {api_keys: {}}\n`, /line 1 column 7: auth must be a block mapping, not a mapping written inline/],
+      [`auth: on\n`, /line 1 column 7: auth must be a block mapping, not a single value/],
+    ];
+    for (const [text, message] of cases) {
+      for (const read of both(text)) {
+        expect(read).toThrow(AuthConfigError);
+        expect(read).toThrow(message);
+        expect(read).toThrow(/write each user as "<name>:" on its own line|write "auth:" on its own line/);
+        try {
+          read();
+        } catch (e) {
+          expect((e as Error).message.includes(h("a"))).toBe(false);
+        }
+      }
+    }
+    // An empty inline map is what the merge itself writes when the last entry goes: accepted.
+    expect(readApiKeys(`auth:\n  api_keys: {}\n`, "x").size).toBe(0);
+  });
+
+  it("with aliases elsewhere in the file, still changes no byte outside auth.api_keys", () => {
+    const text = `base: &base\n  level: info   # keep\naudit: *base\nworker:\n  <<: *base\n${SERVER.slice(SERVER.indexOf("auth:"))}`;
+    const r = merge(text, { alice: entry(h("1"), "admin") }, ["svc-backup"]);
+    expect(r.text.slice(0, r.text.indexOf("auth:"))).toBe(text.slice(0, text.indexOf("auth:")));
+    expect(r.text.endsWith("    # trailing auth comment\nlogging:\n  level: info\n")).toBe(true);
+  });
+});

@@ -28,16 +28,34 @@ describe("delivery-write and delivery-remove", () => {
       ],
     });
     expect(first.code, first.stderr).toBe(0);
-    expect(JSON.parse(first.stdout)).toEqual({ files: ["alice.toml", "bob.toml"] });
+    expect(JSON.parse(first.stdout)).toEqual({ files: ["alice.toml", "bob.toml"], writer: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     expect(mode(dir)).toBe(0o700);
     expect(mode(path.join(dir, "alice.toml"))).toBe(0o600);
     const aliceMtime = fs.statSync(path.join(dir, "alice.toml")).mtimeMs;
-    const second = await runStep("delivery-write", { dir, files: [["alice", "a1\n"]] });
+    const second = await runStep("delivery-write", { dir, files: [["alice", "a1\n"]] }, { previousStdout: first.stdout });
     expect(second.stderr).toContain(`removed ${path.join(dir, "bob.toml")}`);
+    expect(JSON.parse(second.stdout).writer).toBe(JSON.parse(first.stdout).writer);
     expect(fs.statSync(path.join(dir, "alice.toml")).mtimeMs).toBe(aliceMtime);
-    await runStep("delivery-remove", { dir, files: [["alice", "a1\n"]] });
+    await runStep("delivery-remove", { dir, files: [["alice", "a1\n"]] }, { previousStdout: second.stdout });
     expect(fs.readdirSync(dir)).toEqual([]);
-  });
+  }, 30_000);
+
+  // Issue 24 item 4, at the step: a replaced step (the same directory spelled another way, or
+  // --replace) ran its delete after its successor wrote, and deleted every file. Before: the
+  // files were gone after this delete.
+  it("a replaced step's delete leaves the files its successor wrote", async () => {
+    const old = await runStep("delivery-write", { dir, files: [["alice", "a1\n"]] });
+    const successor = await runStep("delivery-write", { dir, files: [["alice", "a1\n"]] });
+    expect(JSON.parse(successor.stdout).writer).not.toBe(JSON.parse(old.stdout).writer);
+    const remove = await runStep("delivery-remove", { dir, files: [["alice", "a1\n"]] }, { previousStdout: old.stdout });
+    expect(remove.code, remove.stderr).toBe(0);
+    expect(remove.stderr).toContain("written since by a newer delivery step of this stack; nothing removed");
+    expect(fs.readFileSync(path.join(dir, "alice.toml"), "utf8")).toBe("a1\n");
+    // A manifest an older version wrote (no writer) is the old step's own: removed as before.
+    fs.writeFileSync(path.join(dir, ".fetchml-keys-delivery"), "alice.toml\n");
+    await runStep("delivery-remove", { dir, files: [["alice", "a1\n"]] }, { previousStdout: JSON.stringify({ files: ["alice.toml"] }) });
+    expect(fs.readdirSync(dir)).toEqual([]);
+  }, 30_000);
 
   it("refuses a directory that belongs to another user, or that others can read, and writes nothing", async () => {
     fs.mkdirSync(dir, { mode: 0o700 });
