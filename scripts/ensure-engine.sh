@@ -38,6 +38,19 @@ MSG
   exit 1
 fi
 
+mkdir -p "$cache_root"
+# Two callers at once (two test runs, a test run and `npm run up`) must not build into the same
+# work directory: the second would delete the first one's build under it. The lock is held to
+# the end of this script; whoever waited for it finds the finished build.
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$cache_root/build-v$version.lock"
+  flock 9
+  if [ -x "$cache_dir/bin/pulumi" ]; then
+    echo "$cache_dir/bin"
+    exit 0
+  fi
+fi
+
 echo "ensure-engine: building Pulumi CLI v$version from its Go module into $cache_dir (about 4 minutes the first time)" >&2
 work="$cache_root/build-v$version"
 rm -rf "$work" && mkdir -p "$work" "$cache_dir/bin"
