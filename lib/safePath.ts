@@ -53,23 +53,47 @@ export function assertSafePath(file: string, label: string, uid = process.geteui
 
 function checkDirectory(dir: string, entry: fs.Stats | undefined, holdsTarget: boolean, uid: number, label: string): void {
   const stat = fs.statSync(dir);
+  const problem = directoryProblem({ path: dir, uid: stat.uid, gid: stat.gid, mode: stat.mode }, entry?.uid, holdsTarget, uid, {
+    user: userName,
+    group: groupName,
+  });
+  if (problem) throw new UnsafePathError(`${label}: ${problem}`);
+}
+
+export interface DirectoryFacts {
+  path: string;
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/**
+ * The rule itself, for a directory on the way to a file (here, or on a server over SSH): what
+ * is wrong with it and what to change, or undefined. `entryUid`: the owner of the entry the
+ * path passes through in it; `holdsTarget`: the file itself is created or replaced in it.
+ */
+export function directoryProblem(
+  dir: DirectoryFacts,
+  entryUid: number | undefined,
+  holdsTarget: boolean,
+  uid: number,
+  names: { user: (uid: number) => string; group: (gid: number) => string },
+): string | undefined {
   const trusted = (owner: number) => owner === 0 || owner === uid;
-  const fix = `chown ${uid === 0 ? "root" : uid} ${dir}`;
-  if (!trusted(stat.uid)) {
-    throw new UnsafePathError(
-      `${label}: ${dir} belongs to ${userName(stat.uid)}, not to ${uid === 0 ? "root" : `root or this user (uid ${uid})`}: ` +
-        `that account could swap the file for a link while a run writes it. Make it ${uid === 0 ? "root's" : "yours or root's"} ` +
-        `(${fix}; the server only needs to read the file) or run as that account`,
+  if (!trusted(dir.uid)) {
+    return (
+      `${dir.path} belongs to ${names.user(dir.uid)}, not to ${uid === 0 ? "root" : `root or this user (uid ${uid})`}: ` +
+      `that account could swap the file for a link while a run writes it. Make it ${uid === 0 ? "root's" : "yours or root's"} ` +
+      `(chown ${uid === 0 ? "root" : uid} ${dir.path}; the server only needs to read the file) or run as that account`
     );
   }
-  const writable = stat.mode & 0o022;
-  if (writable === 0) return;
-  const sticky = (stat.mode & 0o1000) !== 0;
-  if (sticky && !holdsTarget && entry && trusted(entry.uid)) return;
-  const who = stat.mode & 0o002 ? "every account" : `group ${groupName(stat.gid)}`;
-  throw new UnsafePathError(
-    `${label}: ${dir} is writable by ${who} (mode ${(stat.mode & 0o7777).toString(8)}): another account could swap the file ` +
-      `for a link while a run writes it. Close it: chmod go-w ${dir}`,
+  if ((dir.mode & 0o022) === 0) return undefined;
+  const sticky = (dir.mode & 0o1000) !== 0;
+  if (sticky && !holdsTarget && entryUid !== undefined && trusted(entryUid)) return undefined;
+  const who = dir.mode & 0o002 ? "every account" : `group ${names.group(dir.gid)}`;
+  return (
+    `${dir.path} is writable by ${who} (mode ${(dir.mode & 0o7777).toString(8)}): another account could swap the file ` +
+    `for a link while a run writes it. Close it: chmod go-w ${dir.path}`
   );
 }
 

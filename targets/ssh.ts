@@ -10,11 +10,13 @@
  * the cut-off file would be renamed into place.
  */
 import { createHash } from "node:crypto";
+import * as path from "node:path";
 import { Client, type ClientChannel } from "ssh2";
 import { firstLine } from "../steps/exec";
 import type { TargetFiles, TargetIO } from "./io";
 import { TargetError } from "./local";
 import type { SshTargetSpec } from "./spec";
+import { directoryProblem } from "../lib/safePath";
 import { recordPath } from "../lib/targetRecord";
 
 /** Single-quotes a value for a POSIX shell. */
@@ -117,14 +119,32 @@ export class SshTarget implements TargetIO {
   private async realPath(): Promise<string> {
     if (this.real) return this.real;
     const f = shellQuote(this.spec.configPath);
+    // The real path, the login's uid, then owner, group and mode of each directory from the
+    // file's up to / (checked below: nobody but root and the login may change where it lands).
     const r = await this.exec(
-      `f=${f}; if [ -e "$f" ]; then readlink -f -- "$f"; elif [ -L "$f" ]; then exit 4; ` +
-        `else d=$(cd "$(dirname -- "$f")" 2>/dev/null && pwd -P) || exit 5; printf '%s/%s\\n' "$d" "$(basename -- "$f")"; fi`,
+      `f=${f}; if [ -e "$f" ]; then real=$(readlink -f -- "$f"); elif [ -L "$f" ]; then exit 4; ` +
+        `else d=$(cd "$(dirname -- "$f")" 2>/dev/null && pwd -P) || exit 5; real="$d/$(basename -- "$f")"; fi; ` +
+        `printf '%s\\n' "$real"; id -u; d=$(dirname -- "$real"); ` +
+        `while :; do stat -c '%u %g %a' -- "$d" || exit 6; [ "$d" = / ] && break; d=$(dirname -- "$d"); done`,
     );
     if (r.code === 4) throw new TargetError(`${this.label}: is a symbolic link to a file that does not exist`);
     if (r.code === 5) throw new TargetError(`${this.label}: its directory does not exist on the server`);
     if (r.code !== 0) throw new TargetError(`${this.label}: cannot resolve the path (exit ${r.code}): ${firstLine(r.stderr)}`);
-    this.real = r.stdout.toString("utf8").trim();
+    const [real, uid, ...dirs] = r.stdout.toString("utf8").trim().split("\n");
+    let dir = path.posix.dirname(real);
+    let entryUid: number | undefined;
+    for (const [i, line] of dirs.entries()) {
+      const [owner, group, mode] = line.split(" ");
+      const facts = { path: dir, uid: Number(owner), gid: Number(group), mode: parseInt(mode, 8) };
+      const problem = directoryProblem(facts, entryUid, i === 0, Number(uid), {
+        user: (id) => `uid ${id}`,
+        group: (id) => `gid ${id}`,
+      });
+      if (problem) throw new TargetError(`${this.label}: on the server, ${problem}`);
+      entryUid = facts.uid;
+      dir = path.posix.dirname(dir);
+    }
+    this.real = real;
     return this.real;
   }
 
