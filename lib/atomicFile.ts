@@ -32,7 +32,8 @@ export function replaceFile(file: string, content: string, options: ReplaceOptio
   const dir = path.dirname(file);
   const previous = lstatOrUndefined(file);
   // The caller hands the real path: a link here was put in its place since (never write through it).
-  if (previous && !previous.isFile()) throw new UnsafePathError(`${file}: is no longer a regular file; nothing was replaced`);
+  if (previous && !previous.isFile())
+    throw new UnsafePathError(`${file}: is not a regular file (a link put in its place?); nothing was replaced`);
   const data = Buffer.from(content, "utf8");
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   // Born 0600 (never readable by others, not even for an instant); O_EXCL|O_NOFOLLOW: a name

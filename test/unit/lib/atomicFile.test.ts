@@ -96,7 +96,7 @@ describe("replaceFile", () => {
     fs.rmSync(file);
     fs.symlinkSync(victim, file);
     expect(() => replaceFile(file, "new\n", { expected: "victim\n" })).toThrow(
-      `${file}: is no longer a regular file; nothing was replaced`,
+      `${file}: is not a regular file (a link put in its place?); nothing was replaced`,
     );
     fs.rmSync(file);
     fs.writeFileSync(file, "old\n");
