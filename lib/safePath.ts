@@ -36,8 +36,8 @@ export function assertSafePath(file: string, label: string, uid = process.geteui
     }
     const entry = path.join(dir, name);
     const stat = lstatOrUndefined(entry);
-    if (!stat && pending.length > 0) return; // a missing directory: nothing can be written there
-    // The directory holding the file (or a link's target) admits no sticky exception.
+    // The directory holding the file (or a link's target) admits no sticky exception; nor does
+    // one whose entry is missing (another account could create it between check and use).
     checkDirectory(dir, stat, pending.length === 0, uid, label);
     if (!stat) return;
     if (stat.isSymbolicLink()) {
