@@ -19,9 +19,11 @@ import { keyPairInMemory, TestSshd } from "../support/sshd";
 const sha256 = (text: string | Buffer) => createHash("sha256").update(text).digest("hex");
 const SERVICE_HASH = sha256("svc-backup-key-managed-elsewhere");
 // Comments first, `auth:` last: a file cut anywhere loses the auth section (FetchML then runs
-// with auth disabled), and every setting before it must survive the repair.
+// with auth disabled), and every setting before it must survive the repair. 4 MB, twice SSH's
+// 2 MB channel window: the step cannot hand the whole file to the kernel at once, so a kill
+// early in the transfer really cuts it (a smaller file would be in flight already, and arrive).
 const INITIAL =
-  `# ${"-".repeat(100)}\n`.repeat(6_000) +
+  `# ${"-".repeat(100)}\n`.repeat(40_000) +
   `server:\n  address: ":9101"\n  tls:\n    enabled: true\nworker:\n  host: gpu-box\nredis:\n  addr: "127.0.0.1:6379"\n` +
   `logging:\n  level: info\n` +
   `auth:\n  enabled: true\n  ip_whitelist: ["127.0.0.1"]\n  api_keys:\n    svc-backup:\n      hash: "${SERVICE_HASH}"\n      admin: false\n`;
@@ -65,10 +67,14 @@ afterAll(async () => {
   await sshd?.stop();
 });
 
+/** Past this many bytes on the server the rest may be in flight already (the 2 MB window less a margin). */
+const IN_FLIGHT = 2_300_000;
+
 /**
  * Starts `up` as its own process group and kills the whole group (and anything it started
- * elsewhere) once the temp file on the server holds at least `threshold` bytes. Returns the
- * temp file's size seen at the kill (undefined: the transfer ended before the threshold).
+ * elsewhere) once the temp file on the server holds at least `threshold` bytes, while part of
+ * the file cannot have left this machine yet. Returns the temp file's size seen at the kill
+ * (undefined: missed, the transfer was further along).
  */
 async function upKilledAt(threshold: number, full: number): Promise<number | undefined> {
   let pid = 0;
@@ -104,10 +110,10 @@ async function upKilledAt(threshold: number, full: number): Promise<number | und
     } catch {
       break; // renamed into place (or removed): the transfer is over
     }
-    if (size >= threshold && size < full) {
+    if (size >= threshold && size < full - IN_FLIGHT) {
       killAll();
       seen = size;
-    } else if (size >= full) break;
+    } else if (size >= full - IN_FLIGHT) break;
   }
   if (seen === undefined) killAll();
   await run;
@@ -122,12 +128,13 @@ describe("a run killed while the new config streams over SSH", () => {
     const oldText = fs.readFileSync(remoteFile, "utf8");
     const old = sha256(oldText);
     expect(oldText.length).toBeGreaterThan(200_000);
+    expect(oldText.length).toBeGreaterThan(IN_FLIGHT + 1_500_000);
     e2e.setConfig(config(["alice", "bob"]));
     // What the step sends: the file with bob's entry added (a little longer than the old one).
     const full = Buffer.byteLength(oldText);
-    const points = [1, 65_536, Math.floor(full / 2), Math.floor(full * 0.9)];
+    const points = [1, 65_536, 800_000, 1_500_000];
     const afterKill: Array<{ point: number; seen?: number; hash: string; text: string }> = [];
-    for (let attempt = 0; attempt < 2 * points.length && afterKill.filter((k) => k.seen !== undefined).length < 3; attempt++) {
+    for (let attempt = 0; attempt < 6 && afterKill.filter((k) => k.seen !== undefined).length < 3; attempt++) {
       const point = points[attempt % points.length];
       const seen = await upKilledAt(point, full);
       const text = fs.readFileSync(remoteFile, "utf8");
