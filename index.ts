@@ -23,6 +23,7 @@ import { UserKey } from "./components/userKey";
 import { vaultCheckHook } from "./program/vaultCheck";
 import { planAccess } from "./lib/accessPlan";
 import { AuthConfigError } from "./lib/mergeAuthConfig";
+import { UnsafePathError } from "./lib/safePath";
 import { TargetRecordError } from "./lib/targetRecord";
 import { TargetError } from "./targets/local";
 import { isoSeconds, now, planKeys } from "./lib/keyPlan";
@@ -116,6 +117,7 @@ async function program() {
         preserve: settings.preserveEntries,
         reading: readings[i],
         verify: plan.verify,
+        recordLost: plan.recordLost,
       },
       { dependsOn: [revocations[i], ...(vault ? [vault] : [])] },
     );
@@ -165,6 +167,10 @@ async function program() {
       label: targetLabel(target.spec),
       identity: authConfigs[i].identity,
       managed: authConfigs[i].managed,
+      // What the next run continues from if this target's record goes missing.
+      generation: authConfigs[i].generation.apply((g) =>
+        /^\d+$/.test(g) ? Number(g) : (previous.targets.find((t) => t.name === target.name)?.generation ?? null),
+      ),
     })),
     vaultItems: vault ? vault.itemIds : {},
     /** The delivery directory (real path) and the generation its step was given: the next run's drift check. */
@@ -209,7 +215,8 @@ function readDeliveryOrRefuse(dir: string, files: string[]) {
 
 /** A target that cannot be used as it is (bad YAML, a wrong host key, a broken record) stops the run, said plainly. */
 function refuseKnown(e: unknown): never {
-  if (e instanceof AuthConfigError || e instanceof TargetError || e instanceof TargetRecordError) throw refusal(e.message);
+  if (e instanceof AuthConfigError || e instanceof TargetError || e instanceof TargetRecordError || e instanceof UnsafePathError)
+    throw refusal(e.message);
   throw e;
 }
 

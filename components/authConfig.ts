@@ -11,7 +11,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Access } from "../config/roles";
-import { targetGeneration } from "../lib/accessPlan";
+import { targetGeneration, type TargetPlan } from "../lib/accessPlan";
 import { renderApiKeyEntries, renderApiKeyEntry, entryDigest } from "../lib/authSection";
 import { authWriteRequest } from "../steps/protocol";
 import type { TargetReading } from "../targets/read";
@@ -39,6 +39,8 @@ export interface AuthConfigArgs {
   readonly reading: TargetReading;
   /** Users whose entry should already be right (key and access unchanged): checked for hand edits. */
   readonly verify: readonly string[];
+  /** Set when the record this stack wrote last run is missing or unusable (lib/accessPlan.ts). */
+  readonly recordLost?: TargetPlan["recordLost"];
 }
 
 export class AuthConfig extends pulumi.ComponentResource {
@@ -46,6 +48,8 @@ export class AuthConfig extends pulumi.ComponentResource {
   public readonly identity: pulumi.Output<string>;
   /** The entries this stack writes there. */
   public readonly managed: pulumi.Output<string[]>;
+  /** The record generation passed to the write step (the next run's starting point if the record is lost). */
+  public readonly generation: pulumi.Output<string>;
 
   constructor(name: string, args: AuthConfigArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fetchml:index:AuthConfig", name, {}, opts);
@@ -54,7 +58,8 @@ export class AuthConfig extends pulumi.ComponentResource {
     const entries = pulumi
       .all(args.users.map((u) => u.apiKeyHash))
       .apply((hashes) => renderApiKeyEntries(args.users.map((u, i) => ({ name: u.name, access: u.access, apiKeyHash: hashes[i] }))));
-    const generation = entries.apply((wanted) => targetGeneration(args.reading, wanted, args.preserve, args.stack));
+    const generation = entries.apply((wanted) => targetGeneration(args.reading, wanted, args.preserve, args.stack, args.recordLost));
+    this.generation = generation;
     for (const user of args.users.filter((u) => args.verify.includes(u.name))) {
       const found = args.reading.entries.get(user.name);
       pulumi.output(user.apiKeyHash).apply((apiKeyHash) => {
@@ -82,6 +87,6 @@ export class AuthConfig extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: opts?.dependsOn },
     );
-    this.registerOutputs({ identity: this.identity, managed: this.managed });
+    this.registerOutputs({ identity: this.identity, managed: this.managed, generation: this.generation });
   }
 }

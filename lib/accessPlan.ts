@@ -13,6 +13,7 @@ import { type Access, resolveAccess, type Role } from "../config/roles";
 import type { TargetReading } from "../targets/read";
 import { type ApiKeyEntry, entryDigest } from "./authSection";
 import type { KeyPlan, PreviousKey } from "./keyPlan";
+import { nextGeneration } from "./targetRecord";
 
 export interface PlannedUser {
   name: string;
@@ -38,6 +39,8 @@ export interface PreviousTarget {
   label: string;
   identity: string;
   managed: string[];
+  /** The record generation that run passed to its write step (absent in outputs of older versions). */
+  generation?: number;
 }
 
 export interface TargetInput {
@@ -57,6 +60,11 @@ export interface TargetPlan {
   present: string[];
   generation: number;
   reloadPending: boolean;
+  /**
+   * The record is missing or unusable on a target this stack wrote last run: drift, repaired by
+   * the next write. `generation` is what that run passed its write step, when known.
+   */
+  recordLost?: { generation?: number };
   /** Active users whose entry should already be right (present, same access, key unchanged). */
   verify: string[];
 }
@@ -146,6 +154,11 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
       if (twin) conflicts.push(`${reading.label} and ${twin} are the same file; name it once`);
       seen.set(reading.identity, reading.label);
     }
+    // This stack wrote this very target last run: its record must be there and readable.
+    const managedLastRun = prevTarget !== undefined && reading.identity !== undefined && prevTarget.identity === reading.identity;
+    const recordLost = managedLastRun && !reading.record;
+    if (reading.recordProblem && !managedLastRun)
+      conflicts.push(`${reading.label}: its record (the .<file>.fetchml-keys beside it): ${reading.recordProblem}`);
     if (reading.record && reading.record.stack !== input.stack) {
       conflicts.push(
         `${reading.label} is managed by stack ${reading.record.stack}; this stack (${input.stack}) will not touch it. ` +
@@ -163,6 +176,7 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
       generation: reading.record?.generation ?? 0,
       reloadPending: reading.record?.reloadPending ?? false,
       verify: [],
+      ...(recordLost ? { recordLost: { generation: prevTarget.generation } } : {}),
     };
     targets.set(name, plan);
     if (prevTarget && reading.identity && prevTarget.identity !== reading.identity) {
@@ -193,8 +207,12 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
         `- ${entry}: entry on ${reading.label} ${why}: up removes it${declared.has(entry) ? "" : "; list it in preserveEntries to keep it"}`,
       );
     }
+    if (recordLost) {
+      const why = reading.recordProblem ? `unusable (${reading.recordProblem.split(";")[0]})` : "missing";
+      targetLines.push(`! ${reading.label}: its record (the .<file>.fetchml-keys beside it) is ${why}: up rewrites it`);
+    }
     // Drift exists only where this stack wrote before; a target it takes on gets every entry anyway.
-    const managedHere = reading.record?.stack === input.stack;
+    const managedHere = reading.record?.stack === input.stack || recordLost;
     for (const user of managedHere ? input.users : []) {
       if (user.suspended) continue;
       const facts = reading.entries.get(user.name);
@@ -284,8 +302,14 @@ export function targetGeneration(
   wanted: ReadonlyMap<string, ApiKeyEntry>,
   preserve: readonly string[],
   stack: string,
+  recordLost?: TargetPlan["recordLost"],
+  clock: () => number = Date.now,
 ): string {
   if (reading.unreachable) return "unreached";
+  // The record this stack wrote last run is gone or broken: the generation must still change
+  // (so the write step runs and rewrites it), so it follows on from what last run passed. A run
+  // of an older version did not say: seconds since 1970 differ from any generation it counted to.
+  if (recordLost) return String(nextGeneration(recordLost.generation ?? Math.floor(clock() / 1000)));
   const record = reading.record;
   const generation = record?.generation ?? 0;
   const kept = new Set(preserve);
@@ -298,7 +322,7 @@ export function targetGeneration(
     sameList([...record.managed].sort(), names) &&
     sameList(onTarget, names) &&
     names.every((n) => reading.entries.get(n)?.digest === entryDigest(wanted.get(n)));
-  return String(clean ? generation : generation + 1);
+  return String(clean ? generation : nextGeneration(generation));
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

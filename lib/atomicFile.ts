@@ -3,13 +3,16 @@
  * content or the new one, never a mix: write a temp file in the same directory, fsync it,
  * rename it over the target, fsync the directory. A new file is created 0600 because it holds
  * keys or hashes; an existing file keeps its mode bits (less any for others) and its owner.
- * Just before the rename the file is read again: if someone changed it since the caller read
- * it, nothing is replaced and the caller merges again.
+ * Just before the rename the temp file is checked to be exactly the bytes meant (same inode as
+ * written, same length, same SHA-256), and the file is read again: if someone changed or
+ * replaced it since the caller read it, nothing is replaced and the caller merges again.
+ * Where the file lives must be closed to other accounts (lib/safePath.ts; callers check).
  */
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { processAlive } from "./processAlive";
+import { UnsafePathError } from "./safePath";
 
 export interface ReplaceOptions {
   /** What the file must still hold just before the rename (`undefined`: it must not exist). */
@@ -18,6 +21,8 @@ export interface ReplaceOptions {
   unchecked?: boolean;
   /** Called with the temp file's path once it is complete, just before the check and rename (tests). */
   beforeRename?: (temp: string) => void;
+  /** Creates the temp file (tests observe the mode it is born with); fs.openSync's signature. */
+  open?: (file: string, flags: number, mode: number) => number;
 }
 
 export type ReplaceResult = "written" | "changed-meanwhile";
@@ -25,24 +30,35 @@ export type ReplaceResult = "written" | "changed-meanwhile";
 export function replaceFile(file: string, content: string, options: ReplaceOptions = {}): ReplaceResult {
   removeStaleTemps(file);
   const dir = path.dirname(file);
-  const previous = statOrUndefined(file);
+  const previous = lstatOrUndefined(file);
+  // The caller hands the real path: a link here was put in its place since (never write through it).
+  if (previous && !previous.isFile())
+    throw new UnsafePathError(`${file}: is not a regular file (a link put in its place?); nothing was replaced`);
+  const data = Buffer.from(content, "utf8");
   const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
+  // Born 0600 (never readable by others, not even for an instant); O_EXCL|O_NOFOLLOW: a name
+  // planted in advance, file or link, is an error, never opened.
+  const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  const fd = (options.open ?? fs.openSync)(temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   try {
-    // A server reading its config through its group keeps working; others never can read it.
-    fs.fchmodSync(fd, previous ? previous.mode & 0o770 : 0o600);
-    if (previous && process.getuid?.() === 0) fs.fchownSync(fd, previous.uid, previous.gid);
-    fs.writeFileSync(fd, content);
-    fs.fsyncSync(fd);
-  } catch (e) {
-    fs.closeSync(fd);
-    fs.rmSync(temp, { force: true });
-    throw e;
-  }
-  fs.closeSync(fd);
-  try {
+    try {
+      // A server reading its config through its group keeps working; others never can read it.
+      fs.fchmodSync(fd, previous ? previous.mode & 0o770 : 0o600);
+      if (previous && process.getuid?.() === 0) fs.fchownSync(fd, previous.uid, previous.gid);
+      fs.writeFileSync(fd, data);
+      fs.fsyncSync(fd);
+    } catch (e) {
+      fs.rmSync(temp, { force: true });
+      throw e;
+    }
     options.beforeRename?.(temp);
-    if (!options.unchecked && readFileIfExists(file) !== options.expected) {
+    // Installed only if it is exactly what was meant: the temp name still names the file written
+    // through fd, and that file holds these bytes and nothing else.
+    if (!isExactly(fd, temp, data)) {
+      fs.rmSync(temp, { force: true });
+      throw new UnsafePathError(`${file}: the new content was changed before it was installed; nothing was replaced`);
+    }
+    if (!options.unchecked && !stillAsRead(file, previous, options.expected)) {
       fs.rmSync(temp, { force: true });
       return "changed-meanwhile";
     }
@@ -50,9 +66,45 @@ export function replaceFile(file: string, content: string, options: ReplaceOptio
   } catch (e) {
     fs.rmSync(temp, { force: true });
     throw e;
+  } finally {
+    fs.closeSync(fd);
   }
   syncDir(dir);
   return "written";
+}
+
+function isExactly(fd: number, temp: string, data: Buffer): boolean {
+  const opened = fs.fstatSync(fd);
+  const named = lstatOrUndefined(temp);
+  if (!named || named.dev !== opened.dev || named.ino !== opened.ino || opened.size !== data.length) return false;
+  const back = Buffer.alloc(data.length);
+  let done = 0;
+  while (done < back.length) {
+    const n = fs.readSync(fd, back, done, back.length - done, done);
+    if (n === 0) return false;
+    done += n;
+  }
+  return createHash("sha256").update(back).digest("hex") === createHash("sha256").update(data).digest("hex");
+}
+
+/** The file is the one found at the start (same device and inode, or still absent) and holds what the caller read. */
+function stillAsRead(file: string, previous: fs.Stats | undefined, expected: string | undefined): boolean {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return previous === undefined && expected === undefined;
+    if (code === "ELOOP") return false;
+    throw e;
+  }
+  try {
+    const now = fs.fstatSync(fd);
+    if (!previous || now.dev !== previous.dev || now.ino !== previous.ino) return false;
+    return fs.readFileSync(fd, "utf8") === expected;
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 /** Removes a file if present; a missing file is not an error (delete is idempotent). */
@@ -99,9 +151,9 @@ function syncDir(dir: string): void {
   }
 }
 
-function statOrUndefined(file: string): fs.Stats | undefined {
+function lstatOrUndefined(file: string): fs.Stats | undefined {
   try {
-    return fs.statSync(file);
+    return fs.lstatSync(file);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw e;

@@ -12,6 +12,17 @@ import { z } from "zod";
 
 export const TARGET_RECORD_FORMAT = 1;
 
+/**
+ * The largest generation a record may hold. nextGeneration() wraps after it, so no repair ever
+ * writes a number this schema then rejects on every run (2^53 is not an exact JSON number).
+ */
+export const MAX_GENERATION = Number.MAX_SAFE_INTEGER;
+
+/** The generation after `generation`: one more, or 1 again after MAX_GENERATION (never equal to it). */
+export function nextGeneration(generation: number): number {
+  return Number.isSafeInteger(generation) && generation >= 0 && generation < MAX_GENERATION ? generation + 1 : 1;
+}
+
 export const targetRecordSchema = z.strictObject({
   format: z.literal(TARGET_RECORD_FORMAT),
   /** `<organization>/<project>/<stack>` of the stack that owns the file. */
@@ -19,7 +30,7 @@ export const targetRecordSchema = z.strictObject({
   /** The id of the write step that owns it (a replaced writer's delete must not touch it). */
   writer: z.string().min(1),
   /** Bumped by every write that repairs drift, so a repaired target previews clean again. */
-  generation: z.int().min(0),
+  generation: z.int().min(0).max(MAX_GENERATION),
   /** Set before the file is replaced, cleared once the reload succeeded. */
   reloadPending: z.boolean(),
   /** The entries of auth.api_keys this stack wrote. */
@@ -37,15 +48,22 @@ export class TargetRecordError extends Error {}
 /** The record's content, checked; a broken one is an error naming the file, never ignored. */
 export function parseTargetRecord(text: string | undefined, where: string): TargetRecord | undefined {
   if (text === undefined) return undefined;
+  const checked = checkTargetRecord(text);
+  if ("problem" in checked) throw new TargetRecordError(`${where}: ${checked.problem}`);
+  return checked.record;
+}
+
+/** The record, or what is wrong with it (words for a message, never its content). */
+export function checkTargetRecord(text: string): { record: TargetRecord } | { problem: string } {
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch {
-    throw new TargetRecordError(`${where}: not valid JSON; move it away to let this stack take the file over`);
+    return { problem: "not valid JSON; move it away to let this stack take the file over" };
   }
   const parsed = targetRecordSchema.safeParse(json);
-  if (!parsed.success) throw new TargetRecordError(`${where}: not a fetchml-keys record (${parsed.error.issues[0].message})`);
-  return parsed.data;
+  if (!parsed.success) return { problem: `not a fetchml-keys record (${parsed.error.issues[0].message})` };
+  return { record: parsed.data };
 }
 
 export function renderTargetRecord(record: TargetRecord): string {

@@ -47,18 +47,23 @@ function asMap(value: unknown): Record<string, unknown> {
   return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
-/** Targets as recorded since 0.2 ({name, label, identity, managed}); older runs recorded labels only. */
+/**
+ * Targets as recorded since 0.2 ({name, label, identity, managed}; now also the record
+ * generation passed to the write step); older runs recorded labels only.
+ */
 function asTargets(value: unknown): PreviousTarget[] {
   if (!Array.isArray(value)) return [];
-  return value.filter(
-    (t): t is PreviousTarget =>
-      !!t &&
-      typeof t === "object" &&
-      typeof t.name === "string" &&
-      typeof t.label === "string" &&
-      typeof t.identity === "string" &&
-      Array.isArray(t.managed),
-  );
+  return value
+    .filter(
+      (t): t is PreviousTarget =>
+        !!t &&
+        typeof t === "object" &&
+        typeof t.name === "string" &&
+        typeof t.label === "string" &&
+        typeof t.identity === "string" &&
+        Array.isArray(t.managed),
+    )
+    .map(({ generation, ...t }) => (Number.isSafeInteger(generation) ? { ...t, generation } : t));
 }
 
 function asDelivery(value: unknown): PreviousDelivery | undefined {

@@ -10,7 +10,15 @@
 import { randomUUID } from "node:crypto";
 import type { ApiKeyEntry } from "../lib/authSection";
 import { type AuthEditResult, mergeAuthConfig, readApiKeys, removeAuthEntries } from "../lib/mergeAuthConfig";
-import { parseTargetRecord, renderTargetRecord, TARGET_RECORD_FORMAT, type TargetRecord } from "../lib/targetRecord";
+import {
+  checkTargetRecord,
+  MAX_GENERATION,
+  nextGeneration,
+  parseTargetRecord,
+  renderTargetRecord,
+  TARGET_RECORD_FORMAT,
+  type TargetRecord,
+} from "../lib/targetRecord";
 import { openTarget, type TargetFiles, type TargetIO } from "../targets/io";
 import type { TargetSpec } from "../targets/spec";
 import { SafeError, say } from "./io";
@@ -47,7 +55,8 @@ export async function authWrite(request: AuthWriteRequest, previousStdout: strin
   await withTarget(request.target, async (io) => {
     await editUntilStable(io, request.stack, (files, record) => {
       const result = mergeAuthConfig(files.config, entries, request.preserve, io.label);
-      const generation = /^\d+$/.test(request.generation) ? Number(request.generation) : (record?.generation ?? 0) + 1;
+      const asked = /^\d+$/.test(request.generation) ? Number(request.generation) : NaN;
+      const generation = asked <= MAX_GENERATION ? asked : nextGeneration(record?.generation ?? 0);
       const next: TargetRecord = {
         format: TARGET_RECORD_FORMAT,
         stack: request.stack,
@@ -115,7 +124,7 @@ export async function editUntilStable(
 ): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     const files = await io.read();
-    const record = parseTargetRecord(files.record, `${io.label}: its record`);
+    const record = usableRecord(files, io.label);
     if (record && record.stack !== stack) {
       throw new SafeError(`${io.label} is managed by stack ${record.stack}; this stack (${stack}) will not touch it`);
     }
@@ -148,6 +157,19 @@ export async function editUntilStable(
     if (!next && record) await io.writeRecord(undefined);
     return;
   }
+}
+
+/**
+ * The record, or undefined when there is none or it cannot be used (not JSON, out of range): the
+ * program lets a step run on a broken record only where this stack wrote it last run (anything
+ * else it refuses at preview), so the step rewrites it from the request and the file.
+ */
+function usableRecord(files: TargetFiles, label: string): TargetRecord | undefined {
+  if (files.record === undefined) return undefined;
+  const checked = checkTargetRecord(files.record);
+  if ("record" in checked) return checked.record;
+  say(`auth config ${label}: its record is unusable (${checked.problem.split(";")[0]}); rewriting it`);
+  return undefined;
 }
 
 /** The entries really on the target now: revoking a name that is absent is no change. */

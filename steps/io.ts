@@ -5,6 +5,7 @@
  */
 import type { z } from "zod";
 import { AuthConfigError } from "../lib/mergeAuthConfig";
+import { UnsafePathError } from "../lib/safePath";
 import { TargetRecordError } from "../lib/targetRecord";
 import { TargetError } from "../targets/local";
 
@@ -36,7 +37,13 @@ export function say(line: string): void {
 }
 
 export function safeMessage(e: unknown): string {
-  if (e instanceof SafeError || e instanceof AuthConfigError || e instanceof TargetError || e instanceof TargetRecordError)
+  if (
+    e instanceof SafeError ||
+    e instanceof AuthConfigError ||
+    e instanceof TargetError ||
+    e instanceof TargetRecordError ||
+    e instanceof UnsafePathError
+  )
     return e.message;
   const errno = e as NodeJS.ErrnoException;
   if (errno && typeof errno.code === "string") {

@@ -6,6 +6,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { readFileIfExists, removeFile, replaceFile } from "../lib/atomicFile";
+import { assertSafePath } from "../lib/safePath";
 import { recordPath } from "../lib/targetRecord";
 import { execute, firstLine } from "../steps/exec";
 import { readConfigFile, pathError } from "./configFile";
@@ -23,6 +24,8 @@ export class LocalTarget implements TargetIO {
 
   /** The real file: links followed; for a file not created yet, its real directory. */
   realPath(): string {
+    // Every directory on the way closed to other accounts: nobody else can redirect the write.
+    assertSafePath(this.spec.configPath, this.label);
     const configured = path.resolve(this.spec.configPath);
     try {
       return fs.realpathSync(configured);

@@ -5,7 +5,7 @@
  */
 import { entryDigest } from "../lib/authSection";
 import { readApiKeys } from "../lib/mergeAuthConfig";
-import { parseTargetRecord, type TargetRecord } from "../lib/targetRecord";
+import { checkTargetRecord, type TargetRecord } from "../lib/targetRecord";
 import { openTarget } from "./io";
 import type { TargetSpec } from "./spec";
 
@@ -27,6 +27,8 @@ export interface TargetReading {
   /** Entries of auth.api_keys now, by name (a Map: any name is a plain key). */
   entries: Map<string, EntryFacts>;
   record?: TargetRecord;
+  /** Why the record beside the file cannot be used (not JSON, out of range), if so. */
+  recordProblem?: string;
 }
 
 /** Errors that mean "not reachable right now" rather than "wrong" (a wrong host key is wrong). */
@@ -49,8 +51,12 @@ export async function readTarget(spec: TargetSpec, label: string): Promise<Targe
       const fields = entry && typeof entry === "object" ? (entry as Record<string, unknown>) : {};
       entries.set(name, { digest: entryDigest(entry), admin: fields.admin, roles: fields.roles, permissions: fields.permissions });
     }
-    const record = parseTargetRecord(files.record, `${label}: its record (the .<file>.fetchml-keys beside it)`);
-    return { label, identity, exists: files.config !== undefined, entries, record };
+    const exists = files.config !== undefined;
+    // Whether a broken record is drift to repair (this stack wrote it last run) or a refusal is
+    // the plan's decision (lib/accessPlan.ts), not the reader's.
+    const checked = files.record === undefined ? undefined : checkTargetRecord(files.record);
+    if (checked && "problem" in checked) return { label, identity, exists, entries, recordProblem: checked.problem };
+    return { label, identity, exists, entries, record: checked?.record };
   } finally {
     await io.close();
   }

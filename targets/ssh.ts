@@ -3,15 +3,20 @@
  * this process's memory (no key file, no agent, no `ssh` command line), and the server's host
  * key must be exactly the configured one (compared as bytes; an unknown or changed key is
  * refused, never learned). File content travels on the channel's stdin, never in a command.
- * The replace on the server is atomic: temp file in the same directory, then `mv`, after
- * checking that nobody changed the file since it was read.
+ * The replace on the server is atomic: temp file in the same directory, then `mv`, only once
+ * the temp file is exactly what was sent (its length and SHA-256, announced before the content)
+ * and nobody changed the file since it was read. A transfer cut short (the run killed, the
+ * connection lost) ends the remote `cat` early, like a complete one would: without the check,
+ * the cut-off file would be renamed into place.
  */
 import { createHash } from "node:crypto";
+import * as path from "node:path";
 import { Client, type ClientChannel } from "ssh2";
 import { firstLine } from "../steps/exec";
 import type { TargetFiles, TargetIO } from "./io";
 import { TargetError } from "./local";
 import type { SshTargetSpec } from "./spec";
+import { directoryProblem } from "../lib/safePath";
 import { recordPath } from "../lib/targetRecord";
 import { AuthConfigError, SERVER_CONFIG_LIMITS, serverConfigTooLarge } from "../lib/mergeAuthConfig";
 
@@ -25,6 +30,29 @@ export function hostKeyBlob(line: string): Buffer {
   const field = line.trim().split(/\s+/)[1];
   if (!field) throw new TargetError("hostKey: not a host key line");
   return Buffer.from(field, "base64");
+}
+
+/** The remote script's exit code for a temp file that is not what was sent. */
+const INCOMPLETE = 76;
+
+/**
+ * Remote shell lines: the first stdin line is "<bytes> <sha256>", the rest the content, which
+ * goes into "$tmp"; anything but exactly those bytes exits INCOMPLETE (the caller's trap
+ * removes the temp file).
+ */
+const RECEIVE = [
+  "IFS=' ' read -r size sum",
+  'cat > "$tmp"',
+  `[ "$(wc -c < "$tmp" | tr -d ' ')" = "$size" ] && [ "$(sha256sum < "$tmp" | cut -d" " -f1)" = "$sum" ] || exit ${INCOMPLETE}`,
+];
+
+/** What RECEIVE reads: the announced length and SHA-256, then the content. */
+function framed(text: string): string {
+  return `${Buffer.byteLength(text, "utf8")} ${sha256(text)}\n${text}`;
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 interface ExecResult {
@@ -92,14 +120,32 @@ export class SshTarget implements TargetIO {
   private async realPath(): Promise<string> {
     if (this.real) return this.real;
     const f = shellQuote(this.spec.configPath);
+    // The real path, the login's uid, then owner, group and mode of each directory from the
+    // file's up to / (checked below: nobody but root and the login may change where it lands).
     const r = await this.exec(
-      `f=${f}; if [ -e "$f" ]; then readlink -f -- "$f"; elif [ -L "$f" ]; then exit 4; ` +
-        `else d=$(cd "$(dirname -- "$f")" 2>/dev/null && pwd -P) || exit 5; printf '%s/%s\\n' "$d" "$(basename -- "$f")"; fi`,
+      `f=${f}; if [ -e "$f" ]; then real=$(readlink -f -- "$f"); elif [ -L "$f" ]; then exit 4; ` +
+        `else d=$(cd "$(dirname -- "$f")" 2>/dev/null && pwd -P) || exit 5; real="$d/$(basename -- "$f")"; fi; ` +
+        `printf '%s\\n' "$real"; id -u; d=$(dirname -- "$real"); ` +
+        `while :; do stat -c '%u %g %a' -- "$d" || exit 6; [ "$d" = / ] && break; d=$(dirname -- "$d"); done`,
     );
     if (r.code === 4) throw new TargetError(`${this.label}: is a symbolic link to a file that does not exist`);
     if (r.code === 5) throw new TargetError(`${this.label}: its directory does not exist on the server`);
     if (r.code !== 0) throw new TargetError(`${this.label}: cannot resolve the path (exit ${r.code}): ${firstLine(r.stderr)}`);
-    this.real = r.stdout.toString("utf8").trim();
+    const [real, uid, ...dirs] = r.stdout.toString("utf8").trim().split("\n");
+    let dir = path.posix.dirname(real);
+    let entryUid: number | undefined;
+    for (const [i, line] of dirs.entries()) {
+      const [owner, group, mode] = line.split(" ");
+      const facts = { path: dir, uid: Number(owner), gid: Number(group), mode: parseInt(mode, 8) };
+      const problem = directoryProblem(facts, entryUid, i === 0, Number(uid), {
+        user: (id) => `uid ${id}`,
+        group: (id) => `gid ${id}`,
+      });
+      if (problem) throw new TargetError(`${this.label}: on the server, ${problem}`);
+      entryUid = facts.uid;
+      dir = path.posix.dirname(dir);
+    }
+    this.real = real;
     return this.real;
   }
 
@@ -139,7 +185,7 @@ export class SshTarget implements TargetIO {
       'dir=$(dirname -- "$f"); base=$(basename -- "$f")',
       'tmp=$(mktemp "$dir/.$base.fetchml-keys.XXXXXX")',
       "trap 'rm -f \"$tmp\"' EXIT",
-      'cat > "$tmp"',
+      ...RECEIVE,
       // An existing file keeps its owner and mode bits, less any for others.
       'if [ -e "$f" ]; then chmod --reference="$f" "$tmp"; chmod o-rwx "$tmp"; chown --reference="$f" "$tmp" 2>/dev/null || true; now=$(sha256sum < "$f" | cut -d" " -f1); else chmod 600 "$tmp"; now=absent; fi',
       'if [ -n "$owner" ]; then chown -- "$owner" "$tmp"; fi',
@@ -150,9 +196,11 @@ export class SshTarget implements TargetIO {
       "trap - EXIT",
       'sync "$dir" 2>/dev/null || true',
     ].join("\n");
-    const expect = expected === undefined ? "absent" : createHash("sha256").update(expected, "utf8").digest("hex");
-    const r = await this.exec(script, `${expect}\n${text}`);
+    const expect = expected === undefined ? "absent" : sha256(expected);
+    const r = await this.exec(script, `${expect}\n${framed(text)}`);
     if (r.code === 75) return "changed-meanwhile";
+    if (r.code === INCOMPLETE)
+      throw new TargetError(`${this.label}: the new config did not arrive whole on the server; nothing was replaced`);
     if (r.code !== 0) throw new TargetError(`${this.label}: cannot write the config (exit ${r.code}): ${firstLine(r.stderr)}`);
     return "written";
   }
@@ -162,9 +210,19 @@ export class SshTarget implements TargetIO {
     const script =
       text === undefined
         ? `rm -f -- ${shellQuote(file)}`
-        : `set -eu; umask 077; f=${shellQuote(file)}; tmp=$(mktemp "$(dirname -- "$f")/.fetchml-keys-record.XXXXXX"); ` +
-          `cat > "$tmp"; chmod 600 "$tmp"; mv -f -- "$tmp" "$f"`;
-    const r = await this.exec(script, text ?? "");
+        : [
+            "set -eu",
+            "umask 077",
+            `f=${shellQuote(file)}`,
+            'tmp=$(mktemp "$(dirname -- "$f")/.fetchml-keys-record.XXXXXX")',
+            "trap 'rm -f \"$tmp\"' EXIT",
+            ...RECEIVE,
+            'chmod 600 "$tmp"',
+            'mv -f -- "$tmp" "$f"',
+            "trap - EXIT",
+          ].join("\n");
+    const r = await this.exec(script, text === undefined ? "" : framed(text));
+    if (r.code === INCOMPLETE) throw new TargetError(`${this.label}: ${file} did not arrive whole on the server; nothing was replaced`);
     if (r.code !== 0) throw new TargetError(`${this.label}: cannot write ${file} (exit ${r.code}): ${firstLine(r.stderr)}`);
   }
 

@@ -3,6 +3,7 @@
  * summary or the guard said one thing and `up` did another. Each test puts a target in that
  * state, checks what the preview says, then what `up` does. Real engine, real files.
  */
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import fc from "fast-check";
@@ -42,6 +43,7 @@ const config = () => ({
 const entries = (file = serverFile) => parse(fs.readFileSync(file, "utf8")).auth.api_keys ?? {};
 const reloads = () =>
   fs.existsSync(path.join(dir, "reloads")) ? fs.readFileSync(path.join(dir, "reloads"), "utf8").split("\n").filter(Boolean).length : 0;
+const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
 const summary = async () => [...(await e2e.summary())];
 
 async function fresh(initial = BASE): Promise<void> {
@@ -186,6 +188,56 @@ describe("the preview tells the whole truth", () => {
     delete users[C];
     e2e.setConfig(config());
     await e2e.up();
+  });
+
+  it("a deleted record hides nothing: the preview says it is missing and shows a later hand deletion, --expect-no-changes fails, up rewrites both", async () => {
+    const recordFile = path.join(dir, ".api.yaml.fetchml-keys");
+    const before = JSON.parse(fs.readFileSync(recordFile, "utf8"));
+    fs.rmSync(recordFile);
+    fs.writeFileSync(serverFile, fs.readFileSync(serverFile, "utf8").replace(/ {4}ada:\n( {6}.*\n)+/, ""));
+    expect(await summary()).toEqual([
+      `! ${serverFile}: its record (the .<file>.fetchml-keys beside it) is missing: up rewrites it`,
+      `+ ada: entry missing on ${serverFile}: up restores it`,
+    ]);
+    await expect(e2e.preview({ expectNoChanges: true })).rejects.toThrow();
+    await e2e.up();
+    expectSameSecret(entries().ada.hash, sha256((await e2e.outputs()).apiKeys.ada), "ada's entry");
+    const after = JSON.parse(fs.readFileSync(recordFile, "utf8"));
+    expect(after).toMatchObject({ stack: before.stack, writer: before.writer, managed: before.managed, reloadPending: false });
+    expect(after.generation).toBeGreaterThan(before.generation);
+    await e2e.preview({ expectNoChanges: true });
+    expect(await summary()).toEqual([]);
+    // Only the record gone, the file untouched: still drift, still repaired.
+    fs.rmSync(recordFile);
+    await expect(e2e.preview({ expectNoChanges: true })).rejects.toThrow();
+    await e2e.up();
+    expect(fs.existsSync(recordFile)).toBe(true);
+    await e2e.preview({ expectNoChanges: true });
+  });
+
+  it("a record cut off, or at the largest generation, is repaired by up and never written out of range", async () => {
+    const recordFile = path.join(dir, ".api.yaml.fetchml-keys");
+    const whole = fs.readFileSync(recordFile, "utf8");
+    fs.writeFileSync(recordFile, whole.slice(0, 30));
+    expect(await summary()).toEqual([
+      `! ${serverFile}: its record (the .<file>.fetchml-keys beside it) is unusable (not valid JSON): up rewrites it`,
+    ]);
+    await expect(e2e.preview({ expectNoChanges: true })).rejects.toThrow();
+    await e2e.up();
+    expect(JSON.parse(fs.readFileSync(recordFile, "utf8"))).toMatchObject({ ...JSON.parse(whole), generation: expect.any(Number) });
+    await e2e.preview({ expectNoChanges: true });
+
+    // The largest generation a record holds, then a hand edit: the repair must not count past it.
+    const top = { ...JSON.parse(fs.readFileSync(recordFile, "utf8")), generation: 2 ** 53 - 1 };
+    fs.writeFileSync(recordFile, JSON.stringify(top, null, 2) + "\n");
+    fs.writeFileSync(serverFile, fs.readFileSync(serverFile, "utf8").replace(/ {4}ben:\n( {6}.*\n)+/, ""));
+    expect(await summary()).toEqual([`+ ben: entry missing on ${serverFile}: up restores it`]);
+    await e2e.up();
+    expect(Object.keys(entries()).sort()).toEqual(["ada", "ben", "svc-backup", "zed"]);
+    const generation = JSON.parse(fs.readFileSync(recordFile, "utf8")).generation;
+    expect(Number.isSafeInteger(generation), String(generation)).toBe(true);
+    expect((await e2e.summary()).refused).toBeUndefined();
+    await e2e.preview({ expectNoChanges: true });
   });
 
   it("a second stack pointing at a file this stack manages is refused, naming both, and changes nothing", async () => {

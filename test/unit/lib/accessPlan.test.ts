@@ -4,6 +4,7 @@ import { resolveAccess, type Role } from "../../../config/roles";
 import { type PlannedUser, type PreviousUser, planAccess, targetGeneration, type AccessPlanInput } from "../../../lib/accessPlan";
 import { entryDigest, renderApiKeyEntries } from "../../../lib/authSection";
 import type { KeyPlan } from "../../../lib/keyPlan";
+import { targetRecordSchema } from "../../../lib/targetRecord";
 import type { TargetReading } from "../../../targets/read";
 
 const STACK = "organization/fetchml-keys/dev";
@@ -265,6 +266,48 @@ describe("planAccess", () => {
     ]);
   });
 
+  it("calls a missing or unusable record on a target this stack wrote last run drift, and shows the drift it hid", () => {
+    const last = { name: "auth-config", label: "/srv/api.yaml", identity: "/srv/api.yaml", managed: ["alice", "bob"], generation: 7 };
+    const lost = (over: Partial<TargetReading>) => ({ ...reading([alice]), record: undefined, ...over });
+    const missing = plan({
+      users: [alice, bob],
+      previousUsers: new Map([alice, bob].map((u) => [u.name, record(u)])),
+      previousTargets: [last],
+      targets: [{ name: "auth-config", reading: lost({}) }],
+    });
+    expect(missing.lines).toEqual([
+      "! /srv/api.yaml: its record (the .<file>.fetchml-keys beside it) is missing: up rewrites it",
+      "+ bob: entry missing on /srv/api.yaml: up restores it",
+    ]);
+    expect(missing.conflicts).toEqual([]);
+    expect(missing.targets.get("auth-config")!.recordLost).toEqual({ generation: 7 });
+    const broken = plan({
+      users: [alice],
+      previousUsers: new Map([["alice", record(alice)]]),
+      previousTargets: [last],
+      targets: [
+        { name: "auth-config", reading: lost({ recordProblem: "not valid JSON; move it away to let this stack take the file over" }) },
+      ],
+    });
+    expect(broken.lines).toEqual([
+      "! /srv/api.yaml: its record (the .<file>.fetchml-keys beside it) is unusable (not valid JSON): up rewrites it",
+    ]);
+    expect(broken.conflicts).toEqual([]);
+    // A target this stack did not write last run: a broken record is not ours to rewrite.
+    const foreign = plan({
+      users: [alice],
+      targets: [{ name: "auth-config", reading: lost({ recordProblem: "not valid JSON; move it away" }) }],
+    });
+    expect(foreign.conflicts).toEqual(["/srv/api.yaml: its record (the .<file>.fetchml-keys beside it): not valid JSON; move it away"]);
+    // Nor one this stack wrote somewhere else (a move): the new file has no record yet.
+    const moved = plan({
+      users: [alice],
+      previousTargets: [{ ...last, identity: "/srv/old.yaml" }],
+      targets: [{ name: "auth-config", reading: lost({}) }],
+    });
+    expect(moved.targets.get("auth-config")!.recordLost).toBeUndefined();
+  });
+
   it("treats names like constructor, valueOf and __proto__ as plain names", () => {
     const odd = [user("constructor"), user("valueof")];
     const r = reading(odd, { __proto__x: {} });
@@ -298,5 +341,28 @@ describe("targetGeneration", () => {
     expect(targetGeneration(owed, wanted, [], STACK)).toBe("4");
     expect(targetGeneration(reading([alice], {}, { record: undefined }), wanted, [], STACK)).toBe("1");
     expect(targetGeneration({ label: "x", unreachable: "down", exists: false, entries: new Map() }, wanted, [], STACK)).toBe("unreached");
+  });
+
+  it("moves on from last run's generation when the record is lost, and never past what a record may hold", () => {
+    const gone = reading([alice], {}, { record: undefined });
+    expect(targetGeneration(gone, wanted, [], STACK, { generation: 7 })).toBe("8");
+    // Last run's generation unknown (an older version's outputs): seconds since 1970, not 1 again.
+    expect(targetGeneration(gone, wanted, [], STACK, {}, () => 1_800_000_000_123)).toBe("1800000001");
+    const top = (over = {}) =>
+      reading([alice], over, {
+        record: { format: 1, stack: STACK, writer: "w", generation: 2 ** 53 - 1, reloadPending: false, managed: ["alice"] },
+      });
+    expect(targetGeneration(top(), wanted, [], STACK)).toBe(String(2 ** 53 - 1));
+    const next = targetGeneration(top({ mallory: {} }), wanted, [], STACK);
+    expect(next).toBe("1");
+    expect(
+      targetRecordSchema.safeParse({ format: 1, stack: STACK, writer: "w", generation: Number(next), reloadPending: false, managed: [] })
+        .success,
+    ).toBe(true);
+    expect(targetGeneration(gone, wanted, [], STACK, { generation: 2 ** 53 - 1 })).toBe("1");
+    expect(
+      targetRecordSchema.safeParse({ format: 1, stack: STACK, writer: "w", generation: 2 ** 53, reloadPending: false, managed: [] })
+        .success,
+    ).toBe(false);
   });
 });

@@ -55,6 +55,63 @@ describe("replaceFile", () => {
     expect(fs.readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toEqual([]);
   }, 60_000);
 
+  it("creates the temp file 0600: it is never readable by others, not even before its mode is set", () => {
+    const born: number[] = [];
+    const open = (f: string, flags: number, mode: number) => {
+      const fd = fs.openSync(f, flags, mode);
+      born.push(fs.fstatSync(fd).mode & 0o777); // the mode at the instant of creation
+      return fd;
+    };
+    const umask = process.umask(0o022); // an admin's usual umask: it would let 0644 through
+    try {
+      expect(replaceFile(file, "new\n", { expected: "old\n", open })).toBe("written");
+      expect(replaceFile(path.join(dir, "fresh.yaml"), "new\n", { expected: undefined, open })).toBe("written");
+    } finally {
+      process.umask(umask);
+    }
+    expect(born).toEqual([0o600, 0o600]);
+    expect(fs.statSync(file).mode & 0o777).toBe(0o640);
+  });
+
+  it("installs only the bytes it wrote: a temp file changed or replaced before the rename is never installed", () => {
+    const appended = () =>
+      replaceFile(file, "new\n", { expected: "old\n", beforeRename: (temp) => fs.appendFileSync(temp, "injected: true\n") });
+    expect(appended).toThrow(`${file}: the new content was changed before it was installed; nothing was replaced`);
+    const swapped = () =>
+      replaceFile(file, "new\n", {
+        expected: "old\n",
+        beforeRename: (temp) => {
+          fs.writeFileSync(`${temp}.other`, "new\n");
+          fs.renameSync(`${temp}.other`, temp); // same bytes, another file
+        },
+      });
+    expect(swapped).toThrow(/the new content was changed before it was installed/);
+    expect(fs.readFileSync(file, "utf8")).toBe("old\n");
+    expect(fs.readdirSync(dir)).toEqual(["api.yaml"]);
+  });
+
+  it("never writes through a link put in the file's place, before or during the write", () => {
+    const victim = path.join(dir, "victim");
+    fs.writeFileSync(victim, "victim\n", { mode: 0o600 });
+    fs.rmSync(file);
+    fs.symlinkSync(victim, file);
+    expect(() => replaceFile(file, "new\n", { expected: "victim\n" })).toThrow(
+      `${file}: is not a regular file (a link put in its place?); nothing was replaced`,
+    );
+    fs.rmSync(file);
+    fs.writeFileSync(file, "old\n");
+    const during = replaceFile(file, "new\n", {
+      expected: "old\n",
+      beforeRename: () => {
+        fs.rmSync(file);
+        fs.symlinkSync(victim, file);
+      },
+    });
+    expect(during).toBe("changed-meanwhile");
+    expect(fs.readFileSync(victim, "utf8")).toBe("victim\n");
+    expect(fs.lstatSync(file).isSymbolicLink()).toBe(true);
+  });
+
   it("replaces nothing when the file changed after it was read (an admin's edit), and keeps that edit", () => {
     expect(
       replaceFile(file, "merged from a stale read\n", { expected: "old\n", beforeRename: () => fs.writeFileSync(file, "admin's edit\n") }),

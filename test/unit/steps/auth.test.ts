@@ -131,6 +131,24 @@ describe("auth-write", () => {
     expect(reloads()).toBe(1);
     expect(record().reloadPending).toBe(false);
   });
+
+  it("rewrites a record it cannot use (cut off, or a generation past what a record may hold) from the request and the file", async () => {
+    const first = await runStep("auth-write", write({ bob: entry(h("b")) }, { generation: "3" }));
+    const recordFile = path.join(dir, ".server.yaml.fetchml-keys");
+    const whole = fs.readFileSync(recordFile, "utf8");
+    fs.writeFileSync(recordFile, whole.slice(0, 40));
+    const cut = await runStep("auth-write", write({ bob: entry(h("b")) }, { generation: "4" }), { previousStdout: first.stdout });
+    expect(cut.code, cut.stderr).toBe(0);
+    expect(cut.stderr).toContain("its record is unusable (not valid JSON); rewriting it");
+    expect(record()).toMatchObject({ stack: STACK, writer: JSON.parse(first.stdout).writer, generation: 4, managed: ["bob"] });
+    fs.writeFileSync(recordFile, whole.replace('"generation": 3', `"generation": ${2 ** 53}`));
+    const big = await runStep("auth-write", write({ bob: entry(h("b")) }, { generation: String(2 ** 53 + 2) }), {
+      previousStdout: first.stdout,
+    });
+    expect(big.code, big.stderr).toBe(0);
+    expect(record().generation).toBe(1); // past the largest: starts again, within the schema
+    expect(reloads()).toBe(1);
+  }, 30_000);
 });
 
 describe("auth-revoke", () => {

@@ -106,4 +106,25 @@ describe("the SSH target", () => {
     }
     expect(fs.statSync(file).mode & 0o777).toBe(0o600);
   });
+
+  it("refuses a file in a server directory another account owns or may write, naming it and the fix", async () => {
+    const svc = path.join(sshd.dir, "svc");
+    fs.mkdirSync(svc, { mode: 0o755 });
+    fs.writeFileSync(path.join(svc, "api.yaml"), "a: 1\n");
+    fs.chownSync(svc, 65534, 65534);
+    const io = await openSshTarget({ ...spec, configPath: path.join(svc, "api.yaml") });
+    try {
+      await expect(io.identity()).rejects.toThrow(
+        `box (${spec.user}@127.0.0.1:${spec.port}:${svc}/api.yaml): on the server, ${svc} belongs to uid 65534, not to root`,
+      );
+      fs.chownSync(svc, 0, 0);
+      fs.chmodSync(svc, 0o777);
+      const again = await openSshTarget({ ...spec, configPath: path.join(svc, "api.yaml") });
+      await expect(again.read()).rejects.toThrow(`on the server, ${svc} is writable by every account (mode 777)`);
+      await again.close();
+    } finally {
+      await io.close();
+      fs.rmSync(svc, { recursive: true, force: true });
+    }
+  });
 });

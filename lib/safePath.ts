@@ -1,0 +1,132 @@
+/**
+ * A path only root and this user can redirect, checked the way sshd's StrictModes checks a
+ * home directory: every directory consulted while resolving it (links followed, each link's
+ * own directory included) must belong to root or to this user and be writable by no one else.
+ * The directory that holds the file must be closed outright (the file, its record and its temp
+ * files are created there); one further up may be a sticky directory such as /tmp, provided the
+ * entry this path passes through belongs to root or this user (others cannot rename it there).
+ *
+ * Why: a run writes as whoever runs it, often root. If another account could change a directory
+ * on the way, it could swap the file (or a parent) for a link while the run goes on, and the
+ * run would write the hashes into a file of that account's choosing. Once every directory on
+ * the way is closed to others, nothing another account does can change where a write lands.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export class UnsafePathError extends Error {}
+
+/** Links followed before giving up, as the kernel does (ELOOP). */
+const MAX_LINKS = 40;
+
+/**
+ * Throws UnsafePathError naming the first directory another account could change, its owner
+ * and what to run. Stops quietly where the path does not exist (callers report that).
+ */
+export function assertSafePath(file: string, label: string, uid = process.geteuid?.() ?? 0): void {
+  const pending = path.resolve(file).split("/").filter(Boolean);
+  let dir = "/";
+  let links = 0;
+  while (pending.length > 0) {
+    const name = pending.shift()!;
+    if (name === ".") continue;
+    if (name === "..") {
+      dir = path.dirname(dir);
+      continue;
+    }
+    const entry = path.join(dir, name);
+    const stat = lstatOrUndefined(entry);
+    // The directory holding the file (or a link's target) admits no sticky exception; nor does
+    // one whose entry is missing (another account could create it between check and use).
+    checkDirectory(dir, stat, pending.length === 0, uid, label);
+    if (!stat) return;
+    if (stat.isSymbolicLink()) {
+      if (++links > MAX_LINKS) throw new UnsafePathError(`${label}: too many symbolic links on the way to ${file}`);
+      const target = fs.readlinkSync(entry);
+      if (path.isAbsolute(target)) dir = "/";
+      pending.unshift(...target.split("/").filter(Boolean));
+      continue;
+    }
+    if (pending.length > 0 && !stat.isDirectory()) return; // not a directory: the caller's error
+    dir = entry;
+  }
+}
+
+function checkDirectory(dir: string, entry: fs.Stats | undefined, holdsTarget: boolean, uid: number, label: string): void {
+  const stat = fs.statSync(dir);
+  const problem = directoryProblem({ path: dir, uid: stat.uid, gid: stat.gid, mode: stat.mode }, entry?.uid, holdsTarget, uid, {
+    user: userName,
+    group: groupName,
+  });
+  if (problem) throw new UnsafePathError(`${label}: ${problem}`);
+}
+
+export interface DirectoryFacts {
+  path: string;
+  uid: number;
+  gid: number;
+  mode: number;
+}
+
+/**
+ * The rule itself, for a directory on the way to a file (here, or on a server over SSH): what
+ * is wrong with it and what to change, or undefined. `entryUid`: the owner of the entry the
+ * path passes through in it; `holdsTarget`: the file itself is created or replaced in it.
+ */
+export function directoryProblem(
+  dir: DirectoryFacts,
+  entryUid: number | undefined,
+  holdsTarget: boolean,
+  uid: number,
+  names: { user: (uid: number) => string; group: (gid: number) => string },
+): string | undefined {
+  const trusted = (owner: number) => owner === 0 || owner === uid;
+  if (!trusted(dir.uid)) {
+    return (
+      `${dir.path} belongs to ${names.user(dir.uid)}, not to ${uid === 0 ? "root" : `root or this user (uid ${uid})`}: ` +
+      `that account could swap the file for a link while a run writes it. Make it ${uid === 0 ? "root's" : "yours or root's"} ` +
+      `(chown ${uid === 0 ? "root" : uid} ${dir.path}; the server only needs to read the file) or run as that account`
+    );
+  }
+  if ((dir.mode & 0o022) === 0) return undefined;
+  const sticky = (dir.mode & 0o1000) !== 0;
+  if (sticky && !holdsTarget && entryUid !== undefined && trusted(entryUid)) return undefined;
+  const who = dir.mode & 0o002 ? "every account" : `group ${names.group(dir.gid)}`;
+  return (
+    `${dir.path} is writable by ${who} (mode ${(dir.mode & 0o7777).toString(8)}): another account could swap the file ` +
+    `for a link while a run writes it. Close it: chmod go-w ${dir.path}`
+  );
+}
+
+function lstatOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw e;
+  }
+}
+
+function userName(uid: number): string {
+  const name = lookup("/etc/passwd", uid);
+  return name ? `${name} (uid ${uid})` : `uid ${uid}`;
+}
+
+function groupName(gid: number): string {
+  const name = lookup("/etc/group", gid);
+  return name ? `${name} (gid ${gid})` : `gid ${gid}`;
+}
+
+/** The name of an id in /etc/passwd or /etc/group (for messages only). */
+function lookup(file: string, id: number): string | undefined {
+  try {
+    const line = fs
+      .readFileSync(file, "utf8")
+      .split("\n")
+      .find((l) => l.split(":")[2] === String(id));
+    return line?.split(":")[0];
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,68 @@
+/** Which paths another account could redirect (sshd's StrictModes rule), on real directories (as root, like the suite). */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { assertSafePath } from "../../../lib/safePath";
+
+const NOBODY = 65534;
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "safe-path-"));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const mkdir = (name: string, mode = 0o755, owner = process.geteuid!()) => {
+  const d = path.join(dir, name);
+  fs.mkdirSync(d, { recursive: true });
+  fs.chmodSync(d, mode);
+  if (owner !== process.geteuid!()) fs.chownSync(d, owner, owner);
+  return d;
+};
+
+describe("assertSafePath", () => {
+  it("accepts a path under directories only root and this user can change, through a sticky /tmp above them", () => {
+    const etc = mkdir("etc/fetchml", 0o750);
+    expect(() => assertSafePath(path.join(etc, "api.yaml"), "cfg")).not.toThrow();
+    fs.writeFileSync(path.join(etc, "api.yaml"), "");
+    fs.symlinkSync(path.join(etc, "api.yaml"), path.join(dir, "link.yaml"));
+    expect(() => assertSafePath(path.join(dir, "link.yaml"), "cfg")).not.toThrow();
+  });
+
+  it("refuses a directory owned by another account, naming it, its owner and the fix", () => {
+    const svc = mkdir("svc", 0o755, NOBODY);
+    expect(() => assertSafePath(path.join(svc, "api.yaml"), "/cfg/api.yaml")).toThrow(
+      `/cfg/api.yaml: ${svc} belongs to nobody (uid ${NOBODY}), not to root: that account could swap the file for a link while a run writes it. ` +
+        `Make it root's (chown root ${svc}; the server only needs to read the file) or run as that account`,
+    );
+    // A parent owned by that account is as bad: it can swap the whole directory.
+    const inner = mkdir("svc/conf", 0o755);
+    expect(() => assertSafePath(path.join(inner, "api.yaml"), "cfg")).toThrow(`cfg: ${svc} belongs to nobody (uid ${NOBODY})`);
+  });
+
+  it("refuses a directory others can write, and a sticky one as the file's own directory", () => {
+    const open = mkdir("open", 0o777);
+    expect(() => assertSafePath(path.join(open, "api.yaml"), "cfg")).toThrow(
+      `cfg: ${open} is writable by every account (mode 777): another account could swap the file for a link while a run writes it. Close it: chmod go-w ${open}`,
+    );
+    const group = mkdir("group", 0o775);
+    expect(() => assertSafePath(path.join(group, "api.yaml"), "cfg")).toThrow(/group\/? is writable by group .*\(gid \d+\) \(mode 775\)/);
+    const sticky = mkdir("sticky", 0o1777);
+    expect(() => assertSafePath(path.join(sticky, "api.yaml"), "cfg")).toThrow(`cfg: ${sticky} is writable by every account (mode 1777)`);
+    // Below the sticky directory, in a directory of this user's: fine.
+    const mine = mkdir("sticky/mine", 0o700);
+    expect(() => assertSafePath(path.join(mine, "api.yaml"), "cfg")).not.toThrow();
+  });
+
+  it("checks every directory a link leads through, and the link's own", () => {
+    const safe = mkdir("safe", 0o755);
+    fs.writeFileSync(path.join(safe, "api.yaml"), "");
+    const svc = mkdir("svc", 0o755, NOBODY);
+    // A link in that account's directory to a safe file: the account can point it anywhere.
+    fs.symlinkSync(path.join(safe, "api.yaml"), path.join(svc, "api.yaml"));
+    expect(() => assertSafePath(path.join(svc, "api.yaml"), "cfg")).toThrow(`cfg: ${svc} belongs to nobody`);
+    // A safe link into that account's directory.
+    fs.symlinkSync(svc, path.join(safe, "conf"));
+    expect(() => assertSafePath(path.join(safe, "conf", "x.yaml"), "cfg")).toThrow(`cfg: ${svc} belongs to nobody`);
+  });
+});
