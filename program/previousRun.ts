@@ -10,13 +10,15 @@
  * transient: the read is retried a few times before the run fails.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { PreviousTarget, PreviousUser } from "../lib/accessPlan";
+import type { PreviousTarget, PreviousUser, RunSettings } from "../lib/accessPlan";
 
 export interface PreviousRun {
   /** The `users` output: per user, their access and the public facts of their key. */
   users: Map<string, PreviousUser>;
   /** The `authTargets` output: each target and the entries this stack wrote there. */
   targets: PreviousTarget[];
+  /** The `settings` output: preserved entries, delivery directory, ml config values, vault organization (absent before it was recorded). */
+  settings?: RunSettings;
 }
 
 const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
@@ -31,6 +33,7 @@ export async function readPreviousRun(delayMs = 200): Promise<PreviousRun> {
       return {
         users: new Map(Object.entries(asMap(outputs.users)) as Array<[string, PreviousUser]>),
         targets: asTargets(outputs.authTargets),
+        settings: asSettings(outputs.settings),
       };
     } catch (e) {
       if (attempt >= ATTEMPTS) throw new pulumi.RunError(`cannot read this stack's previous outputs: ${(e as Error).message}`);
@@ -55,4 +58,19 @@ function asTargets(value: unknown): PreviousTarget[] {
       typeof t.identity === "string" &&
       Array.isArray(t.managed),
   );
+}
+
+/** The settings output, when the last run recorded one whole (else nothing to compare with). */
+function asSettings(value: unknown): RunSettings | undefined {
+  const s = asMap(value);
+  const client = asMap(s.client);
+  const ok =
+    Array.isArray(s.preserveEntries) &&
+    s.preserveEntries.every((n) => typeof n === "string") &&
+    (s.deliveryDir === null || typeof s.deliveryDir === "string") &&
+    (s.bitwardenOrganization === null || typeof s.bitwardenOrganization === "string") &&
+    typeof client.workerHost === "string" &&
+    typeof client.workerPort === "number" &&
+    typeof client.apiUrl === "string";
+  return ok ? (s as unknown as RunSettings) : undefined;
 }
