@@ -49,15 +49,22 @@ function asMap(value: unknown): Record<string, unknown> {
 /** Targets as recorded since 0.2 ({name, label, identity, managed}); older runs recorded labels only. */
 function asTargets(value: unknown): PreviousTarget[] {
   if (!Array.isArray(value)) return [];
-  return value.filter(
-    (t): t is PreviousTarget =>
-      !!t &&
-      typeof t === "object" &&
-      typeof t.name === "string" &&
-      typeof t.label === "string" &&
-      typeof t.identity === "string" &&
-      Array.isArray(t.managed),
-  );
+  return value
+    .map((t) => (t && typeof t === "object" && !isReload(t.reloadCommand) ? { ...t, reloadCommand: undefined } : t))
+    .filter(
+      (t): t is PreviousTarget =>
+        !!t &&
+        typeof t === "object" &&
+        typeof t.name === "string" &&
+        typeof t.label === "string" &&
+        typeof t.identity === "string" &&
+        Array.isArray(t.managed),
+    );
+}
+
+/** A recorded reload command: its text, or null for none (anything else: not recorded). */
+function isReload(value: unknown): value is string | null {
+  return value === null || typeof value === "string";
 }
 
 /** The settings output, when the last run recorded one whole (else nothing to compare with). */

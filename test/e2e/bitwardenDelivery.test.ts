@@ -105,6 +105,24 @@ describe("Bitwarden delivery", () => {
     expect(server.ciphers.size).toBe(3);
   });
 
+  it("names a Bitwarden user's vault collections changing (old -> new), and warns about a collection several users' items share", async () => {
+    const { FetchML, everyone } = org.collections;
+    users.bob = { ...users.bob, bitwarden: { collectionIds: [everyone] } };
+    e2e.setConfig(config());
+    try {
+      const lines = [...(await e2e.summary())];
+      expect(lines).toContain(`~ bob: vault collections [${FetchML}] -> [${everyone}]: whoever can read [${everyone}] can read bob's key`);
+      await expect(e2e.preview({ expectNoChanges: true })).rejects.toThrow();
+    } finally {
+      users.bob = { role: "researcher", delivery: "bitwarden" };
+      e2e.setConfig(config());
+    }
+    expect([...(await e2e.summary())]).toEqual([
+      `! vault collection ${FetchML} holds the items of bob, carol: whoever can read it reads all their keys ` +
+        "(give each user a collection of their own: users.<name>.bitwarden.collectionIds)",
+    ]);
+  });
+
   it("starts no bw process on a no-change up", async () => {
     const requests = server.requests.length;
     const up = await e2e.up();
