@@ -21,14 +21,14 @@ import { deliveryLines } from "./lib/deliveryPlan";
 import { readPreviousRun } from "./program/previousRun";
 import { UserKey } from "./components/userKey";
 import { vaultCheckHook } from "./program/vaultCheck";
-import { planAccess } from "./lib/accessPlan";
+import { planAccess, type RunSettings } from "./lib/accessPlan";
 import { AuthConfigError } from "./lib/mergeAuthConfig";
 import { UnsafePathError } from "./lib/safePath";
 import { TargetRecordError } from "./lib/targetRecord";
 import { TargetError } from "./targets/local";
 import { isoSeconds, now, planKeys } from "./lib/keyPlan";
 import { readTarget } from "./targets/read";
-import { targetLabel } from "./targets/spec";
+import { targetLabel, type TargetSpec } from "./targets/spec";
 
 async function program() {
   const settings = loadSettings();
@@ -43,15 +43,23 @@ async function program() {
     const identity = readings[i].identity;
     if (t.spec.kind === "local" && identity) t.spec = { ...t.spec, configPath: identity };
   });
+  const runSettings: RunSettings = {
+    preserveEntries: [...settings.preserveEntries].sort(),
+    deliveryDir: settings.deliveryDir === undefined ? null : path.resolve(settings.deliveryDir),
+    client: { workerHost: settings.client.workerHost, workerPort: settings.client.workerPort, apiUrl: settings.client.apiUrl },
+    bitwardenOrganization: settings.bitwarden?.organizationId ?? null,
+  };
   const access = planAccess({
     stack,
     users: settings.users,
     keys,
     previousUsers: previous.users,
-    targets: targets.map((t, i) => ({ name: t.name, reading: readings[i] })),
+    targets: targets.map((t, i) => ({ name: t.name, reading: readings[i], reload: reloadOf(t.spec) })),
     previousTargets: previous.targets,
     preserve: settings.preserveEntries,
     maxRevokedShare: settings.maxRevokedShare,
+    settings: runSettings,
+    previousSettings: previous.settings,
   });
   if (access.conflicts.length > 0) throw refusal(access.conflicts.join("\n"));
   const direct = settings.users.filter((user) => user.delivery === "direct");
@@ -156,6 +164,8 @@ async function program() {
               maxKeyAgeDays: user.maxKeyAgeDays ?? null,
               autoRotations: plan.autoRotations,
               keeper: plan.keeper,
+              // Who else can read the key: the next plan names a change of these.
+              collectionIds: user.delivery === "bitwarden" ? user.collectionIds! : null,
             })),
           ];
         }),
@@ -171,13 +181,22 @@ async function program() {
       generation: authConfigs[i].generation.apply((g) =>
         /^\d+$/.test(g) ? Number(g) : (previous.targets.find((t) => t.name === target.name)?.generation ?? null),
       ),
+      // Runs as the admin (or the SSH user) after each change: the next plan names a change of it.
+      reloadCommand: target.spec.reloadCommand ?? null,
     })),
+    /** Where keys go and what users receive, stack-wide (public), for the next run's plan. */
+    settings: runSettings,
     vaultItems: vault ? vault.itemIds : {},
     /** The delivery directory (real path) and the generation its step was given: the next run's drift check. */
     ...(directDelivery ? { delivery: { dir: delivery!.dir, generation: directDelivery.generation, files: directDelivery.files } } : {}),
     apiKeys: pulumi.secret(byName((key) => key.apiKey)),
     mlConfigs: pulumi.secret(byName((key) => key.mlConfig)),
   };
+}
+
+/** A target's reload command and where it runs, as the plan says it. */
+function reloadOf(spec: TargetSpec): { command?: string; where: string } {
+  return { command: spec.reloadCommand, where: spec.kind === "ssh" ? `as ${spec.user} on ${spec.host}` : "as you, on this machine" };
 }
 
 /** Validated whole before anything is read or declared: a bad config changes nothing. */

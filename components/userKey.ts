@@ -47,6 +47,9 @@ export class UserKey extends pulumi.ComponentResource {
         permissions: user.access.permissions,
         delivery: user.delivery,
         status: user.suspended ? "suspended" : "active",
+        // Where the user's ml CLI sends the key: a change is a change of this user, in every
+        // preview (and fails --expect-no-changes), even with no delivery file to rewrite.
+        client: { workerHost: args.client.workerHost, workerPort: args.client.workerPort, apiUrl: args.client.apiUrl },
       },
       // Named `User` before 0.2: the alias keeps every existing key (and its child's URN).
       { ...opts, aliases: [...(opts?.aliases ?? []), { type: "fetchml:index:User" }] },

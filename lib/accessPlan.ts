@@ -21,6 +21,8 @@ export interface PlannedUser {
   access: Access;
   delivery: string;
   suspended: boolean;
+  /** A Bitwarden user's vault collections. */
+  collectionIds?: readonly string[];
 }
 
 /** One user in the last run's `users` output. */
@@ -31,6 +33,8 @@ export interface PreviousUser extends PreviousKey {
   permissions?: Record<string, boolean>;
   delivery?: string;
   status?: string;
+  /** A Bitwarden user's vault collections (null for direct users; absent before this was recorded). */
+  collectionIds?: string[] | null;
 }
 
 /** One target in the last run's `authTargets` output. */
@@ -41,12 +45,27 @@ export interface PreviousTarget {
   managed: string[];
   /** The record generation that run passed to its write step (absent in outputs of older versions). */
   generation?: number;
+  /** The command run after each change (null: none; absent before this was recorded). */
+  reloadCommand?: string | null;
 }
 
 export interface TargetInput {
   /** Resource name: "auth-config", "server-<name>". */
   name: string;
   reading: TargetReading;
+  /** The command run after each change of the file, and where it runs ("on this machine", "on fetchml@10.0.0.5"). */
+  reload?: { command?: string; where: string };
+}
+
+/**
+ * Where keys go and what users receive, stack-wide: recorded by every run as the `settings`
+ * output (public: names, paths and URLs), so the next plan can say what changes.
+ */
+export interface RunSettings {
+  preserveEntries: string[];
+  deliveryDir: string | null;
+  client: { workerHost: string; workerPort: number; apiUrl: string };
+  bitwardenOrganization: string | null;
 }
 
 export interface TargetPlan {
@@ -79,6 +98,9 @@ export interface AccessPlanInput {
   preserve: readonly string[];
   /** Largest share (0..1) of a target's key holders one run may revoke. */
   maxRevokedShare: number;
+  /** This run's stack-wide settings, and the last run's (absent when it recorded none). */
+  settings?: RunSettings;
+  previousSettings?: RunSettings;
 }
 
 export interface AccessPlan {
@@ -106,6 +128,12 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
       say(user.name, `+ ${user.name} (${describeAccess(user)}): new key${user.suspended ? ", suspended (no access until resumed)" : ""}`);
       explained.addition.add(user.name);
       explained.access.add(user.name);
+      if (user.delivery === "bitwarden" && user.collectionIds?.length) {
+        say(
+          user.name,
+          `+ ${user.name}: key goes to the vault, collections ${bracket(user.collectionIds)} (an existing item of the user's name is moved there and cleared first)`,
+        );
+      }
     } else {
       const wasSuspended = prev.status === "suspended";
       if (user.suspended && !wasSuspended) {
@@ -128,10 +156,29 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
       }
       if (prev.delivery !== undefined && prev.delivery !== user.delivery)
         say(user.name, `~ ${user.name}: delivery ${prev.delivery} -> ${user.delivery}`);
+      const collections = user.collectionIds ?? [];
+      if (prev.collectionIds !== undefined && !sameSet(prev.collectionIds ?? [], collections) && collections.length > 0) {
+        say(
+          user.name,
+          `~ ${user.name}: vault collections ${bracket(prev.collectionIds ?? [])} -> ${bracket(collections)}: whoever can read ${bracket(collections)} can read ${user.name}'s key`,
+        );
+      }
       if (key?.change && key.change !== "new") say(user.name, `~ ${user.name}: key rotated (${rotationReason(key, prev)})`);
     }
     if (key?.warning) say(user.name, key.warning);
   }
+  // One collection holding several users' items: each of them reads the others' keys.
+  const holders = new Map<string, string[]>();
+  for (const user of input.users)
+    for (const id of user.delivery === "bitwarden" ? (user.collectionIds ?? []) : [])
+      holders.set(id, [...(holders.get(id) ?? []), user.name]);
+  const sharedLines = [...holders]
+    .filter(([, names]) => names.length > 1)
+    .map(
+      ([id, names]) =>
+        `! vault collection ${id} holds the items of ${names.join(", ")}: whoever can read it reads all their keys ` +
+        "(give each user a collection of their own: users.<name>.bitwarden.collectionIds)",
+    );
   for (const [name, prev] of input.previousUsers) {
     if (declared.has(name) || !prev?.fingerprint) continue;
     say(name, `- ${name}: access revoked`);
@@ -146,7 +193,8 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
   const previousByName = new Map(input.previousTargets.map((t) => [t.name, t]));
   const seen = new Map<string, string>();
 
-  for (const { name, reading } of input.targets) {
+  for (const targetInput of input.targets) {
+    const { name, reading } = targetInput;
     const prevTarget = previousByName.get(name);
     const identity = reading.identity ?? prevTarget?.identity;
     if (reading.identity) {
@@ -191,6 +239,21 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
       }
     }
     if (reading.identity && !reading.exists) targetLines.push(`+ ${reading.label}: does not exist yet: up creates it`);
+    const reload = targetInput.reload;
+    // A target the last run did not have gets every active user's hash (and its reload command runs).
+    if (!prevTarget && input.previousTargets.length > 0) {
+      targetLines.push(
+        `+ ${reading.label}: new target: up writes the hashes of ${activeNames.length > 0 ? activeNames.join(", ") : "nobody"} there` +
+          (reload?.command ? `, then runs ${JSON.stringify(reload.command)} ${reload.where}` : ""),
+      );
+    }
+    const before = prevTarget?.reloadCommand;
+    if (prevTarget && before !== undefined && (before ?? undefined) !== reload?.command) {
+      targetLines.push(
+        `~ ${reading.label}: reload command ${before === null ? "(none)" : JSON.stringify(before)} -> ` +
+          `${reload?.command ? JSON.stringify(reload.command) : "(none)"}${reload?.command ? `: runs ${reload.where} after each change of the file` : ""}`,
+      );
+    }
     if (reading.unreachable) {
       targetLines.push(
         `! ${reading.label}: cannot be read now (${reading.unreachable}); what up changes there is known only when it connects`,
@@ -242,7 +305,8 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
       refusals.push(`${old.managed.length} of ${old.managed.length} on ${old.label} (100%): ${old.managed.join(", ")}`);
   }
 
-  const lines = [...[...userLines.keys()].sort().flatMap((n) => userLines.get(n)!), ...targetLines];
+  const settingLines = settingsLines(input);
+  const lines = [...[...userLines.keys()].sort().flatMap((n) => userLines.get(n)!), ...targetLines, ...settingLines, ...sharedLines];
   const plan: AccessPlan = { lines, targets, conflicts };
   if (refusals.length > 0) {
     plan.massRevocation =
@@ -250,6 +314,61 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
       "Nothing was changed. If this is intended, run again with --allow-mass-revocation (FETCHML_KEYS_ALLOW_MASS_REVOCATION=1)";
   }
   return plan;
+}
+
+/**
+ * What changes stack-wide about where keys go and what users receive: entries that start or
+ * stop being preserved (kept with their access, never checked), the vault organization, the
+ * delivery directory, and the values in every user's ml config (the ml CLI sends the key to
+ * apiUrl). Said only when the last run recorded its settings, so there is something to compare.
+ */
+function settingsLines(input: AccessPlanInput): string[] {
+  const now = input.settings;
+  const before = input.previousSettings;
+  if (!now || !before) return [];
+  const lines: string[] = [];
+  const was = new Set(before.preserveEntries);
+  const is = new Set(now.preserveEntries);
+  for (const name of [...is].filter((n) => !was.has(n)).sort()) {
+    const found = input.targets.filter((t) => t.reading.entries.has(name));
+    lines.push(
+      found.length > 0
+        ? `! ${name}: now in preserveEntries: its entry stays, with its access, and is no longer checked, on ${found
+            .map((t) => `${t.reading.label}${t.reading.entries.get(name)!.admin === true ? " (admin)" : ""}`)
+            .join(", ")}`
+        : `! ${name}: now in preserveEntries: an entry of that name is kept wherever it appears (none on the targets now)`,
+    );
+  }
+  for (const name of [...was].filter((n) => !is.has(n)).sort())
+    lines.push(`~ ${name}: no longer in preserveEntries: this stack manages (and removes) its entry`);
+  if (before.bitwardenOrganization !== now.bitwardenOrganization) {
+    lines.push(
+      `~ vault organization ${before.bitwardenOrganization ?? "(none)"} -> ${now.bitwardenOrganization ?? "(none)"}: items are created in the new one, then removed from the old`,
+    );
+  }
+  if (before.deliveryDir !== now.deliveryDir) {
+    lines.push(
+      `~ deliveryDir ${before.deliveryDir ?? "(none)"} -> ${now.deliveryDir ?? "(none)"}` +
+        (now.deliveryDir ? `: direct users' ml configs (with their keys) are written there` : ": no more delivery files"),
+    );
+  }
+  for (const field of ["apiUrl", "workerHost", "workerPort"] as const) {
+    if (before.client[field] !== now.client[field]) {
+      lines.push(
+        `~ ml config ${field} ${JSON.stringify(before.client[field])} -> ${JSON.stringify(now.client[field])}: every user's ~/.ml/config.toml, ` +
+          "where their ml CLI sends its key",
+      );
+    }
+  }
+  return lines;
+}
+
+function sameSet(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && [...a].sort().join() === [...b].sort().join();
+}
+
+function bracket(ids: readonly string[]): string {
+  return `[${ids.join(", ")}]`;
 }
 
 /** "analyst" for a plain preset; "analyst: jobs:create true" when stack config overrides it. */

@@ -4,6 +4,13 @@
  * already matches costs no call; an item of the right name made by hand (the old helper
  * script) is adopted rather than duplicated; items are found by the id the last run stored,
  * never deleted by name (a replacement is created before the old one is deleted).
+ *
+ * An item holding a key is exactly what this tool writes: its collections are the configured
+ * ones and nothing else (no URIs, notes or fields of someone else's beside the key). An item
+ * someone else made (another member can pre-create "FetchML API dan" in a collection they
+ * read) is first moved, then overwritten whole with the key: the step orders the calls so
+ * that no state of the item ever holds the key together with a foreign collection or content.
+ * What is removed is named; attachments (which an edit cannot remove) refuse the run.
  */
 
 export const HASH_FIELD = "api_key_hash";
@@ -25,14 +32,27 @@ export interface VaultItem {
 
 export type VaultAction =
   | { kind: "create"; user: VaultUser }
-  | { kind: "update"; user: VaultUser; item: VaultItem; adopted: boolean; moveCollections: boolean }
+  | {
+      kind: "update";
+      user: VaultUser;
+      item: VaultItem;
+      adopted: boolean;
+      moveCollections: boolean;
+      /** What the item holds that this tool did not write (removed by the update), in words. */
+      removes: string[];
+    }
   | { kind: "keep"; user: VaultUser; item: VaultItem }
   | { kind: "remove"; name: string; id: string };
 
 export interface VaultPlan {
   actions: VaultAction[];
   warnings: string[];
+  /** Why no item may be written this run (an item this tool cannot make clean). */
+  refusals: string[];
 }
+
+/** The notes of every item this tool writes. */
+export const ITEM_NOTES = "Issued by fetchml-keys. The password is your FetchML API key: put it in ~/.ml/config.toml as api_key.";
 
 export function planVault(
   desired: readonly VaultUser[],
@@ -43,6 +63,7 @@ export function planVault(
   const live = existing.filter((i) => i.organizationId === organizationId && !i.deletedDate);
   const actions: VaultAction[] = [];
   const warnings: string[] = [];
+  const refusals: string[] = [];
   for (const user of desired) {
     const stored = previous.get(user.name);
     const byId = stored && live.find((i) => i.id === stored.id);
@@ -53,7 +74,18 @@ export function planVault(
     }
     if (!item) {
       actions.push({ kind: "create", user });
-    } else if (matches(item, user)) {
+      continue;
+    }
+    const attachments = Array.isArray(item.attachments) ? item.attachments.length : 0;
+    if (attachments > 0) {
+      refusals.push(
+        `item "${item.name}" (${item.id}, collections ${list(item.collectionIds ?? [])}) has ${attachments} attachment(s) this tool ` +
+          `did not write, and ${user.name}'s key will not be put beside them: delete the attachments or the item, then run up again`,
+      );
+      continue;
+    }
+    const removes = foreignContent(item);
+    if (matches(item, user) && removes.length === 0) {
       actions.push({ kind: "keep", user, item });
     } else {
       actions.push({
@@ -62,6 +94,7 @@ export function planVault(
         item,
         adopted: item.id !== stored?.id,
         moveCollections: !sameSet(item.collectionIds ?? [], user.collectionIds),
+        removes,
       });
     }
   }
@@ -69,7 +102,29 @@ export function planVault(
   for (const [name, record] of previous) {
     if (!wanted.has(name) && live.some((i) => i.id === record.id)) actions.push({ kind: "remove", name, id: record.id });
   }
-  return { actions, warnings };
+  return { actions, warnings, refusals };
+}
+
+/**
+ * What an item holds that this tool never writes, in words (URIs in full: they are where a
+ * browser would fill the key in; notes and field values are not repeated, only named).
+ */
+export function foreignContent(item: VaultItem): string[] {
+  const found: string[] = [];
+  if (item.type !== undefined && item.type !== 1) found.push(`item type ${String(item.type)} (not a login)`);
+  const login = (item.login ?? {}) as Record<string, unknown>;
+  const uris = Array.isArray(login.uris) ? (login.uris as Array<{ uri?: string | null }>) : [];
+  for (const u of uris) found.push(`URI ${JSON.stringify(String(u?.uri ?? "").slice(0, 120))}`);
+  if (login.totp) found.push("a TOTP secret");
+  if (Array.isArray(login.fido2Credentials) && login.fido2Credentials.length > 0) found.push("passkeys");
+  if (item.notes && item.notes !== ITEM_NOTES) found.push("notes");
+  for (const f of item.fields ?? []) if (f.name !== HASH_FIELD) found.push(`custom field ${JSON.stringify(f.name ?? "")}`);
+  for (const part of ["card", "identity", "secureNote", "sshKey"]) if (item[part]) found.push(`${part} data`);
+  return found;
+}
+
+function list(ids: readonly string[]): string {
+  return ids.length > 0 ? ids.join(", ") : "none";
 }
 
 /** The item exactly as it should be: the key, the hash field, the name, the collections. */
@@ -82,6 +137,7 @@ function matches(item: VaultItem, user: VaultUser): boolean {
     hashField.length === 1 &&
     hashField[0].value === user.apiKeyHash &&
     hashField[0].type === 1 &&
+    (item.fields ?? []).length === 1 &&
     sameSet(item.collectionIds ?? [], user.collectionIds)
   );
 }
@@ -97,7 +153,7 @@ export function newItem(user: VaultUser, organizationId: string): Record<string,
     collectionIds: [...user.collectionIds],
     type: 1,
     name: user.itemName,
-    notes: "Issued by fetchml-keys. The password is your FetchML API key: put it in ~/.ml/config.toml as api_key.",
+    notes: ITEM_NOTES,
     favorite: false,
     reprompt: 0,
     login: { username: user.name, password: user.apiKey, uris: [], totp: null },
@@ -108,13 +164,20 @@ export function newItem(user: VaultUser, organizationId: string): Record<string,
   };
 }
 
-/** The existing item with our fields brought up to date and everything else kept. */
+/**
+ * The existing item as this tool writes it, in one edit: the key, the hash, our notes, and
+ * nothing this tool did not write (URIs, other fields, notes, TOTP: see foreignContent). Only
+ * the vault's own bookkeeping (id, folder, favourite, password history) is kept. The
+ * collections are the configured ones: `bw edit` merges the request's with the item's, and the
+ * step has already moved the item there.
+ */
 export function updatedItem(item: VaultItem, user: VaultUser): Record<string, unknown> {
-  const others = (item.fields ?? []).filter((f) => f.name !== HASH_FIELD);
   return {
     ...item,
-    name: user.itemName,
-    login: { ...(item.login ?? {}), username: user.name, password: user.apiKey },
-    fields: [...others, { name: HASH_FIELD, value: user.apiKeyHash, type: 1 }],
+    ...newItem(user, item.organizationId ?? ""),
+    organizationId: item.organizationId,
+    favorite: item.favorite ?? false,
+    login: { username: user.name, password: user.apiKey, uris: [], totp: null, fido2Credentials: [] },
+    sshKey: null,
   };
 }

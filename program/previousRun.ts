@@ -10,7 +10,7 @@
  * transient: the read is retried a few times before the run fails.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { PreviousTarget, PreviousUser } from "../lib/accessPlan";
+import type { PreviousTarget, PreviousUser, RunSettings } from "../lib/accessPlan";
 import type { PreviousDelivery } from "../lib/deliveryPlan";
 
 export interface PreviousRun {
@@ -20,6 +20,8 @@ export interface PreviousRun {
   targets: PreviousTarget[];
   /** The `delivery` output: the delivery directory's real path and its generation (absent before 0.3). */
   delivery?: PreviousDelivery;
+  /** The `settings` output: preserved entries, delivery directory, ml config values, vault organization (absent before it was recorded). */
+  settings?: RunSettings;
 }
 
 const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
@@ -35,6 +37,7 @@ export async function readPreviousRun(delayMs = 200): Promise<PreviousRun> {
         users: new Map(Object.entries(asMap(outputs.users)) as Array<[string, PreviousUser]>),
         targets: asTargets(outputs.authTargets),
         ...(asDelivery(outputs.delivery) ? { delivery: asDelivery(outputs.delivery) } : {}),
+        settings: asSettings(outputs.settings),
       };
     } catch (e) {
       if (attempt >= ATTEMPTS) throw new pulumi.RunError(`cannot read this stack's previous outputs: ${(e as Error).message}`);
@@ -54,6 +57,7 @@ function asMap(value: unknown): Record<string, unknown> {
 function asTargets(value: unknown): PreviousTarget[] {
   if (!Array.isArray(value)) return [];
   return value
+    .map((t) => (t && typeof t === "object" && !isReload(t.reloadCommand) ? { ...t, reloadCommand: undefined } : t))
     .filter(
       (t): t is PreviousTarget =>
         !!t &&
@@ -71,4 +75,24 @@ function asDelivery(value: unknown): PreviousDelivery | undefined {
   if (typeof d.dir !== "string" || !Number.isSafeInteger(d.generation)) return undefined;
   const files = Array.isArray(d.files) && d.files.every((f) => typeof f === "string") ? { files: d.files as string[] } : {};
   return { dir: d.dir, generation: d.generation as number, ...files };
+}
+
+/** A recorded reload command: its text, or null for none (anything else: not recorded). */
+function isReload(value: unknown): value is string | null {
+  return value === null || typeof value === "string";
+}
+
+/** The settings output, when the last run recorded one whole (else nothing to compare with). */
+function asSettings(value: unknown): RunSettings | undefined {
+  const s = asMap(value);
+  const client = asMap(s.client);
+  const ok =
+    Array.isArray(s.preserveEntries) &&
+    s.preserveEntries.every((n) => typeof n === "string") &&
+    (s.deliveryDir === null || typeof s.deliveryDir === "string") &&
+    (s.bitwardenOrganization === null || typeof s.bitwardenOrganization === "string") &&
+    typeof client.workerHost === "string" &&
+    typeof client.workerPort === "number" &&
+    typeof client.apiUrl === "string";
+  return ok ? (s as unknown as RunSettings) : undefined;
 }

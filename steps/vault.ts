@@ -33,6 +33,8 @@ export async function vaultStep(request: VaultRequest, mode: "write" | "remove",
       const existing = [...listed, ...(await fetchMissing(serve, previous, listed))];
       const plan = planVault(mode === "write" ? request.users : [], previous, existing, request.organizationId);
       plan.warnings.forEach(say);
+      // Before anything is written: a key never goes into an item this tool cannot make clean.
+      if (plan.refusals.length > 0) throw new SafeError(plan.refusals.join("; "));
       for (const action of plan.actions) {
         if (action.kind === "keep") {
           records.push([action.user.name, { id: action.item.id, fingerprint: action.user.fingerprint }]);
@@ -41,10 +43,26 @@ export async function vaultStep(request: VaultRequest, mode: "write" | "remove",
           records.push([action.user.name, { id: created.id, fingerprint: action.user.fingerprint }]);
           say(`created item "${action.user.itemName}" for ${action.user.name}`);
         } else if (action.kind === "update") {
-          await serve.call("PUT", `/object/item/${action.item.id}`, updatedItem(action.item, action.user));
-          if (action.moveCollections) await serve.call("PUT", `/object/item-collections/${action.item.id}`, action.user.collectionIds);
-          records.push([action.user.name, { id: action.item.id, fingerprint: action.user.fingerprint }]);
-          say(`${action.adopted ? "adopted existing item" : "updated item"} "${action.user.itemName}" for ${action.user.name}`);
+          const { item, user } = action;
+          // The move comes first, and is checked: the key is written only into an item that
+          // nobody outside the configured collections can read (an adopted item may have been
+          // made by another member in a collection they read).
+          if (action.moveCollections) {
+            const moved = await serve.call<VaultItem>("PUT", `/object/item-collections/${item.id}`, user.collectionIds);
+            const now = [...(moved?.collectionIds ?? [])].sort().join(", ");
+            if (now !== [...user.collectionIds].sort().join(", "))
+              throw new SafeError(
+                `item "${item.name}" (${item.id}) is in collections ${now || "none"} after the move, not ${user.collectionIds.join(", ")}: no key was written into it`,
+              );
+            say(
+              `moved item "${item.name}" (${item.id}) from collections ${(item.collectionIds ?? []).join(", ") || "none"} to ${user.collectionIds.join(", ")}`,
+            );
+          }
+          // One edit writes the key and drops whatever else was there: no state holds both.
+          await serve.call("PUT", `/object/item/${item.id}`, updatedItem(item, user));
+          records.push([user.name, { id: item.id, fingerprint: user.fingerprint }]);
+          say(`${action.adopted ? `adopted existing item (${item.id})` : "updated item"} "${user.itemName}" for ${user.name}`);
+          if (action.removes.length > 0) say(`removed from "${user.itemName}" what this tool did not write: ${action.removes.join(", ")}`);
         } else if (request.onRevoke === "trash") {
           await serve.call("DELETE", `/object/item/${action.id}`);
           say(`moved ${action.name}'s item to the trash`);

@@ -59,7 +59,7 @@ async function getItem(id: string) {
 }
 
 beforeAll(async () => {
-  vault = await startVault(["FetchML", "alice-only"]);
+  vault = await startVault(["FetchML", "alice-only", "everyone"]);
   ({ server, org, bw } = vault);
   seenSecrets.add(bw.session);
   e2e = await E2EStack.create({});
@@ -105,6 +105,24 @@ describe("Bitwarden delivery", () => {
     expect(server.ciphers.size).toBe(3);
   });
 
+  it("names a Bitwarden user's vault collections changing (old -> new), and warns about a collection several users' items share", async () => {
+    const { FetchML, everyone } = org.collections;
+    users.bob = { ...users.bob, bitwarden: { collectionIds: [everyone] } };
+    e2e.setConfig(config());
+    try {
+      const lines = [...(await e2e.summary())];
+      expect(lines).toContain(`~ bob: vault collections [${FetchML}] -> [${everyone}]: whoever can read [${everyone}] can read bob's key`);
+      await expect(e2e.preview({ expectNoChanges: true })).rejects.toThrow();
+    } finally {
+      users.bob = { role: "researcher", delivery: "bitwarden" };
+      e2e.setConfig(config());
+    }
+    expect([...(await e2e.summary())]).toEqual([
+      `! vault collection ${FetchML} holds the items of bob, carol: whoever can read it reads all their keys ` +
+        "(give each user a collection of their own: users.<name>.bitwarden.collectionIds)",
+    ]);
+  });
+
   it("starts no bw process on a no-change up", async () => {
     const requests = server.requests.length;
     const up = await e2e.up();
@@ -147,26 +165,55 @@ describe("Bitwarden delivery", () => {
     expect(trash.map((i: { id: string }) => i.id)).toEqual([vaultItems.carol]);
   });
 
-  it("adopts an item the old helper script made instead of duplicating it", async () => {
+  it("adopts an item of erin's name made elsewhere only once it is in erin's collection and cleared: the key never sits beside it", async () => {
+    // Made by hand (the old helper script, or another member) in a collection everyone reads,
+    // with a URI, notes and a field of its own.
     const made = await bw.createItem({
       organizationId: org.id,
-      collectionIds: [org.collections.FetchML],
+      collectionIds: [org.collections.everyone],
       type: 1,
       name: "FetchML API erin",
       notes: "made by create_bitwarden_fetchml_item.sh",
-      login: { username: "erin", password: "hand-made-key", uris: [] },
-      fields: [{ name: "api_key_hash", value: expectedHash("hand-made-key"), type: 1 }],
+      login: { username: "erin", password: "hand-made-key", uris: [{ uri: "https://evil.example/erin", match: null }] },
+      fields: [
+        { name: "api_key_hash", value: expectedHash("hand-made-key"), type: 1 },
+        { name: "owner", value: "mallory", type: 0 },
+      ],
     });
     users.erin = { role: "researcher", delivery: "bitwarden" };
     e2e.setConfig(config());
+    // The plan says where erin's key goes, and what happens to an item already named for erin.
+    expect([...(await e2e.summary())]).toContain(
+      `+ erin: key goes to the vault, collections [${org.collections.FetchML}] (an existing item of the user's name is moved there and cleared first)`,
+    );
+    const from = server.cipherStates.length;
     await e2e.up();
     const { apiKeys, vaultItems } = await outputs();
     expect(vaultItems.erin, vaultLog()).toBe(made.id);
+    // Every state the item went through, decrypted by the test: with erin's key in it, it was
+    // in erin's collection only and held nothing of what it held before.
+    const withKey = server.cipherStates
+      .slice(from)
+      .filter((s) => s.id === made.id)
+      .map((s) => ({ s, d: server.decryptState(s) }))
+      .filter(({ d }) => d.password === apiKeys.erin);
+    expect(withKey.length).toBeGreaterThan(0);
+    for (const { s, d } of withKey) {
+      expect({ collections: s.collectionIds, uris: d.uris, fields: Object.keys(d.fields) }).toEqual({
+        collections: [org.collections.FetchML],
+        uris: [],
+        fields: ["api_key_hash"],
+      });
+      expect(d.notes ?? "").not.toContain("create_bitwarden_fetchml_item");
+    }
     await bw.ok(["sync"]);
     const found = JSON.parse(await bw.ok(["list", "items", "--search", "FetchML API erin"]));
     expect(found).toHaveLength(1);
     expectSameSecret(found[0].login.password, apiKeys.erin, "erin's key");
-    expect(found[0].notes).toBe("made by create_bitwarden_fetchml_item.sh");
+    expect(found[0].collectionIds).toEqual([org.collections.FetchML]);
+    expect(e2e.output()).toContain(
+      'removed from "FetchML API erin" what this tool did not write: URI "https://evil.example/erin", notes, custom field "owner"',
+    );
   });
 
   it("a vault that goes down mid-run leaves the old hash on the server, and the next up converges", async () => {

@@ -30,7 +30,7 @@ const step = (name: "vault-write" | "vault-remove", body: VaultRequest, previous
 const items = (stdout: string) => Object.fromEntries(JSON.parse(stdout).items) as Record<string, { id: string }>;
 
 beforeAll(async () => {
-  vault = await startVault();
+  vault = await startVault(["FetchML", "everyone"]);
 }, 120_000);
 afterAll(async () => {
   await vault?.stop();
@@ -70,6 +70,43 @@ describe("the vault step, run directly", () => {
     const removed = await step("vault-remove", request([user("alice", "key-alice-1")], "delete"), run.stdout);
     expect(removed.stderr).toContain("deleted alice's item permanently");
     expect(vault.server.ciphers.has(ids.alice.id)).toBe(false);
+  });
+
+  it("adopts an item someone else made in another collection only once moved and cleared: its key never sits beside theirs", async () => {
+    // Another member's item of dan's name, in a collection every member reads, with their URI,
+    // notes and a field (made here with the admin's own bw: the vault sees the same item).
+    const planted = await vault.bw.createItem({
+      organizationId: vault.org.id,
+      collectionIds: [vault.org.collections.everyone],
+      type: 1,
+      name: "FetchML API dan",
+      notes: "ping me when it is set",
+      login: { username: "dan", password: "planted", uris: [{ uri: "https://evil.example/collect", match: null }] },
+      fields: [{ name: "callback", value: "https://evil.example/hook", type: 0 }],
+    });
+    const from = vault.server.cipherStates.length;
+    const run = await step("vault-write", request([user("dan", "key-dan-1")]));
+    expect(run.code, run.stderr).toBe(0);
+    expect(items(run.stdout).dan.id).toBe(planted.id);
+    // Every state the item was in during the run, decrypted here: where it holds dan's key,
+    // it is in dan's collection only, with no URI, notes or field of the other member's.
+    const states = vault.server.cipherStates.slice(from).filter((s) => s.id === planted.id);
+    const withKey = states.map((s) => ({ s, d: vault.server.decryptState(s) })).filter(({ d }) => d.password === "key-dan-1");
+    expect(withKey.length, states.map((s) => s.request).join(", ")).toBeGreaterThan(0);
+    for (const { s, d } of withKey) {
+      expect({ collections: s.collectionIds, uris: d.uris, fields: Object.keys(d.fields) }).toEqual({
+        collections: [vault.org.collections.FetchML],
+        uris: [],
+        fields: ["api_key_hash"],
+      });
+      expect(d.notes ?? "").not.toContain("ping me");
+      expect(d.fields.api_key_hash === hashApiKey("key-dan-1")).toBe(true);
+    }
+    expect(vault.server.ciphers.get(planted.id)!.collectionIds).toEqual([vault.org.collections.FetchML]);
+    // The up's output names what was moved and removed (never the key).
+    expect(run.stderr).toContain(`from collections ${vault.org.collections.everyone} to ${vault.org.collections.FetchML}`);
+    expect(run.stderr).toContain('URI "https://evil.example/collect", notes, custom field "callback"');
+    expect(run.stdout + run.stderr).not.toContain("key-dan-1");
   });
 
   it("refuses to run with a session that does not open the vault, and says what to run", async () => {

@@ -58,6 +58,16 @@ interface Cipher {
   deletedDate: string | null;
 }
 
+/** One cipher as it stood after one request. */
+export interface CipherState {
+  request: string;
+  id: string;
+  organizationId: string | null;
+  ownerId: string;
+  collectionIds: string[];
+  data: Record<string, unknown>;
+}
+
 /** Fields of a cipher that belong to the client (encrypted or plain); everything else is the server's. */
 const CLIENT_FIELDS = [
   "type",
@@ -75,6 +85,15 @@ const CLIENT_FIELDS = [
   "reprompt",
   "key",
 ] as const;
+
+export interface DecryptedCipher {
+  name: string;
+  notes?: string;
+  username?: string;
+  password?: string;
+  uris: string[];
+  fields: Record<string, string>;
+}
 
 export interface SeededAccount {
   id: string;
@@ -108,6 +127,8 @@ export class BitwardenTestServer {
   readonly unknownRoutes: string[] = [];
   /** Every request as "METHOD /path", for tests that count calls. */
   readonly requests: string[] = [];
+  /** Every state a cipher was in, in order (after each create, edit and move), for tests that check what was never true. */
+  readonly cipherStates: CipherState[] = [];
   private readonly accessTokens = new Map<string, string>();
   private readonly refreshTokens = new Map<string, string>();
   private clock = Date.now();
@@ -239,21 +260,40 @@ export class BitwardenTestServer {
   }
 
   /** A cipher's decrypted name, login and fields, for assertions that do not go through `bw`. */
-  decryptCipher(id: string): { name: string; username?: string; password?: string; fields: Record<string, string> } {
-    const cipher = this.ciphers.get(id)!;
+  decryptCipher(id: string): DecryptedCipher {
+    return this.decryptState(this.ciphers.get(id)!);
+  }
+
+  /** A recorded state (or a cipher), decrypted with the key it was written with. */
+  decryptState(cipher: Pick<Cipher, "organizationId" | "ownerId" | "data">): DecryptedCipher {
     const key = this.cipherKey(cipher);
     const dec = (s: unknown) => (typeof s === "string" ? bwc.decrypt(s, key).toString("utf8") : undefined);
     const login = (cipher.data.login ?? {}) as Record<string, unknown>;
     const fields = ((cipher.data.fields ?? []) as Array<Record<string, unknown>>).map((f) => [dec(f.name)!, dec(f.value) ?? ""]);
+    const uris = ((login.uris ?? []) as Array<Record<string, unknown>>).map((u) => dec(u.uri) ?? "");
     return {
       name: dec(cipher.data.name)!,
+      notes: dec(cipher.data.notes),
       username: dec(login.username),
       password: dec(login.password),
+      uris,
       fields: Object.fromEntries(fields),
     };
   }
 
-  private cipherKey(cipher: Cipher): bwc.SymmetricKey {
+  private record(request: string, cipher: Cipher): void {
+    const { id, organizationId, ownerId } = cipher;
+    this.cipherStates.push({
+      request,
+      id,
+      organizationId,
+      ownerId,
+      collectionIds: [...cipher.collectionIds],
+      data: structuredClone(cipher.data),
+    });
+  }
+
+  private cipherKey(cipher: Pick<Cipher, "organizationId" | "ownerId" | "data">): bwc.SymmetricKey {
     const base = cipher.organizationId ? this.organizations.get(cipher.organizationId)!.key : this.accounts.get(cipher.ownerId)!.userKey;
     // Per-cipher keys (if the client used one) are wrapped by the org or user key.
     return typeof cipher.data.key === "string" ? bwc.keyFromBytes(bwc.decrypt(cipher.data.key, base)) : base;
@@ -348,6 +388,7 @@ export class BitwardenTestServer {
         cipher.collectionIds = ids;
         cipher.revisionDate = new Date(this.tick()).toISOString();
         this.touch(cipher);
+        this.record(`${method} ${p}`, cipher);
         const body = this.cipherJson(cipher);
         return { body: action === "collections_v2" ? { object: "optionalCipherDetails", unavailable: false, cipher: body } : body };
       }
@@ -690,6 +731,7 @@ export class BitwardenTestServer {
     };
     this.ciphers.set(cipher.id, cipher);
     this.touch(cipher);
+    this.record("create", cipher);
     return this.cipherJson(cipher);
   }
 
@@ -697,6 +739,7 @@ export class BitwardenTestServer {
     cipher.data = pickClientFields(request);
     cipher.revisionDate = new Date(this.tick()).toISOString();
     this.touch(cipher);
+    this.record("edit", cipher);
     return this.cipherJson(cipher);
   }
 

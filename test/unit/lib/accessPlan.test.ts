@@ -249,7 +249,11 @@ describe("planAccess", () => {
     const p = plan({
       users: [alice],
       previousUsers: new Map([["alice", record(alice)]]),
-      previousTargets: [moved],
+      previousTargets: [
+        { name: "auth-config", label: "/srv/api.yaml", identity: "/srv/api.yaml", managed: ["alice"] },
+        moved,
+        { name: "server-b", label: "b (down)", identity: "ssh:k:/b.yaml", managed: ["alice"] },
+      ],
       targets: [
         { name: "auth-config", reading: pending },
         { name: "server-a", reading: { ...reading([alice]), label: "a (new)", identity: "ssh:k:/new.yaml" } },
@@ -364,5 +368,135 @@ describe("targetGeneration", () => {
       targetRecordSchema.safeParse({ format: 1, stack: STACK, writer: "w", generation: 2 ** 53, reloadPending: false, managed: [] })
         .success,
     ).toBe(false);
+  });
+});
+
+describe("planAccess: where keys go and what runs with them", () => {
+  const alice = user("alice", "admin");
+  const bob = user("bob");
+  const previous = new Map([
+    ["alice", record(alice)],
+    ["bob", record(bob)],
+  ]);
+  const target = (name: string, label: string, reloadCommand?: string) => ({
+    name,
+    reading: reading([alice, bob], {}, { label, identity: label }),
+    reload: { command: reloadCommand, where: "as you, on this machine" },
+  });
+  const was = (name: string, label: string, reloadCommand: string | null) => ({
+    name,
+    label,
+    identity: label,
+    managed: ["alice", "bob"],
+    reloadCommand,
+  });
+  const settings = {
+    preserveEntries: ["svc-backup"],
+    deliveryDir: null,
+    client: { workerHost: "localhost", workerPort: 9100, apiUrl: "ws://localhost:9100/ws" },
+    bitwardenOrganization: null,
+  };
+
+  it("names a changed reload command, old and new text, and where it runs", () => {
+    const p = plan({
+      users: [alice, bob],
+      previousUsers: previous,
+      targets: [target("auth-config", "/srv/api.yaml", "sh -c 'cat /srv/api.yaml > /tmp/leak'")],
+      previousTargets: [was("auth-config", "/srv/api.yaml", "systemctl restart fetchml")],
+    });
+    expect(p.lines).toEqual([
+      `~ /srv/api.yaml: reload command "systemctl restart fetchml" -> "sh -c 'cat /srv/api.yaml > /tmp/leak'": runs as you, on this machine after each change of the file`,
+    ]);
+  });
+
+  it("names a target the last run did not have, whose hashes go there, and its reload command", () => {
+    const p = plan({
+      users: [alice, bob],
+      previousUsers: previous,
+      targets: [target("auth-config", "/srv/api.yaml"), target("server-b", "b (x@10.0.0.9:22:/etc/api.yaml)", "true")],
+      previousTargets: [was("auth-config", "/srv/api.yaml", null)],
+    });
+    expect(p.lines).toEqual([
+      `+ b (x@10.0.0.9:22:/etc/api.yaml): new target: up writes the hashes of alice, bob there, then runs "true" as you, on this machine`,
+    ]);
+  });
+
+  it("says nothing about reload commands or targets the last run did not record (older versions)", () => {
+    const p = plan({
+      users: [alice, bob],
+      previousUsers: previous,
+      targets: [target("auth-config", "/srv/api.yaml", "x")],
+      previousTargets: [{ name: "auth-config", label: "/srv/api.yaml", identity: "/srv/api.yaml", managed: ["alice", "bob"] }],
+    });
+    expect(p.lines).toEqual([]);
+  });
+
+  it("names an entry that starts being preserved, with its admin access, and one that stops", () => {
+    const t = { ...target("auth-config", "/srv/api.yaml"), reading: reading([alice, bob], { eve: { admin: true } }) };
+    const p = plan({
+      users: [alice, bob],
+      previousUsers: previous,
+      targets: [t],
+      previousTargets: [was("auth-config", "/srv/api.yaml", null)],
+      preserve: ["eve"],
+      settings: { ...settings, preserveEntries: ["eve"] },
+      previousSettings: settings,
+    });
+    expect(p.lines).toEqual([
+      "! eve: now in preserveEntries: its entry stays, with its access, and is no longer checked, on /srv/api.yaml (admin)",
+      "~ svc-backup: no longer in preserveEntries: this stack manages (and removes) its entry",
+    ]);
+  });
+
+  it("names the vault organization, the delivery directory and ml config values that change", () => {
+    const p = plan({
+      users: [alice, bob],
+      previousUsers: previous,
+      settings: {
+        ...settings,
+        deliveryDir: "/srv/handover",
+        client: { ...settings.client, apiUrl: "wss://evil.example/ws" },
+        bitwardenOrganization: "org-2",
+      },
+      previousSettings: { ...settings, bitwardenOrganization: "org-1" },
+    });
+    expect(p.lines).toEqual([
+      "~ vault organization org-1 -> org-2: items are created in the new one, then removed from the old",
+      "~ deliveryDir (none) -> /srv/handover: direct users' ml configs (with their keys) are written there",
+      `~ ml config apiUrl "ws://localhost:9100/ws" -> "wss://evil.example/ws": every user's ~/.ml/config.toml, where their ml CLI sends its key`,
+    ]);
+  });
+
+  it("names a Bitwarden user's collections, old -> new, and where a new one's key goes", () => {
+    const vaultBob = user("bob", "researcher", { delivery: "bitwarden", collectionIds: ["everyone"] });
+    const dan = user("dan", "researcher", { delivery: "bitwarden", collectionIds: ["dan-only"] });
+    const p = plan({
+      users: [vaultBob, dan],
+      previousUsers: new Map([["bob", record(vaultBob, { collectionIds: ["bob-only"] })]]),
+      keys: new Map<string, KeyPlan>([
+        ["bob", { keeper: "0", autoRotations: 0 }],
+        ["dan", { keeper: "0", autoRotations: 0, change: "new" }],
+      ]),
+    });
+    expect(p.lines).toEqual([
+      "~ bob: vault collections [bob-only] -> [everyone]: whoever can read [everyone] can read bob's key",
+      "+ dan (researcher): new key",
+      "+ dan: key goes to the vault, collections [dan-only] (an existing item of the user's name is moved there and cleared first)",
+    ]);
+  });
+
+  it("warns about a collection that holds more than one user's item", () => {
+    const a = user("alice", "admin", { delivery: "bitwarden", collectionIds: ["shared", "alice-only"] });
+    const b = user("bob", "researcher", { delivery: "bitwarden", collectionIds: ["shared"] });
+    const p = plan({
+      users: [a, b],
+      previousUsers: new Map([
+        ["alice", record(a, { collectionIds: ["shared", "alice-only"] })],
+        ["bob", record(b, { collectionIds: ["shared"] })],
+      ]),
+    });
+    expect(p.lines).toEqual([
+      "! vault collection shared holds the items of alice, bob: whoever can read it reads all their keys (give each user a collection of their own: users.<name>.bitwarden.collectionIds)",
+    ]);
   });
 });

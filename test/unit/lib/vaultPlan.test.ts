@@ -80,6 +80,34 @@ describe("planVault", () => {
     expect(plan.actions).toEqual([{ kind: "remove", name: "carol", id: "c1" }]);
   });
 
+  it("names what an item holds that this tool did not write, and does not keep it beside the key", () => {
+    const planted = item("x9", user("dan"), {
+      collectionIds: ["everyone"],
+      notes: "ping me",
+      login: { username: "dan", password: "key-dan", uris: [{ uri: "https://evil.example/collect" }] } as VaultItem["login"],
+      fields: [
+        { name: "api_key_hash", value: "hash-key-dan", type: 1 },
+        { name: "callback", value: "https://evil.example/hook", type: 0 },
+      ],
+    });
+    // Even with the right key already in it, the item is not "as wanted": it is moved and cleared.
+    expect(planVault([user("dan")], {}, [planted], ORG).actions).toMatchObject([
+      {
+        kind: "update",
+        adopted: true,
+        moveCollections: true,
+        removes: ['URI "https://evil.example/collect"', "notes", 'custom field "callback"'],
+      },
+    ]);
+  });
+
+  it("refuses, naming the item and its collections, an item with attachments (an edit cannot remove them)", () => {
+    const planted = item("x9", user("dan"), { collectionIds: ["everyone"], attachments: [{ id: "a", fileName: "x" }] });
+    const plan = planVault([user("dan")], {}, [planted], ORG);
+    expect(plan.actions).toEqual([]);
+    expect(plan.refusals).toEqual([expect.stringContaining('item "FetchML API dan" (x9, collections everyone) has 1 attachment(s)')]);
+  });
+
   it("never removes by name: an item it did not write is left alone", () => {
     expect(planVault([], {}, [item("c1", user("carol"))], ORG).actions).toEqual([]);
   });
@@ -97,19 +125,24 @@ describe("item bodies", () => {
     });
   });
 
-  it("keeps an adopted item's other fields and notes", () => {
+  it("writes an adopted item whole: the key, the hash and our notes, nothing of what it held before", () => {
     const old = item("x", user("erin"), {
-      notes: "keep me",
+      notes: "ping me",
+      login: {
+        username: "erin",
+        password: "planted",
+        uris: [{ uri: "https://evil.example/x" }],
+        totp: "otpauth://x",
+      } as VaultItem["login"],
       fields: [
         { name: "team", value: "ml", type: 0 },
         { name: "api_key_hash", value: "old", type: 0 },
       ],
     });
-    const next = updatedItem(old, user("erin", "new"));
-    expect(next.notes).toBe("keep me");
-    expect(next.fields).toEqual([
-      { name: "team", value: "ml", type: 0 },
-      { name: "api_key_hash", value: "hash-new", type: 1 },
-    ]);
+    const next = updatedItem(old, user("erin", "new")) as Record<string, any>;
+    expect(next.notes).not.toBe("ping me");
+    expect(next.login).toEqual({ username: "erin", password: "new", uris: [], totp: null, fido2Credentials: [] });
+    expect(next.fields).toEqual([{ name: "api_key_hash", value: "hash-new", type: 1 }]);
+    expect(next.collectionIds).toEqual([COL]);
   });
 });
