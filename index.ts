@@ -12,7 +12,7 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { exposureProblems } from "./config/exposure";
-import { authTargets, ConfigError, parseSettings, readNamespace, type Settings } from "./config/settings";
+import { authTargets, ConfigError, parseSettings, readNamespace, type Settings, stackFileName, strayKeys } from "./config/settings";
 import { AuthConfig } from "./components/authConfig";
 import { AuthRevocation } from "./components/authRevocation";
 import { BitwardenVault } from "./components/bitwardenVault";
@@ -22,6 +22,7 @@ import { UserKey } from "./components/userKey";
 import { vaultCheckHook } from "./program/vaultCheck";
 import { planAccess } from "./lib/accessPlan";
 import { AuthConfigError } from "./lib/mergeAuthConfig";
+import { missingTargets } from "./lib/missingTarget";
 import { TargetRecordError } from "./lib/targetRecord";
 import { TargetError } from "./targets/local";
 import { isoSeconds, now, planKeys } from "./lib/keyPlan";
@@ -51,7 +52,13 @@ async function program() {
     preserve: settings.preserveEntries,
     maxRevokedShare: settings.maxRevokedShare,
   });
-  if (access.conflicts.length > 0) throw refusal(access.conflicts.join("\n"));
+  const missing = missingTargets(
+    targets.map((t, i) => ({ ...t, label: readings[i].label, reading: readings[i] })),
+    previous.targets,
+    stackFileName(pulumi.getStack()),
+  );
+  // Before the plan is printed: its lines would describe a run (a move, a new file) that is refused.
+  if (access.conflicts.length + missing.length > 0) throw refusal([...access.conflicts, ...missing].join("\n"));
   // The plan, in every preview and up (the runner's `summary` prints just these lines).
   for (const line of access.lines) (line.startsWith("!") ? pulumi.log.warn : pulumi.log.info)(line);
   if (access.massRevocation && process.env.FETCHML_KEYS_ALLOW_MASS_REVOCATION !== "1") throw refusal(access.massRevocation);
@@ -159,12 +166,14 @@ async function program() {
 /** Validated whole before anything is read or declared: a bad config changes nothing. */
 function loadSettings(): Settings {
   try {
-    const settings = parseSettings(readNamespace(pulumi.runtime.allConfig()));
+    const config = pulumi.runtime.allConfig();
+    const settings = parseSettings(readNamespace(config), strayKeys(Object.keys(config)));
     const exposed = exposureProblems(settings, pulumi.getStack());
     if (exposed.length > 0) throw new ConfigError(exposed);
     return settings;
   } catch (e) {
-    if (e instanceof ConfigError) throw refusal(e.message);
+    // Named by its file: the engine's own framing around a program's error never says which file.
+    if (e instanceof ConfigError) throw refusal(`${stackFileName(pulumi.getStack())}: ${e.message}`);
     throw e;
   }
 }

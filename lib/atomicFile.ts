@@ -16,6 +16,8 @@ export interface ReplaceOptions {
   expected?: string;
   /** Skip the check (files nobody else edits, such as this project's own records). */
   unchecked?: boolean;
+  /** Keep the old file's mode bits as they are, others' too (files without secrets, e.g. a stack file). */
+  keepMode?: boolean;
   /** Called with the temp file's path once it is complete, just before the check and rename (tests). */
   beforeRename?: (temp: string) => void;
 }
@@ -30,7 +32,7 @@ export function replaceFile(file: string, content: string, options: ReplaceOptio
   const fd = fs.openSync(temp, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o600);
   try {
     // A server reading its config through its group keeps working; others never can read it.
-    fs.fchmodSync(fd, previous ? previous.mode & 0o770 : 0o600);
+    fs.fchmodSync(fd, previous ? previous.mode & (options.keepMode ? 0o7777 : 0o770) : 0o600);
     if (previous && process.getuid?.() === 0) fs.fchownSync(fd, previous.uid, previous.gid);
     fs.writeFileSync(fd, content);
     fs.fsyncSync(fd);
