@@ -31,6 +31,10 @@ const HINTS: Array<[RegExp, (stack: string) => string]> = [
       "Only once FetchML reads the new file (a copy of the old one), run it again with --allow-mass-revocation",
   ],
   [/refusing to take access from more than/i, () => "if that is what you mean, run it again with --allow-mass-revocation"],
+  [
+    /the reload is owed until an up runs it again/,
+    (stack) => `fix what the reload command said, then retry the reload: npm run -s keys -- up --stack ${stack}`,
+  ],
   [/the Bitwarden vault is not unlocked/i, () => 'export BW_SESSION="$(npm run -s bw -- unlock --raw)" and run it again'],
   [/no stack named|stack .* not found/i, () => "list the stacks with: npm run -s keys -- stacks"],
 ];
