@@ -18,6 +18,7 @@ import { previewAccess, printAccess } from "./summary";
 import { userArgsProblem, userCommand, UserCommandError } from "./user";
 import { DEMO_STACK, openStack, openWorkspace, selectedStack, StackNotFound, stackFilePath, stackFiles, UP_OPTIONS } from "./workspace";
 import { now } from "../lib/keyPlan";
+import { ConfigError, settingsOf, StackFileError } from "../lib/stackFile";
 
 const USAGE = `usage: fetchml-keys <command> [options]
 
@@ -135,6 +136,9 @@ async function main(argv: string[]): Promise<number> {
     console.error("fetchml-keys: not a terminal, so nothing can be confirmed; pass --yes to apply without asking");
     return 1;
   }
+  // Read the way the program reads it, before the engine: a bad stack file is said once, by
+  // its path, rather than inside the engine's framing of a failed run (counts, "1 errored").
+  if (["preview", "up", "summary", "refresh"].includes(command)) checkStackFile(stackName);
   const stack = await existingStack(stackName);
   const opened = stack.opened;
   console.error(
@@ -265,6 +269,18 @@ async function printUserCounts(stack: Stack): Promise<void> {
   const all = Object.values(users);
   const suspended = all.filter((u) => u.status === "suspended").length;
   console.log(`users: ${all.length - suspended} active, ${suspended} suspended (\`user list\` shows them)`);
+}
+
+function checkStackFile(stackName: string): void {
+  const file = stackFilePath(stackName);
+  if (!fs.existsSync(file)) return; // existingStack says so, with the stacks there are
+  try {
+    settingsOf(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof StackFileError)
+      throw new UserCommandError(`${path.relative(PROJECT_ROOT, file)}: ${e.message}`);
+    throw e;
+  }
 }
 
 /** The stack `pulumi stack select` chose here; the demo stack when none is. */

@@ -5,7 +5,7 @@
  * own schema before anyone writes it. Pure.
  */
 import { isMap, isScalar, parseDocument, type Document, YAMLMap } from "yaml";
-import { CONFIG_NAMESPACE, ConfigError, parseSettings, type Settings, strayKeys } from "../config/settings";
+import { CONFIG_NAMESPACE, ConfigError, parseSettings, readNamespace, type Settings, strayKeys } from "../config/settings";
 
 export type UserEdit =
   /** Without a role the user gets defaults.role (the check below refuses it when there is none). */
@@ -45,14 +45,21 @@ export function editStackFile(text: string, edit: UserEdit): string {
   return next;
 }
 
-/** Stack config as the program would see it (secure values stand as "[secret]"), validated. */
+/**
+ * Stack config as the program would see it (secure values stand as "[secret]"), validated the
+ * program's way: Pulumi hands every top-level value over as text (objects as JSON), which
+ * readNamespace turns back, so a quoted number here passes or fails exactly as under the engine.
+ */
 export function settingsOf(text: string): Settings {
-  const config = (parseDocument(text).toJS()?.config ?? {}) as Record<string, unknown>;
-  const ours: Record<string, unknown> = {};
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) throw new StackFileError(`not valid YAML: ${doc.errors[0].message.split("\n")[0]}`);
+  const config = (doc.toJS()?.config ?? {}) as Record<string, unknown>;
+  const raw: Record<string, string> = {};
   for (const [key, value] of Object.entries(config)) {
-    if (key.startsWith(`${CONFIG_NAMESPACE}:`)) ours[key.slice(CONFIG_NAMESPACE.length + 1)] = withoutSecure(value);
+    const plain = withoutSecure(value);
+    raw[key] = typeof plain === "string" ? plain : JSON.stringify(plain);
   }
-  return parseSettings(ours, strayKeys(Object.keys(config).filter((key) => key.includes(":"))));
+  return parseSettings(readNamespace(raw), strayKeys(Object.keys(raw).filter((key) => key.includes(":"))));
 }
 
 function withoutSecure(value: unknown): unknown {

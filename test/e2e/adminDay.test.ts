@@ -136,14 +136,14 @@ describe("what the engine prints", () => {
         text
           .replace(
             "  fetchml-keys:preserveEntries",
-            "  fetchml-keys:reloadCommand: echo 'fetchml-api: config rejected' >&2; exit 3\n  fetchml-keys:preserveEntries",
+            "  fetchml-keys:reloadCommand: echo fetchml-api rejected the config >&2; exit 3\n  fetchml-keys:preserveEntries",
           )
           .replace("    bob:\n", "    carl:\n      role: analyst\n    bob:\n"),
       () => runner(["up", "--yes"]),
     );
     expect(r.code).toBe(1);
     expect(holders()).toContain("carl"); // the file was written
-    expect(count(r.all, "config rejected")).toBe(1);
+    expect(count(r.all, "rejected the config")).toBe(1);
     expect(r.all).toMatch(new RegExp(`${serverFile.replace(/[.]/g, "\\.")}.*reload`));
     expect(r.all).toMatch(/in place/);
     expect(r.all).toMatch(/reload is owed|owes a reload|reload still owed/);
