@@ -11,7 +11,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { exposureProblems } from "./config/exposure";
-import { authTargets, ConfigError, parseSettings, readNamespace, type Settings } from "./config/settings";
+import { authTargets, ConfigError, parseSettings, readNamespace, type Settings, stackFileName, strayKeys } from "./config/settings";
 import { AuthConfig } from "./components/authConfig";
 import { AuthRevocation } from "./components/authRevocation";
 import { BitwardenVault } from "./components/bitwardenVault";
@@ -24,6 +24,7 @@ import { vaultCheckHook } from "./program/vaultCheck";
 import { planAccess, type RunSettings } from "./lib/accessPlan";
 import { AuthConfigError } from "./lib/mergeAuthConfig";
 import { UnsafePathError } from "./lib/safePath";
+import { missingTargets } from "./lib/missingTarget";
 import { TargetRecordError } from "./lib/targetRecord";
 import { TargetError } from "./targets/local";
 import { isoSeconds, now, planKeys } from "./lib/keyPlan";
@@ -61,7 +62,13 @@ async function program() {
     settings: runSettings,
     previousSettings: previous.settings,
   });
-  if (access.conflicts.length > 0) throw refusal(access.conflicts.join("\n"));
+  const missing = missingTargets(
+    targets.map((t, i) => ({ ...t, label: readings[i].label, reading: readings[i] })),
+    previous.targets,
+    stackFileName(pulumi.getStack()),
+  );
+  // Before the plan is printed: its lines would describe a run (a move, a new file) that is refused.
+  if (access.conflicts.length + missing.length > 0) throw refusal([...access.conflicts, ...missing].join("\n"));
   const direct = settings.users.filter((user) => user.delivery === "direct");
   const directFiles = direct.map((user) => `${user.name}.toml`);
   // The delivery directory as it really is (its real path: another spelling changes nothing) and what is in it now.
@@ -202,12 +209,14 @@ function reloadOf(spec: TargetSpec): { command?: string; where: string } {
 /** Validated whole before anything is read or declared: a bad config changes nothing. */
 function loadSettings(): Settings {
   try {
-    const settings = parseSettings(readNamespace(pulumi.runtime.allConfig()));
+    const config = pulumi.runtime.allConfig();
+    const settings = parseSettings(readNamespace(config), strayKeys(Object.keys(config)));
     const exposed = exposureProblems(settings, pulumi.getStack());
     if (exposed.length > 0) throw new ConfigError(exposed);
     return settings;
   } catch (e) {
-    if (e instanceof ConfigError) throw refusal(e.message);
+    // Named by its file: the engine's own framing around a program's error never says which file.
+    if (e instanceof ConfigError) throw refusal(`${stackFileName(pulumi.getStack())}: ${e.message}`);
     throw e;
   }
 }

@@ -3,6 +3,7 @@
  * failure (its message starts "code: -2" and buries them in stderr), once each, and for the
  * failures an admin meets, the command to run next. Pure.
  */
+import { stackFileName } from "../config/settings";
 
 export interface Explained {
   /** The engine's error lines, without its "error: " prefix, once each. */
@@ -21,7 +22,19 @@ const HINTS: Array<[RegExp, (stack: string) => string]> = [
     (stack) =>
       `if no other run of stack ${stack} is going on (a killed one leaves the lock), release it: npm run -s keys -- cancel --stack ${stack}`,
   ],
+  // A move is counted as every entry leaving the old file: the override must follow a check of
+  // the path, never be the first thing said (a typo'd path would get every entry).
+  [
+    /refusing to take access from more than.*the target moves/i,
+    (stack) =>
+      `check the path in ${stackFileName(stack)}: it must name the file FetchML reads. ` +
+      "Only once FetchML reads the new file (a copy of the old one), run it again with --allow-mass-revocation",
+  ],
   [/refusing to take access from more than/i, () => "if that is what you mean, run it again with --allow-mass-revocation"],
+  [
+    /the reload is owed until an up runs it again/,
+    (stack) => `fix what the reload command said, then retry the reload: npm run -s keys -- up --stack ${stack}`,
+  ],
   [/the Bitwarden vault is not unlocked/i, () => 'export BW_SESSION="$(npm run -s bw -- unlock --raw)" and run it again'],
   [/no stack named|stack .* not found/i, () => "list the stacks with: npm run -s keys -- stacks"],
 ];

@@ -15,9 +15,10 @@ import { humanOutput } from "./humanOutput";
 import { OutputError, pickOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
 import { previewAccess, printAccess } from "./summary";
-import { userCommand, UserCommandError } from "./user";
+import { userArgsProblem, userCommand, UserCommandError } from "./user";
 import { DEMO_STACK, openStack, openWorkspace, selectedStack, StackNotFound, stackFilePath, stackFiles, UP_OPTIONS } from "./workspace";
 import { now } from "../lib/keyPlan";
+import { ConfigError, settingsOf, StackFileError } from "../lib/stackFile";
 
 const USAGE = `usage: fetchml-keys <command> [options]
 
@@ -30,7 +31,8 @@ commands:
   cancel                  release the lock of an up that was killed
   output [name [key]]     print stack outputs (secrets masked unless --show-secrets)
   user list               who has which access and key, since when (never a key)
-  user add NAME --role R [--delivery direct|bitwarden]
+  user add NAME [--role R] [--delivery direct|bitwarden]
+                          (without --role: the stack's defaults.role)
   user rotate|suspend|resume|remove NAME
                           edit the stack file, show the access summary, then up (asks first
                           unless --yes; --no-up only edits and previews)
@@ -102,6 +104,8 @@ function parseCommandLine(argv: string[]) {
   if (args.length < min || args.length > max) {
     throw new UsageError(args.length > max ? `${command}: unexpected "${args.slice(max).join(" ")}"` : `${command}: missing an argument`);
   }
+  const userProblem = command === "user" ? userArgsProblem(args) : undefined;
+  if (userProblem) throw new UsageError(userProblem);
   return { command: parsed.values.help ? "help" : command, args, options: parsed.values };
 }
 
@@ -114,7 +118,15 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const stream = humanOutput((s) => process.stdout.write(s));
-  if (command === "stacks" || command === "init") return stacksCommand(command, args);
+  if (command === "stacks" || command === "init") {
+    try {
+      return await stacksCommand(command, args);
+    } catch (e) {
+      if (e instanceof UserCommandError) throw e;
+      printFailure(e, command === "init" ? args[0] : "?");
+      return 1;
+    }
+  }
   const stackName = options.stack ?? (await defaultStack());
   // For this run only: the program then lets an up revoke more than maxRevokedPercent.
   if (options["allow-mass-revocation"]) process.env.FETCHML_KEYS_ALLOW_MASS_REVOCATION = "1";
@@ -124,6 +136,9 @@ async function main(argv: string[]): Promise<number> {
     console.error("fetchml-keys: not a terminal, so nothing can be confirmed; pass --yes to apply without asking");
     return 1;
   }
+  // Read the way the program reads it, before the engine: a bad stack file is said once, by
+  // its path, rather than inside the engine's framing of a failed run (counts, "1 errored").
+  if (["preview", "up", "summary", "refresh"].includes(command)) checkStackFile(stackName);
   const stack = await existingStack(stackName);
   const opened = stack.opened;
   console.error(
@@ -256,6 +271,18 @@ async function printUserCounts(stack: Stack): Promise<void> {
   console.log(`users: ${all.length - suspended} active, ${suspended} suspended (\`user list\` shows them)`);
 }
 
+function checkStackFile(stackName: string): void {
+  const file = stackFilePath(stackName);
+  if (!fs.existsSync(file)) return; // existingStack says so, with the stacks there are
+  try {
+    settingsOf(fs.readFileSync(file, "utf8"));
+  } catch (e) {
+    if (e instanceof ConfigError || e instanceof StackFileError)
+      throw new UserCommandError(`${path.relative(PROJECT_ROOT, file)}: ${e.message}`);
+    throw e;
+  }
+}
+
 /** The stack `pulumi stack select` chose here; the demo stack when none is. */
 async function defaultStack(): Promise<string> {
   try {
@@ -288,6 +315,14 @@ async function stacksCommand(command: string, args: string[]): Promise<number> {
   if (command === "init") {
     const name = args[0];
     if ((await workspace.listStacks()).some((s) => s.name === name)) throw new UserCommandError(`stack ${name} already exists`);
+    // Said before the engine would ask for "stack ?'s passphrase" where no one can answer.
+    const env = { ...process.env, ...workspace.envVars };
+    if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE && !hasSecretsProvider(name)) {
+      throw new UserCommandError(
+        `init ${name}: no passphrase to encrypt stack ${name}'s secrets with; set PULUMI_CONFIG_PASSPHRASE_FILE (or ` +
+          "PULUMI_CONFIG_PASSPHRASE) to the passphrase every admin and CI of this stack will use, then run it again",
+      );
+    }
     await workspace.createStack(name);
     console.log(
       `created stack ${name}; its settings go in ${path.relative(PROJECT_ROOT, stackFilePath(name))} (see README, "Stack config reference")`,
@@ -304,6 +339,12 @@ async function stacksCommand(command: string, args: string[]): Promise<number> {
     console.log(`${name === selected ? "*" : " "} ${name.padEnd(16)} ${where.join(", ")}`);
   }
   return 0;
+}
+
+/** A stack file that names its own secrets provider (a cloud KMS) needs no passphrase. */
+function hasSecretsProvider(name: string): boolean {
+  const file = stackFilePath(name);
+  return fs.existsSync(file) && /^secretsprovider:/m.test(fs.readFileSync(file, "utf8"));
 }
 
 /**

@@ -41,8 +41,10 @@ export async function previewAccess(stack: Stack, options: PreviewOptions = {}):
   return { lines };
 }
 
-/** The summary as a person reads it: a line per change (or that there is none), then any refusal. */
+/** The summary as a person reads it: a line per change (or, unless refused, that there is none), then any refusal. */
 export function printAccess(access: AccessPreview): void {
-  console.log(access.lines.length > 0 ? access.lines.join("\n") : "no access changes");
+  // A refused run has no plan to be empty: "no access changes" before "refused" reads as all clear.
+  if (access.lines.length > 0) console.log(access.lines.join("\n"));
+  else if (!access.refused) console.log("no access changes");
   if (access.refused) console.log(`refused: ${access.refused}`);
 }

@@ -11,7 +11,8 @@ import type { Stack } from "@pulumi/pulumi/automation";
 import { ConfigError } from "../config/settings";
 import { replaceFile } from "../lib/atomicFile";
 import { now } from "../lib/keyPlan";
-import { editStackFile, StackFileError, type UserEdit } from "../lib/stackFile";
+import { FileLocked, lockFile } from "../lib/fileLock";
+import { editStackFile, lineDiff, settingsOf, StackFileError, type UserEdit } from "../lib/stackFile";
 import type { Options } from "./main";
 import { pickOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
@@ -29,54 +30,113 @@ export interface UserContext {
   printUserCounts: (stack: Stack) => Promise<void>;
 }
 
+/** The user actions, and whether each names a user. */
+export const USER_ACTIONS: Record<string, boolean> = {
+  list: false,
+  add: true,
+  rotate: true,
+  suspend: true,
+  resume: true,
+  remove: true,
+  handover: true,
+};
+
+/** A mistyped action or a missing name, said before any work (and before asking for a terminal). */
+export function userArgsProblem(args: string[]): string | undefined {
+  const [verb, name] = args;
+  if (!Object.hasOwn(USER_ACTIONS, verb)) return `user: unknown action "${verb}" (expected ${Object.keys(USER_ACTIONS).join(", ")})`;
+  if (USER_ACTIONS[verb] && !name) return `user ${verb}: missing the user's name`;
+  if (!USER_ACTIONS[verb] && name) return `user ${verb}: unexpected "${name}"`;
+  return undefined;
+}
+
 export async function userCommand(args: string[], options: Options, ctx: UserContext): Promise<number> {
   const [verb, name] = args;
+  const problem = userArgsProblem(args);
+  if (problem) throw new UserCommandError(problem);
   if (verb === "list") return list(ctx.stack, options);
-  if (!name) throw new UserCommandError(`user ${verb}: which user?`);
   if (verb === "handover") return handover(ctx.stack, name, options);
   const edit = userEdit(verb, name, options);
   const file = stackFilePath(ctx.stackName);
+  const shown = path.relative(PROJECT_ROOT, file);
+  // Held until this command is done, the question included: another user command waits for
+  // nothing and is told so, rather than editing a file this one may still put back.
+  let release: () => void;
+  try {
+    release = lockFile(file);
+  } catch (e) {
+    if (e instanceof FileLocked)
+      throw new UserCommandError(
+        `${shown}: another fetchml-keys command (pid ${e.holder}) is editing it; run this again once it has finished`,
+      );
+    throw e;
+  }
+  try {
+    return await editAndApply(file, shown, edit, options, ctx);
+  } finally {
+    release();
+  }
+}
+
+async function editAndApply(file: string, shown: string, edit: UserEdit, options: Options, ctx: UserContext): Promise<number> {
   const before = fs.readFileSync(file, "utf8");
   let after: string;
   try {
     after = editStackFile(before, edit);
   } catch (e) {
-    if (e instanceof StackFileError || e instanceof ConfigError)
-      throw new UserCommandError(`${path.relative(PROJECT_ROOT, file)}: ${e.message}`);
+    if (e instanceof StackFileError || e instanceof ConfigError) throw new UserCommandError(`${shown}: ${e.message}`);
     throw e;
   }
-  fs.writeFileSync(file, after);
-  console.error(`fetchml-keys: ${path.relative(PROJECT_ROOT, file)}: ${describe(edit)}`);
-  let applied = false;
+  // Atomic (a killed command leaves the old file or the new one, never an empty one), with the
+  // file's own mode, and only over what was read.
+  if (replaceFile(file, after, { expected: before, keepMode: true }) === "changed-meanwhile")
+    throw new UserCommandError(`${shown} changed while this command was editing it; nothing written, run it again`);
+  console.error(`fetchml-keys: ${shown}: ${describe(edit, after)}`);
+  for (const line of lineDiff(before, after, shown)) console.error(line);
+  let settled = false;
+  /** Puts the file back, unless someone changed it since this edit: then it is left, and said so. */
+  const putBack = (): boolean => {
+    settled = true;
+    if (replaceFile(file, before, { expected: after, keepMode: true }) === "written") return true;
+    console.error(
+      `fetchml-keys: ${shown} was changed by someone else after this command edited it; it is left as it is now (check it: this command's edit may still be in it)`,
+    );
+    return false;
+  };
   try {
     const access = await ctx.previewAccess(ctx.stack);
     printAccess(access);
     if (access.refused) return 1;
     if (options["no-up"]) {
-      applied = true; // the edit stays, for review
+      settled = true; // the edit stays, for review
       console.error("fetchml-keys: stack file edited; nothing applied (--no-up)");
       return 0;
     }
     if (!options.yes && !(await ctx.confirm(`Apply this to stack ${ctx.stackName}?`))) {
-      console.error("fetchml-keys: not confirmed; the stack file is as it was, nothing changed");
+      if (putBack()) console.error("fetchml-keys: not confirmed; the stack file is as it was, nothing changed");
+      else console.error("fetchml-keys: not confirmed; nothing applied");
       return 1;
     }
-    applied = true;
+    settled = true;
     await ctx.stack.up({ ...UP_OPTIONS, onOutput: ctx.onOutput, suppressOutputs: true });
     await ctx.printUserCounts(ctx.stack);
     return 0;
   } finally {
-    // Refused, not confirmed, or the preview failed: the file is put back as it was. (A
-    // failed up keeps the edit: it is what the admin asked for, and the next up retries it.)
-    if (!applied) fs.writeFileSync(file, before);
+    // Refused, or the preview failed: the file is put back as it was. (A failed up keeps the
+    // edit: it is what the admin asked for, and the next up retries it.)
+    if (!settled) putBack();
   }
 }
 
 function userEdit(verb: string, name: string, options: Options): UserEdit {
   switch (verb) {
     case "add":
-      if (!options.role) throw new UserCommandError("user add: --role is required (admin, researcher or analyst)");
-      return { kind: "add", name, role: options.role, ...(options.delivery ? { delivery: options.delivery } : {}) };
+      return {
+        kind: "add",
+        name,
+        ...(options.role ? { role: options.role } : {}),
+        ...(options.delivery ? { delivery: options.delivery } : {}),
+      };
     case "rotate":
     case "suspend":
     case "resume":
@@ -86,10 +146,12 @@ function userEdit(verb: string, name: string, options: Options): UserEdit {
   throw new UserCommandError(`user: unknown action "${verb}" (expected list, add, rotate, suspend, resume, remove or handover)`);
 }
 
-function describe(edit: UserEdit): string {
+function describe(edit: UserEdit, after: string): string {
   switch (edit.kind) {
-    case "add":
-      return `added ${edit.name} (${edit.role}${edit.delivery ? `, ${edit.delivery}` : ""})`;
+    case "add": {
+      const role = edit.role ?? `${settingsOf(after).users.find((u) => u.name === edit.name)?.role}, from defaults.role`;
+      return `added ${edit.name} (${role}${edit.delivery ? `, ${edit.delivery}` : ""})`;
+    }
     case "rotate":
       return `raised ${edit.name}'s rotation`;
     case "suspend":
@@ -116,7 +178,16 @@ async function handover(stack: Stack, name: string, options: Options): Promise<n
   if (options.out) {
     const out = path.resolve(options.out);
     if (fs.existsSync(out)) throw new UserCommandError(`${out} exists; choose a new file (it is created 0600)`);
-    replaceFile(out, mlConfig, { expected: undefined });
+    if (!fs.statSync(path.dirname(out), { throwIfNoEntry: false })?.isDirectory())
+      throw new UserCommandError(`${out}: the directory ${path.dirname(out)} does not exist; choose a file in an existing directory`);
+    try {
+      replaceFile(out, mlConfig, { expected: undefined });
+    } catch (e) {
+      // The temp file's name in errno's message would only confuse: name the file asked for.
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code) throw new UserCommandError(`cannot write ${out} (${code}); choose a file in a directory you can write to`);
+      throw e;
+    }
     console.error(`fetchml-keys: wrote ${name}'s ml config to ${out} (0600); hand it over, then delete it`);
     return 0;
   }

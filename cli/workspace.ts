@@ -15,6 +15,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { DEV_PASSPHRASE } from "../config/exposure";
+import { stackFileName } from "../config/settings";
 // index.ts uses `export =`: with esModuleInterop the default import is the program function.
 import program from "../index";
 import { ensureEngine, type Engine } from "./engine";
@@ -53,7 +54,7 @@ export interface OpenedStack {
 }
 
 export function stackFilePath(stackName: string): string {
-  return path.join(PROJECT_ROOT, "stacks", `Pulumi.${stackName}.yaml`);
+  return path.join(PROJECT_ROOT, stackFileName(stackName));
 }
 
 /** The stacks that have a stack file here. */

@@ -104,6 +104,8 @@ export const serverSchema = z.strictObject({
     error: "must be one host key line, e.g. the server's /etc/ssh/ssh_host_ed25519_key.pub",
   }),
   configPath: filePath.regex(/^\//, { error: "must be an absolute path on the server" }),
+  /** A configPath that does not exist is created by up; unset, it is refused (a typo is not a new file). */
+  createIfMissing: z.boolean().optional(),
   owner: z
     .string()
     .regex(/^[a-z_][a-z0-9_.-]{0,31}$/)
@@ -119,6 +121,8 @@ export const serverSchema = z.strictObject({
 export const stackConfigSchema = z.strictObject({
   /** A FetchML server config file on this machine whose `auth.api_keys` this project owns. */
   authConfigPath: filePath.optional(),
+  /** An authConfigPath that does not exist is created by up; unset, it is refused (a typo is not a new file). */
+  createIfMissing: z.boolean().optional(),
   /** Run after the local file changed (e.g. `systemctl restart fetchml-api`). */
   reloadCommand: z.string().min(1).optional(),
   /** FetchML servers reached over SSH; each gets the same auth.api_keys. */

@@ -45,8 +45,10 @@ export interface Settings {
   /** Sorted by name, so every rendering and diff is deterministic. */
   users: UserSettings[];
   authConfigPath?: string;
+  /** authConfigPath may be created by up when it does not exist. */
+  createIfMissing: boolean;
   reloadCommand?: string;
-  servers: ServerSettings[];
+  servers: Array<ServerSettings & { createIfMissing: boolean }>;
   preserveEntries: string[];
   deliveryDir?: string;
   client: ClientSettings;
@@ -100,9 +102,26 @@ const SCALAR_KEYS = new Set(
     .map(([key]) => key),
 );
 
-export function parseSettings(config: Record<string, unknown>): Settings {
+/** Namespaces a key in this project's stack files may have: ours, Pulumi's own, its providers'. */
+const KNOWN_NAMESPACES = new Set([CONFIG_NAMESPACE, "pulumi", "random", "command"]);
+
+/**
+ * Stack config keys (`<namespace>:<key>`) in no namespace this project reads: a typo such as
+ * `fetchml-key:users` would otherwise only show as `users: missing`, not naming the line to fix.
+ */
+export function strayKeys(keys: readonly string[]): string[] {
+  return keys
+    .filter((key) => !KNOWN_NAMESPACES.has(key.split(":")[0]))
+    .map(
+      (key) =>
+        `${key}: unknown key (this project's settings are ${CONFIG_NAMESPACE}:<name>, e.g. ${CONFIG_NAMESPACE}:${key.split(":").slice(1).join(":") || "users"})`,
+    );
+}
+
+/** `stray`: problems found outside our namespace (strayKeys), reported with the rest, all at once. */
+export function parseSettings(config: Record<string, unknown>, stray: readonly string[] = []): Settings {
   const parsed = stackConfigSchema.safeParse(config);
-  const problems = parsed.success ? [] : parsed.error.issues.flatMap((i) => describeIssue(i, config));
+  const problems = [...stray, ...(parsed.success ? [] : parsed.error.issues.flatMap((i) => describeIssue(i, config)))];
   problems.push(...crossChecks(config));
   if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const data = parsed.data;
@@ -129,8 +148,13 @@ export function parseSettings(config: Record<string, unknown>): Settings {
   return {
     users,
     authConfigPath: data.authConfigPath,
+    createIfMissing: data.createIfMissing ?? false,
     reloadCommand: data.reloadCommand,
-    servers: (data.servers ?? []).map((server) => ({ ...server, port: server.port ?? 22 })),
+    servers: (data.servers ?? []).map((server) => ({
+      ...server,
+      port: server.port ?? 22,
+      createIfMissing: server.createIfMissing ?? false,
+    })),
     preserveEntries: [...(data.preserveEntries ?? [])].sort(),
     deliveryDir: data.deliveryDir,
     client: { ...DEFAULT_CLIENT, ...data.client },
@@ -279,6 +303,10 @@ export interface AuthTarget {
   /** "auth-config" for the local file, "server-<name>" for a server. */
   name: string;
   spec: TargetSpec;
+  /** Where stack config names its file ("authConfigPath", "servers[0].configPath"), for messages. */
+  setting: string;
+  /** Whether up may create the file when it does not exist (else the preview refuses). */
+  createIfMissing: boolean;
 }
 
 export function authTargets(settings: Settings): AuthTarget[] {
@@ -291,8 +319,17 @@ export function authTargets(settings: Settings): AuthTarget[] {
         configPath: settings.authConfigPath,
         ...(settings.reloadCommand ? { reloadCommand: settings.reloadCommand } : {}),
       },
+      setting: "authConfigPath",
+      createIfMissing: settings.createIfMissing,
     });
   }
-  for (const server of settings.servers) targets.push({ name: `server-${server.name}`, spec: { kind: "ssh", ...server } });
+  settings.servers.forEach(({ createIfMissing, ...server }, i) =>
+    targets.push({ name: `server-${server.name}`, spec: { kind: "ssh", ...server }, setting: `servers[${i}].configPath`, createIfMissing }),
+  );
   return targets;
+}
+
+/** The stack file of a stack, relative to the project root (Pulumi.yaml's stackConfigDir). */
+export function stackFileName(stack: string): string {
+  return `stacks/Pulumi.${stack}.yaml`;
 }

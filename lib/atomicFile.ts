@@ -19,6 +19,8 @@ export interface ReplaceOptions {
   expected?: string;
   /** Skip the check (files nobody else edits, such as this project's own records). */
   unchecked?: boolean;
+  /** Keep the old file's mode bits as they are, others' too (files without secrets, e.g. a stack file). */
+  keepMode?: boolean;
   /** Called with the temp file's path once it is complete, just before the check and rename (tests). */
   beforeRename?: (temp: string) => void;
   /** Creates the temp file (tests observe the mode it is born with); fs.openSync's signature. */
@@ -43,7 +45,7 @@ export function replaceFile(file: string, content: string, options: ReplaceOptio
   try {
     try {
       // A server reading its config through its group keeps working; others never can read it.
-      fs.fchmodSync(fd, previous ? previous.mode & 0o770 : 0o600);
+      fs.fchmodSync(fd, previous ? previous.mode & (options.keepMode ? 0o7777 : 0o770) : 0o600);
       if (previous && process.getuid?.() === 0) fs.fchownSync(fd, previous.uid, previous.gid);
       fs.writeFileSync(fd, data);
       fs.fsyncSync(fd);

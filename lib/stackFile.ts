@@ -5,10 +5,11 @@
  * own schema before anyone writes it. Pure.
  */
 import { isMap, isScalar, parseDocument, type Document, YAMLMap } from "yaml";
-import { CONFIG_NAMESPACE, ConfigError, parseSettings, type Settings } from "../config/settings";
+import { CONFIG_NAMESPACE, ConfigError, parseSettings, readNamespace, type Settings, strayKeys } from "../config/settings";
 
 export type UserEdit =
-  | { kind: "add"; name: string; role: string; delivery?: string }
+  /** Without a role the user gets defaults.role (the check below refuses it when there is none). */
+  | { kind: "add"; name: string; role?: string; delivery?: string }
   | { kind: "rotate"; name: string }
   | { kind: "suspend"; name: string }
   | { kind: "resume"; name: string }
@@ -26,7 +27,10 @@ export function editStackFile(text: string, edit: UserEdit): string {
   const existing = users.get(edit.name, true);
   if (edit.kind === "add") {
     if (users.has(edit.name)) throw new StackFileError(`users.${edit.name} already exists`);
-    users.set(doc.createNode(edit.name), doc.createNode({ role: edit.role, ...(edit.delivery ? { delivery: edit.delivery } : {}) }));
+    users.set(
+      doc.createNode(edit.name),
+      doc.createNode({ ...(edit.role ? { role: edit.role } : {}), ...(edit.delivery ? { delivery: edit.delivery } : {}) }),
+    );
   } else {
     if (!users.has(edit.name)) throw new StackFileError(`users.${edit.name}: no such user (users: ${namesOf(users).join(", ") || "none"})`);
     const user = isMap(existing) ? existing : new YAMLMap();
@@ -41,14 +45,21 @@ export function editStackFile(text: string, edit: UserEdit): string {
   return next;
 }
 
-/** Stack config as the program would see it (secure values stand as "[secret]"), validated. */
+/**
+ * Stack config as the program would see it (secure values stand as "[secret]"), validated the
+ * program's way: Pulumi hands every top-level value over as text (objects as JSON), which
+ * readNamespace turns back, so a quoted number here passes or fails exactly as under the engine.
+ */
 export function settingsOf(text: string): Settings {
-  const config = (parseDocument(text).toJS()?.config ?? {}) as Record<string, unknown>;
-  const ours: Record<string, unknown> = {};
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) throw new StackFileError(`not valid YAML: ${doc.errors[0].message.split("\n")[0]}`);
+  const config = (doc.toJS()?.config ?? {}) as Record<string, unknown>;
+  const raw: Record<string, string> = {};
   for (const [key, value] of Object.entries(config)) {
-    if (key.startsWith(`${CONFIG_NAMESPACE}:`)) ours[key.slice(CONFIG_NAMESPACE.length + 1)] = withoutSecure(value);
+    const plain = withoutSecure(value);
+    raw[key] = typeof plain === "string" ? plain : JSON.stringify(plain);
   }
-  return parseSettings(ours);
+  return parseSettings(readNamespace(raw), strayKeys(Object.keys(raw).filter((key) => key.includes(":"))));
 }
 
 function withoutSecure(value: unknown): unknown {
@@ -89,6 +100,43 @@ function namesOf(users: YAMLMap): string[] {
 function numberAt(map: YAMLMap, key: string): number {
   const value = map.get(key);
   return typeof value === "number" ? value : 0;
+}
+
+/**
+ * The lines an edit changed, as a unified diff with `context` lines around each change (the
+ * stack file is short, so a plain longest-common-subsequence table is cheap).
+ */
+export function lineDiff(before: string, after: string, label: string, context = 2): string[] {
+  const a = before.split("\n");
+  const b = after.split("\n");
+  const lcs = Array.from({ length: a.length + 1 }, () => new Array<number>(b.length + 1).fill(0));
+  for (let i = a.length - 1; i >= 0; i--)
+    for (let j = b.length - 1; j >= 0; j--) lcs[i][j] = a[i] === b[j] ? lcs[i + 1][j + 1] + 1 : Math.max(lcs[i + 1][j], lcs[i][j + 1]);
+  const ops: Array<{ op: " " | "-" | "+"; line: string; ai: number; bi: number }> = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    if (i < a.length && j < b.length && a[i] === b[j]) ops.push({ op: " ", line: a[i++], ai: i, bi: ++j });
+    else if (j < b.length && (i >= a.length || lcs[i][j + 1] >= lcs[i + 1][j])) ops.push({ op: "+", line: b[j++], ai: i, bi: j });
+    else ops.push({ op: "-", line: a[i++], ai: i, bi: j });
+  }
+  const changed = ops.map((o, k) => (o.op !== " " ? k : -1)).filter((k) => k >= 0);
+  if (changed.length === 0) return [];
+  const out = [`--- ${label}`, `+++ ${label}`];
+  let k = 0;
+  while (k < changed.length) {
+    const start = Math.max(0, changed[k] - context);
+    let end = changed[k];
+    while (k < changed.length && changed[k] <= end + 2 * context + 1) end = changed[k++];
+    const hunk = ops.slice(start, Math.min(ops.length, end + context + 1));
+    const oldLines = hunk.filter((o) => o.op !== "+").length;
+    const newLines = hunk.filter((o) => o.op !== "-").length;
+    const first = ops[start];
+    const oldStart = first.op === "+" ? first.ai + 1 : first.ai;
+    const newStart = first.op === "-" ? first.bi + 1 : first.bi;
+    out.push(`@@ -${oldStart},${oldLines} +${newStart},${newLines} @@`, ...hunk.map((o) => `${o.op}${o.line}`));
+  }
+  return out;
 }
 
 export { ConfigError };

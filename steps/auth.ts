@@ -43,7 +43,8 @@ export async function authRevoke(request: AuthRevokeRequest): Promise<void> {
         }),
         managed: (record?.managed ?? []).filter((name) => keep.has(name)),
       };
-      return { result, next, verb: "REVOKED" };
+      // Not "REVOKED": this step also takes off suspended users, whose key is kept.
+      return { result, next, verb: "removed" };
     });
   });
 }

@@ -50,3 +50,12 @@ export function childEnvironment(env: NodeJS.ProcessEnv = process.env, extra: Re
   for (const key of kept) if (env[key] !== undefined) out[key] = env[key];
   return { ...out, ...extra };
 }
+
+/**
+ * A reload that failed after the file was replaced: the file stays (it is what stack config
+ * says), the target's record keeps the reload owed, and the next up runs it. One wording for
+ * every target, so the runner can say what to run.
+ */
+export function reloadFailed(label: string, code: number | null, output: string): string {
+  return `${label}: the new file is in place, but its reload command failed (exit ${code}): ${output}; the reload is owed until an up runs it again`;
+}

@@ -10,7 +10,7 @@ import { assertSafePath } from "../lib/safePath";
 import { recordPath } from "../lib/targetRecord";
 import { execute, firstLine } from "../steps/exec";
 import { readConfigFile, pathError } from "./configFile";
-import { childEnvironment, type TargetFiles, type TargetIO } from "./io";
+import { childEnvironment, reloadFailed, type TargetFiles, type TargetIO } from "./io";
 import type { LocalTargetSpec } from "./spec";
 
 export class TargetError extends Error {}
@@ -67,7 +67,7 @@ export class LocalTarget implements TargetIO {
   async reload() {
     if (!this.spec.reloadCommand) return;
     const r = await execute("/bin/sh", ["-c", this.spec.reloadCommand], { env: childEnvironment() });
-    if (r.code !== 0) throw new TargetError(`${this.label}: reload command failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout)}`);
+    if (r.code !== 0) throw new TargetError(reloadFailed(this.label, r.code, firstLine(r.stderr || r.stdout)));
   }
 
   async close() {}

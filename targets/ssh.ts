@@ -13,7 +13,7 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { Client, type ClientChannel } from "ssh2";
 import { firstLine } from "../steps/exec";
-import type { TargetFiles, TargetIO } from "./io";
+import { reloadFailed, type TargetFiles, type TargetIO } from "./io";
 import { TargetError } from "./local";
 import type { SshTargetSpec } from "./spec";
 import { directoryProblem } from "../lib/safePath";
@@ -237,7 +237,7 @@ export class SshTarget implements TargetIO {
     if (!this.spec.reloadCommand) return;
     const r = await this.exec(this.spec.reloadCommand);
     if (r.code !== 0) {
-      throw new TargetError(`${this.label}: reload command failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout.toString("utf8"))}`);
+      throw new TargetError(reloadFailed(this.label, r.code, firstLine(r.stderr || r.stdout.toString("utf8"))));
     }
   }
 

@@ -94,7 +94,7 @@ describe.each(WAYS)("the program with the real engine, via %s, state in %s", (vi
     expect(entries.carol.permissions).toEqual({ "jobs:read": true, "jobs:create": false, "jobs:update": false });
     expect(entries["svc-backup"].hash).toBe(SERVICE_HASH);
     expect(readServer()).not.toContain(MALLORY_HASH);
-    expect(e2e.output()).toContain("REVOKED mallory");
+    expect(e2e.output()).toContain("removed mallory");
     expect(fs.statSync(serverFile).mode & 0o777).toBe(0o640);
     expect(withoutManagedEntries(readServer(), ["alice", "bob", "carol"])).toBe(withoutManagedEntries(SERVER_CONFIG, ["mallory"]));
     // Direct delivery: one 0600 ml config per user, holding that user's key.

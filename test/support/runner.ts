@@ -18,8 +18,8 @@ export interface RunnerResult {
 
 export interface RunnerOptions {
   env: Record<string, string>;
-  /** Run in a pseudo-terminal, typing this answer at the first `[y/N]` prompt. */
-  terminalAnswer?: string;
+  /** Run in a pseudo-terminal, typing this answer at the first `[y/N]` prompt (a function: once it resolves). */
+  terminalAnswer?: string | (() => Promise<string>);
   /** Another working copy of the project to run from (default: this one). */
   root?: string;
   /** Called with the child's pid once started (to kill it in a test). */
@@ -49,7 +49,8 @@ export function runRunner(args: string[], options: RunnerOptions): Promise<Runne
     all += b;
     if (options.terminalAnswer !== undefined && !answered && /\[y\/N\] /.test(all)) {
       answered = true;
-      child.stdin!.write(`${options.terminalAnswer}\n`);
+      const answer = options.terminalAnswer;
+      void (typeof answer === "string" ? Promise.resolve(answer) : answer()).then((a) => child.stdin!.write(`${a}\n`));
     }
   });
   child.stderr!.on("data", (b: Buffer) => {

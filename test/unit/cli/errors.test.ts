@@ -38,6 +38,18 @@ describe("explainFailure", () => {
     expect(e.hint).toMatch(/--allow-mass-revocation/);
   });
 
+  it("for a move, says to check the path first, and to override only once FetchML reads the new file", () => {
+    const e = explainFailure(
+      failure(
+        "error: refusing to take access from more than 50% of a target's key holders: 2 of 2 on /srv/api.yaml (100%, the target moves): a, b.",
+      ),
+      "lab",
+    );
+    expect(e.hint).toMatch(
+      /^check the path in stacks\/Pulumi\.lab\.yaml: it must name the file FetchML reads\. Only once FetchML reads the new file/,
+    );
+  });
+
   it("falls back on the first meaningful line of anything else", () => {
     expect(explainFailure("spawn pulumi ENOENT", "dev")).toEqual({ errors: ["spawn pulumi ENOENT"] });
   });

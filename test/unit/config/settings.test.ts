@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseSettings, readNamespace } from "../../../config/settings";
+import { authTargets, ConfigError, parseSettings, readNamespace, strayKeys } from "../../../config/settings";
 
 const valid = () => ({
   authConfigPath: "server.yaml",
@@ -217,5 +217,35 @@ describe("servers (SSH targets)", () => {
     expect(problems({ users: { alice: { role: "admin" } } })).toEqual([
       "authConfigPath: missing (name a local auth config file, or FetchML servers under servers)",
     ]);
+  });
+});
+
+describe("createIfMissing and stray namespaces", () => {
+  it("is per target, off unless set, and never part of a target's spec (the steps' input)", () => {
+    const settings = parseSettings({
+      authConfigPath: "a.yaml",
+      createIfMissing: true,
+      servers: [{ name: "s", host: "h", user: "u", privateKey: "k", hostKey: "ssh-ed25519 AAAA", configPath: "/x.yaml" }],
+      users: { alice: { role: "admin" } },
+    });
+    const targets = authTargets(settings);
+    expect(targets.map((t) => [t.setting, t.createIfMissing])).toEqual([
+      ["authConfigPath", true],
+      ["servers[0].configPath", false],
+    ]);
+    expect(targets.map((t) => Object.keys(t.spec).includes("createIfMissing"))).toEqual([false, false]);
+    expect(problems({ ...valid(), createIfMissing: "yes" })).toEqual(['createIfMissing: expected boolean, got "yes"']);
+  });
+
+  it("names a key in a mistyped namespace along with what it leaves missing", () => {
+    const raw = { "fetchml-key:users": '{"alice":{"role":"admin"}}', "fetchml-keys:authConfigPath": "a.yaml", "random:x": "1" };
+    const stray = strayKeys(Object.keys(raw));
+    expect(stray).toEqual(["fetchml-key:users: unknown key (this project's settings are fetchml-keys:<name>, e.g. fetchml-keys:users)"]);
+    try {
+      parseSettings(readNamespace(raw), stray);
+      throw new Error("expected a ConfigError");
+    } catch (e) {
+      expect((e as ConfigError).problems[0]).toBe(stray[0]);
+    }
   });
 });

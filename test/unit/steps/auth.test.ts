@@ -156,7 +156,8 @@ describe("auth-revoke", () => {
     fs.writeFileSync(file, SERVER.replace("mallory:", `bob:\n      hash: "${h("b")}"\n    mallory:`), { mode: 0o600 });
     const run = await runStep("auth-revoke", { stack: STACK, target: target(), keep: ["bob", "nobody"] });
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toContain("REVOKED mallory");
+    expect(run.stderr).toContain("removed mallory");
+    expect(run.stderr).not.toContain("REVOKED");
     expect(entries()).toEqual({ bob: { hash: h("b") } });
     expect(reloads()).toBe(1);
   });

@@ -100,7 +100,9 @@ describe("the SSH target", () => {
     const io = await openSshTarget({ ...spec, reloadCommand: "echo nope >&2; exit 4" });
     try {
       expect(await io.writeConfig("a: 1\n", undefined)).toBe("written");
-      await expect(io.reload()).rejects.toThrow(/box \(.*\): reload command failed \(exit 4\): nope/);
+      await expect(io.reload()).rejects.toThrow(
+        /box \(.*\): the new file is in place, but its reload command failed \(exit 4\): nope; the reload is owed/,
+      );
     } finally {
       await io.close();
     }

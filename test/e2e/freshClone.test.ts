@@ -1,0 +1,65 @@
+/**
+ * Plain `pulumi` on a fresh clone, exactly as the README says (issue 27): a `git clone` of
+ * this checkout's last commit (no `.pulumi-state/` state, no `examples/out/` files), its
+ * node_modules hard-linked in place of `npm ci`, then the README's two marked shell blocks
+ * (the offline plugins on PATH, as on this machine, then the fresh-clone commands).
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../cli/paths";
+
+let dir: string;
+let clone: string;
+
+/** The shell block that follows the README's `<!-- marker ... -->` comment. */
+function readmeBlock(readme: string, marker: string): string[] {
+  const at = readme.indexOf(`<!-- ${marker}`);
+  expect(at, `README block "${marker}"`).toBeGreaterThan(-1);
+  const block = /```sh\n([\s\S]*?)\n\s*```/.exec(readme.slice(at))![1];
+  return block.split("\n").map((line) => line.trim());
+}
+
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "fetchml-fresh-clone-"));
+  clone = path.join(dir, "fetchml-keys");
+  execFileSync("git", ["clone", "--quiet", PROJECT_ROOT, clone]);
+  // `npm ci`, without the registry: the same packages, hard-linked.
+  execFileSync("cp", ["-al", path.join(PROJECT_ROOT, "node_modules"), path.join(clone, "node_modules")]);
+}, 120_000);
+afterAll(() => {
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("plain pulumi on a fresh clone", () => {
+  it("works exactly as the README says: stack init, preview and up of the dev stack", () => {
+    expect(fs.existsSync(path.join(clone, ".pulumi-state", ".pulumi"))).toBe(false);
+    const readme = fs.readFileSync(path.join(clone, "README.md"), "utf8");
+    const plugins = readmeBlock(readme, "offline plugins");
+    const steps = readmeBlock(readme, "fresh clone");
+    expect(steps[0]).toBe("npm ci");
+    const script = ["set -eu", ...plugins, ...steps.slice(1)].join("\n");
+    const env: Record<string, string> = {
+      PATH: process.env
+        .PATH!.split(path.delimiter)
+        .filter((d) => !fs.existsSync(path.join(d, "pulumi")))
+        .join(path.delimiter),
+      HOME: process.env.HOME!,
+      // Its own Pulumi home: `pulumi stack init` selects the stack there, not in the admin's.
+      PULUMI_HOME: path.join(dir, "pulumi-home"),
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      LANG: "C.UTF-8",
+    };
+    const r = spawnSync("bash", ["-c", script], { cwd: clone, env, encoding: "utf8", timeout: 600_000 });
+    const all = `${r.stdout}\n${r.stderr}`;
+    expect(r.status, all).toBe(0);
+    expect(all).not.toMatch(/unable to open state directory|no such file or directory/);
+    expect(all).toMatch(/\+ alice \(admin\): new key/);
+    const server = parse(fs.readFileSync(path.join(clone, "examples", "out", "fetchml-server.yaml"), "utf8"));
+    expect(Object.keys(server.auth.api_keys).sort()).toEqual(["alice", "bob", "carol"]);
+    expect(fs.statSync(path.join(clone, "examples", "out", "fetchml-server.yaml")).mode & 0o777).toBe(0o600);
+  }, 600_000);
+});
