@@ -44,9 +44,13 @@ async function program() {
     const identity = readings[i].identity;
     if (t.spec.kind === "local" && identity) t.spec = { ...t.spec, configPath: identity };
   });
+  const direct = settings.users.filter((user) => user.delivery === "direct");
+  const directFiles = direct.map((user) => `${user.name}.toml`);
+  // The delivery directory as it really is (its real path: another spelling changes nothing) and what is in it now.
+  const delivery = settings.deliveryDir !== undefined ? readDeliveryOrRefuse(settings.deliveryDir, directFiles) : undefined;
   const runSettings: RunSettings = {
     preserveEntries: [...settings.preserveEntries].sort(),
-    deliveryDir: settings.deliveryDir === undefined ? null : path.resolve(settings.deliveryDir),
+    deliveryDir: delivery?.dir ?? null,
     client: { workerHost: settings.client.workerHost, workerPort: settings.client.workerPort, apiUrl: settings.client.apiUrl },
     bitwardenOrganization: settings.bitwarden?.organizationId ?? null,
   };
@@ -69,10 +73,6 @@ async function program() {
   );
   // Before the plan is printed: its lines would describe a run (a move, a new file) that is refused.
   if (access.conflicts.length + missing.length > 0) throw refusal([...access.conflicts, ...missing].join("\n"));
-  const direct = settings.users.filter((user) => user.delivery === "direct");
-  const directFiles = direct.map((user) => `${user.name}.toml`);
-  // The delivery directory as it really is (its real path: another spelling changes nothing) and what is in it now.
-  const delivery = settings.deliveryDir !== undefined ? readDeliveryOrRefuse(settings.deliveryDir, directFiles) : undefined;
   // Users whose delivered file should already be right: delivered directly last run, same key.
   const settled = direct
     .filter((user) => previous.users.get(user.name)?.delivery === "direct" && !keys.get(user.name)!.change)
