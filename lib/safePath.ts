@@ -103,7 +103,8 @@ function lstatOrUndefined(file: string): fs.Stats | undefined {
     return fs.lstatSync(file);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    // Missing, or not a path at all (a name too long): the caller's error to report.
+    if (code === "ENOENT" || code === "ENOTDIR" || code === "ENAMETOOLONG") return undefined;
     throw e;
   }
 }

@@ -21,9 +21,12 @@ const read = (configPath: string) => new LocalTarget({ kind: "local", configPath
 
 describe("reading a local server config", () => {
   it("a directory: one plain line", async () => {
-    const error = await read(dir).catch((e: unknown) => e);
+    // Inside the test's own 0700 directory: one directly in /tmp is refused earlier, for /tmp.
+    const sub = path.join(dir, "conf.d");
+    fs.mkdirSync(sub);
+    const error = await read(sub).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AuthConfigError);
-    expect((error as Error).message).toBe(`${dir}: is a directory; name the config file itself (e.g. ${dir}/api.yaml)`);
+    expect((error as Error).message).toBe(`${sub}: is a directory; name the config file itself (e.g. ${sub}/api.yaml)`);
   });
 
   it("a path too long: one plain line", async () => {
