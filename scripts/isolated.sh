@@ -30,6 +30,15 @@ not_isolated() {
   export FETCHML_KEYS_ISOLATED
 }
 
+# Starts "$@" in the background the way a command in the foreground starts: with this shell's
+# stdin and with INT and QUIT at their defaults. (A non-interactive sh gives `cmd &` /dev/null
+# and ignored INT and QUIT, which the runner would inherit: no confirmation, no ^C.)
+spawn() {
+  exec 9<&0
+  env --default-signal=INT,QUIT "$@" <&9 9<&- &
+  exec 9<&-
+}
+
 # Exits with the status of pid $1 once it ends; TERM and HUP are passed on to it, INT is not
 # (a terminal's ^C reaches the whole process group, the command included, by itself).
 wait_for() {
@@ -58,7 +67,7 @@ case "${1:-}" in
       trap 'rm -rf "$dir"' EXIT
       mkfifo "$dir/go"
       # shellcheck disable=SC2086
-      FETCHML_KEYS_ISOLATED=1 unshare --net $caller sh "$self" --net "$dir/go" "$@" &
+      FETCHML_KEYS_ISOLATED=1 spawn unshare --net $caller sh "$self" --net "$dir/go" "$@"
       run=$!
       while [ "$(readlink "/proc/$run/ns/net")" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.005; done
       # pasta runs as root here (of the user namespace, for an ordinary user: it must enter the
@@ -70,6 +79,7 @@ case "${1:-}" in
       if pasta --config-net --quiet -t none -u none -T auto -U auto --runas 0 $userns \
         --netns /proc/self/fd/3 3<"/proc/$run/ns/net" 4<"/proc/$run/ns/user" >"$dir/pasta.log" 2>&1; then
         echo go >"$dir/go"
+        rm -rf "$dir" # now, so that not even a kill -9 leaves it behind
         wait_for "$run" || exit $?
         exit 0
       fi
@@ -77,7 +87,7 @@ case "${1:-}" in
       not_isolated "pasta could not connect the run's network namespace: $(grep -v syslog "$dir/pasta.log" | tail -n 1)"
     fi
     # shellcheck disable=SC2086
-    unshare $caller "$@" &
+    spawn unshare $caller "$@"
     wait_for $! || exit $?
     exit 0
     ;;
@@ -105,6 +115,8 @@ if [ "$(uname -s)" != Linux ]; then
   mode=none reason="$(uname -s) has no network or PID namespaces"
 elif ! command -v unshare >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1; then
   mode=none reason="unshare or setpriv not found (Debian package util-linux)"
+elif ! env --default-signal=INT true 2>/dev/null; then
+  mode=none reason="env --default-signal is missing (GNU coreutils >= 8.31)"
 # shellcheck disable=SC2086
 elif ! probe=$(unshare $userns --net --pid --fork --mount-proc true 2>&1); then
   mode=none reason="cannot create namespaces here ($probe)"
@@ -122,7 +134,7 @@ fi
 # This shell stays the process the caller sees (its pid, its signals); the namespace's init
 # dies with it even on SIGKILL (--pdeathsig here, --kill-child in unshare).
 # shellcheck disable=SC2086
-setpriv --pdeathsig KILL unshare $userns --pid --fork --kill-child --mount-proc sh "$self" --pid1 "$uid" "$gid" "$mode" "$@" &
+spawn setpriv --pdeathsig KILL unshare $userns --pid --fork --kill-child --mount-proc sh "$self" --pid1 "$uid" "$gid" "$mode" "$@"
 top=$!
 # TERM and HUP go to the namespace's init (unshare itself blocks them), which passes them on.
 init_of() { cat "/proc/$top/task/$top/children" 2>/dev/null || :; }

@@ -82,6 +82,21 @@ describe("scripts/isolated.sh", () => {
     expect(reached).not.toBe("CONNECTED inside\n");
   });
 
+  it("gives the command the caller's stdin and INT and QUIT at their defaults (a confirmation and ^C still work)", () => {
+    const r = spawnSync(
+      "sh",
+      [
+        SCRIPT,
+        NODE,
+        "-e",
+        `const ignored = BigInt("0x" + /SigIgn:\\s*(\\w+)/.exec(require("fs").readFileSync("/proc/self/status", "utf8"))[1]);
+         process.stdout.write(JSON.stringify({ stdin: require("fs").readFileSync(0, "utf8"), int: (ignored >> 1n) & 1n, quit: (ignored >> 2n) & 1n }, (_k, v) => (typeof v === "bigint" ? Number(v) : v)));`,
+      ],
+      { encoding: "utf8", env, input: "y\n", timeout: 30_000 },
+    );
+    expect(JSON.parse(r.stdout)).toEqual({ stdin: "y\n", int: 0, quit: 0 });
+  });
+
   it("passes TERM on to the command", async () => {
     const marker = path.join(dir, "term");
     const child = spawn(
