@@ -12,6 +12,7 @@ import { parseArgs } from "node:util";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { explainFailure } from "./errors";
 import { humanOutput } from "./humanOutput";
+import { isolationWarning } from "./isolation";
 import { OutputError, pickOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
 import { previewAccess, printAccess } from "./summary";
@@ -117,6 +118,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
+  const warning = isolationWarning();
+  if (warning) console.error(warning);
   const stream = humanOutput((s) => process.stdout.write(s));
   if (command === "stacks" || command === "init") {
     try {

@@ -5,6 +5,7 @@
  *   --sizes 10,100,500,1000    users per stack
  *   --modes direct,bitwarden   delivery (bitwarden: the project's test server, the real bw)
  *   --no-floor --no-manual     skip a baseline
+ *   --no-isolation             skip the isolation leg; --isolation-only: run only it
  *   --json FILE                where the figures go (default bench-results.json)
  *
  * For each size and mode, the program through the runner's own stack code (file:// backend,
@@ -15,7 +16,10 @@
  * carried into the next). Two baselines in the same run: the engine floor (a bare inline program of N
  * RandomPasswords, same engine and plugins) and, for Bitwarden, the admin's manual way (per
  * user: a key, its hash, one `bw create item` process; timed on a sample, scaled to N).
+ * The isolation leg: what scripts/isolated.sh (namespaces and pasta, around every runner
+ * command) adds to a command's wall time, as the median over runs of a bare `node -e 0`.
  */
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -27,6 +31,7 @@ import * as vm from "node:vm";
 import * as random from "@pulumi/random";
 import { LocalWorkspace, type PreviewResult, PulumiCommand, Stack, type UpResult } from "@pulumi/pulumi/automation";
 import { ensureEngine } from "../cli/engine";
+import { PROJECT_ROOT } from "../cli/paths";
 import { choosePlugins } from "../cli/plugins";
 import { engineEnvironment, UP_OPTIONS } from "../cli/workspace";
 import { hashApiKey } from "../lib/keys";
@@ -42,6 +47,8 @@ const { values: opts } = parseArgs({
     modes: { type: "string", default: "direct,bitwarden" },
     "no-floor": { type: "boolean", default: false },
     "no-manual": { type: "boolean", default: false },
+    "no-isolation": { type: "boolean", default: false },
+    "isolation-only": { type: "boolean", default: false },
     json: { type: "string", default: "bench-results.json" },
   },
 });
@@ -303,6 +310,35 @@ async function benchManual(users: number, sample: number): Promise<void> {
   }
 }
 
+/** Median wall time of a command, in seconds. */
+function medianSeconds(command: string[], runs: number): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    const r = spawnSync(command[0], command.slice(1), { stdio: ["ignore", "ignore", "pipe"], encoding: "utf8" });
+    times.push((performance.now() - start) / 1000);
+    if (r.status !== 0) throw new Error(`${command.join(" ")}: exit ${r.status}: ${r.stderr}`);
+  }
+  return times.sort((a, b) => a - b)[Math.floor(runs / 2)];
+}
+
+let isolation: { bareSeconds: number; isolatedSeconds: number; addedSeconds: number; note: string } | undefined;
+
+/** What the runner's isolation adds to every command: the same bare command, with and without it. */
+function benchIsolation(): void {
+  const node = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
+  const script = path.join(PROJECT_ROOT, "scripts", "isolated.sh");
+  const check = spawnSync("sh", [script, node, "-e", "0"], { encoding: "utf8" });
+  const note = check.stderr.trim();
+  const bareSeconds = medianSeconds([node, "-e", "0"], 9);
+  const isolatedSeconds = medianSeconds(["sh", script, node, "-e", "0"], 9);
+  isolation = { bareSeconds, isolatedSeconds, addedSeconds: isolatedSeconds - bareSeconds, note };
+  console.log(
+    `isolation: node -e 0 takes ${bareSeconds.toFixed(3)} s, inside scripts/isolated.sh ${isolatedSeconds.toFixed(3)} s: ` +
+      `+${isolation.addedSeconds.toFixed(3)} s per command (median of 9)${note ? `; ${note}` : ""}`,
+  );
+}
+
 function summary(): void {
   const find = (what: Row["what"], mode: Row["mode"], users: number, op: Op) =>
     rows.find((r) => r.what === what && r.mode === mode && r.users === users && r.op === op)?.measure.seconds;
@@ -344,13 +380,14 @@ function summary(): void {
 
 (async () => {
   console.log(`bench: ${os.cpus().length} cores, node ${process.version}, sizes ${SIZES.join(", ")}, modes ${MODES.join(", ")}`);
-  for (const users of SIZES) {
+  if (!opts["no-isolation"]) benchIsolation();
+  for (const users of opts["isolation-only"] ? [] : SIZES) {
     if (!opts["no-floor"]) await benchFloor(users);
     for (const mode of MODES) await benchProgram(users, mode);
     if (MODES.includes("bitwarden") && !opts["no-manual"]) await benchManual(users, 10);
   }
-  summary();
-  fs.writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), cores: os.cpus().length, rows }, null, 2));
+  if (!opts["isolation-only"]) summary();
+  fs.writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), cores: os.cpus().length, rows, isolation }, null, 2));
   console.log(`\nfigures written to ${opts.json}`);
 })().catch((e) => {
   console.error(e);

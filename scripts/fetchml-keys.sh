@@ -2,7 +2,7 @@
 # Entry point behind `npm run up|preview|...` and `npm test`: installs what is missing on a
 # fresh clone (npm dependencies, which include Node 22; for `test`, the Debian packages the
 # tests use), then runs the runner or vitest with the project's Node 22 first on PATH.
-# The engine is provided by the runner itself (scripts/ensure-engine.sh), and by the tests'
+# The runner runs inside scripts/isolated.sh. The engine is provided by the runner itself (scripts/ensure-engine.sh), and by the tests'
 # global setup.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -31,4 +31,6 @@ case "${1:-}" in
     exec tsx scripts/bench.ts "$@"
     ;;
 esac
-exec tsx cli/main.ts "$@"
+# The runner runs isolated: its ports reachable by no other local account, and nothing it
+# started left running when it ends or is killed (scripts/isolated.sh).
+exec sh scripts/isolated.sh tsx cli/main.ts "$@"

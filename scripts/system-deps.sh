@@ -3,16 +3,20 @@
 # (SSH targets on loopback), ssh-keygen, openssl (the Bitwarden test server's certificate),
 # setpriv (tests as a second, unprivileged user), script (a real terminal for confirmations),
 # PostgreSQL (team-mode state; the tests start their own throw-away cluster, so the package's
-# default cluster is not created). Run by `npm test` (scripts/fetchml-keys.sh).
+# default cluster is not created), pasta (the runner's isolation, scripts/isolated.sh; unshare
+# and nsenter come with util-linux), python3 (the second user's connection attempts).
+# Run by `npm test` (scripts/fetchml-keys.sh).
 # As root it installs them with apt-get; otherwise it names what to install and fails.
 set -eu
 need=""
 [ -x /usr/sbin/sshd ] || need="$need openssh-server"
 command -v ssh >/dev/null 2>&1 && command -v ssh-keygen >/dev/null 2>&1 || need="$need openssh-client"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
-command -v setpriv >/dev/null 2>&1 || need="$need util-linux"
+command -v setpriv >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 && command -v nsenter >/dev/null 2>&1 || need="$need util-linux"
 command -v script >/dev/null 2>&1 || need="$need bsdutils"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
+command -v pasta >/dev/null 2>&1 || need="$need passt"
+[ -x /usr/bin/python3 ] || need="$need python3"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then
   echo "fetchml-keys: the tests need these Debian packages:$need" >&2

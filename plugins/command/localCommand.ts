@@ -3,11 +3,14 @@
  * `triggers` replaces, any other input change is an update (runs `update`, else `create`),
  * delete runs the stored `delete`, non-zero exits fail with the command and its output.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import type * as provider from "@pulumi/pulumi/provider";
 import { changedKeys, unwrap } from "../shared/properties";
 
 export const LOCAL_COMMAND = "command:local:Command";
+
+/** Commands running now: stopped when the engine goes away (main.ts). */
+export const running = new Set<ChildProcess>();
 
 export const INPUTS = [
   "create",
@@ -81,6 +84,8 @@ export async function run(script: string, inputs: Props, previous: Props | undef
       env,
       stdio: ["pipe", "pipe", "pipe"],
     });
+    running.add(child);
+    child.on("exit", () => running.delete(child));
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const all: Buffer[] = [];

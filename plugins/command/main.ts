@@ -1,5 +1,6 @@
 /** The offline `command` plugin: serves local.Command over the provider protocol. */
 import * as provider from "@pulumi/pulumi/provider";
+import { exitWithEngine } from "../shared/engineGone";
 import { engineLogger } from "../shared/engineLog";
 import { sdkVersion, urnType } from "../shared/properties";
 import * as local from "./localCommand";
@@ -25,4 +26,7 @@ const commandProvider: provider.Provider = {
   delete: async (_id, urn, props) => (only(urn), local.remove(props, sink(urn))),
 };
 
+exitWithEngine(() => {
+  for (const child of local.running) child.kill("SIGTERM");
+});
 provider.main(commandProvider, args);

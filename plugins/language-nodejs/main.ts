@@ -8,6 +8,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import * as net from "node:net";
 import * as path from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import { exitWithEngine } from "../shared/engineGone";
 import { parseOptions, requiredPackages, runArguments, runEnvironment, runResult, type RunInput } from "./launch";
 
 import type * as language from "@pulumi/pulumi/proto/language_pb";
@@ -212,6 +213,9 @@ server.addService(languageRpc.LanguageRuntimeService, {
   pack: unimplemented("Pack"),
   link: unimplemented("Link"),
   cancel,
+});
+exitWithEngine(() => {
+  for (const child of running) child.kill("SIGKILL");
 });
 server.bindAsync("127.0.0.1:0", grpc.ServerCredentials.createInsecure(), (err, port) => {
   if (err) {

@@ -1,5 +1,6 @@
 /** The offline `random` plugin: serves RandomPassword over the provider protocol. */
 import * as provider from "@pulumi/pulumi/provider";
+import { exitWithEngine } from "../shared/engineGone";
 import { sdkVersion, urnType } from "../shared/properties";
 import * as password from "./randomPassword";
 
@@ -19,4 +20,5 @@ const randomProvider: provider.Provider = {
   delete: async () => {},
 };
 
+exitWithEngine();
 provider.main(randomProvider, process.argv.slice(2));

@@ -1,0 +1,148 @@
+#!/bin/sh
+# Runs a command (the runner, or plain `pulumi ...`) so that no other local account can reach
+# what it opens and nothing it starts outlives it (README, "Security notes"):
+#
+# - a PID namespace (and a mount namespace for its /proc) whose init is the shell below: when
+#   it ends, or is killed, the kernel kills every process of the run (engine, program,
+#   plugins, steps, bw); this script's own process takes the namespace with it when it is
+#   killed (SIGKILL included: parent-death signals);
+# - a network namespace for the command, with its own loopback: the engine's, program's and
+#   plugins' unauthenticated gRPC ports exist only there; pasta (Debian package passt) gives
+#   it outbound access, including to services on the host's loopback (`-T auto`: every port
+#   listening there is reachable at the same 127.0.0.1/::1 port inside), and forwards
+#   nothing inward (`-t none -u none`; pasta's default would be `auto`);
+# - for an ordinary user, a user namespace makes this possible; the command still runs as
+#   that user's own uid. As root, no user namespace (root must keep its rights on files).
+#
+# Where this cannot be had (not Linux, no user namespaces, pasta missing), it says so in one
+# line with the risk and runs the command as it is. FETCHML_KEYS_ISOLATED=1|0 in the
+# environment marks a command already inside (or knowingly outside): it is run as it is.
+#
+# usage: scripts/isolated.sh COMMAND [ARGS...]
+set -eu
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+
+# The one line said when the run's ports cannot be made private, with the risk; the
+# command's children then see FETCHML_KEYS_ISOLATED=0 and say nothing more.
+not_isolated() {
+  echo "fetchml-keys: not isolated: $1; other local users can connect to the engine's and plugins' unauthenticated gRPC ports during this run (read the keys, run commands as you)" >&2
+  FETCHML_KEYS_ISOLATED=0
+  export FETCHML_KEYS_ISOLATED
+}
+
+# Starts "$@" in the background the way a command in the foreground starts: with this shell's
+# stdin and with INT and QUIT at their defaults. (A non-interactive sh gives `cmd &` /dev/null
+# and ignored INT and QUIT, which the runner would inherit: no confirmation, no ^C.)
+spawn() {
+  exec 9<&0
+  env --default-signal=INT,QUIT "$@" <&9 9<&- &
+  exec 9<&-
+}
+
+# Exits with the status of pid $1 once it ends; TERM and HUP are passed on to it, INT is not
+# (a terminal's ^C reaches the whole process group, the command included, by itself).
+wait_for() {
+  waited=$1
+  trap 'kill -TERM "$waited" 2>/dev/null || :' TERM
+  trap 'kill -HUP "$waited" 2>/dev/null || :' HUP
+  trap : INT
+  while :; do
+    rc=0
+    wait "$waited" || rc=$?
+    kill -0 "$waited" 2>/dev/null || return "$rc"
+  done
+}
+
+case "${1:-}" in
+  --pid1)
+    # The PID namespace's init, still in the host's network namespace (as root, or as root of
+    # the user namespace). $2 $3: the caller's uid and gid, to run the command as; $4: net
+    # (a network namespace too) or pid (only this PID namespace).
+    uid=$2 gid=$3 mode=$4
+    shift 4
+    caller=""
+    [ "$uid" = 0 ] || caller="--map-user=$uid --map-group=$gid"
+    if [ "$mode" = net ]; then
+      dir=$(mktemp -d)
+      trap 'rm -rf "$dir"' EXIT
+      mkfifo "$dir/go"
+      # shellcheck disable=SC2086
+      FETCHML_KEYS_ISOLATED=1 spawn unshare --net $caller sh "$self" --net "$dir/go" "$@"
+      run=$!
+      while [ "$(readlink "/proc/$run/ns/net")" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.005; done
+      # pasta runs as root here (of the user namespace, for an ordinary user: it must enter the
+      # run's); it returns once the namespace is configured and forwarding, then runs on,
+      # detached, until this namespace's init ends. A failure is said below.
+      userns=""
+      [ "$uid" = 0 ] || userns="--userns /proc/self/fd/4"
+      # shellcheck disable=SC2086
+      if pasta --config-net --quiet -t none -u none -T auto -U auto --runas 0 $userns \
+        --netns /proc/self/fd/3 3<"/proc/$run/ns/net" 4<"/proc/$run/ns/user" >"$dir/pasta.log" 2>&1; then
+        echo go >"$dir/go"
+        rm -rf "$dir" # now, so that not even a kill -9 leaves it behind
+        wait_for "$run" || exit $?
+        exit 0
+      fi
+      kill -KILL "$run" 2>/dev/null || :
+      not_isolated "pasta could not connect the run's network namespace: $(grep -v syslog "$dir/pasta.log" | tail -n 1)"
+    fi
+    # shellcheck disable=SC2086
+    spawn unshare $caller "$@"
+    wait_for $! || exit $?
+    exit 0
+    ;;
+  --net)
+    # In the run's own network namespace: wait for pasta to have set it up, then become the command.
+    read -r _ <"$2"
+    shift 2
+    exec "$@"
+    ;;
+esac
+
+[ $# -gt 0 ] || {
+  echo "usage: scripts/isolated.sh COMMAND [ARGS...]" >&2
+  exit 2
+}
+case "${FETCHML_KEYS_ISOLATED:-}" in 1 | 0) exec "$@" ;; esac
+
+uid=$(id -u)
+gid=$(id -g)
+userns=""
+[ "$uid" = 0 ] || userns="--map-root-user"
+mode=net
+reason=""
+if [ "$(uname -s)" != Linux ]; then
+  mode=none reason="$(uname -s) has no network or PID namespaces"
+elif ! command -v unshare >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1; then
+  mode=none reason="unshare or setpriv not found (Debian package util-linux)"
+elif ! env --default-signal=INT true 2>/dev/null; then
+  mode=none reason="env --default-signal is missing (GNU coreutils >= 8.31)"
+# shellcheck disable=SC2086
+elif ! probe=$(unshare $userns --net --pid --fork --mount-proc true 2>&1); then
+  mode=none reason="cannot create namespaces here ($probe)"
+elif [ "${FETCHML_KEYS_ISOLATION:-on}" = off ]; then
+  mode=pid reason="FETCHML_KEYS_ISOLATION=off"
+elif ! command -v pasta >/dev/null 2>&1; then
+  mode=pid reason="pasta not found (Debian package passt)"
+elif [ "$uid" != 0 ] && ! { [ -r /dev/net/tun ] && [ -w /dev/net/tun ]; }; then
+  # pasta needs a tap device; Debian's udev makes /dev/net/tun 0666, some systems do not.
+  mode=pid reason="/dev/net/tun is not open to $(id -un) (pasta needs it)"
+fi
+[ -z "$reason" ] || not_isolated "$reason"
+[ "$mode" != none ] || exec "$@"
+
+# This shell stays the process the caller sees (its pid, its signals); the namespace's init
+# dies with it even on SIGKILL (--pdeathsig here, --kill-child in unshare).
+# shellcheck disable=SC2086
+spawn setpriv --pdeathsig KILL unshare $userns --pid --fork --kill-child --mount-proc sh "$self" --pid1 "$uid" "$gid" "$mode" "$@"
+top=$!
+# TERM and HUP go to the namespace's init (unshare itself blocks them), which passes them on.
+init_of() { cat "/proc/$top/task/$top/children" 2>/dev/null || :; }
+trap 'for p in $(init_of); do kill -TERM "$p" 2>/dev/null || :; done' TERM
+trap 'for p in $(init_of); do kill -HUP "$p" 2>/dev/null || :; done' HUP
+trap : INT
+while :; do
+  rc=0
+  wait "$top" || rc=$?
+  kill -0 "$top" 2>/dev/null || exit "$rc"
+done

@@ -1,0 +1,158 @@
+/**
+ * scripts/isolated.sh on its own, with small real commands: the command gets its own network
+ * and PID namespaces, still reaches a service on the host's loopback, opens nothing the host
+ * can reach, gets TERM when the wrapper does, and is told about exactly once when it cannot be
+ * isolated. (The runner inside it, attacked by a second user and killed: test/e2e/isolation.)
+ */
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../../cli/paths";
+
+const SCRIPT = path.join(PROJECT_ROOT, "scripts", "isolated.sh");
+const NODE = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
+const env = { ...process.env, FETCHML_KEYS_ISOLATED: "", FETCHML_KEYS_ISOLATION: "" } as Record<string, string | undefined>;
+delete env.FETCHML_KEYS_ISOLATED;
+delete env.FETCHML_KEYS_ISOLATION;
+
+function isolated(script: string, extraEnv: Record<string, string> = {}) {
+  return spawnSync("sh", [SCRIPT, NODE, "-e", script], { encoding: "utf8", env: { ...env, ...extraEnv }, timeout: 30_000 });
+}
+
+let hostServer: net.Server;
+let hostPort = 0;
+let dir: string;
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "isolated-test-"));
+  hostServer = net.createServer((s) => s.end("hello from the host\n"));
+  await new Promise<void>((r) => hostServer.listen(0, "127.0.0.1", r));
+  hostPort = (hostServer.address() as net.AddressInfo).port;
+});
+afterAll(() => {
+  hostServer?.close();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe("scripts/isolated.sh", () => {
+  it("runs the command in its own network and PID namespaces, marked isolated, with its exit status", () => {
+    const r = isolated(
+      `const fs = require("fs"); console.log(JSON.stringify({ net: fs.readlinkSync("/proc/self/ns/net"), pid: fs.readlinkSync("/proc/self/ns/pid"), mark: process.env.FETCHML_KEYS_ISOLATED, uid: process.getuid() })); process.exit(7)`,
+    );
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(7);
+    const inside = JSON.parse(r.stdout);
+    expect(inside.net).not.toBe(fs.readlinkSync("/proc/self/ns/net"));
+    expect(inside.pid).not.toBe(fs.readlinkSync("/proc/self/ns/pid"));
+    expect(inside.mark).toBe("1");
+    expect(inside.uid).toBe(process.getuid!());
+  });
+
+  it("reaches a service on the host's loopback at its own address, and what it listens on is not reachable from the host", async () => {
+    const portFile = path.join(dir, "port");
+    const child = spawn(
+      "sh",
+      [
+        SCRIPT,
+        NODE,
+        "-e",
+        `const net = require("net"); const fs = require("fs");
+         net.connect(${hostPort}, "127.0.0.1").on("data", (d) => {
+           const server = net.createServer((s) => s.end("inside\\n")).listen(0, "127.0.0.1", () => {
+             fs.writeFileSync(${JSON.stringify(portFile)}, server.address().port + " " + d.toString().trim());
+           });
+         });
+         setTimeout(() => process.exit(0), 20000);`,
+      ],
+      { env, stdio: "ignore" },
+    );
+    const deadline = Date.now() + 20_000;
+    while (!fs.existsSync(portFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const [port, ...greeting] = fs.readFileSync(portFile, "utf8").split(" ");
+    expect(greeting.join(" ")).toBe("hello from the host");
+    const reached = await new Promise<string>((resolve) => {
+      const s = net.connect(Number(port), "127.0.0.1");
+      s.on("data", (d) => resolve(`CONNECTED ${d}`)).on("error", (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    });
+    child.kill("SIGKILL");
+    // (ECONNREFUSED, unless something of the host's own happens to listen on that port)
+    expect(reached).not.toBe("CONNECTED inside\n");
+  });
+
+  it("gives the command the caller's stdin and INT and QUIT at their defaults (a confirmation and ^C still work)", () => {
+    const r = spawnSync(
+      "sh",
+      [
+        SCRIPT,
+        NODE,
+        "-e",
+        `const ignored = BigInt("0x" + /SigIgn:\\s*(\\w+)/.exec(require("fs").readFileSync("/proc/self/status", "utf8"))[1]);
+         process.stdout.write(JSON.stringify({ stdin: require("fs").readFileSync(0, "utf8"), int: (ignored >> 1n) & 1n, quit: (ignored >> 2n) & 1n }, (_k, v) => (typeof v === "bigint" ? Number(v) : v)));`,
+      ],
+      { encoding: "utf8", env, input: "y\n", timeout: 30_000 },
+    );
+    expect(JSON.parse(r.stdout)).toEqual({ stdin: "y\n", int: 0, quit: 0 });
+  });
+
+  it("passes TERM on to the command", async () => {
+    const marker = path.join(dir, "term");
+    const child = spawn(
+      "sh",
+      [
+        SCRIPT,
+        NODE,
+        "-e",
+        `process.on("SIGTERM", () => { require("fs").writeFileSync(${JSON.stringify(marker)}, "TERM"); process.exit(3); }); setInterval(() => {}, 1000);`,
+      ],
+      { env, stdio: "ignore" },
+    );
+    await new Promise((r) => setTimeout(r, 1500));
+    child.kill("SIGTERM");
+    const code = await new Promise((r) => child.on("exit", (c) => r(c)));
+    expect(fs.readFileSync(marker, "utf8")).toBe("TERM");
+    expect(code).toBe(3);
+  });
+
+  it("says once, in one line, what is exposed when the run's network cannot be isolated, and runs the command", () => {
+    const r = isolated(`console.log(process.env.FETCHML_KEYS_ISOLATED)`, { FETCHML_KEYS_ISOLATION: "off" });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe("0");
+    expect(r.stderr.trim().split("\n")).toEqual([
+      "fetchml-keys: not isolated: FETCHML_KEYS_ISOLATION=off; other local users can connect to the engine's and plugins' unauthenticated gRPC ports during this run (read the keys, run commands as you)",
+    ]);
+  });
+
+  it("runs an ordinary user's command as that user (isolated, or saying why not in one line)", () => {
+    const r = spawnSync(
+      "setpriv",
+      [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "sh",
+        SCRIPT,
+        NODE,
+        "-e",
+        `console.log(process.getuid(), process.env.FETCHML_KEYS_ISOLATED)`,
+      ],
+      { encoding: "utf8", env: { ...env, HOME: "/" }, cwd: "/", timeout: 30_000 },
+    );
+    expect(r.status).toBe(0);
+    const [uid, mark] = r.stdout.trim().split(" ");
+    expect(uid).toBe("65534");
+    const tunOpen =
+      spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "test", "-r", "/dev/net/tun", "-a", "-w", "/dev/net/tun"])
+        .status === 0;
+    if (tunOpen) expect([mark, r.stderr]).toEqual(["1", ""]);
+    else
+      expect([mark, r.stderr.trim()]).toEqual([
+        "0",
+        expect.stringMatching(
+          /^fetchml-keys: not isolated: \/dev\/net\/tun is not open to nobody \(pasta needs it\); other local users can connect/,
+        ),
+      ]);
+  });
+});
