@@ -150,7 +150,11 @@ describe("the preview tells the whole truth", () => {
     expectSameSecret(entries().ben.hash, expectedHash((await e2e.outputs()).apiKeys.ben), "ben's entry");
     extra = {};
     e2e.setConfig(config());
-    expect(await summary()).toEqual([`! ${serverFile}: a reload is still owed (the last one failed or was cut short): up runs it`]);
+    // The failed up recorded its reload command: the plan says the owed reload runs another one.
+    expect(await summary()).toEqual([
+      `~ ${serverFile}: reload command "exit 7" -> ${JSON.stringify(config().reloadCommand)}: runs as you, on this machine after each change of the file`,
+      `! ${serverFile}: a reload is still owed (the last one failed or was cut short): up runs it`,
+    ]);
     const before = reloads();
     await e2e.up();
     expect(reloads()).toBe(before + 1);
