@@ -229,7 +229,8 @@ describe("the preview tells the whole truth", () => {
     ]);
     await expect(e2e.preview({ expectNoChanges: true })).rejects.toThrow();
     await e2e.up();
-    expect(JSON.parse(fs.readFileSync(recordFile, "utf8"))).toMatchObject({ ...JSON.parse(whole), generation: expect.any(Number) });
+    const rewritten = JSON.parse(fs.readFileSync(recordFile, "utf8")); // names and numbers only
+    expect(rewritten).toMatchObject({ ...JSON.parse(whole), generation: expect.any(Number) });
     await e2e.preview({ expectNoChanges: true });
 
     // The largest generation a record holds, then a hand edit: the repair must not count past it.

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changesIn, E2EStack } from "../support/e2eStack";
-import { expectSameSecret } from "../support/secrets";
+import { expectSameSecret, expectUnchanged } from "../support/secrets";
 
 const NOBODY = 65534;
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
@@ -163,7 +163,7 @@ describe("another account that owns the config's directory, racing a root run", 
     }
     // The attacker put everything back; nothing it pointed at was written.
     expect(fs.lstatSync(conf).isDirectory() && fs.lstatSync(serverFile).isFile()).toBe(true);
-    expect(sha256(fs.readFileSync(victim))).toBe(victims.file);
+    expectUnchanged(sha256(fs.readFileSync(victim)), victims.file, "the root-only victim file");
     expect(snapshot(victimDir)).toEqual(victims.dir);
     expect(records().filter((r) => r !== path.join("srv", "fetchml", ".api.yaml.fetchml-keys"))).toEqual([]);
     // Every run was refused, naming the directory, its owner and what to change.
@@ -187,7 +187,7 @@ describe("another account that owns the config's directory, racing a root run", 
     for (const name of ["alice", "bob", "carol"]) expectSameSecret(entries[name].hash, sha256(keys[name]), `${name}'s entry`);
     expect(fs.statSync(serverFile).uid).toBe(NOBODY); // its owner kept
     expect(changesIn((await e2e.preview({ expectNoChanges: true })).changeSummary)).toEqual({});
-    expect(sha256(fs.readFileSync(victim))).toBe(victims.file);
+    expectUnchanged(sha256(fs.readFileSync(victim)), victims.file, "the root-only victim file");
     expect(snapshot(victimDir)).toEqual(victims.dir);
   }, 600_000);
 });
