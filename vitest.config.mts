@@ -11,6 +11,9 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
+          // Several unit tests start a step or a plugin as a process: on a busy 2-core machine
+          // that alone can take longer than vitest's 5 s default.
+          testTimeout: 60_000,
         },
       },
       {
