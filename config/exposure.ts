@@ -3,6 +3,8 @@
  * stack, or a delivery directory that others can read or that belongs to someone else.
  */
 import * as fs from "node:fs";
+import * as path from "node:path";
+import { assertSafePath, UnsafePathError } from "../lib/safePath";
 import type { Settings } from "./settings";
 
 /** The dev stack's passphrase, public by design (README): never for real users. */
@@ -30,6 +32,16 @@ export function exposureProblems(
       problems.push(
         `deliveryDir: ${JSON.stringify(settings.deliveryDir)} belongs to uid ${st.uid}, not to this user (uid ${uid}); keys are never written there`,
       );
+    }
+    // The directories on the way, by sshd's StrictModes rule: another account that can rename
+    // in one of them could swap the delivery directory for its own while the files are written.
+    if (problems.length === 0) {
+      try {
+        assertSafePath(path.resolve(settings.deliveryDir), `deliveryDir: ${JSON.stringify(settings.deliveryDir)}`, uid);
+      } catch (e) {
+        if (!(e instanceof UnsafePathError)) throw e;
+        problems.push(e.message);
+      }
     }
   }
   return problems;

@@ -20,6 +20,11 @@ if [ ! -x node_modules/.bin/tsx ] || [ package-lock.json -nt node_modules/.packa
 fi
 PATH="$root/node_modules/.bin:$PATH"
 export PATH
+# tsx's compile cache lives in $TMPDIR/tsx-<uid>, a name another account can take first in a
+# shared /tmp and fill with code that root would then run: the runner, the engine's plugins and
+# the steps (which inherit this) never use it.
+TSX_DISABLE_CACHE=1
+export TSX_DISABLE_CACHE
 case "${1:-}" in
   test)
     shift
@@ -33,4 +38,8 @@ case "${1:-}" in
 esac
 # The runner runs isolated: its ports reachable by no other local account, and nothing it
 # started left running when it ends or is killed (scripts/isolated.sh).
+# What the run creates (the file backend's state and its backups, the demo's files) is for
+# this account alone: Pulumi writes state 0644, where another account could try the
+# passphrase offline against the secrets in it.
+umask 077
 exec sh scripts/isolated.sh tsx cli/main.ts "$@"

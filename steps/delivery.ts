@@ -13,6 +13,7 @@
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { assertSafePath } from "../lib/safePath";
 import { readFileIfExists, removeFile, replaceFile } from "../lib/atomicFile";
 import { SafeError, say } from "./io";
 import { type DeliveryRequest, deliveryResult, previousResult } from "./protocol";
@@ -78,6 +79,9 @@ function safeDirectory(dir: string, create: boolean): string {
   if ((parentStat.mode & 0o002) !== 0 && (parentStat.mode & 0o1000) === 0) {
     throw new SafeError(`deliveryDir ${dir}: its parent ${parent} is writable by every user; choose a directory only you can write to`);
   }
+  // Every directory on the way closed to other accounts (sshd's StrictModes rule): otherwise one
+  // could swap the delivery directory for its own between this check and the writes.
+  assertSafePath(dir, `deliveryDir ${dir}`, uid);
   if (create && !fs.existsSync(dir)) fs.mkdirSync(dir, { mode: 0o700 });
   const st = fs.lstatSync(dir);
   if (!st.isDirectory()) throw new SafeError(`deliveryDir ${dir}: is not a directory (a link is not followed)`);

@@ -136,13 +136,14 @@ describe("what the engine prints", () => {
         text
           .replace(
             "  fetchml-keys:preserveEntries",
-            "  fetchml-keys:reloadCommand: echo fetchml-api rejected the config >&2; exit 3\n  fetchml-keys:preserveEntries",
+            "  fetchml-keys:reloadCommand: printf 'fetchml-api %s the config\\n' rejected >&2; exit 3\n  fetchml-keys:preserveEntries",
           )
           .replace("    bob:\n", "    carl:\n      role: analyst\n    bob:\n"),
       () => runner(["up", "--yes"]),
     );
     expect(r.code).toBe(1);
     expect(holders()).toContain("carl"); // the file was written
+    // The command's own output, once (its text, which the plan quotes, does not hold these words).
     expect(count(r.all, "rejected the config")).toBe(1);
     expect(r.all).toMatch(new RegExp(`${serverFile.replace(/[.]/g, "\\.")}.*reload`));
     expect(r.all).toMatch(/in place/);

@@ -148,7 +148,7 @@ describe("the runner, day to day", () => {
     const nosuch = await runner(["output", "nosuch"]);
     expect([nosuch.code, lastLine(nosuch.stderr)]).toEqual([
       1,
-      'fetchml-keys: no output "nosuch" (outputs: apiKeys, authTargets, delivery, mlConfigs, users, vaultItems)',
+      'fetchml-keys: no output "nosuch" (outputs: apiKeys, authTargets, delivery, mlConfigs, settings, users, vaultItems)',
     ]);
     const zed = await runner(["output", "mlConfigs", "zed"]);
     expect([zed.code, lastLine(zed.stderr)]).toEqual([1, 'fetchml-keys: mlConfigs has no "zed" (it has: alice, bob, carol)']);

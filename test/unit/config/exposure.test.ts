@@ -29,4 +29,23 @@ describe("exposureProblems", () => {
       'deliveryDir: "/d" belongs to uid 65534, not to this user (uid 0); keys are never written there',
     ]);
   });
+
+  // Found by an attack as uid 65534: the preview accepted a delivery directory inside a
+  // directory that account owns, which let it swap the directory during the write.
+  it("refuses a delivery directory under a directory another account owns, naming it and what to change", () => {
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), "exposure-"));
+    const parent = path.join(root, "theirs");
+    fs.mkdirSync(parent, { mode: 0o755 });
+    fs.chownSync(parent, 65534, 65534);
+    try {
+      const problems = exposureProblems(settings({ deliveryDir: path.join(parent, "deliver") }), "dev", {});
+      expect(problems).toHaveLength(1);
+      expect(problems[0]).toContain(`${parent} belongs to`);
+      expect(problems[0]).toContain(`chown root ${parent}`);
+      fs.chownSync(parent, 0, 0);
+      expect(exposureProblems(settings({ deliveryDir: path.join(parent, "deliver") }), "dev", {})).toEqual([]);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
 });

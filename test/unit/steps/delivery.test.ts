@@ -57,6 +57,26 @@ describe("delivery-write and delivery-remove", () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   }, 30_000);
 
+  // Found by an attack as uid 65534: a delivery directory inside a directory that account owns
+  // was accepted; swapping it (rename exchange) during the step left a live key in a temp file
+  // of the account's own directory. Every directory on the way must be closed to others.
+  it("refuses a delivery directory whose parent another account owns or can write, and writes nothing", async () => {
+    const parent = path.join(root, "theirs");
+    fs.mkdirSync(parent, { mode: 0o755 });
+    fs.chownSync(parent, NOBODY, NOBODY);
+    const inside = path.join(parent, "deliver");
+    const owned = await runStep("delivery-write", { dir: inside, files: [["alice", "a1\n"]] });
+    expect(owned.code).not.toBe(0);
+    expect(owned.stderr).toContain(`${parent} belongs to`);
+    expect(fs.existsSync(inside)).toBe(false);
+    fs.chownSync(parent, 0, 0);
+    fs.chmodSync(parent, 0o775);
+    const writable = await runStep("delivery-write", { dir: inside, files: [["alice", "a1\n"]] });
+    expect(writable.code).not.toBe(0);
+    expect(writable.stderr).toContain(`${parent} is writable by group`);
+    expect(fs.existsSync(inside)).toBe(false);
+  }, 30_000);
+
   it("refuses a directory that belongs to another user, or that others can read, and writes nothing", async () => {
     fs.mkdirSync(dir, { mode: 0o700 });
     fs.writeFileSync(path.join(dir, "alice.toml"), "", { mode: 0o600 });
