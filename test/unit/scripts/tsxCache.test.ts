@@ -20,7 +20,7 @@ afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
 /** Regular files under TMPDIR after the command: tsx's cache entries, if it kept any. */
 async function cacheFilesAfter(command: string, args: string[]): Promise<string[]> {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), "tsx-cache-"));
-  const env = { ...process.env, TMPDIR: tmp, PATH: `${root}/node_modules/.bin:${process.env.PATH}` };
+  const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: tmp, PATH: `${root}/node_modules/.bin:${process.env.PATH}` };
   delete env.TSX_DISABLE_CACHE;
   await run(command, args, { cwd: root, env, timeout: 60_000 }).catch((e: { code?: number }) => e);
   return fs
