@@ -103,8 +103,11 @@ describe("hostile server configs and paths, on this machine", () => {
 
   // Before: a raw "Unhandled exception: EISDIR" / "ENAMETOOLONG".
   it("a directory, a path too long, a missing directory: one plain line each", async () => {
+    // A directory inside the stack's own 0700 directory: one directly in /tmp is refused earlier, for /tmp.
+    const confDir = path.join(e2e.dir, "conf.d");
+    fs.mkdirSync(confDir, { recursive: true });
     const cases: Array<[string, RegExp]> = [
-      [e2e.dir, new RegExp(`${e2e.dir}: is a directory; name the config file itself`)],
+      [confDir, new RegExp(`${confDir}: is a directory; name the config file itself`)],
       [
         path.join(e2e.dir, "x".repeat(300), "api.yaml"),
         /authConfigPath: ".*\.\.\. is too long for a path \(at most 4095 bytes, and 255 for each name in it\)/,
