@@ -51,8 +51,7 @@ export class UserKey extends pulumi.ComponentResource {
         // preview (and fails --expect-no-changes), even with no delivery file to rewrite.
         client: { workerHost: args.client.workerHost, workerPort: args.client.workerPort, apiUrl: args.client.apiUrl },
       },
-      // Named `User` before 0.2: the alias keeps every existing key (and its child's URN).
-      { ...opts, aliases: [...(opts?.aliases ?? []), { type: "fetchml:index:User" }] },
+      opts,
     );
 
     // The keeper is the only way a key changes: the user's counter, plus what the rotate-all

@@ -66,9 +66,7 @@ export function planKeys(
 
 function keyChange(before: PreviousKey | undefined, rotation: number, keeper: string, auto: number): KeyChange | undefined {
   if (!before?.fingerprint) return "new";
-  // Records written before `keeper` was recorded: the keeper they imply without rotate-all.
-  const previousKeeper = before.keeper ?? rotationKeeper(before.rotation ?? 0, 0, before.autoRotations ?? 0);
-  if (previousKeeper === keeper) return undefined;
+  if (before.keeper === keeper) return undefined;
   if (auto > (before.autoRotations ?? 0)) return "age";
   if (rotation !== (before.rotation ?? 0)) return "rotation";
   return "rotate-all";

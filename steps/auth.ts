@@ -130,10 +130,6 @@ export async function editUntilStable(
       throw new SafeError(`${io.label} is managed by stack ${record.stack}; this stack (${stack}) will not touch it`);
     }
     const { result, next, verb } = plan(files, record);
-    // Taking a file over from a version before 0.2: its `.bak` held hashes that may since have
-    // been revoked, and restoring it would let them back in.
-    if (!record && next && (await io.removeOldBackup()))
-      say(`auth config ${io.label}: removed the .bak an older fetchml-keys kept (it held hashes that may since be revoked)`);
     // A reload a previous run still owes (it failed, or the run was killed during it).
     const owed = record?.reloadPending ?? false;
     if (result.changed) {

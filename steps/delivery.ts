@@ -46,19 +46,17 @@ export function deliveryRemove(request: DeliveryRequest, previousStdout?: string
   const dir = safeDirectory(request.dir, false);
   const writer = previousResult(deliveryResult, previousStdout)?.writer;
   const manifest = parseManifest(readFileIfExists(path.join(dir, MANIFEST)));
-  // A manifest without a writer is an older version's: its files are this step's.
-  if (manifest?.writer && manifest.writer !== writer)
-    return say(`${dir}: written since by a newer delivery step of this stack; nothing removed`);
+  if (manifest && manifest.writer !== writer) return say(`${dir}: written since by a newer delivery step of this stack; nothing removed`);
   for (const file of manifest?.files ?? []) if (removeFile(path.join(dir, file))) say(`removed ${path.join(dir, file)}`);
   removeFile(path.join(dir, MANIFEST));
 }
 
-/** The files the delivery step owns in a directory (for older per-user steps to leave alone). */
-export function readManifest(dir: string): string[] {
+/** The files the delivery step owns in a directory. */
+function readManifest(dir: string): string[] {
   return parseManifest(readFileIfExists(path.join(dir, MANIFEST)))?.files ?? [];
 }
 
-/** A manifest's file names and writer id (`undefined`: there is none). Older readers skip the `# writer` line. */
+/** A manifest's file names and writer id (`undefined`: there is none). */
 export function parseManifest(text: string | undefined): { files: string[]; writer?: string } | undefined {
   if (text === undefined) return undefined;
   const lines = text.split("\n");

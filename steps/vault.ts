@@ -5,11 +5,10 @@
  * Prints the item records (public: ids and fingerprints) on stdout and one line per change on
  * stderr; never a key or hash.
  */
-import { parseJsonOr } from "../lib/json";
 import { planVault, newItem, updatedItem, type VaultItem } from "../lib/vaultPlan";
 import { acquireSession, bwCommand, BwServe, bwWithSession, NOT_UNLOCKED, withBwLock } from "./bitwarden/bw";
 import { SafeError } from "./io";
-import { type VaultRecord, type VaultRequest, vaultRecord } from "./protocol";
+import { previousResult, type VaultRecord, type VaultRequest, vaultResult } from "./protocol";
 
 const say = (line: string) => process.stderr.write(`bitwarden: ${line}\n`);
 
@@ -119,19 +118,7 @@ async function fetchMissing(serve: BwServe, previous: ReadonlyMap<string, VaultR
   return fetched;
 }
 
-/**
- * The records the last run printed (the command provider passes its stdout back): pairs, or
- * the object keyed by user that versions before 0.2 printed.
- */
+/** The records the last run printed (the command provider passes its stdout back), by user. */
 export function previousRecords(stdout: string | undefined): Map<string, VaultRecord> {
-  const records = new Map<string, VaultRecord>();
-  const parsed = parseJsonOr(stdout ?? "", undefined);
-  const items = parsed && typeof parsed === "object" ? (parsed as { items?: unknown }).items : undefined;
-  const pairs: unknown[] = Array.isArray(items) ? items : items && typeof items === "object" ? Object.entries(items) : [];
-  for (const pair of pairs) {
-    if (!Array.isArray(pair) || typeof pair[0] !== "string") continue;
-    const record = vaultRecord.safeParse(pair[1]);
-    if (record.success) records.set(pair[0], record.data);
-  }
-  return records;
+  return new Map(previousResult(vaultResult, stdout)?.items ?? []);
 }

@@ -24,8 +24,6 @@ export interface TargetIO {
   writeConfig(text: string, expected: string | undefined): Promise<"written" | "changed-meanwhile">;
   /** Writes (or with `undefined`, removes) the record. */
   writeRecord(text: string | undefined): Promise<void>;
-  /** Removes `<file>.bak` if there is one (versions before 0.2 kept the previous file there); says whether it did. */
-  removeOldBackup(): Promise<boolean>;
   /** Runs the reload command, if any. */
   reload(): Promise<void>;
   close(): Promise<void>;

@@ -40,7 +40,7 @@ export class LocalTarget implements TargetIO {
     }
   }
 
-  /** The real path itself: what versions before 0.2 stored as the write step's trigger for an absolute path. */
+  /** The real path itself: two spellings of one file are one target. */
   async identity(): Promise<string> {
     return this.realPath();
   }
@@ -58,10 +58,6 @@ export class LocalTarget implements TargetIO {
     const file = recordPath(this.realPath());
     if (text === undefined) removeFile(file);
     else replaceFile(file, text, { unchecked: true });
-  }
-
-  async removeOldBackup() {
-    return removeFile(`${this.realPath()}.bak`);
   }
 
   async reload() {

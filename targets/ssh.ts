@@ -226,13 +226,6 @@ export class SshTarget implements TargetIO {
     if (r.code !== 0) throw new TargetError(`${this.label}: cannot write ${file} (exit ${r.code}): ${firstLine(r.stderr)}`);
   }
 
-  async removeOldBackup() {
-    const file = `${await this.realPath()}.bak`;
-    const r = await this.exec(`if [ -e ${shellQuote(file)} ]; then rm -f -- ${shellQuote(file)}; echo removed; fi`);
-    if (r.code !== 0) throw new TargetError(`${this.label}: cannot remove ${file} (exit ${r.code}): ${firstLine(r.stderr)}`);
-    return r.stdout.toString("utf8").trim() === "removed";
-  }
-
   async reload() {
     if (!this.spec.reloadCommand) return;
     const r = await this.exec(this.spec.reloadCommand);

@@ -77,11 +77,6 @@ describe("planKeys", () => {
     expect(all.get("same")).toMatchObject({ keeper: "0.1.0", change: "rotate-all" });
   });
 
-  it("reads records from before the keeper was recorded as rotate-all 0", () => {
-    const previous = new Map([["bob", { fingerprint: "f", issuedAt: "2026-05-01T00:00:00Z", autoRotations: 2, rotation: 1 }]]);
-    expect(planKeys([{ name: "bob", rotation: 1, maxKeyAgeDays: 365 }], 0, previous, T, 14).get("bob")!.change).toBeUndefined();
-  });
-
   it("treats names like constructor and __proto__ as plain users", () => {
     const previous = new Map<string, any>([["constructor", record()]]);
     const plans = planKeys(

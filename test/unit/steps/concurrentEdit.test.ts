@@ -29,7 +29,6 @@ function racedTarget(times: number) {
       return "written";
     },
     writeRecord: async (text) => void (state.record = text),
-    removeOldBackup: async () => false,
     reload: async () => void state.reloads++,
     close: async () => {},
   };

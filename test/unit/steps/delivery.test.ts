@@ -3,8 +3,6 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../../cli/paths";
-import { execute } from "../../../steps/exec";
 import { runStep } from "../../support/steps";
 
 let root: string;
@@ -51,10 +49,6 @@ describe("delivery-write and delivery-remove", () => {
     expect(remove.code, remove.stderr).toBe(0);
     expect(remove.stderr).toContain("written since by a newer delivery step of this stack; nothing removed");
     expect(fs.readFileSync(path.join(dir, "alice.toml"), "utf8")).toBe("a1\n");
-    // A manifest an older version wrote (no writer) is the old step's own: removed as before.
-    fs.writeFileSync(path.join(dir, ".fetchml-keys-delivery"), "alice.toml\n");
-    await runStep("delivery-remove", { dir, files: [["alice", "a1\n"]] }, { previousStdout: JSON.stringify({ files: ["alice.toml"] }) });
-    expect(fs.readdirSync(dir)).toEqual([]);
   }, 30_000);
 
   // Found by an attack as uid 65534: a delivery directory inside a directory that account owns
@@ -100,15 +94,5 @@ describe("delivery-write and delivery-remove", () => {
     expect(fs.readFileSync(path.join(dir, "alice.toml"), "utf8")).toBe("");
     fs.chmodSync(root, 0o777);
     expect((await runStep("delivery-write", { dir: path.join(root, "other"), files: [] })).stderr).toContain("is writable by every user");
-  });
-
-  it("an older version's per-user delete leaves a file the delivery step now keeps", async () => {
-    await runStep("delivery-write", { dir, files: [["alice", "a1\n"]] });
-    const tsx = path.join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
-    const legacy = await execute(tsx, [path.join(PROJECT_ROOT, "writers", "write-secret-file.ts"), "remove"], {
-      stdin: JSON.stringify({ path: path.join(dir, "alice.toml"), content: "a1\n" }),
-    });
-    expect(legacy.stdout).toContain("now kept by the delivery step; left in place");
-    expect(fs.existsSync(path.join(dir, "alice.toml"))).toBe(true);
   });
 });

@@ -1,4 +1,0 @@
-/** Kept for stacks made before fetchml-keys 0.2, whose state stores this command (see legacy.ts). */
-import { runLegacy } from "./legacy";
-
-runLegacy("bitwarden-vault");
