@@ -26,7 +26,7 @@ import { AuthConfigError } from "./lib/mergeAuthConfig";
 import { UnsafePathError } from "./lib/safePath";
 import { missingTargets } from "./lib/missingTarget";
 import { TargetRecordError } from "./lib/targetRecord";
-import { TargetError } from "./targets/local";
+import { TargetError } from "./targets/io";
 import { isoSeconds, now, planKeys } from "./lib/keyPlan";
 import { readTarget } from "./targets/read";
 import { targetLabel, type TargetSpec } from "./targets/spec";

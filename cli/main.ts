@@ -8,10 +8,10 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as readline from "node:readline/promises";
-import { parseArgs } from "node:util";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { explainFailure } from "./errors";
 import { humanOutput } from "./humanOutput";
+import { type Options, parseOptions } from "./options";
 import { isolationWarning } from "./isolation";
 import { OutputError, pickOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
@@ -74,28 +74,7 @@ class UsageError extends Error {}
 function parseCommandLine(argv: string[]) {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      strict: true,
-      options: {
-        stack: { type: "string", short: "s" },
-        yes: { type: "boolean", short: "y", default: false },
-        diff: { type: "boolean", default: false },
-        target: { type: "string", multiple: true },
-        replace: { type: "string", multiple: true },
-        "expect-no-changes": { type: "boolean", default: false },
-        "allow-mass-revocation": { type: "boolean", default: false },
-        "show-secrets": { type: "boolean", default: false },
-        json: { type: "boolean", default: false },
-        role: { type: "string" },
-        delivery: { type: "string" },
-        "no-up": { type: "boolean", default: false },
-        out: { type: "string" },
-        force: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
+    parsed = parseOptions(argv);
   } catch (e) {
     throw new UsageError((e as Error).message.split("\n")[0].replace(/^Unknown option '([^']*)'.*$/, "unknown option $1"));
   }
@@ -109,8 +88,6 @@ function parseCommandLine(argv: string[]) {
   if (userProblem) throw new UsageError(userProblem);
   return { command: parsed.values.help ? "help" : command, args, options: parsed.values };
 }
-
-export type Options = ReturnType<typeof parseCommandLine>["options"];
 
 async function main(argv: string[]): Promise<number> {
   const { command, args, options } = parseCommandLine(argv);

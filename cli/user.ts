@@ -13,7 +13,7 @@ import { replaceFile } from "../lib/atomicFile";
 import { now } from "../lib/keyPlan";
 import { FileLocked, lockFile } from "../lib/fileLock";
 import { editStackFile, lineDiff, settingsOf, StackFileError, type UserEdit } from "../lib/stackFile";
-import type { Options } from "./main";
+import type { Options } from "./options";
 import { pickOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
 import { type AccessPreview, printAccess } from "./summary";

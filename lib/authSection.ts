@@ -5,7 +5,6 @@
  */
 import { createHash } from "node:crypto";
 import type { Access } from "../config/roles";
-import { canonical } from "./mergeAuthConfig";
 
 export interface ApiKeyEntry {
   hash: string;
@@ -47,4 +46,17 @@ export function entryDigest(entry: unknown): string {
   return createHash("sha256")
     .update(JSON.stringify(canonical(entry) ?? null))
     .digest("hex");
+}
+
+/** Objects with their keys sorted (own properties only): one byte form for equal content (digests). */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(
+      Object.keys(value)
+        .sort()
+        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
+    );
+  }
+  return value;
 }

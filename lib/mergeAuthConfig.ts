@@ -400,19 +400,6 @@ function sameEntry(current: unknown, wanted: ApiKeyEntry): boolean {
   return isDeepStrictEqual(current, wanted);
 }
 
-/** Objects with their keys sorted (own properties only): one byte form for equal content (digests). */
-export function canonical(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(canonical);
-  if (value && typeof value === "object") {
-    return Object.fromEntries(
-      Object.keys(value)
-        .sort()
-        .map((k) => [k, canonical((value as Record<string, unknown>)[k])]),
-    );
-  }
-  return value;
-}
-
 /**
  * The safety net under the splicing: the new text must parse, hold exactly the intended
  * api_keys, and equal the old document everywhere else. Otherwise nothing is written.

@@ -19,7 +19,8 @@ import {
   TARGET_RECORD_FORMAT,
   type TargetRecord,
 } from "../lib/targetRecord";
-import { openTarget, type TargetFiles, type TargetIO } from "../targets/io";
+import type { TargetFiles, TargetIO } from "../targets/io";
+import { openTarget } from "../targets/open";
 import type { TargetSpec } from "../targets/spec";
 import { SafeError, say } from "./io";
 import { type AuthRevokeRequest, type AuthWriteRequest, authWriteResult, previousResult } from "./protocol";

@@ -7,7 +7,7 @@ import type { z } from "zod";
 import { AuthConfigError } from "../lib/mergeAuthConfig";
 import { UnsafePathError } from "../lib/safePath";
 import { TargetRecordError } from "../lib/targetRecord";
-import { TargetError } from "../targets/local";
+import { TargetError } from "../targets/io";
 
 /** An error whose message is safe to print anywhere (names, paths, counts; never a key, hash or file content). */
 export class SafeError extends Error {}

@@ -1,9 +1,12 @@
 /**
  * Reading and writing one auth config and its record, the same way for the program (which
  * only reads, at preview and at up) and for the steps (which write). Implementations:
- * local.ts (this machine) and ssh.ts (a FetchML server over SSH).
+ * local.ts (this machine) and ssh.ts (a FetchML server over SSH); open.ts picks one. This
+ * module is what they share, so it imports neither.
  */
-import type { TargetSpec } from "./spec";
+
+/** A target that cannot be used as it is (unreachable, a wrong host key, a path that is not a file): said to the admin as it is. */
+export class TargetError extends Error {}
 
 /** The two files of a target as they are now (`undefined`: absent). */
 export interface TargetFiles {
@@ -27,15 +30,6 @@ export interface TargetIO {
   /** Runs the reload command, if any. */
   reload(): Promise<void>;
   close(): Promise<void>;
-}
-
-export async function openTarget(spec: TargetSpec): Promise<TargetIO> {
-  if (spec.kind === "ssh") {
-    const { openSshTarget } = await import("./ssh");
-    return openSshTarget(spec);
-  }
-  const { LocalTarget } = await import("./local");
-  return new LocalTarget(spec);
 }
 
 /**

@@ -10,10 +10,8 @@ import { assertSafePath } from "../lib/safePath";
 import { recordPath } from "../lib/targetRecord";
 import { execute, firstLine } from "../steps/exec";
 import { readConfigFile, pathError } from "./configFile";
-import { childEnvironment, reloadFailed, type TargetFiles, type TargetIO } from "./io";
+import { childEnvironment, reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io";
 import type { LocalTargetSpec } from "./spec";
-
-export class TargetError extends Error {}
 
 export class LocalTarget implements TargetIO {
   readonly label: string;

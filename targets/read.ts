@@ -6,7 +6,7 @@
 import { entryDigest } from "../lib/authSection";
 import { readApiKeys } from "../lib/mergeAuthConfig";
 import { checkTargetRecord, type TargetRecord } from "../lib/targetRecord";
-import { openTarget } from "./io";
+import { openTarget } from "./open";
 import type { TargetSpec } from "./spec";
 
 export interface EntryFacts {

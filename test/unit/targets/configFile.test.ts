@@ -11,7 +11,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { AuthConfigError } from "../../../lib/mergeAuthConfig";
-import { LocalTarget, TargetError } from "../../../targets/local";
+import { TargetError } from "../../../targets/io";
+import { LocalTarget } from "../../../targets/local";
 
 let dir: string;
 beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), "config-file-"))));
