@@ -1,6 +1,5 @@
-/** Process and port helpers shared by the writers (and the tests' servers). */
+/** Running a command to completion, and quoting what it said: for the steps and the targets. */
 import { spawn } from "node:child_process";
-import * as net from "node:net";
 
 export interface ExecResult {
   code: number | null;
@@ -20,18 +19,6 @@ export function execute(command: string, args: string[], options: { stdin?: stri
     child.on("close", (code) => resolve({ code, stdout, stderr }));
     child.stdin.on("error", () => {}); // a command that ignores stdin may close it early
     child.stdin.end(options.stdin ?? "");
-  });
-}
-
-/** A free TCP port on loopback (free when asked; the caller binds it right away). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }
 

@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { freePort } from "../../steps/exec";
+import { freePort } from "./freePort";
 
 function binDir(): string {
   const root = "/usr/lib/postgresql";

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { freePort } from "../../steps/exec";
+import { freePort } from "./freePort";
 
 export const SSHD = "/usr/sbin/sshd";
 

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { freePort } from "../../../steps/exec";
+import { freePort } from "../../support/freePort";
 import { expectedHash } from "../../support/oracle";
 import { isSecretValue, unwrap } from "../../../plugins/shared/properties";
 import { expectSameSecret } from "../../support/secrets";
