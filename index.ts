@@ -22,11 +22,8 @@ import { readPreviousRun } from "./program/previousRun";
 import { UserKey } from "./components/userKey";
 import { vaultCheckHook } from "./program/vaultCheck";
 import { planAccess, type RunSettings } from "./lib/accessPlan";
-import { AuthConfigError } from "./lib/mergeAuthConfig";
-import { UnsafePathError } from "./lib/safePath";
+import { AdminError } from "./lib/adminError";
 import { missingTargets } from "./lib/missingTarget";
-import { TargetRecordError } from "./lib/targetRecord";
-import { TargetError } from "./targets/io";
 import { isoSeconds, now, planKeys } from "./lib/keyPlan";
 import { readTarget } from "./targets/read";
 import { targetLabel, type TargetSpec } from "./targets/spec";
@@ -243,8 +240,7 @@ function readDeliveryOrRefuse(dir: string, files: string[]) {
 
 /** A target that cannot be used as it is (bad YAML, a wrong host key, a broken record) stops the run, said plainly. */
 function refuseKnown(e: unknown): never {
-  if (e instanceof AuthConfigError || e instanceof TargetError || e instanceof TargetRecordError || e instanceof UnsafePathError)
-    throw refusal(e.message);
+  if (e instanceof AdminError) throw refusal(e.message);
   throw e;
 }
 

@@ -10,6 +10,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { isCollection, isMap, isNode, isPair, isScalar, isSeq, parseDocument, type Document, type Pair, type YAMLMap } from "yaml";
 import type { ApiKeyEntry } from "./authSection";
+import { AdminError } from "./adminError";
 
 /**
  * What a server config may be (README "Limits"). A real FetchML config is a few KiB; one
@@ -34,7 +35,7 @@ export function serverConfigTooLarge(label: string, bytes: number): string {
   );
 }
 
-export class AuthConfigError extends Error {
+export class AuthConfigError extends AdminError {
   constructor(message: string) {
     super(message);
     this.name = "AuthConfigError";

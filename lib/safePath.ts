@@ -13,8 +13,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { AdminError } from "./adminError";
 
-export class UnsafePathError extends Error {}
+export class UnsafePathError extends AdminError {}
 
 /** Links followed before giving up, as the kernel does (ELOOP). */
 const MAX_LINKS = 40;

@@ -9,6 +9,7 @@
  */
 import * as path from "node:path";
 import { z } from "zod";
+import { AdminError } from "./adminError";
 
 export const TARGET_RECORD_FORMAT = 1;
 
@@ -43,7 +44,7 @@ export function recordPath(configPath: string): string {
   return path.posix.join(path.posix.dirname(configPath), `.${path.posix.basename(configPath)}.fetchml-keys`);
 }
 
-export class TargetRecordError extends Error {}
+export class TargetRecordError extends AdminError {}
 
 /** The record's content, checked; a broken one is an error naming the file, never ignored. */
 export function parseTargetRecord(text: string | undefined, where: string): TargetRecord | undefined {

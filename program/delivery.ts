@@ -6,11 +6,12 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { AdminError } from "../lib/adminError";
 import { type DeliveryReading, fileDigest } from "../lib/deliveryPlan";
 import { MANIFEST, parseManifest } from "../steps/delivery";
 
 /** Why a delivery directory cannot be used, in one plain line (the program refuses with it). */
-export class DeliveryDirError extends Error {}
+export class DeliveryDirError extends AdminError {}
 
 export function readDelivery(configured: string, files: readonly string[]): DeliveryReading {
   const dir = realDirectory(configured);

@@ -4,13 +4,10 @@
  * hashes.
  */
 import type { z } from "zod";
-import { AuthConfigError } from "../lib/mergeAuthConfig";
-import { UnsafePathError } from "../lib/safePath";
-import { TargetRecordError } from "../lib/targetRecord";
-import { TargetError } from "../targets/io";
+import { AdminError } from "../lib/adminError";
 
 /** An error whose message is safe to print anywhere (names, paths, counts; never a key, hash or file content). */
-export class SafeError extends Error {}
+export class SafeError extends AdminError {}
 
 export async function readRequest<T>(schema: z.ZodType<T>): Promise<T> {
   const chunks: Buffer[] = [];
@@ -37,14 +34,7 @@ export function say(line: string): void {
 }
 
 export function safeMessage(e: unknown): string {
-  if (
-    e instanceof SafeError ||
-    e instanceof AuthConfigError ||
-    e instanceof TargetError ||
-    e instanceof TargetRecordError ||
-    e instanceof UnsafePathError
-  )
-    return e.message;
+  if (e instanceof AdminError) return e.message;
   const errno = e as NodeJS.ErrnoException;
   if (errno && typeof errno.code === "string") {
     return `${errno.code}${errno.syscall ? ` during ${errno.syscall}` : ""}${errno.path ? ` on ${errno.path}` : ""}`;

@@ -4,9 +4,10 @@
  * local.ts (this machine) and ssh.ts (a FetchML server over SSH); open.ts picks one. This
  * module is what they share, so it imports neither.
  */
+import { AdminError } from "../lib/adminError";
 
 /** A target that cannot be used as it is (unreachable, a wrong host key, a path that is not a file): said to the admin as it is. */
-export class TargetError extends Error {}
+export class TargetError extends AdminError {}
 
 /** The two files of a target as they are now (`undefined`: absent). */
 export interface TargetFiles {
