@@ -157,14 +157,7 @@ describe("hostile server configs and paths, over SSH", () => {
     fs.mkdirSync(path.dirname(configFile), { recursive: true });
     fs.writeFileSync(configFile, GOOD, { mode: 0o640 });
     e2e = await E2EStack.create({});
-    server = {
-      name: "box",
-      host: "127.0.0.1",
-      port: sshd.port,
-      user: sshd.user,
-      privateKey: e2e.encryptSecret(keys.privateKey),
-      hostKey: sshd.hostKey,
-    };
+    server = sshd.server(e2e.encryptSecret(keys.privateKey));
     e2e.setConfig(base());
     await e2e.up();
   });

@@ -101,6 +101,17 @@ function listeningIn(pid: number): Map<string, Omit<Endpoint, "netns" | "pid" | 
   return out;
 }
 
+/** The inodes of the sockets a process holds now (none once it is gone). */
+function socketInodes(pid: number): string[] {
+  let fds: string[] = [];
+  try {
+    fds = fs.readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  return fds.map((fd) => /^socket:\[(\d+)\]$/.exec(readlink(`/proc/${pid}/fd/${fd}`) ?? "")?.[1]).filter((i): i is string => !!i);
+}
+
 /** Every listening socket a process of the run (root and its descendants) holds now. */
 function scanRun(root: number): Endpoint[] {
   const pids = [root, ...descendants(root)];
@@ -111,15 +122,7 @@ function scanRun(root: number): Endpoint[] {
     const command = read(`/proc/${pid}/cmdline`).replace(/\0/g, " ").trim();
     if (!netns || !command) continue;
     if (!tables.has(netns)) tables.set(netns, listeningIn(pid));
-    let fds: string[] = [];
-    try {
-      fds = fs.readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      const inode = /^socket:\[(\d+)\]$/.exec(readlink(`/proc/${pid}/fd/${fd}`) ?? "")?.[1];
-      if (!inode) continue;
+    for (const inode of socketInodes(pid)) {
       // The socket may live in another namespace than its process (pasta's do): look in all.
       for (const [ns, table] of tables) {
         const socket = table.get(inode);
@@ -136,19 +139,7 @@ function scanRun(root: number): Endpoint[] {
  * about the run.
  */
 function foreignHostPorts(root: number): Set<string> {
-  const runInodes = new Set<string>();
-  for (const pid of [root, ...descendants(root)]) {
-    let fds: string[] = [];
-    try {
-      fds = fs.readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      const inode = /^socket:\[(\d+)\]$/.exec(readlink(`/proc/${pid}/fd/${fd}`) ?? "")?.[1];
-      if (inode) runInodes.add(inode);
-    }
-  }
+  const runInodes = new Set([root, ...descendants(root)].flatMap(socketInodes));
   const out = new Set<string>();
   for (const table of ["tcp", "tcp6"]) {
     for (const line of read(`/proc/self/net/${table}`).split("\n").slice(1)) {
@@ -244,17 +235,7 @@ const users: Record<string, Record<string, unknown>> = {
 };
 const config = () => ({
   authConfigPath: localFile,
-  servers: [
-    {
-      name: "gpu-box",
-      host: "127.0.0.1",
-      port: sshd.port,
-      user: sshd.user,
-      privateKey,
-      hostKey: sshd.hostKey,
-      configPath: remoteFile,
-    },
-  ],
+  servers: [sshd.server(privateKey, { name: "gpu-box", configPath: remoteFile })],
   bitwarden: { organizationId: vault.org.id, collectionIds: [vault.org.collections.FetchML] },
   users,
 });

@@ -76,16 +76,7 @@ beforeAll(async () => {
   e2e = await E2EStack.create({});
   fs.writeFileSync(files().local, BASE, { mode: 0o600 });
   fs.writeFileSync(files().box, BASE, { mode: 0o600 });
-  server = {
-    name: "box",
-    host: "127.0.0.1",
-    port: sshd.port,
-    user: sshd.user,
-    privateKey: e2e.encryptSecret(pair.privateKey),
-    hostKey: sshd.hostKey,
-    configPath: files().box,
-    reloadCommand: slowReload("box"),
-  };
+  server = sshd.server(e2e.encryptSecret(pair.privateKey), { configPath: files().box, reloadCommand: slowReload("box") });
   for (const [name, value] of Object.entries(vault.env)) e2e.setProgramEnv(name, value);
   users = {
     alice: { role: "admin" },

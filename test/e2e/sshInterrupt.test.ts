@@ -49,15 +49,7 @@ beforeAll(async () => {
   remoteFile = path.join(remoteDir, "api.yaml");
   fs.writeFileSync(remoteFile, INITIAL, { mode: 0o640 });
   e2e = await E2EStack.create({});
-  server = {
-    name: "box",
-    host: "127.0.0.1",
-    port: sshd.port,
-    user: sshd.user,
-    privateKey: e2e.encryptSecret(pair.privateKey),
-    hostKey: sshd.hostKey,
-    configPath: remoteFile,
-  };
+  server = sshd.server(e2e.encryptSecret(pair.privateKey), { configPath: remoteFile });
   e2e.setConfig(config(["alice"]));
   await e2e.up();
 }, 300_000);
