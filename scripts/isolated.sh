@@ -39,12 +39,13 @@ spawn() {
   exec 9<&-
 }
 
-# Exits with the status of pid $1 once it ends; TERM and HUP are passed on to it, INT is not
-# (a terminal's ^C reaches the whole process group, the command included, by itself).
+# Returns with the status of pid $1 once it ends; TERM and HUP are passed on to the pids the
+# command $2 prints (default: $1 itself), INT is not (a terminal's ^C reaches the whole process
+# group, the command included, by itself).
 wait_for() {
-  waited=$1
-  trap 'kill -TERM "$waited" 2>/dev/null || :' TERM
-  trap 'kill -HUP "$waited" 2>/dev/null || :' HUP
+  waited=$1 signalled=${2:-"echo $1"}
+  trap 'for p in $($signalled); do kill -TERM "$p" 2>/dev/null || :; done' TERM
+  trap 'for p in $($signalled); do kill -HUP "$p" 2>/dev/null || :; done' HUP
   trap : INT
   while :; do
     rc=0
@@ -138,11 +139,4 @@ spawn setpriv --pdeathsig KILL unshare $userns --pid --fork --kill-child --mount
 top=$!
 # TERM and HUP go to the namespace's init (unshare itself blocks them), which passes them on.
 init_of() { cat "/proc/$top/task/$top/children" 2>/dev/null || :; }
-trap 'for p in $(init_of); do kill -TERM "$p" 2>/dev/null || :; done' TERM
-trap 'for p in $(init_of); do kill -HUP "$p" 2>/dev/null || :; done' HUP
-trap : INT
-while :; do
-  rc=0
-  wait "$top" || rc=$?
-  kill -0 "$top" 2>/dev/null || exit "$rc"
-done
+wait_for "$top" init_of || exit $?
