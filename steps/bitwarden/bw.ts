@@ -4,7 +4,8 @@
  * instead of several per user.
  *
  * `bw serve` has no authentication, so it listens on a Unix socket in a fresh 0700 directory
- * of this process: no other local user can connect, and nobody can bind the address first.
+ * of this process (inside this user's own 0700 directory when it can be had, see
+ * socketParent): no other local user can connect, and nobody can bind the address first.
  * It runs in its own process group, stopped as a group (SIGKILL after a grace period), and a
  * guard process kills the group if this process dies, so an unlocked vault never outlives
  * the run. Secrets (session, keys) travel in the environment of the `bw` that needs them and
@@ -121,11 +122,32 @@ export async function withBwLock<T>(work: () => Promise<T>, env: NodeJS.ProcessE
   }
 }
 
-/** Stale socket directories of runs that were killed (each named after its pid). */
-function sweepSocketDirs(): void {
-  for (const name of fs.readdirSync(os.tmpdir())) {
-    const m = /^fetchml-keys-bw-(\d+)-/.exec(name);
-    if (m && !processAlive(Number(m[1]))) fs.rmSync(path.join(os.tmpdir(), name), { recursive: true, force: true });
+/**
+ * This user's directory for `bw serve` sockets, `<tmp>/fetchml-keys-bw-<uid>`: a real directory
+ * of its own, 0700. Another account can make that name first in a shared /tmp, but then it is
+ * not this user's, and `undefined` says so (the caller then makes a fresh 0700 directory
+ * directly in `tmp`, as mkdtemp names it: unguessable, so nobody can make it first).
+ */
+export function socketParent(tmp = os.tmpdir()): string | undefined {
+  const uid = process.getuid!();
+  const dir = path.join(tmp, `fetchml-keys-bw-${uid}`);
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") return undefined;
+  }
+  const st = fs.lstatSync(dir);
+  return st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0 ? dir : undefined;
+}
+
+/**
+ * Socket directories of this user's runs that were killed with their guard (each named after
+ * its pid): only in this user's own directory, never by scanning a shared /tmp.
+ */
+export function sweepSocketDirs(parent: string): void {
+  for (const name of fs.readdirSync(parent)) {
+    const m = /^(\d+)-/.exec(name);
+    if (m && !processAlive(Number(m[1]))) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
   }
 }
 
@@ -144,8 +166,9 @@ export class BwServe {
   ) {}
 
   static async start(bw: string[], session: string): Promise<BwServe> {
-    sweepSocketDirs();
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `fetchml-keys-bw-${process.pid}-`));
+    const parent = socketParent();
+    if (parent) sweepSocketDirs(parent);
+    const dir = fs.mkdtempSync(parent ? path.join(parent, `${process.pid}-`) : path.join(os.tmpdir(), `fetchml-keys-bw-${process.pid}-`));
     fs.chmodSync(dir, 0o700);
     const socket = path.join(dir, "bw.sock");
     const child = spawn(bw[0], [...bw.slice(1), "serve", "--hostname", `unix://${socket}`, "--port", String(SERVE_PORT)], {

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { acquireSession, checkUnlocked, withBwLock } from "../../../steps/bitwarden/bw";
+import { acquireSession, checkUnlocked, socketParent, sweepSocketDirs, withBwLock } from "../../../steps/bitwarden/bw";
 
 let dir: string;
 let bw: string[];
@@ -89,5 +89,39 @@ describe("one bw at a time", () => {
   it("takes over the lock of a run that was killed", async () => {
     fs.writeFileSync(path.join(dir, "fetchml-keys.lock"), "2147483646");
     expect(await withBwLock(async () => "ran", { BITWARDENCLI_APPDATA_DIR: dir })).toBe("ran");
+  });
+});
+
+describe("bw serve's socket directories", () => {
+  const dead = 2 ** 22 + 1; // above the kernel's default pid_max: no such process
+  const NOBODY = 65534;
+
+  it("live in this user's own 0700 directory, where the stale ones of killed runs are swept; a shared /tmp is not scanned", () => {
+    const parent = socketParent(dir)!;
+    expect(parent).toBe(path.join(dir, `fetchml-keys-bw-${process.getuid!()}`));
+    const st = fs.lstatSync(parent);
+    expect([st.isDirectory(), st.uid, st.mode & 0o777]).toEqual([true, process.getuid!(), 0o700]);
+    fs.mkdirSync(path.join(parent, `${dead}-stale`));
+    fs.mkdirSync(path.join(parent, `${process.pid}-live`));
+    // The old layout's name, directly in the shared directory: not this sweep's to judge.
+    fs.mkdirSync(path.join(dir, `fetchml-keys-bw-${dead}-other`));
+    sweepSocketDirs(parent);
+    expect(fs.readdirSync(parent)).toEqual([`${process.pid}-live`]);
+    expect(fs.existsSync(path.join(dir, `fetchml-keys-bw-${dead}-other`))).toBe(true);
+  });
+
+  it("are not put under that name when another account made it first, or made it a link", () => {
+    const name = path.join(dir, `fetchml-keys-bw-${process.getuid!()}`);
+    fs.mkdirSync(name, { mode: 0o700 });
+    fs.chownSync(name, NOBODY, NOBODY);
+    expect(socketParent(dir)).toBeUndefined();
+    fs.rmSync(name, { recursive: true });
+    fs.mkdirSync(name);
+    fs.chmodSync(name, 0o755);
+    expect(socketParent(dir)).toBeUndefined();
+    fs.rmSync(name, { recursive: true });
+    fs.mkdirSync(path.join(dir, "elsewhere"), { mode: 0o700 });
+    fs.symlinkSync(path.join(dir, "elsewhere"), name);
+    expect(socketParent(dir)).toBeUndefined();
   });
 });
