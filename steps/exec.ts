@@ -1,10 +1,21 @@
-/** Running a command to completion, and quoting what it said: for the steps and the targets. */
+/** Commands the steps and targets start: the environment they get, running one to completion, quoting what it said. */
 import { spawn } from "node:child_process";
 
 export interface ExecResult {
   code: number | null;
   stdout: string;
   stderr: string;
+}
+
+/**
+ * The environment a command the run starts gets (a reload command, each `bw` with what it adds): enough to run (PATH, HOME, locale), none of the
+ * run's secrets (passphrase, Bitwarden session or password, cloud credentials).
+ */
+export function childEnvironment(env: NodeJS.ProcessEnv = process.env, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const kept = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
+  const out: NodeJS.ProcessEnv = {};
+  for (const key of kept) if (env[key] !== undefined) out[key] = env[key];
+  return { ...out, ...extra };
 }
 
 /** Runs a command to completion; stdin (if any) is written and closed, output collected. */

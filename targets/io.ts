@@ -34,17 +34,6 @@ export interface TargetIO {
 }
 
 /**
- * The environment a reload command gets: enough to run (PATH, HOME, locale), none of the
- * run's secrets (passphrase, Bitwarden session or password, cloud credentials).
- */
-export function childEnvironment(env: NodeJS.ProcessEnv = process.env, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const kept = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
-  const out: NodeJS.ProcessEnv = {};
-  for (const key of kept) if (env[key] !== undefined) out[key] = env[key];
-  return { ...out, ...extra };
-}
-
-/**
  * A reload that failed after the file was replaced: the file stays (it is what stack config
  * says), the target's record keeps the reload owed, and the next up runs it. One wording for
  * every target, so the runner can say what to run.

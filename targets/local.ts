@@ -8,9 +8,9 @@ import * as path from "node:path";
 import { readFileIfExists, removeFile, replaceFile } from "../lib/atomicFile";
 import { assertSafePath } from "../lib/safePath";
 import { recordPath } from "../lib/targetRecord";
-import { execute, firstLine } from "../steps/exec";
+import { childEnvironment, execute, firstLine } from "../steps/exec";
 import { readConfigFile, pathError } from "./configFile";
-import { childEnvironment, reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io";
+import { reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io";
 import type { LocalTargetSpec } from "./spec";
 
 export class LocalTarget implements TargetIO {
