@@ -8,8 +8,9 @@ export interface ExecResult {
 }
 
 /**
- * The environment a command the run starts gets (a reload command, each `bw` with what it adds): enough to run (PATH, HOME, locale), none of the
- * run's secrets (passphrase, Bitwarden session or password, cloud credentials).
+ * The environment a command the run starts gets (a reload command; each `bw`, plus what it
+ * adds): enough to run (PATH, HOME, locale), none of the run's secrets (passphrase, Bitwarden
+ * session or password, cloud credentials).
  */
 export function childEnvironment(env: NodeJS.ProcessEnv = process.env, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const kept = ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"];
