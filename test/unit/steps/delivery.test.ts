@@ -104,8 +104,8 @@ describe("delivery-write and delivery-remove", () => {
 
   it("an older version's per-user delete leaves a file the delivery step now keeps", async () => {
     await runStep("delivery-write", { dir, files: [["alice", "a1\n"]] });
-    const tsx = path.join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
-    const legacy = await execute(tsx, [path.join(PROJECT_ROOT, "writers", "write-secret-file.ts"), "remove"], {
+    const node = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
+    const legacy = await execute(node, [path.join(PROJECT_ROOT, "dist", "writers", "write-secret-file.js"), "remove"], {
       stdin: JSON.stringify({ path: path.join(dir, "alice.toml"), content: "a1\n" }),
     });
     expect(legacy.stdout).toContain("now kept by the delivery step; left in place");
