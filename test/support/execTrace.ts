@@ -26,7 +26,21 @@ export interface ExecTrace {
 
 /** strace's options for a trace parseExecTrace reads; the command follows them. */
 export function straceArgs(outFile: string): string[] {
-  return ["-f", "-qq", "-s", "65536", "-e", "trace=execve,fork,vfork,clone,clone3", "-e", "signal=none", "-o", outFile];
+  // --decode-pids=pidns: a fork inside a PID namespace (scripts/isolated.sh) returns the child's
+  // pid there; strace names every line by its pid here, and this says which that is.
+  return [
+    "-f",
+    "-qq",
+    "--decode-pids=pidns",
+    "-s",
+    "65536",
+    "-e",
+    "trace=execve,fork,vfork,clone,clone3",
+    "-e",
+    "signal=none",
+    "-o",
+    outFile,
+  ];
 }
 
 const CSTRING = /"((?:[^"\\]|\\.)*)"(\.\.\.)?/g;
@@ -61,9 +75,9 @@ export function parseExecTrace(text: string): ExecTrace {
   const execs: Exec[] = [];
   for (const { pid, call } of calls) {
     if (pids.size === 0) pids.add(pid);
-    const result = /=\s*(-?\d+)(?:\s.*)?$/.exec(call);
+    const result = /=\s*(-?\d+)(?: \/\* (\d+) in strace's PID NS \*\/)?(?:\s.*)?$/.exec(call);
     if (!result) continue; // killed before the call returned
-    const returned = Number(result[1]);
+    const returned = Number(result[2] ?? result[1]);
     if (/^(fork|vfork|clone|clone3)\(/.test(call)) {
       if (returned > 0 && !/CLONE_THREAD/.test(call)) pids.add(returned);
     } else if (call.startsWith("execve(") && returned === 0) {
