@@ -4,7 +4,7 @@ import pulumi from "@pulumi/eslint-plugin";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["node_modules/", ".pulumi-state/", "examples/out/"] },
+  { ignores: ["node_modules/", "dist/", "dist.new.*/", ".pulumi-state/", "examples/out/"] },
   ...tseslint.configs.recommended,
   {
     languageOptions: {

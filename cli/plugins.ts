@@ -71,7 +71,7 @@ export function choosePlugins(engineBinDir: string, env: NodeJS.ProcessEnv = pro
 
 /**
  * PATH for the engine: the chosen offline plugins' folders first, then the project's
- * node_modules/.bin (Node 22 and tsx for the steps the commands run), then the caller's.
+ * node_modules/.bin (Node 22, which the steps' and plugins' launchers exec), then the caller's.
  */
 export function enginePath(choices: PluginChoice[], basePath = process.env.PATH ?? ""): string {
   const offline = choices.filter((c) => c.source === "offline").map((c) => offlinePluginBin(c.name));

@@ -18,6 +18,16 @@
  * user: a key, its hash, one `bw create item` process; timed on a sample, scaled to N).
  * The isolation leg: what scripts/isolated.sh (namespaces and pasta, around every runner
  * command) adds to a command's wall time, as the median over runs of a bare `node -e 0`.
+ *
+ * Processes (`procs`, `execs`; --no-processes to skip): every process started outside the
+ * engine during an operation, counted exactly. The engine runs under `strace -f` (execve and
+ * the process-creating clones only; a wrapper put first on PATH, which ensure-engine.sh then
+ * picks), so each plugin, step and whatever they start is seen however short it lives
+ * (test/support/execTrace.ts). Counted: every process of the engine's tree but the engine
+ * itself (plugins, steps, bw, reload commands, shells); `execs` counts their successful
+ * execs (a `sh -c "exec ./bin/fetchml-keys-step x"` is one process and three execs). Not
+ * counted: the engine's own processes (`pulumi` itself, also the Automation API's `pulumi
+ * version`/`stack` calls) and this process, where the runner's program runs inline.
  */
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -39,6 +49,7 @@ import { BW_DEFAULT, BwCli } from "../test/support/bitwarden/bwCli";
 import { BitwardenTestServer } from "../test/support/bitwarden/server";
 import { E2EStack } from "../test/support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../test/support/fixtures";
+import { type ExecTrace, readExecTrace, straceArgs } from "../test/support/execTrace";
 import { descendants } from "../test/support/processWatch";
 
 const { values: opts } = parseArgs({
@@ -49,6 +60,7 @@ const { values: opts } = parseArgs({
     "no-manual": { type: "boolean", default: false },
     "no-isolation": { type: "boolean", default: false },
     "isolation-only": { type: "boolean", default: false },
+    "no-processes": { type: "boolean", default: false },
     json: { type: "string", default: "bench-results.json" },
   },
 });
@@ -63,6 +75,9 @@ interface Measure {
   bwProcesses: number;
   enginePeakMiB: number;
   programPeakMiB: number;
+  /** Processes started outside the engine, and their execs (EngineTrace); absent with --no-processes. */
+  processes?: number;
+  execs?: number;
 }
 interface Row {
   what: "program" | "floor" | "manual";
@@ -89,6 +104,7 @@ class Sampler {
   async during<T>(work: () => Promise<T>): Promise<{ result: T; measure: Omit<Measure, "resources"> }> {
     this.bw.clear();
     this.engineKiB = 0;
+    engineTrace?.reset();
     collectGarbage();
     this.programKiB = 0;
     this.sample();
@@ -104,6 +120,7 @@ class Sampler {
           bwProcesses: this.bw.size,
           enginePeakMiB: this.engineKiB / 1024,
           programPeakMiB: this.programKiB / 1024,
+          ...engineTrace?.outsideEngine(),
         },
       };
     } finally {
@@ -121,13 +138,55 @@ class Sampler {
         continue;
       }
       if (cmdline.includes("bw.js")) this.bw.add(pid);
-      if (cmdline.startsWith(this.engineBinary)) {
+      if (cmdline.startsWith(this.engineBinary) || (engineTrace && cmdline.startsWith(engineTrace.realEngine))) {
         const hwm = /VmHWM:\s+(\d+) kB/.exec(safeRead(`/proc/${pid}/status`));
         if (hwm) this.engineKiB = Math.max(this.engineKiB, Number(hwm[1]));
       }
     }
   }
 }
+
+/** The engine run under strace (see the header): a `pulumi` first on PATH that execs it so. */
+class EngineTrace {
+  readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "fetchml-bench-trace-"));
+  constructor(readonly realEngine: string) {
+    const bin = path.join(this.dir, "engine", "bin");
+    fs.mkdirSync(bin, { recursive: true });
+    const quote = (a: string) => `'${a.replace(/'/g, "'\\''")}'`;
+    const args = straceArgs("TRACE").map((a) => (a === "TRACE" ? `"${this.dir}/traces/trace.$$"` : quote(a)));
+    fs.writeFileSync(path.join(bin, "pulumi"), `#!/bin/sh\nexec strace ${args.join(" ")} ${quote(realEngine)} "$@"\n`, { mode: 0o755 });
+    fs.mkdirSync(path.join(this.dir, "traces"));
+    process.env.PATH = `${bin}${path.delimiter}${process.env.PATH}`;
+    process.on("exit", () => fs.rmSync(this.dir, { recursive: true, force: true }));
+  }
+
+  reset(): void {
+    for (const f of fs.readdirSync(path.join(this.dir, "traces"))) fs.rmSync(path.join(this.dir, "traces", f));
+  }
+
+  /** Every traced process but the engine's own (the last thing a pid exec'd), and their execs. */
+  outsideEngine(): { processes: number; execs: number } {
+    const traces: ExecTrace[] = fs.readdirSync(path.join(this.dir, "traces")).map((f) => readExecTrace(path.join(this.dir, "traces", f)));
+    let processes = 0;
+    let execs = 0;
+    for (const trace of traces) {
+      for (const pid of trace.pids) {
+        const own = trace.execs.filter((e) => e.pid === pid);
+        if (own.length > 0 && own[own.length - 1].file === this.realEngine) continue;
+        processes++;
+        execs += own.length;
+      }
+    }
+    return { processes, execs };
+  }
+}
+
+function strace(): boolean {
+  return spawnSync("strace", ["-V"], { stdio: "ignore" }).status === 0;
+}
+
+/** Set up before any engine is found: the real engine, then the traced one first on PATH. */
+let engineTrace: EngineTrace | undefined;
 
 function safeRead(file: string): string {
   try {
@@ -155,6 +214,7 @@ function record(row: Row): void {
       `${String(m.bwProcesses).padStart(4)} bw`,
       `engine ${m.enginePeakMiB.toFixed(0).padStart(5)} MiB`,
       `program ${m.programPeakMiB.toFixed(0).padStart(5)} MiB`,
+      m.processes === undefined ? "" : `${String(m.processes).padStart(4)} procs ${String(m.execs).padStart(4)} execs`,
       row.note ?? "",
     ].join("  "),
   );
@@ -381,6 +441,14 @@ function summary(): void {
 (async () => {
   console.log(`bench: ${os.cpus().length} cores, node ${process.version}, sizes ${SIZES.join(", ")}, modes ${MODES.join(", ")}`);
   if (!opts["no-isolation"]) benchIsolation();
+  if (!opts["no-processes"] && !opts["isolation-only"]) {
+    if (!strace()) throw new Error("counting processes needs strace (apt-get install strace), or run with --no-processes");
+    const binDir = spawnSync("bash", [path.join(PROJECT_ROOT, "scripts", "ensure-engine.sh")], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    engineTrace = new EngineTrace(path.join(binDir.stdout.trim(), "pulumi"));
+  }
   for (const users of opts["isolation-only"] ? [] : SIZES) {
     if (!opts["no-floor"]) await benchFloor(users);
     for (const mode of MODES) await benchProgram(users, mode);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Entry point behind `npm run up|preview|...` and `npm test`: installs what is missing on a
 # fresh clone (npm dependencies, which include Node 22; for `test`, the Debian packages the
-# tests use), then runs the runner or vitest with the project's Node 22 first on PATH.
+# tests use), builds the product into dist/ when that is missing or older than any source
+# (scripts/build.sh), then runs the runner or vitest with the project's Node 22 first on PATH.
 # The runner runs inside scripts/isolated.sh. The engine is provided by the runner itself (scripts/ensure-engine.sh), and by the tests'
 # global setup.
 set -eu
@@ -14,17 +15,15 @@ have_node22() {
   [ -x node_modules/.bin/node ] && [ "$(node_major node_modules/.bin/node)" -ge 22 ] && return 0
   command -v node >/dev/null 2>&1 && [ "$(node_major node)" -ge 22 ]
 }
-if [ ! -x node_modules/.bin/tsx ] || [ package-lock.json -nt node_modules/.package-lock.json ] || ! have_node22; then
+if [ ! -x node_modules/.bin/tsc ] || [ package-lock.json -nt node_modules/.package-lock.json ] || ! have_node22; then
   echo "fetchml-keys: installing npm dependencies (npm ci; includes Node 22)" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
 PATH="$root/node_modules/.bin:$PATH"
 export PATH
-# tsx's compile cache lives in $TMPDIR/tsx-<uid>, a name another account can take first in a
-# shared /tmp and fill with code that root would then run: the runner, the engine's plugins and
-# the steps (which inherit this) never use it.
-TSX_DISABLE_CACHE=1
-export TSX_DISABLE_CACHE
+# What runs is JavaScript built from the tree (nothing compiles TypeScript at run time): build
+# it when dist/ is missing or any source changed since (build/current.ts decides).
+node dist/build/current.js 2>/dev/null || sh scripts/build.sh --if-stale
 case "${1:-}" in
   test)
     shift
@@ -33,7 +32,7 @@ case "${1:-}" in
     ;;
   bench)
     shift
-    exec tsx scripts/bench.ts "$@"
+    exec node dist/scripts/bench.js "$@"
     ;;
 esac
 # The runner runs isolated: its ports reachable by no other local account, and nothing it
@@ -42,4 +41,4 @@ esac
 # this account alone: Pulumi writes state 0644, where another account could try the
 # passphrase offline against the secrets in it.
 umask 077
-exec sh scripts/isolated.sh tsx cli/main.ts "$@"
+exec sh scripts/isolated.sh node --require ./dist/build/guard.js dist/cli/main.js "$@"

@@ -16,6 +16,7 @@ command -v setpriv >/dev/null 2>&1 && command -v unshare >/dev/null 2>&1 && comm
 command -v script >/dev/null 2>&1 || need="$need bsdutils"
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need="$need postgresql"
 command -v pasta >/dev/null 2>&1 || need="$need passt"
+command -v strace >/dev/null 2>&1 || need="$need strace"
 [ -x /usr/bin/python3 ] || need="$need python3"
 [ -z "$need" ] && exit 0
 if [ "$(id -u)" != 0 ]; then

@@ -1,8 +1,9 @@
 /**
  * Plain `pulumi` on a fresh clone, exactly as the README says (issue 27): a `git clone` of
  * this checkout's last commit (no `.pulumi-state/` state, no `examples/out/` files), its
- * node_modules hard-linked in place of `npm ci`, then the README's two marked shell blocks
- * (the offline plugins on PATH, as on this machine, then the fresh-clone commands).
+ * node_modules hard-linked and its `prepare` (the build) run in place of `npm ci`, then the
+ * README's two marked shell blocks (the offline plugins on PATH, as on this machine, then the
+ * fresh-clone commands).
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -29,7 +30,9 @@ beforeAll(() => {
   execFileSync("git", ["clone", "--quiet", PROJECT_ROOT, clone]);
   // `npm ci`, without the registry: the same packages, hard-linked.
   execFileSync("cp", ["-al", path.join(PROJECT_ROOT, "node_modules"), path.join(clone, "node_modules")]);
-}, 120_000);
+  // ... and its `prepare` script, the build plain `pulumi` runs (dist/, from the clone's own sources).
+  execFileSync("sh", ["-c", "npm run -s prepare"], { cwd: clone, stdio: "ignore" });
+}, 300_000);
 afterAll(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });

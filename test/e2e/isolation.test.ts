@@ -317,7 +317,7 @@ async function upUntilPluginsRun(rotation: number): Promise<{ root: number; seen
   const command = (pid: number) => read(`/proc/${pid}/cmdline`).replace(/\0/g, " ");
   for (;;) {
     const seen = root ? descendants(root) : [];
-    const plugins = seen.filter((p) => /pulumi-resource-|plugins\/(random|command)\/main\.ts/.test(command(p)));
+    const plugins = seen.filter((p) => /pulumi-resource-|plugins\/(random|command)\/main\.js/.test(command(p)));
     if (plugins.length >= 2) return { root, seen: [root, ...seen], running };
     if (Date.now() > deadline) throw new Error(`no plugins seen under the runner ${root}`);
     await new Promise((r) => setTimeout(r, 20));

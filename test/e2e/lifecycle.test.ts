@@ -183,7 +183,7 @@ describe.each(WAYS)("the program with the real engine, via %s, state in %s", (vi
     const argv = [...e2e.watch.commandLines].join("\n");
     expect(seenSecrets.size).toBeGreaterThanOrEqual(8);
     expect(e2e.watch.commandLines.size).toBeGreaterThan(10);
-    expect(argv).toMatch(/fetchml-keys-step auth-write|steps\/main.ts auth-write/);
+    expect(argv).toMatch(/fetchml-keys-step auth-write|steps\/main\.js auth-write/);
     // Booleans, not toContain: a failure message must not print the state or a key.
     const leaks = [...seenSecrets].filter((s) => state.includes(s) || output.includes(s) || argv.includes(s));
     expect(leaks.length).toBe(0);

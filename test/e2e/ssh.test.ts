@@ -98,7 +98,7 @@ describe("FetchML servers over SSH", () => {
     expect([fs.statSync(configFile("a")).mtimeMs, fs.statSync(configFile("b")).mtimeMs]).toEqual(mtimes);
     expect([reloads("a"), reloads("b")]).toEqual([1, 1]);
     // No step ran: no process of ours touched a server except the program's reads.
-    expect([...e2e.watch.lastRun].filter((l) => /fetchml-keys-step|steps\/main\.ts/.test(l))).toEqual([]);
+    expect([...e2e.watch.lastRun].filter((l) => /fetchml-keys-step|steps\/main\.js/.test(l))).toEqual([]);
   });
 
   it("a rotation changes both servers and reloads each exactly once more", async () => {
@@ -158,7 +158,7 @@ describe("FetchML servers over SSH", () => {
     const argv = [...e2e.watch.commandLines].join("\n");
     // The deploy key stays in memory: no ssh client, no key file, no agent.
     expect([...e2e.watch.commandLines].filter((l) => /(^|\/)ssh(-agent)? /.test(l))).toEqual([]);
-    expect(argv).toMatch(/steps\/main\.ts auth-write|fetchml-keys-step auth-write/);
+    expect(argv).toMatch(/steps\/main\.js auth-write|fetchml-keys-step auth-write/);
     expect(secrets.size).toBeGreaterThan(8);
     const leaks = [...secrets].filter((s) => state.includes(s) || output.includes(s) || argv.includes(s));
     expect(leaks.length).toBe(0);

@@ -33,13 +33,13 @@ describe("replaceFile", () => {
     // A writer that stops, temp file complete and synced, right before the rename.
     const script = `
       const fs = require("fs");
-      const { replaceFile } = require(${JSON.stringify(path.join(PROJECT_ROOT, "lib", "atomicFile.ts"))});
+      const { replaceFile } = require(${JSON.stringify(path.join(PROJECT_ROOT, "dist", "lib", "atomicFile.js"))});
       replaceFile(${JSON.stringify(file)}, "new\\n", { expected: "old\\n", beforeRename: () => {
         fs.writeFileSync(${JSON.stringify(marker)}, "");
         const until = Date.now() + 30000; while (Date.now() < until) {}
       } });`;
-    // Its own process group: tsx runs the script in a child node, and both must die at once.
-    const child = spawn(path.join(PROJECT_ROOT, "node_modules", ".bin", "tsx"), ["-e", script], { stdio: "ignore", detached: true });
+    // The built module (npm run build), as the steps run it; in its own process group, killed whole.
+    const child = spawn(path.join(PROJECT_ROOT, "node_modules", ".bin", "node"), ["-e", script], { stdio: "ignore", detached: true });
     const exited = new Promise((r) => child.on("exit", r));
     const deadline = Date.now() + 20_000;
     while (!fs.existsSync(marker) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));

@@ -1,6 +1,7 @@
 /**
- * The entry point as @pulumi/pulumi's cmd/run loads it for a CommonJS project: `require` it
- * and call the module export, but only if the export itself is a function. A module whose
+ * The entry point as @pulumi/pulumi's cmd/run loads it for a CommonJS project: `require` the
+ * package's `main` (the built dist/index.js) and call the module export, but only if the
+ * export itself is a function. A module whose
  * export is `{ default: fn }` runs no program at all under plain `pulumi up`.
  */
 import { execFileSync } from "node:child_process";
@@ -17,8 +18,6 @@ describe("the entry point", () => {
     const shape = execFileSync(
       path.join(PROJECT_ROOT, "node_modules", ".bin", "node"),
       [
-        "--require",
-        "tsx/cjs",
         "-e",
         `const m = require(${JSON.stringify(path.join(PROJECT_ROOT, pkg.main))}); console.log(m instanceof Function ? "function" : typeof m)`,
       ],

@@ -1,0 +1,13 @@
+/**
+ * Loaded first by every entry point (`node --require dist/build/guard.js`: bin/fetchml-keys-step,
+ * the offline plugins' launchers, the runner, and Pulumi.yaml's `nodeargs` for plain `pulumi`):
+ * refuses to run code built from other sources than the tree's (current.ts), before any other
+ * module is loaded.
+ */
+import { staleness } from "./current";
+
+const why = staleness();
+if (why) {
+  console.error(`fetchml-keys: ${why}: run \`npm run build\` (the product runs only as built from the sources in the tree)`);
+  process.exit(1);
+}
