@@ -28,8 +28,11 @@ export interface ExecTrace {
 export function straceArgs(outFile: string): string[] {
   // --decode-pids=pidns: a fork inside a PID namespace (scripts/isolated.sh) returns the child's
   // pid there; strace names every line by its pid here, and this says which that is.
+  // --seccomp-bpf: only the traced calls stop the process; without it every syscall of the
+  // engine (Go: many) stops under ptrace, and the bench's times would measure strace.
   return [
     "-f",
+    "--seccomp-bpf",
     "-qq",
     "--decode-pids=pidns",
     "-s",
