@@ -299,7 +299,7 @@ describe("UserKey component", () => {
     const { UserKey } = await import("../../../components/userKey");
     const { parseSettings } = await import("../../../config/settings");
     const settings = parseSettings({ authConfigPath: "x", users: { erin: { role: "analyst" } } });
-    const user = new UserKey("erin", { user: settings.users[0], client: settings.client, keeper: "0" });
+    const user = new UserKey("erin", { user: settings.users[0], client: settings.client, key: { keeper: "0", autoRotations: 0 } });
     expect(await pulumi.isSecret(user.apiKey)).toBe(true);
     expect(await pulumi.isSecret(user.apiKeyHash)).toBe(true);
     expect(await pulumi.isSecret(user.mlConfig)).toBe(true);

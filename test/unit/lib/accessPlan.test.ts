@@ -1,9 +1,10 @@
 /** What a preview says an up will do, from stack config, the last run and each target's reading. */
 import { describe, expect, it } from "vitest";
 import { resolveAccess, type Role } from "../../../config/roles";
-import { type PlannedUser, type PreviousUser, planAccess, targetGeneration, type AccessPlanInput } from "../../../lib/accessPlan";
+import { type PlannedUser, planAccess, targetGeneration, type AccessPlanInput } from "../../../lib/accessPlan";
 import { entryDigest, renderApiKeyEntries } from "../../../lib/authSection";
-import type { KeyPlan } from "../../../lib/keyPlan";
+import { type KeyPlan, planKeys } from "../../../lib/keyPlan";
+import type { PreviousUser } from "../../../program/outputs";
 import { targetRecordSchema } from "../../../lib/targetRecord";
 import type { TargetReading } from "../../../targets/read";
 
@@ -87,12 +88,15 @@ describe("planAccess", () => {
       ["erin", record(user("erin"))],
       ["frank", record(user("frank"))],
     ]);
-    const keys = new Map<string, KeyPlan>([
-      ["alice", { keeper: "0", autoRotations: 0 }],
-      ["bob", { keeper: "1", autoRotations: 0, change: "rotation" }],
-      ["carol", { keeper: "0", autoRotations: 0 }],
-      ["frank", { keeper: "0", autoRotations: 0 }],
-    ]);
+    // bob's counter went up: the key plan (lib/keyPlan.ts) says so, and why.
+    const rotations = { alice: 0, bob: 1, carol: 0, frank: 0 };
+    const keys = planKeys(
+      Object.entries(rotations).map(([name, rotation]) => ({ name, rotation })),
+      0,
+      previousUsers,
+      new Date("2026-06-01T00:00:00Z"),
+      14,
+    );
     const p = plan({
       users: [alice, bob, user("carol", "researcher", { suspended: true }), user("frank", "researcher", { suspended: true })],
       keys,
