@@ -11,7 +11,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { type Access, resolveAccess, type Role } from "../config/roles";
 import type { Delivery } from "../config/schema";
-import type { TargetReading } from "../targets/read";
+import type { EntryFacts, TargetReading } from "../targets/read";
 import { type ApiKeyEntry, entryDigest } from "./authSection";
 import type { PreviousTarget, PreviousUser, SettingsOutput } from "../program/outputs";
 import type { KeyPlan } from "./keyPlan";
@@ -363,7 +363,7 @@ function accessDetail(prev: PreviousUser, now: Access, arrows = true): string | 
 }
 
 /** The entry's public fields as on the target equal what stack config wants. */
-function sameAccess(facts: { admin?: unknown; roles?: unknown; permissions?: unknown }, access: Access): boolean {
+function sameAccess(facts: EntryFacts, access: Access): boolean {
   return isDeepStrictEqual({ admin: facts.admin, roles: facts.roles, permissions: facts.permissions }, access);
 }
 

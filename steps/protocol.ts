@@ -5,6 +5,7 @@
  * Names-to-things maps travel as [name, value] pairs, so any username is plain data.
  */
 import { z } from "zod";
+import { apiKeyEntry, apiKeyHash } from "../lib/authSection";
 import { targetSpec } from "../targets/spec";
 
 export const STEPS = [
@@ -19,13 +20,6 @@ export const STEPS = [
 export type StepName = (typeof STEPS)[number];
 
 const name = z.string().min(1);
-
-export const apiKeyEntry = z.strictObject({
-  hash: z.string().regex(/^[0-9a-f]{64}$/),
-  admin: z.boolean(),
-  roles: z.array(z.string()),
-  permissions: z.record(z.string(), z.boolean()),
-});
 
 /** Revocation before anything touches Bitwarden: every entry not kept leaves the target. */
 export const authRevokeRequest = z.strictObject({
@@ -53,7 +47,7 @@ export const vaultUser = z.strictObject({
   name,
   itemName: name,
   apiKey: z.string().min(1),
-  apiKeyHash: z.string().regex(/^[0-9a-f]{64}$/),
+  apiKeyHash,
   fingerprint: z.string(),
   collectionIds: z.array(z.string()).min(1),
 });
