@@ -1,13 +1,10 @@
 /**
- * fetchml-keys: users declared in stack config become API keys, hashes in the FetchML
- * servers' auth configs, and deliveries (Bitwarden items or ml config files). Both plain
- * `pulumi up` and the runner (cli/) run this module's export.
- *
- * A run: read stack config (config/), the last run's record and every target (what is there
- * now), plan keys and access (lib/), print the plan and refuse what must not happen, then
- * declare the resources, in this order: revocations on every target (never waiting on
- * Bitwarden) -> keys (a Bitwarden user's key only once the vault opened) -> vault items ->
- * each target's auth config (a new hash reaches a server only once its key can be fetched).
+ * fetchml-keys: users in stack config become API keys, hashes in the FetchML servers' auth
+ * configs, and deliveries (Bitwarden items or ml config files); plain `pulumi up` and the runner
+ * (cli/) both run this module's export. It only wires: settings (program/loadSettings.ts) and
+ * what is there now (program/world.ts) -> the plan (lib/runPlan.ts) -> components, in this order:
+ * revocations on every target (never waiting on Bitwarden) -> keys -> vault items -> each
+ * target's auth config (a new hash reaches a server only once its key can be fetched) -> outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { stackFileName, type UserSettings } from "./config/settings";
@@ -49,44 +46,26 @@ async function program() {
       return [user.name, new UserKey(user.name, args, vaulted ? { dependsOn: revocations } : undefined)];
     }),
   );
-  const vaultUsers = settings.users.filter((user) => user.delivery === "bitwarden");
-  const vault = settings.bitwarden
-    ? new BitwardenVault(
-        "bitwarden",
-        {
-          settings: settings.bitwarden,
-          users: vaultUsers.map((user) => {
-            const { apiKey, apiKeyHash, fingerprint } = keys.get(user.name)!;
-            return { name: user.name, collectionIds: user.collectionIds!, apiKey, apiKeyHash, fingerprint };
-          }),
-        },
-        { dependsOn: revocations },
-      )
-    : undefined;
+  const vaultUsers = settings.users
+    .filter((user) => user.delivery === "bitwarden")
+    .map(({ name, collectionIds }) => {
+      const { apiKey, apiKeyHash, fingerprint } = keys.get(name)!;
+      return { name, collectionIds: collectionIds!, apiKey, apiKeyHash, fingerprint };
+    });
+  const vault =
+    settings.bitwarden && new BitwardenVault("bitwarden", { settings: settings.bitwarden, users: vaultUsers }, { dependsOn: revocations });
   const authConfigs = targets.map((t, i) => {
     const { verify, recordLost } = plan.access.targets.get(t.name)!;
-    const users = plan.active.map((user) => ({ name: user.name, access: user.access, apiKeyHash: keys.get(user.name)!.apiKeyHash }));
-    const args = {
-      stack,
-      target: t.spec,
-      identity: plan.identity.get(t.name)!,
-      users,
-      preserve: settings.preserveEntries,
-      reading: t.reading,
-      verify,
-      recordLost,
-    };
+    const users = plan.active.map(({ name, access }) => ({ name, access, apiKeyHash: keys.get(name)!.apiKeyHash }));
+    const [target, identity, preserve, reading] = [t.spec, plan.identity.get(t.name)!, settings.preserveEntries, t.reading];
+    const args = { stack, target, identity, users, preserve, reading, verify, recordLost };
     return new AuthConfig(t.name, args, { dependsOn: [revocations[i], ...(vault ? [vault] : [])] });
   });
-  const direct = settings.users.filter((user) => user.delivery === "direct");
-  const directDelivery = delivery
-    ? new DirectDelivery("delivery", {
-        reading: delivery,
-        previous: previous.delivery,
-        settled: plan.settled,
-        files: direct.map((user) => ({ name: user.name, mlConfig: keys.get(user.name)!.mlConfig })),
-      })
-    : undefined;
+  const files = settings.users
+    .filter((user) => user.delivery === "direct")
+    .map(({ name }) => ({ name, mlConfig: keys.get(name)!.mlConfig }));
+  const directDelivery =
+    delivery && new DirectDelivery("delivery", { reading: delivery, previous: previous.delivery, settled: plan.settled, files });
 
   const byName = <T>(pick: (key: UserKey, user: UserSettings) => pulumi.Output<T>) =>
     pulumi.all(Object.fromEntries(settings.users.map((user) => [user.name, pick(keys.get(user.name)!, user)])));
@@ -105,13 +84,11 @@ async function program() {
     settings: plan.settings,
     vaultItems: vault ? vault.itemIds : {},
     /** The generation the delivery step was given and the files it wrote: the next run's drift check. */
-    ...(directDelivery
-      ? {
-          delivery: pulumi
-            .all([directDelivery.generation, directDelivery.files])
-            .apply(([generation, files]): DeliveryOutput => ({ generation, files })),
-        }
-      : {}),
+    ...(directDelivery && {
+      delivery: pulumi
+        .all([directDelivery.generation, directDelivery.files])
+        .apply(([generation, files]): DeliveryOutput => ({ generation, files })),
+    }),
     apiKeys: pulumi.secret(byName((key) => key.apiKey)),
     mlConfigs: pulumi.secret(byName((key) => key.mlConfig)),
   };
