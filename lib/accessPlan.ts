@@ -382,7 +382,8 @@ function percent(share: number): string {
  * The target's record generation after this run's write: the same number while the target
  * is exactly what this stack wants (its entries, nothing else unpreserved, its record in
  * step, no reload owed), one more when it is not. The write step records it; so a hand edit
- * shows as a change until an up repairs it, and then never again.
+ * shows as a change until an up repairs it, and then never again. Null for a target not
+ * reached now: its write step, once it reaches it, takes the one after the record's.
  */
 export function targetGeneration(
   reading: TargetReading,
@@ -391,12 +392,12 @@ export function targetGeneration(
   stack: string,
   recordLost?: TargetPlan["recordLost"],
   clock: () => number = Date.now,
-): string {
-  if (reading.unreachable) return "unreached";
+): number | null {
+  if (reading.unreachable) return null;
   // The record this stack wrote last run is gone or broken: the generation must still change
   // (so the write step runs and rewrites it), so it follows on from what last run passed. A run
   // of an older version did not say: seconds since 1970 differ from any generation it counted to.
-  if (recordLost) return String(nextGeneration(recordLost.generation ?? Math.floor(clock() / 1000)));
+  if (recordLost) return nextGeneration(recordLost.generation ?? Math.floor(clock() / 1000));
   const record = reading.record;
   const generation = record?.generation ?? 0;
   const kept = new Set(preserve);
@@ -409,7 +410,7 @@ export function targetGeneration(
     sameList([...record.managed].sort(), names) &&
     sameList(onTarget, names) &&
     names.every((n) => reading.entries.get(n)?.digest === entryDigest(wanted.get(n)));
-  return String(clean ? generation : nextGeneration(generation));
+  return clean ? generation : nextGeneration(generation);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

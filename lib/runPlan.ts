@@ -103,12 +103,12 @@ export function userRecordOf(user: UserSettings, key: KeyPlan, fingerprint: stri
 
 /**
  * A target's record in the `authTargets` output. `generation` is what its write step was given;
- * a target not reached this run ("unreached") keeps what the last run recorded, which the next
+ * a target not reached this run (null) keeps what the last run recorded, which the next
  * run continues from if the target's record goes missing.
  */
 export function targetOutputOf(
   target: { name: string; spec: TargetSpec },
-  written: { identity: string; managed: string[]; generation: string },
+  written: { identity: string; managed: string[]; generation: number | null },
   previous: World["previous"],
 ): TargetOutput {
   return {
@@ -116,9 +116,7 @@ export function targetOutputOf(
     label: targetLabel(target.spec),
     identity: written.identity,
     managed: written.managed,
-    generation: /^\d+$/.test(written.generation)
-      ? Number(written.generation)
-      : (previous.targets.find((t) => t.name === target.name)?.generation ?? null),
+    generation: written.generation ?? previous.targets.find((t) => t.name === target.name)?.generation ?? null,
     reloadCommand: target.spec.reloadCommand ?? null,
   };
 }

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import { apiKeyEntry, apiKeyHash } from "../lib/authSection";
+import { MAX_GENERATION } from "../lib/targetRecord";
 import { targetSpec } from "../targets/spec";
 
 export const STEPS = [
@@ -36,8 +37,12 @@ export const authWriteRequest = z.strictObject({
   target: targetSpec,
   entries: z.array(z.tuple([name, apiKeyEntry])),
   preserve: z.array(name),
-  /** The record generation after this write ("n"), from the program's reading of the target. */
-  generation: z.string(),
+  /**
+   * The record generation after this write, from the program's reading of the target (the same
+   * number the record holds); null when the program could not reach the target: the step takes
+   * the one after the record's.
+   */
+  generation: z.int().min(0).max(MAX_GENERATION).nullable(),
 });
 
 /** Printed by auth-write; given back to its update and delete (PULUMI_COMMAND_STDOUT). */
