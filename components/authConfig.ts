@@ -48,8 +48,8 @@ export class AuthConfig extends pulumi.ComponentResource {
   public readonly identity: pulumi.Output<string>;
   /** The entries this stack writes there. */
   public readonly managed: pulumi.Output<string[]>;
-  /** The record generation passed to the write step (the next run's starting point if the record is lost). */
-  public readonly generation: pulumi.Output<string>;
+  /** The record generation passed to the write step (the next run's starting point if the record is lost); null: not reached. */
+  public readonly generation: pulumi.Output<number | null>;
 
   constructor(name: string, args: AuthConfigArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fetchml:index:AuthConfig", name, {}, opts);

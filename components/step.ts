@@ -17,7 +17,7 @@ export function stepCommand(step: StepName): string {
 }
 
 /** A request whose fields may be outputs (a hash, an SSH key), at any depth. */
-export type DeepInput<T> = T extends string | number | boolean | null | undefined
+export type DeepInput<T> = [T] extends [string | number | boolean | null | undefined]
   ? pulumi.Input<T>
   : T extends ReadonlyArray<infer U>
     ? pulumi.Input<ReadonlyArray<DeepInput<U>>>

@@ -6,14 +6,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ClientSettings, UserSettings } from "../config/settings";
+import type { KeyPlan } from "../lib/keyPlan";
 import { hashApiKey, KEY_SPEC, keyFingerprint } from "../lib/keys";
 import { renderMlConfig } from "../lib/mlConfig";
 
 export interface UserKeyArgs {
   /** The validated user from stack config. */
   readonly user: UserSettings;
-  /** The key's keeper (lib/keyPlan.ts): a new value issues a new key. */
-  readonly keeper: string;
+  /** This run's plan for the key (lib/keyPlan.ts): its keeper is the only input whose change issues a new key. */
+  readonly key: KeyPlan;
   /** Values for the user's `~/.ml/config.toml`. */
   readonly client: ClientSettings;
   /**
@@ -54,11 +55,11 @@ export class UserKey extends pulumi.ComponentResource {
       opts,
     );
 
-    // The keeper is the only way a key changes: the user's counter, plus what the rotate-all
-    // switch and the age policy add to it.
+    // The keeper is the only way a key changes (decided in lib/keyPlan.ts): the user's counter,
+    // plus what the rotate-all switch and the age policy add to it.
     const key = new random.RandomPassword(
       `${name}-key`,
-      { ...KEY_SPEC, keepers: { rotation: args.keeper } },
+      { ...KEY_SPEC, keepers: { rotation: args.key.keeper } },
       { parent: this, dependsOn: opts?.dependsOn, ...(args.beforeKeyChange ? { hooks: { beforeCreate: [args.beforeKeyChange] } } : {}) },
     );
     // The provider marks `result` secret; saying so here too keeps it secret whatever the provider does.

@@ -3,6 +3,7 @@
  * The server checks permissions by these exact names; `admin: true` overrides ownership
  * checks (see ../shared/reference/fetchml.md).
  */
+import { z } from "zod";
 
 export const PERMISSIONS = ["jobs:read", "jobs:create", "jobs:update"] as const;
 export type Permission = (typeof PERMISSIONS)[number];
@@ -10,12 +11,14 @@ export type Permission = (typeof PERMISSIONS)[number];
 export const ROLES = ["admin", "researcher", "analyst"] as const;
 export type Role = (typeof ROLES)[number];
 
-/** What one `auth.api_keys.<user>` entry grants, without the hash. */
-export interface Access {
-  admin: boolean;
-  roles: string[];
-  permissions: Record<Permission, boolean>;
-}
+/** What one `auth.api_keys.<user>` entry grants, without the hash (the entry: lib/authSection.ts apiKeyEntry). */
+export const accessSchema = z.object({
+  admin: z.boolean(),
+  roles: z.array(z.string()),
+  /** Every permission FetchML checks, each said explicitly. */
+  permissions: z.record(z.enum(PERMISSIONS), z.boolean()),
+});
+export type Access = z.infer<typeof accessSchema>;
 
 export const ROLE_PRESETS: Readonly<Record<Role, Access>> = {
   admin: {

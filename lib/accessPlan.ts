@@ -10,43 +10,21 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { type Access, resolveAccess, type Role } from "../config/roles";
-import type { TargetReading } from "../targets/read";
+import type { Delivery } from "../config/schema";
+import type { EntryFacts, TargetReading } from "../targets/read";
 import { type ApiKeyEntry, entryDigest } from "./authSection";
-import type { KeyPlan, PreviousKey } from "./keyPlan";
+import type { PreviousTarget, PreviousUser, SettingsOutput } from "../program/outputs";
+import type { KeyPlan } from "./keyPlan";
 import { nextGeneration } from "./targetRecord";
 
 export interface PlannedUser {
   name: string;
   role: string;
   access: Access;
-  delivery: string;
+  delivery: Delivery;
   suspended: boolean;
   /** A Bitwarden user's vault collections. */
   collectionIds?: readonly string[];
-}
-
-/** One user in the last run's `users` output. */
-export interface PreviousUser extends PreviousKey {
-  role?: string;
-  admin?: boolean;
-  roles?: string[];
-  permissions?: Record<string, boolean>;
-  delivery?: string;
-  status?: string;
-  /** A Bitwarden user's vault collections (null for direct users; absent before this was recorded). */
-  collectionIds?: string[] | null;
-}
-
-/** One target in the last run's `authTargets` output. */
-export interface PreviousTarget {
-  name: string;
-  label: string;
-  identity: string;
-  managed: string[];
-  /** The record generation that run passed to its write step (absent in outputs of older versions). */
-  generation?: number;
-  /** The command run after each change (null: none; absent before this was recorded). */
-  reloadCommand?: string | null;
 }
 
 export interface TargetInput {
@@ -55,17 +33,6 @@ export interface TargetInput {
   reading: TargetReading;
   /** The command run after each change of the file, and where it runs ("on this machine", "on fetchml@10.0.0.5"). */
   reload?: { command?: string; where: string };
-}
-
-/**
- * Where keys go and what users receive, stack-wide: recorded by every run as the `settings`
- * output (public: names, paths and URLs), so the next plan can say what changes.
- */
-export interface RunSettings {
-  preserveEntries: string[];
-  deliveryDir: string | null;
-  client: { workerHost: string; workerPort: number; apiUrl: string };
-  bitwardenOrganization: string | null;
 }
 
 export interface TargetPlan {
@@ -83,7 +50,7 @@ export interface TargetPlan {
    * The record is missing or unusable on a target this stack wrote last run: drift, repaired by
    * the next write. `generation` is what that run passed its write step, when known.
    */
-  recordLost?: { generation?: number };
+  recordLost?: { generation?: number | null };
   /** Active users whose entry should already be right (present, same access, key unchanged). */
   verify: string[];
 }
@@ -99,8 +66,8 @@ export interface AccessPlanInput {
   /** Largest share (0..1) of a target's key holders one run may revoke. */
   maxRevokedShare: number;
   /** This run's stack-wide settings, and the last run's (absent when it recorded none). */
-  settings?: RunSettings;
-  previousSettings?: RunSettings;
+  settings?: SettingsOutput;
+  previousSettings?: SettingsOutput;
 }
 
 export interface AccessPlan {
@@ -123,8 +90,8 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
 
   for (const user of input.users) {
     const prev = input.previousUsers.get(user.name);
-    const key = input.keys.get(user.name);
-    if (!prev?.fingerprint) {
+    const key = input.keys.get(user.name)!;
+    if (!prev || key.change === "new") {
       say(user.name, `+ ${user.name} (${describeAccess(user)}): new key${user.suspended ? ", suspended (no access until resumed)" : ""}`);
       explained.addition.add(user.name);
       explained.access.add(user.name);
@@ -163,9 +130,9 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
           `~ ${user.name}: vault collections ${bracket(prev.collectionIds ?? [])} -> ${bracket(collections)}: whoever can read ${bracket(collections)} can read ${user.name}'s key`,
         );
       }
-      if (key?.change && key.change !== "new") say(user.name, `~ ${user.name}: key rotated (${rotationReason(key, prev)})`);
+      if (key.change) say(user.name, `~ ${user.name}: key rotated (${rotationReason(key)})`);
     }
-    if (key?.warning) say(user.name, key.warning);
+    if (key.warning) say(user.name, key.warning);
   }
   // One collection holding several users' items: each of them reads the others' keys.
   const holders = new Map<string, string[]>();
@@ -396,13 +363,14 @@ function accessDetail(prev: PreviousUser, now: Access, arrows = true): string | 
 }
 
 /** The entry's public fields as on the target equal what stack config wants. */
-function sameAccess(facts: { admin?: unknown; roles?: unknown; permissions?: unknown }, access: Access): boolean {
+function sameAccess(facts: EntryFacts, access: Access): boolean {
   return isDeepStrictEqual({ admin: facts.admin, roles: facts.roles, permissions: facts.permissions }, access);
 }
 
-function rotationReason(key: KeyPlan, prev: PreviousKey): string {
-  if (key.change === "age") return key.age ? `${key.age.days} days old, max ${key.age.max}` : "maximum age reached";
-  if (key.change === "rotation") return `rotation ${prev.rotation ?? 0} -> ${key.keeper.split(".")[0]}`;
+function rotationReason(key: KeyPlan): string {
+  if (key.age) return `${key.age.days} days old, max ${key.age.max}`;
+  if (key.change === "age") return "maximum age reached";
+  if (key.rotation) return `rotation ${key.rotation.from} -> ${key.rotation.to}`;
   return "rotate-all";
 }
 
@@ -414,7 +382,8 @@ function percent(share: number): string {
  * The target's record generation after this run's write: the same number while the target
  * is exactly what this stack wants (its entries, nothing else unpreserved, its record in
  * step, no reload owed), one more when it is not. The write step records it; so a hand edit
- * shows as a change until an up repairs it, and then never again.
+ * shows as a change until an up repairs it, and then never again. Null for a target not
+ * reached now: its write step, once it reaches it, takes the one after the record's.
  */
 export function targetGeneration(
   reading: TargetReading,
@@ -423,12 +392,12 @@ export function targetGeneration(
   stack: string,
   recordLost?: TargetPlan["recordLost"],
   clock: () => number = Date.now,
-): string {
-  if (reading.unreachable) return "unreached";
+): number | null {
+  if (reading.unreachable) return null;
   // The record this stack wrote last run is gone or broken: the generation must still change
   // (so the write step runs and rewrites it), so it follows on from what last run passed. A run
   // of an older version did not say: seconds since 1970 differ from any generation it counted to.
-  if (recordLost) return String(nextGeneration(recordLost.generation ?? Math.floor(clock() / 1000)));
+  if (recordLost) return nextGeneration(recordLost.generation ?? Math.floor(clock() / 1000));
   const record = reading.record;
   const generation = record?.generation ?? 0;
   const kept = new Set(preserve);
@@ -441,7 +410,7 @@ export function targetGeneration(
     sameList([...record.managed].sort(), names) &&
     sameList(onTarget, names) &&
     names.every((n) => reading.entries.get(n)?.digest === entryDigest(wanted.get(n)));
-  return String(clean ? generation : nextGeneration(generation));
+  return clean ? generation : nextGeneration(generation);
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

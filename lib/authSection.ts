@@ -4,14 +4,15 @@
  * one wanted. Pure; the merge into the server's file is in mergeAuthConfig.ts.
  */
 import { createHash } from "node:crypto";
-import type { Access } from "../config/roles";
+import { z } from "zod";
+import { type Access, accessSchema } from "../config/roles";
 
-export interface ApiKeyEntry {
-  hash: string;
-  admin: boolean;
-  roles: string[];
-  permissions: Record<string, boolean>;
-}
+/** A key's hash as FetchML stores it: SHA-256, lowercase hex (lib/keys.ts hashApiKey). */
+export const apiKeyHash = z.string().regex(/^[0-9a-f]{64}$/, { error: "is not 64 lowercase hex characters" });
+
+/** One `auth.api_keys.<user>` entry: the key's hash and what it grants. The step requests carry it as is (steps/protocol.ts). */
+export const apiKeyEntry = z.strictObject({ hash: apiKeyHash, ...accessSchema.shape });
+export type ApiKeyEntry = z.infer<typeof apiKeyEntry>;
 
 export interface ActiveUser {
   name: string;
@@ -19,10 +20,9 @@ export interface ActiveUser {
   access: Access;
 }
 
-const HASH = /^[0-9a-f]{64}$/;
-
 export function renderApiKeyEntry(user: ActiveUser): ApiKeyEntry {
-  if (!HASH.test(user.apiKeyHash)) throw new Error(`auth entry for ${user.name}: hash is not 64 lowercase hex characters`);
+  if (!apiKeyHash.safeParse(user.apiKeyHash).success)
+    throw new Error(`auth entry for ${user.name}: hash is not 64 lowercase hex characters`);
   return {
     hash: user.apiKeyHash,
     admin: user.access.admin,

@@ -7,6 +7,7 @@
  * preview is quiet.
  */
 import { createHash } from "node:crypto";
+import type { DeliveryOutput } from "../program/outputs";
 
 /** What the program read in the delivery directory (program/delivery.ts). */
 export interface DeliveryReading {
@@ -23,13 +24,8 @@ export function fileDigest(content: string): string {
   return createHash("sha256").update(content, "utf8").digest("hex");
 }
 
-/** The last run's `delivery` output. */
-export interface PreviousDelivery {
-  dir: string;
-  generation: number;
-  /** The files its step wrote (absent in outputs of the first version that had this output). */
-  files?: string[];
-}
+/** The last run's `delivery` output, with the directory it went to (its `settings.deliveryDir`). */
+export type PreviousDelivery = DeliveryOutput & { dir: string };
 
 /**
  * Lines for the plan that need no secret: delivered files that are gone, and a manifest that is
@@ -40,7 +36,7 @@ export function deliveryLines(reading: DeliveryReading, previous: PreviousDelive
   const lines = settled
     .filter((name) => !reading.digests.has(`${name}.toml`))
     .map((name) => `+ ${name}: delivery file ${reading.dir}/${name}.toml is missing (or not this user's file): up writes it again`);
-  if (reading.manifest === undefined || (previous.files !== undefined && !sameList(reading.manifest, previous.files)))
+  if (reading.manifest === undefined || !sameList(reading.manifest, previous.files))
     lines.push(`! ${reading.dir}: its list of delivered files is missing or changed: up writes it again`);
   return lines;
 }

@@ -6,16 +6,13 @@
  * rotates nothing by itself.
  */
 
+import { z } from "zod";
+import type { UserRecord } from "../program/outputs";
+
 const DAY_MS = 86_400_000;
 
-/** What the last successful run recorded about a user's key (the public `users` output). */
-export interface PreviousKey {
-  fingerprint?: string;
-  issuedAt?: string;
-  autoRotations?: number;
-  rotation?: number;
-  keeper?: string;
-}
+/** What the last successful run recorded about a user's key: its `users` output record (program/outputs.ts). */
+export type PreviousKey = Partial<Pick<UserRecord, "fingerprint" | "issuedAt" | "autoRotations" | "rotation" | "keeper">>;
 
 export interface KeyPolicyInput {
   name: string;
@@ -23,22 +20,32 @@ export interface KeyPolicyInput {
   maxKeyAgeDays?: number;
 }
 
-export type KeyChange = "new" | "rotation" | "rotate-all" | "age";
+export const keyChangeSchema = z.enum(["new", "rotation", "rotate-all", "age"]);
+export type KeyChange = z.infer<typeof keyChangeSchema>;
 
-export interface KeyPlan {
+/**
+ * One user's key in this run. Every consumer reads these fields (the key's keeper, the plan
+ * lines, the drift checks, the audit record); none re-derives them from the keeper's text or
+ * the last run's record.
+ */
+export const keyPlanSchema = z.object({
   /** The key's keeper: a new value issues a new key. */
-  keeper: string;
+  keeper: z.string(),
   /** Rotations the age policy has made, this run's included. */
-  autoRotations: number;
-  /** Why the key changes in this run, as far as stack config and the last run tell. */
-  change?: KeyChange;
+  autoRotations: z.int().min(0),
+  /** Why the key changes in this run, as far as stack config and the last run tell (absent: it stays). */
+  change: keyChangeSchema.optional(),
+  /** For a `rotation` change: the user's counter at the last run and now. */
+  rotation: z.object({ from: z.int(), to: z.int() }).optional(),
+  /** For an `age` change: the key's age and the maximum, in whole days. */
+  age: z.object({ days: z.int(), max: z.int() }).optional(),
   /** A preview line about a key close to its maximum age ("! frank: key expires in 5 days ..."). */
-  warning?: string;
-  /** Why an age rotation happens: the key's age and the maximum, in whole days. */
-  age?: { days: number; max: number };
-  /** The last run's record of this user's key, if any. */
-  previous?: PreviousKey;
-}
+  warning: z.string().optional(),
+  /** The last run's key: its public fingerprint and when it was issued (absent: none recorded). */
+  fingerprint: z.string().optional(),
+  issuedAt: z.string().optional(),
+});
+export type KeyPlan = z.infer<typeof keyPlanSchema>;
 
 export function planKeys(
   users: readonly KeyPolicyInput[],
@@ -52,11 +59,14 @@ export function planKeys(
     const before = previous.get(user.name);
     const auto = autoRotations(before, user.maxKeyAgeDays, now);
     const keeper = rotationKeeper(user.rotation, rotateAll, auto);
-    const plan: KeyPlan = { keeper, autoRotations: auto, previous: before };
+    const plan: KeyPlan = { keeper, autoRotations: auto };
     const change = keyChange(before, user.rotation, keeper, auto);
     if (change) plan.change = change;
+    if (change === "rotation") plan.rotation = { from: before?.rotation ?? 0, to: user.rotation };
     if (change === "age" && before?.issuedAt && user.maxKeyAgeDays)
       plan.age = { days: Math.floor(keyAgeDays(before.issuedAt, now)), max: user.maxKeyAgeDays };
+    if (before?.issuedAt) plan.issuedAt = before.issuedAt;
+    if (before?.fingerprint) plan.fingerprint = before.fingerprint;
     const warning = expiryWarning(user.name, before, user.maxKeyAgeDays, warnDays, now);
     if (warning) plan.warning = warning;
     plans.set(user.name, plan);
@@ -106,6 +116,15 @@ export function expiryWarning(
   if (left <= warnDays)
     return `! ${name}: key expires in ${Math.ceil(left)} days (${Math.floor(age)} of max ${maxKeyAgeDays}); the first up after that rotates it`;
   return undefined;
+}
+
+/**
+ * When the key the run ends with was issued, for the audit record: the last run's time while it
+ * is the same key (same fingerprint: a `--replace` the plan could not foresee changes it too),
+ * else now.
+ */
+export function issuedAt(plan: KeyPlan, fingerprint: string, clock: Date): string {
+  return plan.fingerprint === fingerprint && plan.issuedAt ? plan.issuedAt : isoSeconds(clock);
 }
 
 /** Injectable clock: FETCHML_KEYS_NOW (RFC 3339) for tests, else the real time. */

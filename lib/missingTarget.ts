@@ -4,7 +4,7 @@
  * every entry while the real file lost them. Each refusal names the path, where stack config
  * sets it, and the fix; none suggests an option that would do what it prevents. Pure.
  */
-import type { PreviousTarget } from "./accessPlan";
+import type { PreviousTarget } from "../program/outputs";
 
 export interface MissingCheck {
   /** Resource name: "auth-config", "server-<name>". */

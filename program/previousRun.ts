@@ -10,18 +10,26 @@
  * transient: the read is retried a few times before the run fails.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { PreviousTarget, PreviousUser, RunSettings } from "../lib/accessPlan";
 import type { PreviousDelivery } from "../lib/deliveryPlan";
+import {
+  deliveryOutput,
+  type PreviousTarget,
+  previousTarget,
+  type PreviousUser,
+  previousUser,
+  type SettingsOutput,
+  settingsOutput,
+} from "./outputs";
 
 export interface PreviousRun {
   /** The `users` output: per user, their access and the public facts of their key. */
   users: Map<string, PreviousUser>;
   /** The `authTargets` output: each target and the entries this stack wrote there. */
   targets: PreviousTarget[];
-  /** The `delivery` output: the delivery directory's real path and its generation (absent before 0.3). */
+  /** The `delivery` output, with its directory (recorded once, in `settings.deliveryDir`). */
   delivery?: PreviousDelivery;
-  /** The `settings` output: preserved entries, delivery directory, ml config values, vault organization (absent before it was recorded). */
-  settings?: RunSettings;
+  /** The `settings` output (absent when the last run recorded none, or not whole). */
+  settings?: SettingsOutput;
 }
 
 const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
@@ -30,69 +38,49 @@ const ATTEMPTS = 5;
 export async function readPreviousRun(delayMs = 200): Promise<PreviousRun> {
   const self = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
   for (let attempt = 1; ; attempt++) {
+    let outputs: unknown;
     try {
       const result = await pulumi.runtime.invoke(READ_STACK_OUTPUTS, { name: self }, { async: true });
-      const outputs = result?.outputs ?? {};
-      return {
-        users: new Map(Object.entries(asMap(outputs.users)) as Array<[string, PreviousUser]>),
-        targets: asTargets(outputs.authTargets),
-        ...(asDelivery(outputs.delivery) ? { delivery: asDelivery(outputs.delivery) } : {}),
-        settings: asSettings(outputs.settings),
-      };
+      outputs = result?.outputs;
     } catch (e) {
       if (attempt >= ATTEMPTS) throw new pulumi.RunError(`cannot read this stack's previous outputs: ${(e as Error).message}`);
       await new Promise((r) => setTimeout(r, delayMs * attempt));
+      continue;
     }
+    return parsePreviousRun(outputs);
   }
 }
 
-function asMap(value: unknown): Record<string, unknown> {
-  return value && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
-
 /**
- * Targets as recorded since 0.2 ({name, label, identity, managed}; now also the record
- * generation passed to the write step); older runs recorded labels only.
+ * The last run's outputs, checked with the schemas the program writes them with
+ * (program/outputs.ts). What does not match is treated as not recorded, as for a stack's
+ * first run: a user or target record of another shape is left out (that user's key is then
+ * planned as new, that target as new), a settings or delivery output of another shape is
+ * absent. Nothing is cast: a field the plan reads has the type its schema says.
  */
-function asTargets(value: unknown): PreviousTarget[] {
-  if (!Array.isArray(value)) return [];
-  return value
-    .map((t) => (t && typeof t === "object" && !isReload(t.reloadCommand) ? { ...t, reloadCommand: undefined } : t))
-    .filter(
-      (t): t is PreviousTarget =>
-        !!t &&
-        typeof t === "object" &&
-        typeof t.name === "string" &&
-        typeof t.label === "string" &&
-        typeof t.identity === "string" &&
-        Array.isArray(t.managed),
-    )
-    .map(({ generation, ...t }) => (Number.isSafeInteger(generation) ? { ...t, generation } : t));
+export function parsePreviousRun(outputs: unknown): PreviousRun {
+  const o = asMap(outputs);
+  const users = new Map<string, PreviousUser>();
+  for (const [name, record] of Object.entries(asMap(o.users))) {
+    const parsed = previousUser.safeParse(record);
+    if (parsed.success) users.set(name, parsed.data);
+  }
+  const targets = (Array.isArray(o.authTargets) ? o.authTargets : []).flatMap((t: unknown) => {
+    const parsed = previousTarget.safeParse(t);
+    return parsed.success ? [parsed.data] : [];
+  });
+  const settings = settingsOutput.safeParse(o.settings);
+  const delivery = deliveryOutput.safeParse(o.delivery);
+  const dir = settings.success ? settings.data.deliveryDir : null;
+  return {
+    users,
+    targets,
+    ...(delivery.success && dir !== null ? { delivery: { dir, ...delivery.data } } : {}),
+    ...(settings.success ? { settings: settings.data } : {}),
+  };
 }
 
-function asDelivery(value: unknown): PreviousDelivery | undefined {
-  const d = asMap(value);
-  if (typeof d.dir !== "string" || !Number.isSafeInteger(d.generation)) return undefined;
-  const files = Array.isArray(d.files) && d.files.every((f) => typeof f === "string") ? { files: d.files as string[] } : {};
-  return { dir: d.dir, generation: d.generation as number, ...files };
-}
-
-/** A recorded reload command: its text, or null for none (anything else: not recorded). */
-function isReload(value: unknown): value is string | null {
-  return value === null || typeof value === "string";
-}
-
-/** The settings output, when the last run recorded one whole (else nothing to compare with). */
-function asSettings(value: unknown): RunSettings | undefined {
-  const s = asMap(value);
-  const client = asMap(s.client);
-  const ok =
-    Array.isArray(s.preserveEntries) &&
-    s.preserveEntries.every((n) => typeof n === "string") &&
-    (s.deliveryDir === null || typeof s.deliveryDir === "string") &&
-    (s.bitwardenOrganization === null || typeof s.bitwardenOrganization === "string") &&
-    typeof client.workerHost === "string" &&
-    typeof client.workerPort === "number" &&
-    typeof client.apiUrl === "string";
-  return ok ? (s as unknown as RunSettings) : undefined;
+/** A JSON object's own entries (a Map-like record: any name is a plain key), else none. */
+function asMap(value: unknown): Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }

@@ -12,7 +12,6 @@ import type { ApiKeyEntry } from "../lib/authSection";
 import { type AuthEditResult, mergeAuthConfig, readApiKeys, removeAuthEntries } from "../lib/mergeAuthConfig";
 import {
   checkTargetRecord,
-  MAX_GENERATION,
   nextGeneration,
   parseTargetRecord,
   renderTargetRecord,
@@ -57,8 +56,7 @@ export async function authWrite(request: AuthWriteRequest, previousStdout: strin
   await withTarget(request.target, async (io) => {
     await editUntilStable(io, request.stack, (files, record) => {
       const result = mergeAuthConfig(files.config, entries, request.preserve, io.label);
-      const asked = /^\d+$/.test(request.generation) ? Number(request.generation) : NaN;
-      const generation = asked <= MAX_GENERATION ? asked : nextGeneration(record?.generation ?? 0);
+      const generation = request.generation ?? nextGeneration(record?.generation ?? 0);
       const next: TargetRecord = {
         format: TARGET_RECORD_FORMAT,
         stack: request.stack,

@@ -5,6 +5,8 @@
  * Names-to-things maps travel as [name, value] pairs, so any username is plain data.
  */
 import { z } from "zod";
+import { apiKeyEntry, apiKeyHash } from "../lib/authSection";
+import { MAX_GENERATION } from "../lib/targetRecord";
 import { targetSpec } from "../targets/spec";
 
 export const STEPS = [
@@ -19,13 +21,6 @@ export const STEPS = [
 export type StepName = (typeof STEPS)[number];
 
 const name = z.string().min(1);
-
-export const apiKeyEntry = z.strictObject({
-  hash: z.string().regex(/^[0-9a-f]{64}$/),
-  admin: z.boolean(),
-  roles: z.array(z.string()),
-  permissions: z.record(z.string(), z.boolean()),
-});
 
 /** Revocation before anything touches Bitwarden: every entry not kept leaves the target. */
 export const authRevokeRequest = z.strictObject({
@@ -42,8 +37,12 @@ export const authWriteRequest = z.strictObject({
   target: targetSpec,
   entries: z.array(z.tuple([name, apiKeyEntry])),
   preserve: z.array(name),
-  /** The record generation after this write ("n"), from the program's reading of the target. */
-  generation: z.string(),
+  /**
+   * The record generation after this write, from the program's reading of the target (the same
+   * number the record holds); null when the program could not reach the target: the step takes
+   * the one after the record's.
+   */
+  generation: z.int().min(0).max(MAX_GENERATION).nullable(),
 });
 
 /** Printed by auth-write; given back to its update and delete (PULUMI_COMMAND_STDOUT). */
@@ -53,7 +52,7 @@ export const vaultUser = z.strictObject({
   name,
   itemName: name,
   apiKey: z.string().min(1),
-  apiKeyHash: z.string().regex(/^[0-9a-f]{64}$/),
+  apiKeyHash,
   fingerprint: z.string(),
   collectionIds: z.array(z.string()).min(1),
 });

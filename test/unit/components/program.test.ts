@@ -24,6 +24,8 @@ const created: Recorded[] = [];
 const registered = new Map<string, { type: string; name: string; parent: string; dependencies: string[] }>();
 const reads: string[] = [];
 let previousUsers: Record<string, Record<string, unknown>> = {};
+/** The other outputs the last run left (authTargets, settings, delivery), besides `users`. */
+let previousOutputs: Record<string, unknown> = {};
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "program-test-"));
 const serverFile = path.join(dir, "api.yaml");
 // A suspended user sorts first: a list filtered one way and indexed another would hand the
@@ -86,7 +88,7 @@ beforeAll(async () => {
         if (args.token === "pulumi:pulumi:readStackOutputs") {
           // The stack's own previous outputs (what the last run recorded about keys).
           reads.push(args.inputs.name);
-          return { name: args.inputs.name, outputs: { users: previousUsers }, secretOutputNames: [] };
+          return { name: args.inputs.name, outputs: { ...previousOutputs, users: previousUsers }, secretOutputNames: [] };
         }
         throw new Error(`unmocked call ${args.token}`);
       },
@@ -124,6 +126,7 @@ beforeEach(() => {
   registered.clear();
   reads.length = 0;
   previousUsers = {};
+  previousOutputs = {};
   delete process.env.FETCHML_KEYS_NOW;
   setConfig(STACK_CONFIG);
 });
@@ -254,6 +257,58 @@ describe("the program under mocks", () => {
     expect(keepers()["bob-key"]).toBe("1.0.3");
   });
 
+  it("reads a user's record of another shape as not recorded, never cast into the plan", async () => {
+    process.env.FETCHML_KEYS_NOW = "2026-06-01T00:00:00Z";
+    // autoRotations as text: cast, "2" + 1 made the keeper 1.0.21 (a key nobody asked for).
+    previousUsers = { bob: { fingerprint: "f", issuedAt: "2026-01-01T00:00:00Z", autoRotations: "2", rotation: 1 } };
+    setConfig({ ...STACK_CONFIG, defaults: { maxKeyAgeDays: 90 } });
+    await program();
+    await settle();
+    expect(keepers()["bob-key"]).toBe("1");
+  });
+
+  it("records outputs of the shape the next run reads back whole, the delivery directory once", async () => {
+    const { deliveryOutput, settingsOutput, targetOutput, userRecord } = await import("../../../program/outputs");
+    const { parsePreviousRun } = await import("../../../program/previousRun");
+    // Outputs as the program returns them: plain values and outputs, nested.
+    const outputs: Record<string, any> = await program();
+    const recorded: Record<string, any> = {
+      users: await promiseOf(outputs.users),
+      authTargets: await promiseOf(pulumi.all(outputs.authTargets)),
+      settings: outputs.settings,
+      delivery: await promiseOf(outputs.delivery),
+    };
+    // Strict: a field the schema does not know would be state nobody reads.
+    for (const record of Object.values(recorded.users)) userRecord.strict().parse(record);
+    for (const target of recorded.authTargets) targetOutput.strict().parse(target);
+    settingsOutput.strict().parse(recorded.settings);
+    deliveryOutput.strict().parse(recorded.delivery);
+    expect(recorded.settings.deliveryDir).toBe(fs.realpathSync(dir) + "/deliver");
+    const back = parsePreviousRun(JSON.parse(JSON.stringify(recorded)));
+    expect([...back.users.keys()]).toEqual(["aaron", "alice", "bob", "carol", "dave"]);
+    expect(back.targets).toEqual(recorded.authTargets);
+    expect(back.settings).toEqual(recorded.settings);
+    expect(back.delivery).toEqual({ ...recorded.delivery, dir: recorded.settings.deliveryDir });
+  });
+
+  it("reads the delivery output only with the settings that say where it went", async () => {
+    const { parsePreviousRun } = await import("../../../program/previousRun");
+    const settings = {
+      preserveEntries: [],
+      deliveryDir: "/d",
+      client: { workerHost: "h", workerPort: 1, apiUrl: "ws://h" },
+      bitwardenOrganization: null,
+    };
+    const delivery = { generation: 2, files: ["bob.toml"] };
+    expect(parsePreviousRun({ delivery }).delivery).toBeUndefined();
+    expect(parsePreviousRun({ delivery, settings }).delivery).toEqual({ dir: "/d", generation: 2, files: ["bob.toml"] });
+    // Another shape: not recorded (the next run plans as for a directory new to the stack).
+    expect(parsePreviousRun({ delivery: { generation: "2", files: [] }, settings }).delivery).toBeUndefined();
+    expect(parsePreviousRun({ settings: { ...settings, client: { ...settings.client, workerPort: "1" } } }).settings).toBeUndefined();
+    const target = { name: "auth-config", label: "/a", identity: "/a", managed: ["bob"], generation: 3, reloadCommand: null };
+    expect(parsePreviousRun({ authTargets: [target, { ...target, name: "server-x", managed: "bob" }] }).targets).toEqual([target]);
+  });
+
   it("keeps a key's issue time while the key stays, and takes the clock's when it is new", async () => {
     process.env.FETCHML_KEYS_NOW = "2026-06-01T00:00:00Z";
     previousUsers = { alice: { fingerprint: "ffffffffffff", issuedAt: "2026-01-01T00:00:00Z" } };
@@ -299,7 +354,7 @@ describe("UserKey component", () => {
     const { UserKey } = await import("../../../components/userKey");
     const { parseSettings } = await import("../../../config/settings");
     const settings = parseSettings({ authConfigPath: "x", users: { erin: { role: "analyst" } } });
-    const user = new UserKey("erin", { user: settings.users[0], client: settings.client, keeper: "0" });
+    const user = new UserKey("erin", { user: settings.users[0], client: settings.client, key: { keeper: "0", autoRotations: 0 } });
     expect(await pulumi.isSecret(user.apiKey)).toBe(true);
     expect(await pulumi.isSecret(user.apiKeyHash)).toBe(true);
     expect(await pulumi.isSecret(user.mlConfig)).toBe(true);

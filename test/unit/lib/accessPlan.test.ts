@@ -1,9 +1,10 @@
 /** What a preview says an up will do, from stack config, the last run and each target's reading. */
 import { describe, expect, it } from "vitest";
 import { resolveAccess, type Role } from "../../../config/roles";
-import { type PlannedUser, type PreviousUser, planAccess, targetGeneration, type AccessPlanInput } from "../../../lib/accessPlan";
+import { type PlannedUser, planAccess, targetGeneration, type AccessPlanInput } from "../../../lib/accessPlan";
 import { entryDigest, renderApiKeyEntries } from "../../../lib/authSection";
-import type { KeyPlan } from "../../../lib/keyPlan";
+import { type KeyPlan, planKeys } from "../../../lib/keyPlan";
+import type { PreviousUser } from "../../../program/outputs";
 import { targetRecordSchema } from "../../../lib/targetRecord";
 import type { TargetReading } from "../../../targets/read";
 
@@ -87,12 +88,15 @@ describe("planAccess", () => {
       ["erin", record(user("erin"))],
       ["frank", record(user("frank"))],
     ]);
-    const keys = new Map<string, KeyPlan>([
-      ["alice", { keeper: "0", autoRotations: 0 }],
-      ["bob", { keeper: "1", autoRotations: 0, change: "rotation" }],
-      ["carol", { keeper: "0", autoRotations: 0 }],
-      ["frank", { keeper: "0", autoRotations: 0 }],
-    ]);
+    // bob's counter went up: the key plan (lib/keyPlan.ts) says so, and why.
+    const rotations = { alice: 0, bob: 1, carol: 0, frank: 0 };
+    const keys = planKeys(
+      Object.entries(rotations).map(([name, rotation]) => ({ name, rotation })),
+      0,
+      previousUsers,
+      new Date("2026-06-01T00:00:00Z"),
+      14,
+    );
     const p = plan({
       users: [alice, bob, user("carol", "researcher", { suspended: true }), user("frank", "researcher", { suspended: true })],
       keys,
@@ -332,38 +336,37 @@ describe("targetGeneration", () => {
   const wanted = renderApiKeyEntries([{ name: "alice", apiKeyHash: hash("a"), access: alice.access }]);
 
   it("stays while the target is exactly what is wanted, and moves on by one when it is not", () => {
-    expect(targetGeneration(reading([alice]), wanted, [], STACK)).toBe("3");
-    expect(targetGeneration(reading([alice], { mallory: {} }), wanted, [], STACK)).toBe("4");
-    expect(targetGeneration(reading([alice], { svc: {} }), wanted, ["svc"], STACK)).toBe("3");
+    expect(targetGeneration(reading([alice]), wanted, [], STACK)).toBe(3);
+    expect(targetGeneration(reading([alice], { mallory: {} }), wanted, [], STACK)).toBe(4);
+    expect(targetGeneration(reading([alice], { svc: {} }), wanted, ["svc"], STACK)).toBe(3);
     const other = renderApiKeyEntries([{ name: "alice", apiKeyHash: hash("b"), access: alice.access }]);
-    expect(targetGeneration(reading([alice]), other, [], STACK)).toBe("4");
+    expect(targetGeneration(reading([alice]), other, [], STACK)).toBe(4);
     const owed = reading(
       [alice],
       {},
       { record: { format: 1, stack: STACK, writer: "w", generation: 3, reloadPending: true, managed: ["alice"] } },
     );
-    expect(targetGeneration(owed, wanted, [], STACK)).toBe("4");
-    expect(targetGeneration(reading([alice], {}, { record: undefined }), wanted, [], STACK)).toBe("1");
-    expect(targetGeneration({ label: "x", unreachable: "down", exists: false, entries: new Map() }, wanted, [], STACK)).toBe("unreached");
+    expect(targetGeneration(owed, wanted, [], STACK)).toBe(4);
+    expect(targetGeneration(reading([alice], {}, { record: undefined }), wanted, [], STACK)).toBe(1);
+    expect(targetGeneration({ label: "x", unreachable: "down", exists: false, entries: new Map() }, wanted, [], STACK)).toBeNull();
   });
 
   it("moves on from last run's generation when the record is lost, and never past what a record may hold", () => {
     const gone = reading([alice], {}, { record: undefined });
-    expect(targetGeneration(gone, wanted, [], STACK, { generation: 7 })).toBe("8");
+    expect(targetGeneration(gone, wanted, [], STACK, { generation: 7 })).toBe(8);
     // Last run's generation unknown (an older version's outputs): seconds since 1970, not 1 again.
-    expect(targetGeneration(gone, wanted, [], STACK, {}, () => 1_800_000_000_123)).toBe("1800000001");
+    expect(targetGeneration(gone, wanted, [], STACK, {}, () => 1_800_000_000_123)).toBe(1800000001);
     const top = (over = {}) =>
       reading([alice], over, {
         record: { format: 1, stack: STACK, writer: "w", generation: 2 ** 53 - 1, reloadPending: false, managed: ["alice"] },
       });
-    expect(targetGeneration(top(), wanted, [], STACK)).toBe(String(2 ** 53 - 1));
+    expect(targetGeneration(top(), wanted, [], STACK)).toBe(2 ** 53 - 1);
     const next = targetGeneration(top({ mallory: {} }), wanted, [], STACK);
-    expect(next).toBe("1");
+    expect(next).toBe(1);
     expect(
-      targetRecordSchema.safeParse({ format: 1, stack: STACK, writer: "w", generation: Number(next), reloadPending: false, managed: [] })
-        .success,
+      targetRecordSchema.safeParse({ format: 1, stack: STACK, writer: "w", generation: next, reloadPending: false, managed: [] }).success,
     ).toBe(true);
-    expect(targetGeneration(gone, wanted, [], STACK, { generation: 2 ** 53 - 1 })).toBe("1");
+    expect(targetGeneration(gone, wanted, [], STACK, { generation: 2 ** 53 - 1 })).toBe(1);
     expect(
       targetRecordSchema.safeParse({ format: 1, stack: STACK, writer: "w", generation: 2 ** 53, reloadPending: false, managed: [] })
         .success,

@@ -47,6 +47,6 @@ describe("delivery drift", () => {
       "! /d: its list of delivered files is missing or changed: up writes it again",
     ]);
     expect(deliveryGeneration(moved, previous, wanted)).toBe(4);
-    expect(deliveryGeneration(reading({ manifest: [] }), { dir: "/d", generation: Number.MAX_SAFE_INTEGER }, wanted)).toBe(1);
+    expect(deliveryGeneration(reading({ manifest: [] }), { dir: "/d", generation: Number.MAX_SAFE_INTEGER, files: [] }, wanted)).toBe(1);
   });
 });

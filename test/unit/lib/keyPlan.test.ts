@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { autoRotations, expiryWarning, now, planKeys, rotationKeeper } from "../../../lib/keyPlan";
+import { autoRotations, expiryWarning, keyPlanSchema, now, planKeys, rotationKeeper } from "../../../lib/keyPlan";
 
 const at = (iso: string) => new Date(iso);
 
@@ -73,6 +73,11 @@ describe("planKeys", () => {
       fresh: ["0", "new"],
     });
     expect(plans.get("old")!.age).toEqual({ days: 151, max: 90 });
+    // The counter's move is part of the answer: no reader takes it apart from the keeper's text.
+    expect(plans.get("bumped")!.rotation).toEqual({ from: 0, to: 1 });
+    expect(plans.get("same")!.rotation).toBeUndefined();
+    // Every plan is of the one schema its readers are typed by.
+    for (const plan of plans.values()) keyPlanSchema.strict().parse(plan);
     const all = planKeys([{ name: "same", rotation: 0 }], 1, previous, T, 14);
     expect(all.get("same")).toMatchObject({ keeper: "0.1.0", change: "rotate-all" });
   });

@@ -34,7 +34,7 @@ const write = (entries: Record<string, unknown>, over: Record<string, unknown> =
   target: target(),
   entries: Object.entries(entries),
   preserve: [],
-  generation: "0",
+  generation: 0,
   ...over,
 });
 const entries = () => parse(fs.readFileSync(file, "utf8")).auth.api_keys;
@@ -44,7 +44,7 @@ const record = () => JSON.parse(fs.readFileSync(path.join(dir, ".server.yaml.fet
 describe("auth-write", () => {
   it("merges, keeps the file's mode less others' bits, names the revoked entry, records ownership, reloads once", async () => {
     fs.writeFileSync(file, SERVER, { mode: 0o644 });
-    const run = await runStep("auth-write", write({ bob: entry(h("b")) }, { generation: "4" }));
+    const run = await runStep("auth-write", write({ bob: entry(h("b")) }, { generation: 4 }));
     expect(run.code, run.stderr).toBe(0);
     expect(run.stderr).toContain("added bob; REVOKED mallory");
     expect(run.stdout + run.stderr).not.toContain(h("b"));
@@ -133,18 +133,21 @@ describe("auth-write", () => {
   });
 
   it("rewrites a record it cannot use (cut off, or a generation past what a record may hold) from the request and the file", async () => {
-    const first = await runStep("auth-write", write({ bob: entry(h("b")) }, { generation: "3" }));
+    const first = await runStep("auth-write", write({ bob: entry(h("b")) }, { generation: 3 }));
     const recordFile = path.join(dir, ".server.yaml.fetchml-keys");
     const whole = fs.readFileSync(recordFile, "utf8");
     fs.writeFileSync(recordFile, whole.slice(0, 40));
-    const cut = await runStep("auth-write", write({ bob: entry(h("b")) }, { generation: "4" }), { previousStdout: first.stdout });
+    const cut = await runStep("auth-write", write({ bob: entry(h("b")) }, { generation: 4 }), { previousStdout: first.stdout });
     expect(cut.code, cut.stderr).toBe(0);
     expect(cut.stderr).toContain("its record is unusable (not valid JSON); rewriting it");
     expect(record()).toMatchObject({ stack: STACK, writer: JSON.parse(first.stdout).writer, generation: 4, managed: ["bob"] });
     fs.writeFileSync(recordFile, whole.replace('"generation": 3', `"generation": ${2 ** 53}`));
-    const big = await runStep("auth-write", write({ bob: entry(h("b")) }, { generation: String(2 ** 53 + 2) }), {
-      previousStdout: first.stdout,
-    });
+    // The program never asks for a generation past the largest (the request schema refuses one);
+    // a target it could not reach (null) gets the one after the record's, here unusable.
+    const past = await runStep("auth-write", write({ bob: entry(h("b")) }, { generation: 2 ** 53 + 2 }), { previousStdout: first.stdout });
+    expect(past.code).not.toBe(0);
+    expect(record().generation).toBe(2 ** 53);
+    const big = await runStep("auth-write", write({ bob: entry(h("b")) }, { generation: null }), { previousStdout: first.stdout });
     expect(big.code, big.stderr).toBe(0);
     expect(record().generation).toBe(1); // past the largest: starts again, within the schema
     expect(reloads()).toBe(1);

@@ -1,0 +1,122 @@
+/**
+ * A run's whole plan, from stack config and what the program read (program/world.ts), pure:
+ * each user's key (lib/keyPlan.ts), access on every target (lib/accessPlan.ts), targets that
+ * are missing (lib/missingTarget.ts), deliveries that should already be right, and the lines
+ * the preview prints. index.ts declares resources from it and decides nothing itself.
+ */
+import type { Settings, UserSettings } from "../config/settings";
+import type { SettingsOutput, TargetOutput, UserRecord } from "../program/outputs";
+import type { World } from "../program/world";
+import { targetLabel, type TargetSpec } from "../targets/spec";
+import { type AccessPlan, planAccess } from "./accessPlan";
+import { deliveryLines } from "./deliveryPlan";
+import { issuedAt, type KeyPlan, planKeys } from "./keyPlan";
+import { missingTargets } from "./missingTarget";
+
+export interface RunPlan {
+  keys: Map<string, KeyPlan>;
+  access: AccessPlan;
+  /** Why the run must not go ahead (another stack's file, two targets that are one, a missing file); empty when it may. */
+  conflicts: string[];
+  /** The plan's lines, in the order printed ("! ..." lines are warnings). */
+  lines: string[];
+  /** This run's `settings` output. */
+  settings: SettingsOutput;
+  /** Users whose hash belongs on the targets: declared and not suspended. */
+  active: UserSettings[];
+  /** Entries that may stay on a target: active users and preserved entries. */
+  keep: string[];
+  /** Direct users whose delivered file should already be right: delivered directly last run, same key. */
+  settled: string[];
+  /** What each target really is, by resource name: its reading, else the last run's record, else its label. */
+  identity: Map<string, string>;
+}
+
+export function planRun(stack: string, settings: Settings, world: World, clock: Date, stackFile: string): RunPlan {
+  const { previous, targets, delivery } = world;
+  const keys = planKeys(settings.users, settings.rotateAll, previous.users, clock, settings.expiryWarningDays);
+  const runSettings: SettingsOutput = {
+    preserveEntries: [...settings.preserveEntries].sort(),
+    deliveryDir: delivery?.dir ?? null,
+    client: { workerHost: settings.client.workerHost, workerPort: settings.client.workerPort, apiUrl: settings.client.apiUrl },
+    bitwardenOrganization: settings.bitwarden?.organizationId ?? null,
+  };
+  const access = planAccess({
+    stack,
+    users: settings.users,
+    keys,
+    previousUsers: previous.users,
+    targets: targets.map((t) => ({ name: t.name, reading: t.reading, reload: reloadOf(t.spec) })),
+    previousTargets: previous.targets,
+    preserve: settings.preserveEntries,
+    maxRevokedShare: settings.maxRevokedShare,
+    settings: runSettings,
+    previousSettings: previous.settings,
+  });
+  const missing = missingTargets(
+    targets.map((t) => ({ ...t, label: t.reading.label })),
+    previous.targets,
+    stackFile,
+  );
+  const settled = settings.users
+    .filter((user) => user.delivery === "direct" && previous.users.get(user.name)?.delivery === "direct" && !keys.get(user.name)!.change)
+    .map((user) => user.name);
+  const active = settings.users.filter((user) => !user.suspended);
+  return {
+    keys,
+    access,
+    conflicts: [...access.conflicts, ...missing],
+    lines: [...access.lines, ...(delivery ? deliveryLines(delivery, previous.delivery, settled) : [])],
+    settings: runSettings,
+    active,
+    keep: [...active.map((user) => user.name), ...settings.preserveEntries],
+    settled,
+    identity: new Map(targets.map((t) => [t.name, access.targets.get(t.name)!.identity ?? targetLabel(t.spec)])),
+  };
+}
+
+/** A target's reload command and where it runs, as the plan says it. */
+function reloadOf(spec: TargetSpec): { command?: string; where: string } {
+  return { command: spec.reloadCommand, where: spec.kind === "ssh" ? `as ${spec.user} on ${spec.host}` : "as you, on this machine" };
+}
+
+/** A user's record in the `users` output, once their key's fingerprint is known. */
+export function userRecordOf(user: UserSettings, key: KeyPlan, fingerprint: string, clock: Date): UserRecord {
+  return {
+    role: user.role,
+    admin: user.access.admin,
+    roles: user.access.roles,
+    permissions: user.access.permissions,
+    delivery: user.delivery,
+    rotation: user.rotation,
+    status: user.suspended ? "suspended" : "active",
+    fingerprint,
+    // The same key as last run keeps its issue time; a new one was issued now.
+    issuedAt: issuedAt(key, fingerprint, clock),
+    maxKeyAgeDays: user.maxKeyAgeDays ?? null,
+    autoRotations: key.autoRotations,
+    keeper: key.keeper,
+    // Who else can read the key: the next plan names a change of these.
+    collectionIds: user.delivery === "bitwarden" ? user.collectionIds! : null,
+  };
+}
+
+/**
+ * A target's record in the `authTargets` output. `generation` is what its write step was given;
+ * a target not reached this run (null) keeps what the last run recorded, which the next
+ * run continues from if the target's record goes missing.
+ */
+export function targetOutputOf(
+  target: { name: string; spec: TargetSpec },
+  written: { identity: string; managed: string[]; generation: number | null },
+  previous: World["previous"],
+): TargetOutput {
+  return {
+    name: target.name,
+    label: targetLabel(target.spec),
+    identity: written.identity,
+    managed: written.managed,
+    generation: written.generation ?? previous.targets.find((t) => t.name === target.name)?.generation ?? null,
+    reloadCommand: target.spec.reloadCommand ?? null,
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * Everything a run reads before it plans, read-only: the last run's outputs, every target as
+ * it is now, and the delivery directory. A target or directory that cannot be used as it is
+ * (bad YAML, a wrong host key, a broken record, an unsafe path) stops the run, said plainly.
+ */
+import { type AuthTarget, authTargets, type Settings } from "../config/settings";
+import type { DeliveryReading } from "../lib/deliveryPlan";
+import { AdminError } from "../lib/adminError";
+import { readTarget, type TargetReading } from "../targets/read";
+import { targetLabel } from "../targets/spec";
+import { readDelivery } from "./delivery";
+import { type PreviousRun, readPreviousRun } from "./previousRun";
+import { refusal } from "./refusal";
+
+export interface World {
+  previous: PreviousRun;
+  /** Each target from stack config, with what is on it now. */
+  targets: Array<AuthTarget & { reading: TargetReading }>;
+  /** The delivery directory (its real path) and what is in it now; absent without deliveryDir. */
+  delivery?: DeliveryReading;
+}
+
+export async function readWorld(settings: Settings): Promise<World> {
+  const previous = await readPreviousRun();
+  const targets = await Promise.all(
+    authTargets(settings).map(async (target) => {
+      const reading = await readTarget(target.spec, targetLabel(target.spec)).catch(refuseKnown);
+      // A local file is handed to its steps as its real path: another spelling of it changes nothing.
+      const spec = target.spec.kind === "local" && reading.identity ? { ...target.spec, configPath: reading.identity } : target.spec;
+      return { ...target, spec, reading };
+    }),
+  );
+  const directFiles = settings.users.filter((user) => user.delivery === "direct").map((user) => `${user.name}.toml`);
+  // The delivery directory as it really is (its real path: another spelling changes nothing) and what is in it now.
+  const delivery =
+    settings.deliveryDir !== undefined ? refuseAdminErrors(() => readDelivery(settings.deliveryDir!, directFiles)) : undefined;
+  return { previous, targets, ...(delivery ? { delivery } : {}) };
+}
+
+function refuseAdminErrors<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (e) {
+    refuseKnown(e);
+  }
+}
+
+/** A target or directory that cannot be used as it is (bad YAML, a wrong host key, a broken record, an unsafe path) stops the run, said plainly. */
+function refuseKnown(e: unknown): never {
+  if (e instanceof AdminError) throw refusal(e.message);
+  throw e;
+}
