@@ -13,7 +13,7 @@ import { explainFailure } from "./errors";
 import { humanOutput } from "./humanOutput";
 import { type Options, parseOptions } from "./options";
 import { isolationWarning } from "./isolation";
-import { OutputError, pickOutput, usersTable } from "./outputs";
+import { OutputError, pickOutput, readUsersOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
 import { previewAccess, printAccess } from "./summary";
 import { userArgsProblem, userCommand, UserCommandError } from "./user";
@@ -237,7 +237,7 @@ async function outputCommand(stack: Stack, args: string[], options: Options): Pr
     return 0;
   }
   if (args.join(".") === "users" && !options.json) {
-    console.log(usersTable(picked.value as Record<string, never>, now()).join("\n"));
+    console.log(usersTable(readUsersOutput(picked.value), now()).join("\n"));
     return 0;
   }
   console.log(typeof picked.value === "string" && !options.json ? picked.value.trimEnd() : JSON.stringify(picked.value, null, 2));
@@ -245,7 +245,7 @@ async function outputCommand(stack: Stack, args: string[], options: Options): Pr
 }
 
 async function printUserCounts(stack: Stack): Promise<void> {
-  const users = ((await stack.outputs()).users?.value ?? {}) as Record<string, { status?: string }>;
+  const users = readUsersOutput((await stack.outputs()).users?.value);
   const all = Object.values(users);
   const suspended = all.filter((u) => u.status === "suspended").length;
   console.log(`users: ${all.length - suspended} active, ${suspended} suspended (\`user list\` shows them)`);

@@ -3,7 +3,9 @@
  * "mlConfigs.ben"), with a clear error for a name that is not there, and the `users` output as
  * a table (never a key: that output holds none). Pure.
  */
+import { z } from "zod";
 import { keyAgeDays } from "../lib/keyPlan";
+import { type PreviousUser, previousUser } from "../program/outputs";
 
 export class OutputError extends Error {}
 
@@ -29,17 +31,21 @@ export function pickOutput(outputs: Record<string, StackOutput>, path: string[])
   return { value, secret: outputs[name].secret };
 }
 
-export interface UserRow {
-  role?: string;
-  delivery?: string;
-  status?: string;
-  issuedAt?: string;
-  fingerprint?: string;
-  maxKeyAgeDays?: number | null;
+const usersOutput = z.record(z.string(), previousUser);
+
+/**
+ * The `users` output as the program recorded it (program/outputs.ts, read as the next run
+ * reads it: a field missing shows as "-"); none yet is no users.
+ */
+export function readUsersOutput(value: unknown): Record<string, PreviousUser> {
+  const parsed = usersOutput.safeParse(value ?? {});
+  if (parsed.success) return parsed.data;
+  const where = parsed.error.issues.map((i) => ["users", ...i.path].join(".")).join(", ");
+  throw new OutputError(`the users output is not of the shape this version records (at ${where}); an \`up\` records it again`);
 }
 
 /** `user list`: one line per user, columns aligned. */
-export function usersTable(users: Record<string, UserRow>, now: Date): string[] {
+export function usersTable(users: Record<string, PreviousUser>, now: Date): string[] {
   const rows = Object.keys(users)
     .sort()
     .map((name) => {

@@ -14,7 +14,7 @@ import { now } from "../lib/keyPlan";
 import { FileLocked, lockFile } from "../lib/fileLock";
 import { editStackFile, lineDiff, settingsOf, StackFileError, type UserEdit } from "../lib/stackFile";
 import type { Options } from "./options";
-import { pickOutput, usersTable } from "./outputs";
+import { pickOutput, readUsersOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
 import { type AccessPreview, printAccess } from "./summary";
 import { stackFilePath, UP_OPTIONS } from "./workspace";
@@ -164,7 +164,7 @@ function describe(edit: UserEdit, after: string): string {
 }
 
 async function list(stack: Stack, options: Options): Promise<number> {
-  const users = ((await stack.outputs()).users?.value ?? {}) as Record<string, never>;
+  const users = readUsersOutput((await stack.outputs()).users?.value);
   console.log(options.json ? JSON.stringify(users, null, 2) : usersTable(users, now()).join("\n"));
   return 0;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { OutputError, pickOutput, usersTable } from "../../../cli/outputs";
+import { OutputError, pickOutput, readUsersOutput, usersTable } from "../../../cli/outputs";
 
 const outputs = {
   mlConfigs: { value: { alice: "a", ben: "b" }, secret: true },
@@ -41,5 +41,18 @@ describe("usersTable", () => {
       "al    admin       bitwarden  suspended  2026-01-21T00:00:00Z  10d        ffffffffffff",
       "ben   researcher  direct     active     2026-01-01T00:00:00Z  30d of 90  0a1b2c3d4e5f",
     ]);
+  });
+});
+
+describe("readUsersOutput", () => {
+  it("reads the users output with the program's own schema: none is no users, a missing field is shown as missing", () => {
+    expect(readUsersOutput(undefined)).toEqual({});
+    expect(readUsersOutput({ ben: { role: "researcher", status: "active" } })).toEqual({ ben: { role: "researcher", status: "active" } });
+  });
+
+  it("refuses a record of another shape, naming where, instead of printing it as if it were one", () => {
+    expect(() => readUsersOutput({ ben: { role: "researcher", maxKeyAgeDays: "90" } })).toThrow(OutputError);
+    expect(() => readUsersOutput({ ben: { role: "researcher", maxKeyAgeDays: "90" } })).toThrow(/users\.ben\.maxKeyAgeDays/);
+    expect(() => readUsersOutput(["ben"])).toThrow(OutputError);
   });
 });
