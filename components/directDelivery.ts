@@ -49,8 +49,7 @@ export class DirectDelivery extends pulumi.ComponentResource {
         request: {
           dir: reading.dir,
           files: args.files.map((f) => [f.name, f.mlConfig] as [string, pulumi.Input<string>]),
-          // Absent while 0: a request stored before generations existed stays the same.
-          generation: this.generation.apply((g) => (g > 0 ? g : undefined)) as pulumi.Output<number>,
+          generation: this.generation,
         },
         // Another directory (its real path): write the files there, then remove them here.
         triggers: [reading.dir],

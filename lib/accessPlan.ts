@@ -395,8 +395,8 @@ export function targetGeneration(
 ): number | null {
   if (reading.unreachable) return null;
   // The record this stack wrote last run is gone or broken: the generation must still change
-  // (so the write step runs and rewrites it), so it follows on from what last run passed. A run
-  // of an older version did not say: seconds since 1970 differ from any generation it counted to.
+  // (so the write step runs and rewrites it), so it follows on from what last run passed; when
+  // last run did not reach the target either, seconds since 1970 differ from any generation counted to.
   if (recordLost) return nextGeneration(recordLost.generation ?? Math.floor(clock() / 1000));
   const record = reading.record;
   const generation = record?.generation ?? 0;

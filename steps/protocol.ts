@@ -73,15 +73,12 @@ export const deliveryRequest = z.strictObject({
   /** Absolute real directory for the ml config files (0700), one `<user>.toml` (0600) per user. */
   dir: z.string().min(1),
   files: z.array(z.tuple([name, z.string()])),
-  /**
-   * Bumped by the program when a delivered file is missing or changed (absent while 0, so
-   * requests stored before it existed stay the same): drift is a change, repaired once.
-   */
-  generation: z.int().min(1).optional(),
+  /** Bumped by the program when a delivered file is missing or changed: drift is a change, repaired once. */
+  generation: z.int().min(0),
 });
 
-/** Printed by delivery-write: the files it owns (their names only) and its id (absent before 0.3), given back to its update and delete. */
-export const deliveryResult = z.strictObject({ files: z.array(name), writer: name.optional() });
+/** Printed by delivery-write: the files it owns (their names only) and its id, given back to its update and delete. */
+export const deliveryResult = z.strictObject({ files: z.array(name), writer: name });
 
 export type AuthRevokeRequest = z.infer<typeof authRevokeRequest>;
 export type AuthWriteRequest = z.infer<typeof authWriteRequest>;

@@ -24,17 +24,18 @@ describe("delivery-write and delivery-remove", () => {
         ["alice", "a1\n"],
         ["bob", "b1\n"],
       ],
+      generation: 0,
     });
     expect(first.code, first.stderr).toBe(0);
     expect(JSON.parse(first.stdout)).toEqual({ files: ["alice.toml", "bob.toml"], writer: expect.stringMatching(/^[0-9a-f-]{36}$/) });
     expect(mode(dir)).toBe(0o700);
     expect(mode(path.join(dir, "alice.toml"))).toBe(0o600);
     const aliceMtime = fs.statSync(path.join(dir, "alice.toml")).mtimeMs;
-    const second = await runStep("delivery-write", { dir, files: [["alice", "a1\n"]] }, { previousStdout: first.stdout });
+    const second = await runStep("delivery-write", { dir, files: [["alice", "a1\n"]], generation: 0 }, { previousStdout: first.stdout });
     expect(second.stderr).toContain(`removed ${path.join(dir, "bob.toml")}`);
     expect(JSON.parse(second.stdout).writer).toBe(JSON.parse(first.stdout).writer);
     expect(fs.statSync(path.join(dir, "alice.toml")).mtimeMs).toBe(aliceMtime);
-    await runStep("delivery-remove", { dir, files: [["alice", "a1\n"]] }, { previousStdout: second.stdout });
+    await runStep("delivery-remove", { dir, files: [["alice", "a1\n"]], generation: 0 }, { previousStdout: second.stdout });
     expect(fs.readdirSync(dir)).toEqual([]);
   }, 30_000);
 
@@ -42,10 +43,10 @@ describe("delivery-write and delivery-remove", () => {
   // --replace) ran its delete after its successor wrote, and deleted every file. Before: the
   // files were gone after this delete.
   it("a replaced step's delete leaves the files its successor wrote", async () => {
-    const old = await runStep("delivery-write", { dir, files: [["alice", "a1\n"]] });
-    const successor = await runStep("delivery-write", { dir, files: [["alice", "a1\n"]] });
+    const old = await runStep("delivery-write", { dir, files: [["alice", "a1\n"]], generation: 0 });
+    const successor = await runStep("delivery-write", { dir, files: [["alice", "a1\n"]], generation: 0 });
     expect(JSON.parse(successor.stdout).writer).not.toBe(JSON.parse(old.stdout).writer);
-    const remove = await runStep("delivery-remove", { dir, files: [["alice", "a1\n"]] }, { previousStdout: old.stdout });
+    const remove = await runStep("delivery-remove", { dir, files: [["alice", "a1\n"]], generation: 0 }, { previousStdout: old.stdout });
     expect(remove.code, remove.stderr).toBe(0);
     expect(remove.stderr).toContain("written since by a newer delivery step of this stack; nothing removed");
     expect(fs.readFileSync(path.join(dir, "alice.toml"), "utf8")).toBe("a1\n");
@@ -59,13 +60,13 @@ describe("delivery-write and delivery-remove", () => {
     fs.mkdirSync(parent, { mode: 0o755 });
     fs.chownSync(parent, NOBODY, NOBODY);
     const inside = path.join(parent, "deliver");
-    const owned = await runStep("delivery-write", { dir: inside, files: [["alice", "a1\n"]] });
+    const owned = await runStep("delivery-write", { dir: inside, files: [["alice", "a1\n"]], generation: 0 });
     expect(owned.code).not.toBe(0);
     expect(owned.stderr).toContain(`${parent} belongs to`);
     expect(fs.existsSync(inside)).toBe(false);
     fs.chownSync(parent, 0, 0);
     fs.chmodSync(parent, 0o775);
-    const writable = await runStep("delivery-write", { dir: inside, files: [["alice", "a1\n"]] });
+    const writable = await runStep("delivery-write", { dir: inside, files: [["alice", "a1\n"]], generation: 0 });
     expect(writable.code).not.toBe(0);
     expect(writable.stderr).toContain(`${parent} is writable by group`);
     expect(fs.existsSync(inside)).toBe(false);
@@ -76,23 +77,23 @@ describe("delivery-write and delivery-remove", () => {
     fs.writeFileSync(path.join(dir, "alice.toml"), "", { mode: 0o600 });
     fs.chownSync(dir, NOBODY, NOBODY);
     fs.chownSync(path.join(dir, "alice.toml"), NOBODY, NOBODY);
-    const theirs = await runStep("delivery-write", { dir, files: [["alice", "secret\n"]] });
+    const theirs = await runStep("delivery-write", { dir, files: [["alice", "secret\n"]], generation: 0 });
     expect(theirs.code).toBe(1);
     expect(theirs.stderr).toContain(`belongs to uid ${NOBODY}, not to this user`);
     expect(fs.readFileSync(path.join(dir, "alice.toml"), "utf8")).toBe("");
     fs.chownSync(dir, 0, 0);
     fs.chmodSync(dir, 0o755);
-    expect((await runStep("delivery-write", { dir, files: [["bob", "secret\n"]] })).stderr).toContain("others have access (mode 755)");
+    expect((await runStep("delivery-write", { dir, files: [["bob", "secret\n"]], generation: 0 })).stderr).toContain("others have access (mode 755)");
   });
 
   it("refuses another user's file in its place, and a directory under one anybody may write to", async () => {
     fs.mkdirSync(dir, { mode: 0o700 });
     fs.writeFileSync(path.join(dir, "alice.toml"), "", { mode: 0o600 });
     fs.chownSync(path.join(dir, "alice.toml"), NOBODY, NOBODY);
-    const run = await runStep("delivery-write", { dir, files: [["alice", "secret\n"]] });
+    const run = await runStep("delivery-write", { dir, files: [["alice", "secret\n"]], generation: 0 });
     expect(run.stderr).toContain("refusing to write a key into another user's file");
     expect(fs.readFileSync(path.join(dir, "alice.toml"), "utf8")).toBe("");
     fs.chmodSync(root, 0o777);
-    expect((await runStep("delivery-write", { dir: path.join(root, "other"), files: [] })).stderr).toContain("is writable by every user");
+    expect((await runStep("delivery-write", { dir: path.join(root, "other"), files: [], generation: 0 })).stderr).toContain("is writable by every user");
   });
 });
