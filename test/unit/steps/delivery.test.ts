@@ -83,7 +83,9 @@ describe("delivery-write and delivery-remove", () => {
     expect(fs.readFileSync(path.join(dir, "alice.toml"), "utf8")).toBe("");
     fs.chownSync(dir, 0, 0);
     fs.chmodSync(dir, 0o755);
-    expect((await runStep("delivery-write", { dir, files: [["bob", "secret\n"]], generation: 0 })).stderr).toContain("others have access (mode 755)");
+    expect((await runStep("delivery-write", { dir, files: [["bob", "secret\n"]], generation: 0 })).stderr).toContain(
+      "others have access (mode 755)",
+    );
   });
 
   it("refuses another user's file in its place, and a directory under one anybody may write to", async () => {
@@ -94,6 +96,8 @@ describe("delivery-write and delivery-remove", () => {
     expect(run.stderr).toContain("refusing to write a key into another user's file");
     expect(fs.readFileSync(path.join(dir, "alice.toml"), "utf8")).toBe("");
     fs.chmodSync(root, 0o777);
-    expect((await runStep("delivery-write", { dir: path.join(root, "other"), files: [], generation: 0 })).stderr).toContain("is writable by every user");
+    expect((await runStep("delivery-write", { dir: path.join(root, "other"), files: [], generation: 0 })).stderr).toContain(
+      "is writable by every user",
+    );
   });
 });
