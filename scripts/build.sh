@@ -10,6 +10,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. scripts/env.sh
 umask "$(printf '%04o' $(($(umask) | 022)))"
 tsc=node_modules/.bin/tsc
 # The project's Node 22 (npm's `node` package); under `npm ci --ignore-scripts` (CI) that one is
@@ -31,10 +32,9 @@ fi
 out=dist.new.$$
 trap 'rm -rf "$out" "$out.old"' EXIT
 rm -rf "$out"
-# tsc prints its diagnostics and the --listFiles list on stdout. TypeScript (>= 5.7) turns on
-# Node's compile cache for itself, in $TMPDIR/node-compile-cache: a name another account can
-# take first in a shared /tmp and fill; keep it off.
-if ! listed=$(NODE_DISABLE_COMPILE_CACHE=1 "$tsc" -p tsconfig.build.json --outDir "$out" --listFiles); then
+# tsc prints its diagnostics and the --listFiles list on stdout (Node's compile cache, which
+# TypeScript >= 5.7 turns on, is off: scripts/env.sh).
+if ! listed=$("$tsc" -p tsconfig.build.json --outDir "$out" --listFiles); then
   printf '%s\n' "$listed" | grep -v '^/' >&2 || :
   echo "fetchml-keys: build failed (tsc -p tsconfig.build.json)" >&2
   exit 1

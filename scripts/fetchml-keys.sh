@@ -8,6 +8,7 @@
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+. scripts/env.sh
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 # A Node 22 either from the npm `node` package (installed by `npm ci`) or already on PATH
 # (CI's setup-node, with `npm ci --ignore-scripts`).
@@ -19,8 +20,6 @@ if [ ! -x node_modules/.bin/tsc ] || [ package-lock.json -nt node_modules/.packa
   echo "fetchml-keys: installing npm dependencies (npm ci; includes Node 22)" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi
-PATH="$root/node_modules/.bin:$PATH"
-export PATH
 # What runs is JavaScript built from the tree (nothing compiles TypeScript at run time): build
 # it when dist/ is missing or any source changed since (build/current.ts decides).
 node dist/build/current.js 2>/dev/null || sh scripts/build.sh --if-stale

@@ -230,7 +230,7 @@ describe("Bitwarden delivery", () => {
     const deadline = Date.now() + 120_000;
     while (
       Date.now() < deadline &&
-      findProcesses((c) => /fetchml-keys-step vault-write|steps\/main\.ts vault-write/.test(c)).length === 0
+      findProcesses((c) => /fetchml-keys-step vault-write|steps\/main\.js vault-write/.test(c)).length === 0
     ) {
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -338,7 +338,7 @@ describe("Bitwarden delivery", () => {
     const state = e2e.backendFiles() + (await e2e.exportWithoutSecrets());
     const output = e2e.output();
     const argv = [...e2e.watch.commandLines].join("\n");
-    expect(argv).toMatch(/steps\/main\.ts vault-write|fetchml-keys-step vault-write/);
+    expect(argv).toMatch(/steps\/main\.js vault-write|fetchml-keys-step vault-write/);
     expect(seenSecrets.size).toBeGreaterThan(40);
     const leaks = [...seenSecrets].filter((s) => state.includes(s) || output.includes(s) || argv.includes(s));
     expect(leaks.length).toBe(0);

@@ -47,7 +47,7 @@ describe("an interrupted up", () => {
     let killed = 0;
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline && killed === 0) {
-      if (findProcesses((c) => /fetchml-keys-step auth-write|steps\/main\.ts auth-write/.test(c)).length > 0) {
+      if (findProcesses((c) => /fetchml-keys-step auth-write|steps\/main\.js auth-write/.test(c)).length > 0) {
         for (const engine of findProcesses((c) => c.includes("--stack") && c.includes(e2e.name) && c.includes(" up "))) {
           for (const pid of [engine, ...descendants(engine)]) {
             try {

@@ -370,10 +370,10 @@ describe("plain pulumi, without the isolation", () => {
     const exited = new Promise((r) => engine.on("exit", r));
     const deadline = Date.now() + 120_000;
     let plugins: number[] = [];
-    const providers = () => plugins.filter((p) => /plugins\/(random|command)\/main\.ts/.test(read(`/proc/${p}/cmdline`)));
+    const providers = () => plugins.filter((p) => /plugins\/(random|command)\/main\.js/.test(read(`/proc/${p}/cmdline`)));
     while (Date.now() < deadline) {
       plugins = descendants(engine.pid!).filter((p) =>
-        /plugins\/(random|command|language-nodejs)\/main\.ts/.test(read(`/proc/${p}/cmdline`)),
+        /plugins\/(random|command|language-nodejs)\/main\.js/.test(read(`/proc/${p}/cmdline`)),
       );
       if (providers().length > 0) break;
       await new Promise((r) => setTimeout(r, 20));

@@ -56,7 +56,7 @@ async function upWatchingBw(): Promise<{ first?: FirstBw; error?: Error }> {
   );
   void running.then(() => (done = true));
   while (!done && !first) {
-    const pids = findProcesses((c) => /bw\.js|fetchml-keys-step vault-|steps\/main\.ts vault-/.test(c));
+    const pids = findProcesses((c) => /bw\.js|fetchml-keys-step vault-|steps\/main\.js vault-/.test(c));
     if (pids.length > 0) {
       first = {
         command: fs.readFileSync(`/proc/${pids[0]}/cmdline`, "utf8").replace(/\0/g, " ").replace(/^.*\//, ""),

@@ -126,7 +126,7 @@ describe("state in PostgreSQL, shared by several admins", () => {
     );
     // Stop the database while the auth write step runs (its reload sleeps).
     const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && findProcesses((c) => /fetchml-keys-step auth-write|steps\/main\.ts auth-write/.test(c)).length === 0) {
+    while (Date.now() < deadline && findProcesses((c) => /fetchml-keys-step auth-write|steps\/main\.js auth-write/.test(c)).length === 0) {
       await new Promise((r) => setTimeout(r, 10));
     }
     await pg.stopServer();
