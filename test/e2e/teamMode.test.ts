@@ -44,7 +44,7 @@ async function pgStack(config: (dir: string) => Record<string, unknown>, viaEnv 
   return { e2e, serverFile };
 }
 
-/** A second admin's working copy of this project (what git would check out, plus the stack file). */
+/** A second admin's working copy of this project (what git would check out, plus the stack file and the build). */
 function workingCopy(dir: string, stackFileOf: string): string {
   const files = execFileSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], {
     cwd: PROJECT_ROOT,
@@ -60,6 +60,9 @@ function workingCopy(dir: string, stackFileOf: string): string {
   const stackFile = path.relative(PROJECT_ROOT, stackFileOf);
   fs.cpSync(stackFileOf, path.join(dir, stackFile));
   fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(dir, "node_modules"));
+  // And its build, as `npm ci` leaves it: without one its runner would first build for half a
+  // minute, and the two ups would no longer overlap.
+  fs.cpSync(path.join(PROJECT_ROOT, "dist"), path.join(dir, "dist"), { recursive: true, preserveTimestamps: true });
   copies.push(dir);
   return dir;
 }
