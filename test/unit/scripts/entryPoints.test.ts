@@ -105,6 +105,32 @@ describe("the entry points run built JavaScript", () => {
   });
 });
 
+describe("the admin's launchers", () => {
+  /** Runs `file` with `args`, from a directory outside the checkout. */
+  function run(file: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    const child = spawn(file, args, { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
+    return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
+  }
+
+  it("find the checkout when linked into a directory on PATH (as /usr/local/bin/fetchml-keys would be)", async () => {
+    const bin = fs.mkdirSync(path.join(tmp, "bin"), { recursive: true })!;
+    fs.symlinkSync(path.join(PROJECT_ROOT, "bin", "fetchml-keys"), path.join(bin, "fetchml-keys"));
+    fs.symlinkSync(path.join(PROJECT_ROOT, "bin", "fetchml-keys-isolated"), path.join(bin, "fetchml-keys-isolated"));
+    const runner = await run(path.join(bin, "fetchml-keys"), ["--help"]);
+    expect(runner.stderr).toBe("");
+    expect(runner.stdout).toMatch(/^usage: fetchml-keys <command>/);
+    expect(runner.code).toBe(0);
+    const isolated = await run(path.join(bin, "fetchml-keys-isolated"), ["sh", "-c", "echo isolated"]);
+    expect(isolated.stderr).toBe("");
+    expect(isolated.stdout).toBe("isolated\n");
+    expect(isolated.code).toBe(0);
+  });
+});
+
 describe("what the entry points exec (strace -f; scripts/system-deps.sh installs it)", () => {
   it("a step is one process: sh -c execs bin/fetchml-keys-step, which execs node on dist/steps/main.js", async () => {
     const { trace, stderr, tmpFiles } = await traced(["/bin/sh", "-c", "exec ./bin/fetchml-keys-step nosuch"], "{}");
