@@ -75,9 +75,7 @@ describe("the entry points run built JavaScript", () => {
     }
     for (const file of launchers) {
       const code = fs.readFileSync(path.join(PROJECT_ROOT, file), "utf8").replace(/^\s*#.*$/gm, "");
-      expect(code, file).toMatch(
-        /^exec "\$root\/node_modules\/\.bin\/node" --require "\$root\/dist\/build\/guard\.js" "\$root\/dist\/[\w/-]+\.js" "\$@"$/m,
-      );
+      expect(code, file).toMatch(/^exec "\$node" --require "\$root\/dist\/build\/guard\.js" "\$root\/dist\/[\w/-]+\.js" "\$@"$/m);
       // No subshell ($(...) forks a process) and nothing after the exec.
       expect(code, file).not.toMatch(/\$\(|`/);
     }
@@ -85,6 +83,41 @@ describe("the entry points run built JavaScript", () => {
     expect(pkg.main).toBe("dist/index.js");
     expect(pkg.dependencies.tsx).toBeUndefined();
     expect(pkg.scripts.prepare).toMatch(/scripts\/build\.sh/);
+  });
+
+  it("each launcher execs the project's Node, or under `npm ci --ignore-scripts` (CI: none set up) the node on PATH", async () => {
+    const launchers = ["bin/fetchml-keys-step", ...PLUGIN_LAUNCHERS.map((p) => `plugins/${p}`)];
+    // A copy of the launchers in a tree whose Node is a script that says which one ran, and how.
+    const root = path.join(tmp, "checkout");
+    for (const file of launchers) {
+      fs.mkdirSync(path.dirname(path.join(root, file)), { recursive: true });
+      fs.copyFileSync(path.join(PROJECT_ROOT, file), path.join(root, file));
+    }
+    const fakeNode = (dir: string, says: string) => {
+      fs.mkdirSync(dir, { recursive: true });
+      fs.writeFileSync(path.join(dir, "node"), `#!/bin/sh\necho ${says} "$@"\n`, { mode: 0o755 });
+    };
+    fakeNode(path.join(tmp, "path-bin"), "path-node");
+    const env = { ...process.env, PATH: `${path.join(tmp, "path-bin")}:/usr/bin:/bin` };
+    const run = (file: string) =>
+      new Promise<string>((resolve) => {
+        const child = spawn("sh", ["-c", `exec ./${file} arg`], { cwd: root, env, stdio: ["ignore", "pipe", "inherit"] });
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => (out += d));
+        child.on("exit", () => resolve(out.trim()));
+      });
+    const script = (file: string) => (file === "bin/fetchml-keys-step" ? "steps" : `plugins/${file.split("/")[1]}`) + "/main.js";
+    for (const file of launchers) {
+      const up = file
+        .split("/")
+        .slice(1)
+        .map(() => "..")
+        .join("/");
+      const args = (root: string) => `--require ${root}/dist/build/guard.js ${root}/dist/${script(file)} arg`;
+      expect(await run(file), file).toBe(`path-node ${args(`././${path.dirname(file)}/${up}`)}`);
+    }
+    fakeNode(path.join(root, "node_modules", ".bin"), "project-node");
+    for (const file of launchers) expect(await run(file), file).toMatch(/^project-node --require /);
   });
 
   it("plain pulumi's language host starts cmd/run on the built program with no TypeScript", () => {
