@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { parseJsonOr } from "../lib/json";
 import { type Access, type Role, resolveAccess } from "./roles";
-import type { SshTargetSpec, TargetSpec } from "../targets/spec";
+import type { ServerSettings, TargetSpec } from "../targets/spec";
 import { type Delivery, REVOKE_POLICIES, stackConfigSchema, USERNAME_PATTERN, USERNAME_RULE } from "./schema";
 
 export const CONFIG_NAMESPACE = "fetchml-keys";
@@ -38,9 +38,6 @@ export interface ClientSettings {
   apiUrl: string;
 }
 
-/** A FetchML server over SSH: the target spec the steps take, less its kind (one shape). */
-export type ServerSettings = Omit<SshTargetSpec, "kind">;
-
 export interface Settings {
   /** Sorted by name, so every rendering and diff is deterministic. */
   users: UserSettings[];
@@ -48,7 +45,7 @@ export interface Settings {
   /** authConfigPath may be created by up when it does not exist. */
   createIfMissing: boolean;
   reloadCommand?: string;
-  servers: Array<ServerSettings & { createIfMissing: boolean }>;
+  servers: ServerSettings[];
   preserveEntries: string[];
   deliveryDir?: string;
   client: ClientSettings;
@@ -306,7 +303,7 @@ export interface AuthTarget {
   /** Where stack config names its file ("authConfigPath", "servers[0].configPath"), for messages. */
   setting: string;
   /** Whether up may create the file when it does not exist (else the preview refuses). */
-  createIfMissing: boolean;
+  createIfMissing: ServerSettings["createIfMissing"];
 }
 
 export function authTargets(settings: Settings): AuthTarget[] {
