@@ -7,7 +7,8 @@
  * target's auth config (a new hash reaches a server only once its key can be fetched) -> outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { stackFileName, type UserSettings } from "./config/settings";
+import { stackFileName } from "./config/rawConfig";
+import type { UserSettings } from "./config/settings";
 import { AuthConfig } from "./components/authConfig";
 import { AuthRevocation } from "./components/authRevocation";
 import { BitwardenVault } from "./components/bitwardenVault";
