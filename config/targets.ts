@@ -5,10 +5,10 @@
 import type { ServerSettings, TargetSpec } from "../targets/spec";
 import type { Settings } from "./settings";
 
-/** One auth config this stack manages, with the resource name its steps are named after. */
+/** One auth config this stack manages, with the resource name its steps are named after (its three names: targets/spec.ts). */
 export interface AuthTarget {
-  /** "auth-config" for the local file, "server-<name>" for a server. */
-  name: string;
+  /** "auth-config" for the local file, "server-<server name>" for a server. */
+  resourceName: string;
   spec: TargetSpec;
   /** Where stack config names its file ("authConfigPath", "servers[0].configPath"), for messages. */
   setting: string;
@@ -20,7 +20,7 @@ export function authTargets(settings: Settings): AuthTarget[] {
   const targets: AuthTarget[] = [];
   if (settings.authConfigPath !== undefined) {
     targets.push({
-      name: "auth-config",
+      resourceName: "auth-config",
       spec: {
         kind: "local",
         configPath: settings.authConfigPath,
@@ -31,7 +31,12 @@ export function authTargets(settings: Settings): AuthTarget[] {
     });
   }
   settings.servers.forEach(({ createIfMissing, ...server }, i) =>
-    targets.push({ name: `server-${server.name}`, spec: { kind: "ssh", ...server }, setting: `servers[${i}].configPath`, createIfMissing }),
+    targets.push({
+      resourceName: `server-${server.name}`,
+      spec: { kind: "ssh", ...server },
+      setting: `servers[${i}].configPath`,
+      createIfMissing,
+    }),
   );
   return targets;
 }

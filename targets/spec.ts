@@ -4,6 +4,18 @@
  * entries (and the local `authConfigPath`/`reloadCommand`) are validated with these fields,
  * the settings take their types from them, and the steps check the spec they are handed with
  * the same schema (one shape on both sides of the process boundary).
+ *
+ * A target has three names, one for each thing it is, used for nothing else:
+ *  - `resourceName`: what the stack calls it ("auth-config", "server-<server name>"): its
+ *    components' and steps' resource names, and the key a run finds the last run's record of
+ *    it by. The `authTargets` output stores it as `name` (1.0.0), mapped in program/outputs.ts;
+ *    a server's own `name` is only the name the admin chose for it (`servers[].name`).
+ *  - `label`: how a person reads it in messages (targetLabel below): the configured path, or
+ *    "<server name> (<user>@<host>:<port>:<path>)". Never a secret.
+ *  - `identity`: what it really is, resolved when read (the real path; over SSH the server's
+ *    host key and real path): two targets with one identity are one file, and a new identity
+ *    is a move. What a run records (`recordedIdentity`, lib/runPlan.ts) is the identity, or
+ *    the label for a target never reached.
  */
 import { z } from "zod";
 import { linuxPath } from "../lib/linuxPath";
