@@ -7,7 +7,8 @@
  * target's auth config (a new hash reaches a server only once its key can be fetched) -> outputs.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { stackFileName, type UserSettings } from "./config/settings";
+import { stackFileName } from "./config/rawConfig";
+import type { UserSettings } from "./config/settings";
 import { AuthConfig } from "./components/authConfig";
 import { AuthRevocation } from "./components/authRevocation";
 import { BitwardenVault } from "./components/bitwardenVault";
@@ -35,7 +36,13 @@ async function program() {
 
   const { targets, delivery, previous } = world;
   const revocations = targets.map(
-    (t) => new AuthRevocation(t.name, { stack, target: t.spec, keep: plan.keep, identity: plan.identity.get(t.name)! }),
+    (t) =>
+      new AuthRevocation(t.resourceName, {
+        stack,
+        target: t.spec,
+        keep: plan.keep,
+        recordedIdentity: plan.recordedIdentity.get(t.resourceName)!,
+      }),
   );
   const vaultCheck = settings.bitwarden ? vaultCheckHook(settings.bitwarden) : undefined;
   const keys = new Map(
@@ -55,11 +62,16 @@ async function program() {
   const vault =
     settings.bitwarden && new BitwardenVault("bitwarden", { settings: settings.bitwarden, users: vaultUsers }, { dependsOn: revocations });
   const authConfigs = targets.map((t, i) => {
-    const { verify, recordLost } = plan.access.targets.get(t.name)!;
+    const { verify, recordLost } = plan.access.targets.get(t.resourceName)!;
     const users = plan.active.map(({ name, access }) => ({ name, access, apiKeyHash: keys.get(name)!.apiKeyHash }));
-    const [target, identity, preserve, reading] = [t.spec, plan.identity.get(t.name)!, settings.preserveEntries, t.reading];
-    const args = { stack, target, identity, users, preserve, reading, verify, recordLost };
-    return new AuthConfig(t.name, args, { dependsOn: [revocations[i], ...(vault ? [vault] : [])] });
+    const [target, recordedIdentity, preserve, reading] = [
+      t.spec,
+      plan.recordedIdentity.get(t.resourceName)!,
+      settings.preserveEntries,
+      t.reading,
+    ];
+    const args = { stack, target, recordedIdentity, users, preserve, reading, verify, recordLost };
+    return new AuthConfig(t.resourceName, args, { dependsOn: [revocations[i], ...(vault ? [vault] : [])] });
   });
   const files = settings.users
     .filter((user) => user.delivery === "direct")
@@ -77,8 +89,8 @@ async function program() {
     /** Each target, what it really is, and the entries this stack manages there. */
     authTargets: targets.map((t, i): pulumi.Output<TargetOutput> =>
       pulumi
-        .all([authConfigs[i].identity, authConfigs[i].managed, authConfigs[i].generation])
-        .apply(([identity, managed, generation]) => targetOutputOf(t, { identity, managed, generation }, previous)),
+        .all([authConfigs[i].recordedIdentity, authConfigs[i].managed, authConfigs[i].generation])
+        .apply(([recordedIdentity, managed, generation]) => targetOutputOf(t, { recordedIdentity, managed, generation }, previous)),
     ),
     /** Where keys go and what users receive, stack-wide (public), for the next run's plan. */
     settings: plan.settings,

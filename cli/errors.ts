@@ -3,7 +3,7 @@
  * failure (its message starts "code: -2" and buries them in stderr), once each, and for the
  * failures an admin meets, the command to run next. Pure.
  */
-import { stackFileName } from "../config/settings";
+import { stackFileName } from "../config/rawConfig";
 
 export interface Explained {
   /** The engine's error lines, without its "error: " prefix, once each. */

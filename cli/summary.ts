@@ -4,8 +4,11 @@
  * refused the run (the mass-revocation guard, another stack's file), why. Shared by the
  * runner's `summary` command and the end-to-end tests.
  */
+import * as fs from "node:fs";
 import type { EngineEvent, PreviewOptions, Stack } from "@pulumi/pulumi/automation";
 import { type StepEvent, summarizeAccess } from "../lib/accessSummary";
+import { settingsOf } from "../lib/stackFile";
+import { stackFilePath } from "./workspace";
 
 export interface AccessPreview {
   lines: string[];
@@ -31,7 +34,7 @@ export async function previewAccess(stack: Stack, options: PreviewOptions = {}):
   } catch (e) {
     failure = e;
   }
-  const lines = summarizeAccess(diagnostics, steps);
+  const lines = summarizeAccess(diagnostics, steps, declaredUsers(stack.name));
   if (failure !== undefined) {
     // The program said why (RunError): report that; any other failure is not a refusal.
     const refused = errors.find((m) => !/^preview failed|^update failed/i.test(m));
@@ -39,6 +42,18 @@ export async function previewAccess(stack: Stack, options: PreviewOptions = {}):
     return { lines, refused };
   }
   return { lines };
+}
+
+/**
+ * The users the stack file declares, read as the program reads them; none when it cannot be
+ * read or is not valid (the preview then refused, and says why).
+ */
+function declaredUsers(stackName: string): string[] {
+  try {
+    return settingsOf(fs.readFileSync(stackFilePath(stackName), "utf8")).users.map((user) => user.name);
+  } catch {
+    return [];
+  }
 }
 
 /** The summary as a person reads it: a line per change (or, unless refused, that there is none), then any refusal. */

@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
-import { ConfigError } from "../config/settings";
+import { ConfigError } from "../config/problems";
 import { replaceFile } from "../lib/atomicFile";
 import { now } from "../lib/keyPlan";
 import { FileLocked, lockFile } from "../lib/fileLock";

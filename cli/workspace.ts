@@ -15,7 +15,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { DEV_PASSPHRASE } from "../config/exposure";
-import { stackFileName } from "../config/settings";
+import { stackFileName } from "../config/rawConfig";
 // index.ts uses `export =`: with esModuleInterop the default import is the program function.
 import program from "../index";
 import { ensureEngine, type Engine } from "./engine";

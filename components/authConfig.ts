@@ -29,8 +29,8 @@ export interface AuthConfigArgs {
   readonly stack: string;
   /** The file or server. */
   readonly target: TargetSpec;
-  /** What the target really is: a change moves the entries (write there, then remove here). */
-  readonly identity: string;
+  /** What the target really is, as this run records it (lib/runPlan.ts): a change moves the entries (write there, then remove here). */
+  readonly recordedIdentity: string;
   /** Users whose hashes belong in the file: declared and not suspended. */
   readonly users: readonly AuthUser[];
   /** Entries managed elsewhere (service accounts), left as they are. */
@@ -44,8 +44,8 @@ export interface AuthConfigArgs {
 }
 
 export class AuthConfig extends pulumi.ComponentResource {
-  /** What the target really is (the real path, or the server's host key and real path). */
-  public readonly identity: pulumi.Output<string>;
+  /** What the target really is, as this run records it (the real path, or the server's host key and real path). */
+  public readonly recordedIdentity: pulumi.Output<string>;
   /** The entries this stack writes there. */
   public readonly managed: pulumi.Output<string[]>;
   /** The record generation passed to the write step (the next run's starting point if the record is lost); null: not reached. */
@@ -53,7 +53,7 @@ export class AuthConfig extends pulumi.ComponentResource {
 
   constructor(name: string, args: AuthConfigArgs, opts?: pulumi.ComponentResourceOptions) {
     super("fetchml:index:AuthConfig", name, {}, opts);
-    this.identity = pulumi.output(args.identity);
+    this.recordedIdentity = pulumi.output(args.recordedIdentity);
     this.managed = pulumi.output(args.users.map((u) => u.name));
     const entries = pulumi
       .all(args.users.map((u) => u.apiKeyHash))
@@ -83,10 +83,11 @@ export class AuthConfig extends pulumi.ComponentResource {
           preserve: [...args.preserve].sort(),
           generation,
         },
-        triggers: [args.identity],
+        triggers: [args.recordedIdentity],
       },
       { parent: this, dependsOn: opts?.dependsOn },
     );
-    this.registerOutputs({ identity: this.identity, managed: this.managed, generation: this.generation });
+    // `identity`: the component's outputs in state keep the key 1.0.0 wrote.
+    this.registerOutputs({ identity: this.recordedIdentity, managed: this.managed, generation: this.generation });
   }
 }

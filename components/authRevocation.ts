@@ -16,8 +16,8 @@ export interface AuthRevocationArgs {
   readonly target: TargetSpec;
   /** Entries that may stay: active users and preserved entries. */
   readonly keep: readonly string[];
-  /** What the target really is: another target is another revocation step. */
-  readonly identity: string;
+  /** What the target really is, as this run records it (lib/runPlan.ts): another target is another revocation step. */
+  readonly recordedIdentity: string;
 }
 
 export class AuthRevocation extends pulumi.ComponentResource {
@@ -29,7 +29,7 @@ export class AuthRevocation extends pulumi.ComponentResource {
         run: "auth-revoke",
         schema: authRevokeRequest,
         request: { stack: args.stack, target: args.target, keep: [...args.keep].sort() },
-        triggers: [args.identity],
+        triggers: [args.recordedIdentity],
       },
       { parent: this, dependsOn: opts?.dependsOn },
     );

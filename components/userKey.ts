@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ClientSettings, UserSettings } from "../config/settings";
 import type { KeyPlan } from "../lib/keyPlan";
-import { hashApiKey, KEY_SPEC, keyFingerprint } from "../lib/keys";
+import { hashApiKey, KEY_SPEC, keyFingerprint, keyResourceName } from "../lib/keys";
 import { renderMlConfig } from "../lib/mlConfig";
 
 export interface UserKeyArgs {
@@ -58,7 +58,7 @@ export class UserKey extends pulumi.ComponentResource {
     // The keeper is the only way a key changes (decided in lib/keyPlan.ts): the user's counter,
     // plus what the rotate-all switch and the age policy add to it.
     const key = new random.RandomPassword(
-      `${name}-key`,
+      keyResourceName(name),
       { ...KEY_SPEC, keepers: { rotation: args.key.keeper } },
       { parent: this, dependsOn: opts?.dependsOn, ...(args.beforeKeyChange ? { hooks: { beforeCreate: [args.beforeKeyChange] } } : {}) },
     );

@@ -3,6 +3,8 @@
  * as a zod schema. Strict objects everywhere: a typo'd key must fail, not be ignored.
  */
 import { z } from "zod";
+import { linuxPath } from "../lib/linuxPath";
+import { localTargetSpec, serverSchema } from "../targets/spec";
 import { PERMISSIONS, ROLES } from "./roles";
 
 /** Usernames become YAML map keys, file names and Bitwarden item names: keep them plain. */
@@ -16,17 +18,6 @@ export const REVOKE_POLICIES = ["trash", "delete", "keep"] as const;
 
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, { error: "must be a lowercase UUID" });
 export type Delivery = (typeof DELIVERIES)[number];
-
-/**
- * A path Linux can open: at most 4095 bytes, 255 for each name in it. Longer ones would only
- * fail later, deep in a read, as ENAMETOOLONG; here they are named with every other problem.
- */
-const filePath = z
-  .string()
-  .min(1)
-  .refine((p) => Buffer.byteLength(p) <= 4095 && p.split("/").every((name) => Buffer.byteLength(name) <= 255), {
-    error: "is too long for a path (at most 4095 bytes, and 255 for each name in it)",
-  });
 
 export const username = z.string().regex(USERNAME_PATTERN, { error: USERNAME_RULE });
 
@@ -91,46 +82,19 @@ export const clientSchema = z.strictObject({
     .optional(),
 });
 
-/** A FetchML server reached over SSH. */
-export const serverSchema = z.strictObject({
-  name: z.string().regex(/^[a-z][a-z0-9-]{0,31}$/, { error: "must be 1-32 characters: a-z, 0-9, '-'" }),
-  host: z.string().regex(/^[A-Za-z0-9.:-]{1,253}$/, { error: "must be a host name or IP" }),
-  port: z.int().min(1).max(65535).optional(),
-  user: z.string().regex(/^[a-z_][a-z0-9_.-]{0,31}$/, { error: "must be a Unix user name" }),
-  /** The SSH private key (set it with `pulumi config set --secret --path`). */
-  privateKey: z.string().min(1),
-  /** The server's public host key, one authorized_keys-style line: pinned, never learned. */
-  hostKey: z.string().regex(/^(ssh-ed25519|ecdsa-sha2-nistp(256|384|521)|ssh-rsa) [A-Za-z0-9+/]+=*( .*)?$/, {
-    error: "must be one host key line, e.g. the server's /etc/ssh/ssh_host_ed25519_key.pub",
-  }),
-  configPath: filePath.regex(/^\//, { error: "must be an absolute path on the server" }),
-  /** A configPath that does not exist is created by up; unset, it is refused (a typo is not a new file). */
-  createIfMissing: z.boolean().optional(),
-  owner: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_.-]{0,31}$/)
-    .optional(),
-  group: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_.-]{0,31}$/)
-    .optional(),
-  /** Run on the server after its file changed, e.g. `systemctl restart fetchml-api`. */
-  reloadCommand: z.string().min(1).optional(),
-});
-
 export const stackConfigSchema = z.strictObject({
   /** A FetchML server config file on this machine whose `auth.api_keys` this project owns. */
-  authConfigPath: filePath.optional(),
+  authConfigPath: localTargetSpec.shape.configPath.optional(),
   /** An authConfigPath that does not exist is created by up; unset, it is refused (a typo is not a new file). */
   createIfMissing: z.boolean().optional(),
   /** Run after the local file changed (e.g. `systemctl restart fetchml-api`). */
-  reloadCommand: z.string().min(1).optional(),
+  reloadCommand: localTargetSpec.shape.reloadCommand,
   /** FetchML servers reached over SSH; each gets the same auth.api_keys. */
   servers: z.array(serverSchema).max(32).optional(),
   /** Entries of `auth.api_keys` managed elsewhere (service accounts): never touched. */
   preserveEntries: z.array(username).max(1000).optional(),
   /** Where direct-delivery users' ml config files are written (0600 each); none when unset. */
-  deliveryDir: filePath.optional(),
+  deliveryDir: linuxPath.optional(),
   defaults: defaultsSchema.optional(),
   bitwarden: bitwardenSchema.optional(),
   /** Emergency switch: raise by one to rotate every key in the next up. */

@@ -3,13 +3,10 @@
  * with its config path and value. Pure: no Pulumi imports, so it is tested in milliseconds
  * and runs before any resource is declared (bad input changes nothing).
  */
-import { z } from "zod";
-import { parseJsonOr } from "../lib/json";
 import { type Access, type Role, resolveAccess } from "./roles";
-import type { SshTargetSpec, TargetSpec } from "../targets/spec";
+import type { ServerSettings } from "../targets/spec";
+import { ConfigError, describeIssue, formatPath, show } from "./problems";
 import { type Delivery, REVOKE_POLICIES, stackConfigSchema, USERNAME_PATTERN, USERNAME_RULE } from "./schema";
-
-export const CONFIG_NAMESPACE = "fetchml-keys";
 
 export interface UserSettings {
   name: string;
@@ -38,9 +35,6 @@ export interface ClientSettings {
   apiUrl: string;
 }
 
-/** A FetchML server over SSH: the target spec the steps take, less its kind (one shape). */
-export type ServerSettings = Omit<SshTargetSpec, "kind">;
-
 export interface Settings {
   /** Sorted by name, so every rendering and diff is deterministic. */
   users: UserSettings[];
@@ -48,7 +42,7 @@ export interface Settings {
   /** authConfigPath may be created by up when it does not exist. */
   createIfMissing: boolean;
   reloadCommand?: string;
-  servers: Array<ServerSettings & { createIfMissing: boolean }>;
+  servers: ServerSettings[];
   preserveEntries: string[];
   deliveryDir?: string;
   client: ClientSettings;
@@ -65,59 +59,6 @@ export const DEFAULT_CLIENT: ClientSettings = {
   workerPort: 9100,
   apiUrl: "ws://localhost:9100/ws",
 };
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(
-      `invalid stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n` +
-        problems.map((p) => `  - ${p}`).join("\n"),
-    );
-    this.name = "ConfigError";
-  }
-}
-
-/**
- * Pulumi hands config over as strings keyed `<namespace>:<key>`; objects and arrays arrive
- * as JSON. Other namespaces (provider settings) are not ours and are left alone.
- */
-export function readNamespace(raw: Record<string, string>, namespace = CONFIG_NAMESPACE): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [fullKey, value] of Object.entries(raw)) {
-    if (!fullKey.startsWith(`${namespace}:`)) continue;
-    const key = fullKey.slice(namespace.length + 1);
-    const structured = /^\s*[[{]/.test(value) || (SCALAR_KEYS.has(key) && /^(-?\d+(\.\d+)?|true|false)$/.test(value));
-    // Text that is not JSON stays text: the schema then names it as a wrong value.
-    out[key] = structured ? parseJsonOr(value, value) : value;
-  }
-  return out;
-}
-
-/** Top-level keys that are numbers or booleans (Pulumi hands every scalar over as text). */
-const SCALAR_KEYS = new Set(
-  Object.entries(stackConfigSchema.shape)
-    .filter(([, schema]) => {
-      const inner = unwrap(schema as z.ZodType);
-      return inner instanceof z.ZodNumber || inner instanceof z.ZodBoolean;
-    })
-    .map(([key]) => key),
-);
-
-/** Namespaces a key in this project's stack files may have: ours, Pulumi's own, its providers'. */
-const KNOWN_NAMESPACES = new Set([CONFIG_NAMESPACE, "pulumi", "random", "command"]);
-
-/**
- * Stack config keys (`<namespace>:<key>`) in no namespace this project reads: a typo such as
- * `fetchml-key:users` would otherwise only show as `users: missing`, not naming the line to fix.
- */
-export function strayKeys(keys: readonly string[]): string[] {
-  return keys
-    .filter((key) => !KNOWN_NAMESPACES.has(key.split(":")[0]))
-    .map(
-      (key) =>
-        `${key}: unknown key (this project's settings are ${CONFIG_NAMESPACE}:<name>, e.g. ${CONFIG_NAMESPACE}:${key.split(":").slice(1).join(":") || "users"})`,
-    );
-}
-
 /** `stray`: problems found outside our namespace (strayKeys), reported with the rest, all at once. */
 export function parseSettings(config: Record<string, unknown>, stray: readonly string[] = []): Settings {
   const parsed = stackConfigSchema.safeParse(config);
@@ -218,118 +159,4 @@ function crossChecks(config: Record<string, unknown>): string[] {
 
 function isMap(value: unknown): value is Record<string, unknown> {
   return value !== null && typeof value === "object" && !Array.isArray(value);
-}
-
-function describeIssue(issue: z.core.$ZodIssue, root: unknown): string[] {
-  const path = formatPath(issue.path);
-  const secretPath = issue.path.some((p) => String(p) === "privateKey");
-  const value = secretPath && valueAt(root, issue.path) !== undefined ? SECRET : valueAt(root, issue.path);
-  switch (issue.code) {
-    case "unrecognized_keys":
-      return issue.keys.map((key) => {
-        const allowed = allowedKeysAt(issue.path);
-        const hint = allowed.length > 0 ? ` (expected one of: ${allowed.join(", ")})` : "";
-        return `${formatPath([...issue.path, key])}: unknown key ${show(key)}${hint}`;
-      });
-    case "invalid_value":
-      return [`${path}: unknown value ${show(value)} (expected ${issue.values.map(String).join(", ")})`];
-    case "invalid_type":
-      return value === undefined
-        ? [`${path}: missing (expected ${issue.expected})`]
-        : [`${path}: expected ${issue.expected}, got ${show(value)}`];
-    case "too_small":
-      return [`${path}: ${show(value)} is too small (minimum ${String(issue.minimum)})`];
-    case "too_big":
-      return [`${path}: ${show(value)} is too big (maximum ${String(issue.maximum)})`];
-    default:
-      return [`${path}: ${show(value)} ${issue.message}`];
-  }
-}
-
-/** The keys a strict object at this config path accepts, for "did you mean" hints. */
-function allowedKeysAt(path: PropertyKey[]): string[] {
-  let schema: z.ZodType = stackConfigSchema;
-  for (const segment of path) {
-    const def = unwrap(schema);
-    if (def instanceof z.ZodObject) schema = def.shape[String(segment)];
-    else if (def instanceof z.ZodRecord) schema = def.valueType as z.ZodType;
-    else if (def instanceof z.ZodArray) schema = def.element as z.ZodType;
-    else return [];
-    if (!schema) return [];
-  }
-  const def = unwrap(schema);
-  return def instanceof z.ZodObject ? Object.keys(def.shape) : [];
-}
-
-function unwrap(schema: z.ZodType): z.ZodType {
-  return schema instanceof z.ZodOptional ? (schema.unwrap() as z.ZodType) : schema;
-}
-
-function valueAt(root: unknown, path: PropertyKey[]): unknown {
-  let node: unknown = root;
-  for (const segment of path) {
-    if (node === null || typeof node !== "object") return undefined;
-    node = (node as Record<PropertyKey, unknown>)[segment];
-  }
-  return node;
-}
-
-function formatPath(path: PropertyKey[]): string {
-  if (path.length === 0) return "(root)";
-  return path
-    .map((segment, i) => {
-      if (typeof segment === "number") return `[${segment}]`;
-      const text = String(segment);
-      const plain = /^[A-Za-z0-9_-]+$/.test(text);
-      const part = plain ? text : JSON.stringify(text);
-      return i === 0 ? part : `.${part}`;
-    })
-    .join("")
-    .replace(/\.\[/g, "[");
-}
-
-/** Stands for a secret's value in messages. */
-const SECRET = Symbol("secret");
-
-/** A value as it would be typed in config, cut short so a pasted blob cannot flood the log. */
-function show(value: unknown): string {
-  if (value === SECRET) return "[secret]";
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}
-
-/** One auth config this stack manages, with the resource name its steps are named after. */
-export interface AuthTarget {
-  /** "auth-config" for the local file, "server-<name>" for a server. */
-  name: string;
-  spec: TargetSpec;
-  /** Where stack config names its file ("authConfigPath", "servers[0].configPath"), for messages. */
-  setting: string;
-  /** Whether up may create the file when it does not exist (else the preview refuses). */
-  createIfMissing: boolean;
-}
-
-export function authTargets(settings: Settings): AuthTarget[] {
-  const targets: AuthTarget[] = [];
-  if (settings.authConfigPath !== undefined) {
-    targets.push({
-      name: "auth-config",
-      spec: {
-        kind: "local",
-        configPath: settings.authConfigPath,
-        ...(settings.reloadCommand ? { reloadCommand: settings.reloadCommand } : {}),
-      },
-      setting: "authConfigPath",
-      createIfMissing: settings.createIfMissing,
-    });
-  }
-  settings.servers.forEach(({ createIfMissing, ...server }, i) =>
-    targets.push({ name: `server-${server.name}`, spec: { kind: "ssh", ...server }, setting: `servers[${i}].configPath`, createIfMissing }),
-  );
-  return targets;
-}
-
-/** The stack file of a stack, relative to the project root (Pulumi.yaml's stackConfigDir). */
-export function stackFileName(stack: string): string {
-  return `stacks/Pulumi.${stack}.yaml`;
 }

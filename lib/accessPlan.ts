@@ -13,7 +13,7 @@ import { type Access, resolveAccess, type Role } from "../config/roles";
 import type { Delivery } from "../config/schema";
 import type { EntryFacts, TargetReading } from "../targets/read";
 import { type ApiKeyEntry, entryDigest } from "./authSection";
-import type { PreviousTarget, PreviousUser, SettingsOutput } from "../program/outputs";
+import { type PreviousTarget, type PreviousUser, recordedResourceName, type SettingsOutput } from "../program/outputs";
 import type { KeyPlan } from "./keyPlan";
 import { nextGeneration } from "./targetRecord";
 
@@ -28,15 +28,15 @@ export interface PlannedUser {
 }
 
 export interface TargetInput {
-  /** Resource name: "auth-config", "server-<name>". */
-  name: string;
+  /** "auth-config", "server-<server name>" (a target's three names: targets/spec.ts). */
+  resourceName: string;
   reading: TargetReading;
   /** The command run after each change of the file, and where it runs ("on this machine", "on fetchml@10.0.0.5"). */
   reload?: { command?: string; where: string };
 }
 
 export interface TargetPlan {
-  name: string;
+  resourceName: string;
   label: string;
   /** What the target is: its reading, else the last run's record of it. */
   identity?: string;
@@ -157,12 +157,12 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
   const conflicts: string[] = [];
   const refusals: string[] = [];
   const targets = new Map<string, TargetPlan>();
-  const previousByName = new Map(input.previousTargets.map((t) => [t.name, t]));
+  const previousByName = new Map(input.previousTargets.map((t) => [recordedResourceName(t), t]));
   const seen = new Map<string, string>();
 
   for (const targetInput of input.targets) {
-    const { name, reading } = targetInput;
-    const prevTarget = previousByName.get(name);
+    const { resourceName, reading } = targetInput;
+    const prevTarget = previousByName.get(resourceName);
     const identity = reading.identity ?? prevTarget?.identity;
     if (reading.identity) {
       const twin = seen.get(reading.identity);
@@ -183,7 +183,7 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
     const present = [...reading.entries.keys()].filter((n) => !preserved.has(n));
     const removals = present.filter((n) => !activeNames.includes(n));
     const plan: TargetPlan = {
-      name,
+      resourceName,
       label: reading.label,
       identity,
       removals,
@@ -193,10 +193,10 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
       verify: [],
       ...(recordLost ? { recordLost: { generation: prevTarget.generation } } : {}),
     };
-    targets.set(name, plan);
+    targets.set(resourceName, plan);
     if (prevTarget && reading.identity && prevTarget.identity !== reading.identity) {
       targetLines.push(
-        `~ ${name}: moves from ${prevTarget.label} to ${reading.label}: entries are written there first, then taken off ${prevTarget.label}`,
+        `~ ${resourceName}: moves from ${prevTarget.label} to ${reading.label}: entries are written there first, then taken off ${prevTarget.label}`,
       );
       // Whatever still reads the old file loses every entry: a typo'd path must not pass silently.
       if (prevTarget.managed.length > 0 && 1 > input.maxRevokedShare) {
@@ -262,9 +262,9 @@ export function planAccess(input: AccessPlanInput): AccessPlan {
       );
     }
   }
-  const current = new Set(input.targets.map((t) => t.name));
+  const current = new Set(input.targets.map((t) => t.resourceName));
   for (const old of input.previousTargets) {
-    if (current.has(old.name)) continue;
+    if (current.has(recordedResourceName(old))) continue;
     targetLines.push(
       `- ${old.label}: no longer in stack config: up takes ${old.managed.length} entries off it${old.managed.length ? ` (${old.managed.join(", ")})` : ""}`,
     );

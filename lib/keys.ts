@@ -34,3 +34,12 @@ export const KEY_SPEC = {
   minLower: 1,
   minNumeric: 1,
 } as const;
+
+/**
+ * The resource name of a user's key (its URN ends in it). The one place that says it: the key
+ * is declared with it (components/userKey.ts) and the access summary finds whose key the engine
+ * replaces by it (lib/accessSummary.ts). Part of the state format: a new name is a new key.
+ */
+export function keyResourceName(user: string): string {
+  return `${user}-key`;
+}

@@ -4,17 +4,15 @@
  * every entry while the real file lost them. Each refusal names the path, where stack config
  * sets it, and the fix; none suggests an option that would do what it prevents. Pure.
  */
-import type { PreviousTarget } from "../program/outputs";
+import type { AuthTarget } from "../config/targets";
+import { type PreviousTarget, recordedResourceName } from "../program/outputs";
+import type { TargetReading } from "../targets/read";
 
-export interface MissingCheck {
-  /** Resource name: "auth-config", "server-<name>". */
-  name: string;
+/** A target from stack config (config/targets.ts), its label, and what its reading found. */
+export type MissingCheck = Pick<AuthTarget, "resourceName" | "setting" | "createIfMissing"> & {
   label: string;
-  /** Where stack config names the file ("authConfigPath", "servers[0].configPath"). */
-  setting: string;
-  createIfMissing: boolean;
-  reading: { identity?: string; exists: boolean; unreachable?: string };
-}
+  reading: Pick<TargetReading, "identity" | "exists" | "unreachable">;
+};
 
 export function missingTargets(targets: readonly MissingCheck[], previous: readonly PreviousTarget[], stackFile: string): string[] {
   const problems: string[] = [];
@@ -23,7 +21,7 @@ export function missingTargets(targets: readonly MissingCheck[], previous: reado
     if (reading.exists || reading.unreachable || !reading.identity || target.createIfMissing) continue;
     const server = /^(.*)\.configPath$/.exec(target.setting)?.[1];
     const create = server ? `createIfMissing: true in ${server}` : "fetchml-keys:createIfMissing: true";
-    const before = previous.find((p) => p.name === target.name);
+    const before = previous.find((p) => recordedResourceName(p) === target.resourceName);
     const head = `${target.setting}: ${target.label} does not exist`;
     if (before && before.identity !== reading.identity && before.managed.length > 0) {
       problems.push(

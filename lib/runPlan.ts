@@ -5,7 +5,7 @@
  * the preview prints. index.ts declares resources from it and decides nothing itself.
  */
 import type { Settings, UserSettings } from "../config/settings";
-import type { SettingsOutput, TargetOutput, UserRecord } from "../program/outputs";
+import { recordedResourceName, type SettingsOutput, type TargetOutput, toTargetOutput, type UserRecord } from "../program/outputs";
 import type { World } from "../program/world";
 import { targetLabel, type TargetSpec } from "../targets/spec";
 import { type AccessPlan, planAccess } from "./accessPlan";
@@ -28,8 +28,12 @@ export interface RunPlan {
   keep: string[];
   /** Direct users whose delivered file should already be right: delivered directly last run, same key. */
   settled: string[];
-  /** What each target really is, by resource name: its reading, else the last run's record, else its label. */
-  identity: Map<string, string>;
+  /**
+   * What each target really is as this run records it (the `authTargets` output's `identity`),
+   * by resource name: its identity, else the last run's record of it, else, for a target never
+   * reached, its label.
+   */
+  recordedIdentity: Map<string, string>;
 }
 
 export function planRun(stack: string, settings: Settings, world: World, clock: Date, stackFile: string): RunPlan {
@@ -46,7 +50,7 @@ export function planRun(stack: string, settings: Settings, world: World, clock: 
     users: settings.users,
     keys,
     previousUsers: previous.users,
-    targets: targets.map((t) => ({ name: t.name, reading: t.reading, reload: reloadOf(t.spec) })),
+    targets: targets.map((t) => ({ resourceName: t.resourceName, reading: t.reading, reload: reloadOf(t.spec) })),
     previousTargets: previous.targets,
     preserve: settings.preserveEntries,
     maxRevokedShare: settings.maxRevokedShare,
@@ -71,7 +75,7 @@ export function planRun(stack: string, settings: Settings, world: World, clock: 
     active,
     keep: [...active.map((user) => user.name), ...settings.preserveEntries],
     settled,
-    identity: new Map(targets.map((t) => [t.name, access.targets.get(t.name)!.identity ?? targetLabel(t.spec)])),
+    recordedIdentity: new Map(targets.map((t) => [t.resourceName, access.targets.get(t.resourceName)!.identity ?? targetLabel(t.spec)])),
   };
 }
 
@@ -107,16 +111,16 @@ export function userRecordOf(user: UserSettings, key: KeyPlan, fingerprint: stri
  * run continues from if the target's record goes missing.
  */
 export function targetOutputOf(
-  target: { name: string; spec: TargetSpec },
-  written: { identity: string; managed: string[]; generation: number | null },
+  target: { resourceName: string; spec: TargetSpec },
+  written: { recordedIdentity: string; managed: string[]; generation: number | null },
   previous: World["previous"],
 ): TargetOutput {
-  return {
-    name: target.name,
+  return toTargetOutput({
+    resourceName: target.resourceName,
     label: targetLabel(target.spec),
-    identity: written.identity,
+    identity: written.recordedIdentity,
     managed: written.managed,
-    generation: written.generation ?? previous.targets.find((t) => t.name === target.name)?.generation ?? null,
+    generation: written.generation ?? previous.targets.find((t) => recordedResourceName(t) === target.resourceName)?.generation ?? null,
     reloadCommand: target.spec.reloadCommand ?? null,
-  };
+  });
 }

@@ -5,7 +5,9 @@
  * own schema before anyone writes it. Pure.
  */
 import { isMap, isScalar, parseDocument, type Document, YAMLMap } from "yaml";
-import { CONFIG_NAMESPACE, ConfigError, parseSettings, readNamespace, type Settings, strayKeys } from "../config/settings";
+import { ConfigError } from "../config/problems";
+import { CONFIG_NAMESPACE, readNamespace, strayKeys } from "../config/rawConfig";
+import { parseSettings, type Settings } from "../config/settings";
 
 export type UserEdit =
   /** Without a role the user gets defaults.role (the check below refuses it when there is none). */

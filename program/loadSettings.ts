@@ -1,7 +1,9 @@
 /** The stack's settings, read from the engine's config and validated whole before anything is read or declared: a bad config changes nothing. */
 import * as pulumi from "@pulumi/pulumi";
 import { exposureProblems } from "../config/exposure";
-import { ConfigError, parseSettings, readNamespace, type Settings, stackFileName, strayKeys } from "../config/settings";
+import { ConfigError } from "../config/problems";
+import { readNamespace, stackFileName, strayKeys } from "../config/rawConfig";
+import { parseSettings, type Settings } from "../config/settings";
 import { refusal } from "./refusal";
 
 export function loadSettings(): Settings {

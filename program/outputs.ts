@@ -32,7 +32,7 @@ export const userRecord = z.object({
 
 /** The `authTargets` output, per target: what it really is and the entries this stack wrote there. */
 export const targetOutput = z.object({
-  /** The target's resource name ("auth-config", "server-<name>"): the key a run finds it by. */
+  /** The target's resource name ("auth-config", "server-<name>"): the key a run finds it by (see recordedResourceName). */
   name: z.string(),
   /** How a person reads it (targets/spec.ts targetLabel). */
   label: z.string(),
@@ -74,3 +74,21 @@ export const previousUser = userRecord.partial();
 export const previousTarget = targetOutput.partial({ generation: true, reloadCommand: true });
 export type PreviousUser = z.infer<typeof previousUser>;
 export type PreviousTarget = z.infer<typeof previousTarget>;
+
+/*
+ * The `authTargets` output calls a target's resource name `name`, and 1.0.0 promised that
+ * field. In the code it is `resourceName`, because a server's `name` is another thing: the
+ * name the admin chose for it in stack config (`servers[].name`, "box"; its resource name is
+ * "server-box"). These two functions are the only places where the two words meet.
+ */
+
+/** The resource name of a target the last run recorded. */
+export function recordedResourceName(recorded: Pick<TargetOutput, "name">): string {
+  return recorded.name;
+}
+
+/** A target's record in the `authTargets` output, from the code's names for its fields. */
+export function toTargetOutput(fields: Omit<TargetOutput, "name"> & { resourceName: string }): TargetOutput {
+  const { resourceName, ...rest } = fields;
+  return { name: resourceName, ...rest };
+}

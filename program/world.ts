@@ -3,7 +3,8 @@
  * it is now, and the delivery directory. A target or directory that cannot be used as it is
  * (bad YAML, a wrong host key, a broken record, an unsafe path) stops the run, said plainly.
  */
-import { type AuthTarget, authTargets, type Settings } from "../config/settings";
+import type { Settings } from "../config/settings";
+import { type AuthTarget, authTargets } from "../config/targets";
 import type { DeliveryReading } from "../lib/deliveryPlan";
 import { AdminError } from "../lib/adminError";
 import { readTarget, type TargetReading } from "../targets/read";

@@ -11,13 +11,13 @@ import { recordPath } from "../lib/targetRecord";
 import { childEnvironment, execute, firstLine } from "../steps/exec";
 import { readConfigFile, pathError } from "./configFile";
 import { reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io";
-import type { LocalTargetSpec } from "./spec";
+import { type LocalTargetSpec, targetLabel } from "./spec";
 
 export class LocalTarget implements TargetIO {
   readonly label: string;
 
   constructor(private readonly spec: LocalTargetSpec) {
-    this.label = spec.configPath;
+    this.label = targetLabel(spec);
   }
 
   /** The real file: links followed; for a file not created yet, its real directory. */

@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { Client, type ClientChannel } from "ssh2";
 import { firstLine } from "../steps/exec";
 import { reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io";
-import type { SshTargetSpec } from "./spec";
+import { type SshTargetSpec, targetLabel } from "./spec";
 import { directoryProblem } from "../lib/safePath";
 import { recordPath } from "../lib/targetRecord";
 import { AuthConfigError, SERVER_CONFIG_LIMITS, serverConfigTooLarge } from "../lib/mergeAuthConfig";
@@ -72,7 +72,7 @@ export class SshTarget implements TargetIO {
   private real: string | undefined;
 
   constructor(private readonly spec: SshTargetSpec) {
-    this.label = `${spec.name} (${spec.user}@${spec.host}:${spec.port}:${spec.configPath})`;
+    this.label = targetLabel(spec);
   }
 
   connect(): Promise<void> {

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { authTargets, ConfigError, parseSettings, readNamespace, strayKeys } from "../../../config/settings";
+import { ConfigError } from "../../../config/problems";
+import { readNamespace, strayKeys } from "../../../config/rawConfig";
+import { parseSettings } from "../../../config/settings";
+import { authTargets } from "../../../config/targets";
 
 const valid = () => ({
   authConfigPath: "server.yaml",

@@ -122,7 +122,7 @@ describe("planAccess", () => {
     const p = plan({
       users: [alice, bob, carol],
       previousUsers: new Map([alice, bob, carol].map((u) => [u.name, record(u)])),
-      targets: [{ name: "auth-config", reading: reading([alice, bob, carol], { legacy_admin: { admin: true } }) }],
+      targets: [{ resourceName: "auth-config", reading: reading([alice, bob, carol], { legacy_admin: { admin: true } }) }],
     });
     expect(p.lines).toEqual([
       "- legacy_admin: entry on /srv/api.yaml is not declared by this stack (admin): up removes it; list it in preserveEntries to keep it",
@@ -136,7 +136,7 @@ describe("planAccess", () => {
       users: [alice],
       previousUsers: new Map([["alice", record(alice)]]),
       preserve: ["svc"],
-      targets: [{ name: "auth-config", reading: reading([alice], { svc: {} }) }],
+      targets: [{ resourceName: "auth-config", reading: reading([alice], { svc: {} }) }],
     });
     expect(p.lines).toEqual([]);
     expect(p.targets.get("auth-config")).toMatchObject({ removals: [], present: ["alice"] });
@@ -145,7 +145,7 @@ describe("planAccess", () => {
   it("refuses more than the allowed share of a target's key holders, at the boundary exactly", () => {
     const four = ["a", "b", "c", "d"].map((n) => user(n));
     const previousUsers = new Map(four.map((u) => [u.name, record(u)]));
-    const target = [{ name: "auth-config", reading: reading(four) }];
+    const target = [{ resourceName: "auth-config", reading: reading(four) }];
     // 2 of 4 = 50%: allowed (more than 50% is refused).
     expect(plan({ users: four.slice(2), previousUsers, targets: target }).massRevocation).toBeUndefined();
     const three = plan({ users: four.slice(3), previousUsers, targets: target });
@@ -154,15 +154,15 @@ describe("planAccess", () => {
     );
     expect(plan({ users: four.slice(3), previousUsers, targets: target, maxRevokedShare: 0.75 }).massRevocation).toBeUndefined();
     // A file whose only entry nobody declared: 1 of 1.
-    expect(plan({ users: [alice], targets: [{ name: "auth-config", reading: reading([], { legacy: {} }) }] }).massRevocation).toMatch(
-      /1 of 1 on \/srv\/api.yaml \(100%\): legacy/,
-    );
+    expect(
+      plan({ users: [alice], targets: [{ resourceName: "auth-config", reading: reading([], { legacy: {} }) }] }).massRevocation,
+    ).toMatch(/1 of 1 on \/srv\/api.yaml \(100%\): legacy/);
   });
 
   it("counts suspended users as losing access in the guard: suspending most key holders at once is refused", () => {
     const four = ["a", "b", "c", "d"].map((n) => user(n));
     const previousUsers = new Map(four.map((u) => [u.name, record(u)]));
-    const target = [{ name: "auth-config", reading: reading(four) }];
+    const target = [{ resourceName: "auth-config", reading: reading(four) }];
     const suspend = (names: string[]) => four.map((u) => (names.includes(u.name) ? { ...u, suspended: true } : u));
     const three = plan({ users: suspend(["a", "b", "c"]), previousUsers, targets: target });
     expect(three.targets.get("auth-config")!.removals).toEqual(["a", "b", "c"]);
@@ -190,7 +190,7 @@ describe("planAccess", () => {
     const p = plan({
       users: [alice, bob, carol],
       previousUsers: new Map([alice, bob, carol].map((u) => [u.name, record(u)])),
-      targets: [{ name: "auth-config", reading: changedBob }],
+      targets: [{ resourceName: "auth-config", reading: changedBob }],
     });
     expect(p.lines).toEqual([
       "~ bob: entry on /srv/api.yaml differs from stack config: up restores it",
@@ -217,8 +217,8 @@ describe("planAccess", () => {
     const p = plan({
       users: [alice],
       targets: [
-        { name: "auth-config", reading: theirs },
-        { name: "server-a", reading: { ...reading([alice]), label: "a (u@localhost:22:/srv/api.yaml)" } },
+        { resourceName: "auth-config", reading: theirs },
+        { resourceName: "server-a", reading: { ...reading([alice]), label: "a (u@localhost:22:/srv/api.yaml)" } },
       ],
     });
     expect(p.conflicts).toEqual([
@@ -233,7 +233,10 @@ describe("planAccess", () => {
       previousUsers: new Map([["alice", record(alice)]]),
       previousTargets: [{ name: "auth-config", label: "/srv/api.yaml", identity: "/srv/api.yaml", managed: ["alice", "bob"] }],
       targets: [
-        { name: "auth-config", reading: { label: "/srv/apii.yaml", identity: "/srv/apii.yaml", exists: false, entries: new Map() } },
+        {
+          resourceName: "auth-config",
+          reading: { label: "/srv/apii.yaml", identity: "/srv/apii.yaml", exists: false, entries: new Map() },
+        },
       ],
     });
     expect(p.lines).toEqual([
@@ -259,10 +262,10 @@ describe("planAccess", () => {
         { name: "server-b", label: "b (down)", identity: "ssh:k:/b.yaml", managed: ["alice"] },
       ],
       targets: [
-        { name: "auth-config", reading: pending },
-        { name: "server-a", reading: { ...reading([alice]), label: "a (new)", identity: "ssh:k:/new.yaml" } },
+        { resourceName: "auth-config", reading: pending },
+        { resourceName: "server-a", reading: { ...reading([alice]), label: "a (new)", identity: "ssh:k:/new.yaml" } },
         {
-          name: "server-b",
+          resourceName: "server-b",
           reading: { label: "b (down)", unreachable: "b: cannot connect: ECONNREFUSED", exists: false, entries: new Map() },
         },
       ],
@@ -281,7 +284,7 @@ describe("planAccess", () => {
       users: [alice, bob],
       previousUsers: new Map([alice, bob].map((u) => [u.name, record(u)])),
       previousTargets: [last],
-      targets: [{ name: "auth-config", reading: lost({}) }],
+      targets: [{ resourceName: "auth-config", reading: lost({}) }],
     });
     expect(missing.lines).toEqual([
       "! /srv/api.yaml: its record (the .<file>.fetchml-keys beside it) is missing: up rewrites it",
@@ -294,7 +297,10 @@ describe("planAccess", () => {
       previousUsers: new Map([["alice", record(alice)]]),
       previousTargets: [last],
       targets: [
-        { name: "auth-config", reading: lost({ recordProblem: "not valid JSON; move it away to let this stack take the file over" }) },
+        {
+          resourceName: "auth-config",
+          reading: lost({ recordProblem: "not valid JSON; move it away to let this stack take the file over" }),
+        },
       ],
     });
     expect(broken.lines).toEqual([
@@ -304,14 +310,14 @@ describe("planAccess", () => {
     // A target this stack did not write last run: a broken record is not ours to rewrite.
     const foreign = plan({
       users: [alice],
-      targets: [{ name: "auth-config", reading: lost({ recordProblem: "not valid JSON; move it away" }) }],
+      targets: [{ resourceName: "auth-config", reading: lost({ recordProblem: "not valid JSON; move it away" }) }],
     });
     expect(foreign.conflicts).toEqual(["/srv/api.yaml: its record (the .<file>.fetchml-keys beside it): not valid JSON; move it away"]);
     // Nor one this stack wrote somewhere else (a move): the new file has no record yet.
     const moved = plan({
       users: [alice],
       previousTargets: [{ ...last, identity: "/srv/old.yaml" }],
-      targets: [{ name: "auth-config", reading: lost({}) }],
+      targets: [{ resourceName: "auth-config", reading: lost({}) }],
     });
     expect(moved.targets.get("auth-config")!.recordLost).toBeUndefined();
   });
@@ -324,7 +330,7 @@ describe("planAccess", () => {
     const p = plan({
       users: odd,
       previousUsers: new Map(odd.map((u) => [u.name, record(u)])),
-      targets: [{ name: "auth-config", reading: r }],
+      targets: [{ resourceName: "auth-config", reading: r }],
       maxRevokedShare: 1,
     });
     expect(p.targets.get("auth-config")!.removals.sort()).toEqual(["__proto__", "__proto__x", "valueOf"]);
@@ -381,8 +387,8 @@ describe("planAccess: where keys go and what runs with them", () => {
     ["alice", record(alice)],
     ["bob", record(bob)],
   ]);
-  const target = (name: string, label: string, reloadCommand?: string) => ({
-    name,
+  const target = (resourceName: string, label: string, reloadCommand?: string) => ({
+    resourceName,
     reading: reading([alice, bob], {}, { label, identity: label }),
     reload: { command: reloadCommand, where: "as you, on this machine" },
   });

@@ -26,7 +26,8 @@ describe("summarizeAccess", () => {
   it("adds key replacements stack config does not explain (--replace), and only those", () => {
     const lines = summarizeAccess(
       ["~ bob: key rotated (rotation 1 -> 2)", "+ dave (analyst): new key"],
-      [key("bob", "replace"), key("dave", "create"), key("erin", "replace"), key("carol", "same")],
+      [key("bob", "replace"), key("dave", "create"), key("erin", "replace"), key("carol", "same"), key("gone", "replace")],
+      ["bob", "carol", "dave", "erin"],
     );
     expect(lines).toEqual([
       "~ bob: key rotated (rotation 1 -> 2)",

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { missingTargets, type MissingCheck } from "../../../lib/missingTarget";
 
 const local = (over: Partial<MissingCheck> = {}): MissingCheck => ({
-  name: "auth-config",
+  resourceName: "auth-config",
   label: "/srv/apii.yaml",
   setting: "authConfigPath",
   createIfMissing: false,
@@ -36,7 +36,7 @@ describe("missingTargets", () => {
     const [problem] = missingTargets(
       [
         local({
-          name: "server-a",
+          resourceName: "server-a",
           label: "a (u@h:22:/x.yaml)",
           setting: "servers[1].configPath",
           reading: { identity: "ssh:k:/x.yaml", exists: false },

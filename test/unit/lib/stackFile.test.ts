@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../../config/settings";
+import { ConfigError } from "../../../config/problems";
 import { editStackFile, lineDiff, StackFileError, type UserEdit } from "../../../lib/stackFile";
 
 const golden = (name: string) => fs.readFileSync(path.join(__dirname, "stackFile", name), "utf8");
