@@ -17,7 +17,7 @@ import { reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io
 import type { SshTargetSpec } from "./spec";
 import { directoryProblem } from "../lib/safePath";
 import { recordPath } from "../lib/targetRecord";
-import { AuthConfigError, SERVER_CONFIG_LIMITS, serverConfigTooLarge } from "../lib/mergeAuthConfig";
+import { AuthConfigError, SERVER_CONFIG_LIMITS, serverConfigTooLarge } from "../lib/serverConfig";
 
 /** Single-quotes a value for a POSIX shell. */
 export function shellQuote(value: string): string {
