@@ -8,14 +8,13 @@
  * The command line is read in commandLine.ts, the stack chosen and opened in stacks.ts, and
  * the commands on it run in stackCommands.ts; this file runs one and says how it ended.
  */
+import { CommandError } from "./commandError";
 import { UsageError, USAGE, parseCommandLine } from "./commandLine";
 import { explainFailure } from "./errors";
 import { humanOutput } from "./humanOutput";
 import { isolationWarning } from "./isolation";
-import { OutputError } from "./outputs";
 import { checkReplaceTargets, runStackCommand } from "./stackCommands";
 import { checkStackFile, defaultStack, existingStack, stacksCommand } from "./stacks";
-import { UserCommandError } from "./user";
 
 async function main(argv: string[]): Promise<number> {
   const { command, args, options } = parseCommandLine(argv);
@@ -30,7 +29,7 @@ async function main(argv: string[]): Promise<number> {
     try {
       return await stacksCommand(command, args);
     } catch (e) {
-      if (e instanceof UserCommandError) throw e;
+      if (e instanceof CommandError) throw e;
       printFailure(e, command === "init" ? args[0] : "?");
       return 1;
     }
@@ -64,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
     return await runStackCommand(command, args, options, stack.opened.stack, stackName, common);
   } catch (e) {
     stream.flush();
-    if (e instanceof UserCommandError || e instanceof OutputError) throw e;
+    if (e instanceof CommandError) throw e;
     printFailure(e, stackName, stream.shown);
     return 1;
   } finally {
@@ -86,7 +85,7 @@ main(process.argv.slice(2)).then(
       console.error(`fetchml-keys: ${e.message} (commands and options: fetchml-keys help)`);
       process.exit(2);
     }
-    if (e instanceof UserCommandError || e instanceof OutputError) {
+    if (e instanceof CommandError) {
       console.error(`fetchml-keys: ${e.message}`);
       process.exit(1);
     }
