@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { Client, type ClientChannel } from "ssh2";
-import { firstLine } from "../steps/exec";
+import { firstLine } from "../lib/childProcess";
 import { reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io";
 import type { SshTargetSpec } from "./spec";
 import { directoryProblem } from "../lib/safePath";
