@@ -5,9 +5,10 @@
  */
 import { z } from "zod";
 import { keyAgeDays } from "../lib/keyPlan";
+import { CommandError } from "./commandError";
 import { type PreviousUser, previousUser } from "../program/outputs";
 
-export class OutputError extends Error {}
+export class OutputError extends CommandError {}
 
 export interface StackOutput {
   value: unknown;

@@ -13,13 +13,14 @@ import { replaceFile } from "../lib/atomicFile";
 import { now } from "../lib/keyPlan";
 import { FileLocked, lockFile } from "../lib/fileLock";
 import { editStackFile, lineDiff, settingsOf, StackFileError, type UserEdit } from "../lib/stackFile";
+import { CommandError } from "./commandError";
 import type { Options } from "./options";
 import { pickOutput, readUsersOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
 import { type AccessPreview, printAccess } from "./summary";
 import { stackFilePath, UP_OPTIONS } from "./workspace";
 
-export class UserCommandError extends Error {}
+export class UserCommandError extends CommandError {}
 
 export interface UserContext {
   stack: Stack;

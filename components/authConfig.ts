@@ -11,7 +11,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Access } from "../config/roles";
-import { targetGeneration, type TargetPlan } from "../lib/accessPlan";
+import type { TargetPlan } from "../lib/accessPlanTargets";
+import { targetGeneration } from "../lib/targetGeneration";
 import { renderApiKeyEntries, renderApiKeyEntry, entryDigest } from "../lib/authSection";
 import { authWriteRequest } from "../steps/protocol";
 import type { TargetReading } from "../targets/read";
@@ -39,7 +40,7 @@ export interface AuthConfigArgs {
   readonly reading: TargetReading;
   /** Users whose entry should already be right (key and access unchanged): checked for hand edits. */
   readonly verify: readonly string[];
-  /** Set when the record this stack wrote last run is missing or unusable (lib/accessPlan.ts). */
+  /** Set when the record this stack wrote last run is missing or unusable (lib/accessPlanTargets.ts). */
   readonly recordLost?: TargetPlan["recordLost"];
 }
 

@@ -9,7 +9,8 @@
  */
 import { randomUUID } from "node:crypto";
 import type { ApiKeyEntry } from "../lib/authSection";
-import { type AuthEditResult, mergeAuthConfig, readApiKeys, removeAuthEntries } from "../lib/mergeAuthConfig";
+import { type AuthEditResult, mergeAuthConfig, removeAuthEntries } from "../lib/mergeAuthConfig";
+import { readApiKeys } from "../lib/serverConfig";
 import {
   checkTargetRecord,
   nextGeneration,

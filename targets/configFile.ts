@@ -6,7 +6,7 @@
  * refuses with it at preview, the steps print it at up).
  */
 import * as fs from "node:fs";
-import { AuthConfigError, SERVER_CONFIG_LIMITS, serverConfigTooLarge } from "../lib/mergeAuthConfig";
+import { AuthConfigError, SERVER_CONFIG_LIMITS, serverConfigTooLarge } from "../lib/serverConfig";
 
 /** The config's text, `undefined` when there is no file; refuses anything but a regular file within the size limit. */
 export function readConfigFile(file: string, label: string): string | undefined {

@@ -8,7 +8,7 @@ import * as path from "node:path";
 import { readFileIfExists, removeFile, replaceFile } from "../lib/atomicFile";
 import { assertSafePath } from "../lib/safePath";
 import { recordPath } from "../lib/targetRecord";
-import { childEnvironment, execute, firstLine } from "../steps/exec";
+import { childEnvironment, execute, firstLine } from "../lib/childProcess";
 import { readConfigFile, pathError } from "./configFile";
 import { reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io";
 import { type LocalTargetSpec, targetLabel } from "./spec";

@@ -4,7 +4,7 @@
  * hash, never the file's text.
  */
 import { entryDigest } from "../lib/authSection";
-import { readApiKeys } from "../lib/mergeAuthConfig";
+import { readApiKeys } from "../lib/serverConfig";
 import { checkTargetRecord, type TargetRecord } from "../lib/targetRecord";
 import { openTarget } from "./open";
 import type { TargetSpec } from "./spec";
@@ -53,7 +53,7 @@ export async function readTarget(spec: TargetSpec, label: string): Promise<Targe
     }
     const exists = files.config !== undefined;
     // Whether a broken record is drift to repair (this stack wrote it last run) or a refusal is
-    // the plan's decision (lib/accessPlan.ts), not the reader's.
+    // the plan's decision (lib/accessPlanTargets.ts), not the reader's.
     const checked = files.record === undefined ? undefined : checkTargetRecord(files.record);
     if (checked && "problem" in checked) return { label, identity, exists, entries, recordProblem: checked.problem };
     return { label, identity, exists, entries, record: checked?.record };

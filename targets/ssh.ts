@@ -12,12 +12,12 @@
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { Client, type ClientChannel } from "ssh2";
-import { firstLine } from "../steps/exec";
+import { firstLine } from "../lib/childProcess";
 import { reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io";
 import { type SshTargetSpec, targetLabel } from "./spec";
 import { directoryProblem } from "../lib/safePath";
 import { recordPath } from "../lib/targetRecord";
-import { AuthConfigError, SERVER_CONFIG_LIMITS, serverConfigTooLarge } from "../lib/mergeAuthConfig";
+import { AuthConfigError, SERVER_CONFIG_LIMITS, serverConfigTooLarge } from "../lib/serverConfig";
 
 /** Single-quotes a value for a POSIX shell. */
 export function shellQuote(value: string): string {

@@ -17,7 +17,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { processAlive } from "../../lib/processAlive";
-import { childEnvironment, execute, type ExecResult, firstLine } from "../exec";
+import { childEnvironment, execute, type ExecResult, firstLine } from "../../lib/childProcess";
 import { z } from "zod";
 import { parseJsonOr } from "../../lib/json";
 import { SafeError } from "../io";

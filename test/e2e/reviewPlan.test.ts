@@ -72,16 +72,7 @@ describe("the plan names every change of where keys go or what runs with them", 
     const configPath = path.join(sshd.dir, "fetchml", "server.yaml");
     fs.mkdirSync(path.dirname(configPath), { recursive: true });
     fs.writeFileSync(configPath, withoutManagedEntries(SERVER_CONFIG, ["mallory", "svc-backup"]), { mode: 0o600 });
-    const server = {
-      name: "extra",
-      host: "127.0.0.1",
-      port: sshd.port,
-      user: sshd.user,
-      privateKey,
-      hostKey: sshd.hostKey,
-      configPath,
-      reloadCommand: "echo reloaded",
-    };
+    const server = sshd.server(privateKey, { name: "extra", configPath, reloadCommand: "echo reloaded" });
     expect(await review({ ...base(), servers: [server] })).toEqual([
       `+ extra (${sshd.user}@127.0.0.1:${sshd.port}:${configPath}): new target: up writes the hashes of alice, bob there, ` +
         `then runs "echo reloaded" as ${sshd.user} on 127.0.0.1`,

@@ -197,15 +197,7 @@ describe("the SSH deploy key", () => {
     remoteFile = path.join(sshd.dir, "api.yaml");
     fs.writeFileSync(remoteFile, `# ${"-".repeat(100)}\n`.repeat(40_000) + BASE, { mode: 0o600 });
     ssh = await E2EStack.create({});
-    const server = {
-      name: "box",
-      host: "127.0.0.1",
-      port: sshd.port,
-      user: sshd.user,
-      privateKey: ssh.encryptSecret(pair.privateKey),
-      hostKey: sshd.hostKey,
-      configPath: remoteFile,
-    };
+    const server = sshd.server(ssh.encryptSecret(pair.privateKey), { configPath: remoteFile });
     ssh.setConfig({ servers: [server], users: { alice: { role: "admin" } } });
     await ssh.up();
     ssh.setConfig({ servers: [server], users: { alice: { role: "admin", rotation: 1 } } });
@@ -273,16 +265,7 @@ describe("the SSH deploy key", () => {
   });
 
   it("keeps an admin's edit made between a step's read and its replace: nothing is replaced", async () => {
-    const io = await openSshTarget({
-      kind: "ssh",
-      name: "box",
-      host: "127.0.0.1",
-      port: sshd.port,
-      user: sshd.user,
-      privateKey,
-      hostKey: sshd.hostKey,
-      configPath: remoteFile,
-    });
+    const io = await openSshTarget({ kind: "ssh", ...sshd.server(privateKey, { configPath: remoteFile }) });
     try {
       const read = await io.read();
       fs.appendFileSync(remoteFile, "# the admin's edit\n");

@@ -88,16 +88,19 @@ export class TestSshd {
     return config;
   }
 
-  /** (Re)starts on the same port with the same host key. */
   /**
    * This server as an entry of stack config's `servers` (or, with `kind: "ssh"` added, a
    * target spec): name "box" unless given, the deploy key as the caller passes it (usually
    * encrypted by E2EStack.encryptSecret), the host key pinned.
    */
-  server(privateKey: unknown, fields: { name?: string; configPath?: string; reloadCommand?: string } = {}) {
+  server<Key, Fields extends { name?: string; configPath?: string; reloadCommand?: string } = Record<never, never>>(
+    privateKey: Key,
+    fields: Fields = {} as Fields,
+  ) {
     return { name: "box", host: "127.0.0.1", port: this.port, user: this.user, privateKey, hostKey: this.hostKey, ...fields };
   }
 
+  /** (Re)starts on the same port with the same host key. */
   async resume(): Promise<void> {
     const config = this.writeConfig();
     this.child = spawn(SSHD, ["-D", "-e", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });

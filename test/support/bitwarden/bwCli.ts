@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../../../cli/paths";
-import { execute, type ExecResult } from "../../../steps/exec";
+import { execute, type ExecResult } from "../../../lib/childProcess";
 
 /** Both bw versions are installed; node_modules/.bin/bw may point at either, so name the script. */
 export const BW_2026_9 = path.join(PROJECT_ROOT, "node_modules", "bitwarden-cli-2026.9", "build", "bw.js");

@@ -1,11 +1,13 @@
 /** What a preview says an up will do, from stack config, the last run and each target's reading. */
 import { describe, expect, it } from "vitest";
 import { resolveAccess, type Role } from "../../../config/roles";
-import { type PlannedUser, planAccess, targetGeneration, type AccessPlanInput } from "../../../lib/accessPlan";
+import { planAccess, type AccessPlanInput } from "../../../lib/accessPlan";
+import type { PlannedUser } from "../../../lib/accessPlanUsers";
 import { entryDigest, renderApiKeyEntries } from "../../../lib/authSection";
 import { type KeyPlan, planKeys } from "../../../lib/keyPlan";
 import type { PreviousUser } from "../../../program/outputs";
 import { targetRecordSchema } from "../../../lib/targetRecord";
+import { targetGeneration } from "../../../lib/targetGeneration";
 import type { TargetReading } from "../../../targets/read";
 
 const STACK = "organization/fetchml-keys/dev";

@@ -1,7 +1,7 @@
 /** One way to know that an error is for the admin: its class extends AdminError; no list of classes is kept. */
 import { describe, expect, it } from "vitest";
 import { AdminError } from "../../../lib/adminError";
-import { AuthConfigError } from "../../../lib/mergeAuthConfig";
+import { AuthConfigError } from "../../../lib/serverConfig";
 import { UnsafePathError } from "../../../lib/safePath";
 import { TargetRecordError } from "../../../lib/targetRecord";
 import { DeliveryDirError } from "../../../program/delivery";

@@ -2,7 +2,8 @@ import fc from "fast-check";
 import { parse, parseDocument } from "yaml";
 import { describe, expect, it } from "vitest";
 import { type ApiKeyEntry, renderApiKeyEntries } from "../../../lib/authSection";
-import { AuthConfigError, mergeAuthConfig, readApiKeys, removeAuthEntries } from "../../../lib/mergeAuthConfig";
+import { mergeAuthConfig, removeAuthEntries } from "../../../lib/mergeAuthConfig";
+import { AuthConfigError, readApiKeys } from "../../../lib/serverConfig";
 import { ROLE_PRESETS } from "../../../config/roles";
 
 const h = (c: string) => c.repeat(64);

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { AuthConfigError } from "../../../lib/mergeAuthConfig";
+import { AuthConfigError } from "../../../lib/serverConfig";
 import { TargetError } from "../../../targets/io";
 import { LocalTarget } from "../../../targets/local";
 

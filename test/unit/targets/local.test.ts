@@ -10,7 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ROLE_PRESETS } from "../../../config/roles";
 import { mergeAuthConfig } from "../../../lib/mergeAuthConfig";
 import { editUntilStable } from "../../../steps/auth";
-import { childEnvironment } from "../../../steps/exec";
+import { childEnvironment } from "../../../lib/childProcess";
 import { LocalTarget } from "../../../targets/local";
 
 const STACK = "organization/fetchml-keys/test";

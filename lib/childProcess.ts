@@ -1,4 +1,8 @@
-/** Commands the steps and targets start: the environment they get, running one to completion, quoting what it said. */
+/**
+ * Commands the steps and targets start (a reload command on this machine, each `bw`): the
+ * environment they get, running one to completion, quoting what it said. Here, not in steps/,
+ * because both layers start commands and targets/ must not depend on steps/.
+ */
 import { spawn } from "node:child_process";
 
 export interface ExecResult {

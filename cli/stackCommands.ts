@@ -1,0 +1,129 @@
+/**
+ * The commands that run on an opened stack (preview, up, destroy, summary, refresh, cancel,
+ * output, user), through the Automation API; a change asks first unless --yes.
+ */
+import * as readline from "node:readline/promises";
+import type { Stack } from "@pulumi/pulumi/automation";
+import type { Options } from "./options";
+import { pickOutput, readUsersOutput, usersTable } from "./outputs";
+import { previewAccess, printAccess } from "./summary";
+import { userCommand, UserCommandError } from "./user";
+import { UP_OPTIONS } from "./workspace";
+import { now } from "../lib/keyPlan";
+
+/** `common`: what every engine operation of this run gets (its output stream, colour, diff, targets, expect-no-changes). */
+export async function runStackCommand(
+  command: string,
+  args: string[],
+  options: Options,
+  stack: Stack,
+  stackName: string,
+  common: Record<string, unknown>,
+): Promise<number> {
+  const onOutput = common.onOutput as (s: string) => void;
+  switch (command) {
+    case "preview":
+      await stack.preview({ ...common, replace: options.replace });
+      return 0;
+    case "up":
+    case "destroy": {
+      if (!options.yes) {
+        if (command === "up") await stack.preview({ ...common, replace: options.replace });
+        else await stack.destroy({ onOutput, target: options.target, previewOnly: true });
+        if (!(await confirm(`Perform this ${command === "up" ? "update" : "destroy"} on stack ${stackName}?`))) {
+          console.error("fetchml-keys: not confirmed; nothing changed");
+          return 1;
+        }
+      }
+      if (command === "destroy") {
+        await stack.destroy({ onOutput, target: options.target });
+        return 0;
+      }
+      // The users output is long; `user list` shows it as a table.
+      await stack.up({ ...UP_OPTIONS, ...common, replace: options.replace, suppressOutputs: true });
+      await printUserCounts(stack);
+      return 0;
+    }
+    case "summary": {
+      const access = await previewAccess(stack, { replace: options.replace, ...(options.diff ? { onOutput } : {}) });
+      if (options.json) console.log(JSON.stringify(access, null, 2));
+      else printAccess(access);
+      return access.refused ? 1 : 0;
+    }
+    case "refresh": {
+      await stack.refresh({ onOutput, expectNoChanges: options["expect-no-changes"] });
+      // A command resource cannot be read back, so refresh alone never sees a hand edit on a
+      // target; the program's own reading of every target does (a preview, changing nothing).
+      const access = await previewAccess(stack);
+      const drift = access.lines.filter((line) => !line.startsWith("!"));
+      console.log(
+        access.lines.length > 0 ? `targets and stack config differ:\n${access.lines.join("\n")}` : "targets are as stack config says",
+      );
+      return options["expect-no-changes"] && (drift.length > 0 || access.refused) ? 1 : 0;
+    }
+    case "cancel":
+      await stack.cancel();
+      console.error(`fetchml-keys: released the lock on stack ${stackName}`);
+      return 0;
+    case "output":
+      return outputCommand(stack, args, options);
+    case "user":
+      return userCommand(args, options, { stack, stackName, onOutput, previewAccess, confirm, printUserCounts });
+  }
+  return 2;
+}
+
+/**
+ * A --replace that names nothing in the stack is a typo or an unescaped `$`: said before any
+ * work, rather than as the engine's error mid-preview (which `summary` would show as a refusal).
+ */
+export async function checkReplaceTargets(stack: Stack, stackName: string, urns: string[]): Promise<void> {
+  const state = await stack.exportStack();
+  const resources = (state.deployment as { resources?: Array<{ urn: string }> } | undefined)?.resources ?? [];
+  const known = new Set(resources.map((r) => r.urn));
+  const unknown = urns.filter((urn) => !known.has(urn));
+  if (unknown.length === 0) return;
+  const key = [...known].find((urn) => urn.includes(":RandomPassword::"));
+  throw new UserCommandError(
+    `--replace: stack ${stackName} has no resource ${unknown.join(", ")}` +
+      (key ? `; a user's key looks like ${key} (quote it: it contains $)` : ""),
+  );
+}
+
+async function outputCommand(stack: Stack, args: string[], options: Options): Promise<number> {
+  const outputs = await stack.outputs();
+  if (args.length === 0) {
+    const shown = Object.fromEntries(
+      Object.entries(outputs).map(([name, o]) => [name, o.secret && !options["show-secrets"] ? "[secret]" : o.value]),
+    );
+    console.log(JSON.stringify(shown, null, 2));
+    return 0;
+  }
+  const picked = pickOutput(outputs, args);
+  if (picked.secret && !options["show-secrets"]) {
+    console.log("[secret] (add --show-secrets to print it)");
+    return 0;
+  }
+  if (args.join(".") === "users" && !options.json) {
+    console.log(usersTable(readUsersOutput(picked.value), now()).join("\n"));
+    return 0;
+  }
+  console.log(typeof picked.value === "string" && !options.json ? picked.value.trimEnd() : JSON.stringify(picked.value, null, 2));
+  return 0;
+}
+
+async function printUserCounts(stack: Stack): Promise<void> {
+  const users = readUsersOutput((await stack.outputs()).users?.value);
+  const all = Object.values(users);
+  const suspended = all.filter((u) => u.status === "suspended").length;
+  console.log(`users: ${all.length - suspended} active, ${suspended} suspended (\`user list\` shows them)`);
+}
+
+/** Asks on the terminal; outside one, the answer is no. */
+async function confirm(question: string): Promise<boolean> {
+  if (!process.stdin.isTTY) return false;
+  const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+  const answer = await rl.question(`${question} [y/N] `);
+  rl.close();
+  return /^y(es)?$/i.test(answer.trim());
+}
