@@ -11,6 +11,7 @@
 import { isDeepStrictEqual } from "node:util";
 import { type Access, resolveAccess, type Role } from "../config/roles";
 import type { Delivery } from "../config/schema";
+import type { AuthTarget } from "../config/targets";
 import type { EntryFacts, TargetReading } from "../targets/read";
 import { type ApiKeyEntry, entryDigest } from "./authSection";
 import { type PreviousTarget, type PreviousUser, recordedResourceName, type SettingsOutput } from "../program/outputs";
@@ -27,9 +28,8 @@ export interface PlannedUser {
   collectionIds?: readonly string[];
 }
 
-export interface TargetInput {
-  /** "auth-config", "server-<server name>" (a target's three names: targets/spec.ts). */
-  resourceName: string;
+/** A target from stack config (config/targets.ts; its three names: targets/spec.ts) and what is on it now. */
+export interface TargetInput extends Pick<AuthTarget, "resourceName"> {
   reading: TargetReading;
   /** The command run after each change of the file, and where it runs ("on this machine", "on fetchml@10.0.0.5"). */
   reload?: { command?: string; where: string };
