@@ -9,14 +9,14 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { Access } from "../config/roles";
+import type { AuthTarget } from "../config/targets";
 import { type PreviousTarget, recordedResourceName } from "../program/outputs";
 import type { EntryFacts, TargetReading } from "../targets/read";
 import type { Explained, PlannedUser } from "./accessPlanUsers";
 import type { KeyPlan } from "./keyPlan";
 
-export interface TargetInput {
-  /** "auth-config", "server-<server name>" (a target's three names: targets/spec.ts). */
-  resourceName: string;
+/** A target from stack config (config/targets.ts; its three names: targets/spec.ts) and what is on it now. */
+export interface TargetInput extends Pick<AuthTarget, "resourceName"> {
   reading: TargetReading;
   /** The command run after each change of the file, and where it runs ("on this machine", "on fetchml@10.0.0.5"). */
   reload?: { command?: string; where: string };
