@@ -251,7 +251,7 @@ async function measureOperations(
 async function benchProgram(users: number, mode: "direct" | "bitwarden"): Promise<void> {
   let server: BitwardenTestServer | undefined;
   let bw: BwCli | undefined;
-  const e2e = await E2EStack.create({});
+  const e2e = await E2EStack.create({}, { watchProcesses: false });
   const sampler = new Sampler(e2e.engineBinary);
   try {
     const serverFile = path.join(e2e.dir, "fetchml-server.yaml");
