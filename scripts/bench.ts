@@ -14,7 +14,8 @@
  * memory of the engine (its VmHWM) and of this process (the program runs inline here: its RSS,
  * sampled during the operation after a full GC before it, so one operation's peak is not
  * carried into the next). Two baselines in the same run: the engine floor (a bare inline program of N
- * RandomPasswords, same engine and plugins) and, for Bitwarden, the admin's manual way (per
+ * RandomPasswords, same engine and plugins; it and the program take turns at each operation, so
+ * a ratio compares runs seconds apart) and, for Bitwarden, the admin's manual way (per
  * user: a key, its hash, one `bw create item` process; timed on a sample, scaled to N).
  * The isolation leg: what scripts/isolated.sh (namespaces and pasta, around every runner
  * command) adds to a command's wall time, as the median over runs of a bare `node -e 0`.
@@ -220,39 +221,57 @@ function record(row: Row): void {
   );
 }
 
-/**
- * The five operations, in order, each timed and sampled: first up, no-change preview and up,
- * then the stack's own change for "rotate one" and for "revoke one", each applied by an up.
- */
-async function measureOperations(
-  row: Pick<Row, "what" | "mode" | "users">,
-  sampler: Sampler,
-  stack: {
-    up: () => Promise<UpResult>;
-    preview: () => Promise<PreviewResult>;
-    rotateOne: () => void;
-    revokeOne: () => void;
-  },
-): Promise<void> {
-  const up = async (op: Op) => {
-    const { result, measure } = await sampler.during(stack.up);
-    record({ ...row, op, measure: { ...measure, resources: resourcesOf(result.summary.resourceChanges) } });
-  };
-  await up("first up");
-  const { result: preview, measure } = await sampler.during(stack.preview);
-  record({ ...row, op: "no-change preview", measure: { ...measure, resources: resourcesOf(preview.changeSummary) } });
-  await up("no-change up");
-  stack.rotateOne();
-  await up("rotate one");
-  stack.revokeOne();
-  await up("revoke one");
+/** One measured stack (the program, or the engine floor): its row, its sampler, its five operations. */
+interface Leg {
+  row: Pick<Row, "what" | "mode" | "users">;
+  sampler: Sampler;
+  up: () => Promise<UpResult>;
+  preview: () => Promise<PreviewResult>;
+  /** The stack's own change for "rotate one" and "revoke one", each applied by an up. */
+  rotateOne: () => void;
+  revokeOne: () => void;
+  close: () => Promise<void>;
 }
 
-async function benchProgram(users: number, mode: "direct" | "bitwarden"): Promise<void> {
+/**
+ * The five operations, in order, each timed and sampled: first up, no-change preview and up,
+ * rotate one, revoke one. The legs take turns at each operation (floor, then each program), so
+ * a ratio compares runs seconds apart: on a shared machine, the load of the minutes between a
+ * whole floor and a whole program leg moved the ratios more than the program did.
+ */
+async function measureOperations(legs: Leg[]): Promise<void> {
+  const up = async (leg: Leg, op: Op) => {
+    const { result, measure } = await leg.sampler.during(leg.up);
+    record({ ...leg.row, op, measure: { ...measure, resources: resourcesOf(result.summary.resourceChanges) } });
+  };
+  for (const leg of legs) await up(leg, "first up");
+  for (const leg of legs) {
+    const { result: preview, measure } = await leg.sampler.during(leg.preview);
+    record({ ...leg.row, op: "no-change preview", measure: { ...measure, resources: resourcesOf(preview.changeSummary) } });
+  }
+  for (const leg of legs) await up(leg, "no-change up");
+  for (const leg of legs) {
+    leg.rotateOne();
+    await up(leg, "rotate one");
+  }
+  for (const leg of legs) {
+    leg.revokeOne();
+    await up(leg, "revoke one");
+  }
+}
+
+async function programLeg(users: number, mode: "direct" | "bitwarden"): Promise<Leg> {
   let server: BitwardenTestServer | undefined;
   let bw: BwCli | undefined;
-  const e2e = await E2EStack.create({});
-  const sampler = new Sampler(e2e.engineBinary);
+  // Without the e2e stack's process watch (a /proc scan every 15 ms): at 500 users it cost this
+  // process seconds of CPU per operation, which the floor does not pay; the strace count and the
+  // sampler see the processes instead.
+  const e2e = await E2EStack.create({}, { watchProcesses: false });
+  const close = async () => {
+    await e2e.cleanup();
+    bw?.cleanup();
+    await server?.stop();
+  };
   try {
     const serverFile = path.join(e2e.dir, "fetchml-server.yaml");
     fs.writeFileSync(serverFile, withoutManagedEntries(SERVER_CONFIG, ["mallory"]), { mode: 0o600 });
@@ -273,7 +292,9 @@ async function benchProgram(users: number, mode: "direct" | "bitwarden"): Promis
       config.bitwarden = { organizationId: organization.id, collectionIds: [organization.collections.FetchML] };
     }
     e2e.setConfig(config);
-    await measureOperations({ what: "program", mode, users }, sampler, {
+    return {
+      row: { what: "program", mode, users },
+      sampler: new Sampler(e2e.engineBinary),
       up: () => e2e.up(),
       preview: () => e2e.preview(),
       rotateOne: () => {
@@ -284,22 +305,21 @@ async function benchProgram(users: number, mode: "direct" | "bitwarden"): Promis
         delete config.users[`user${users - 1}`];
         e2e.setConfig(config);
       },
-    });
-  } finally {
-    await e2e.cleanup();
-    bw?.cleanup();
-    await server?.stop();
+      close,
+    };
+  } catch (e) {
+    await close();
+    throw e;
   }
 }
 
 /** The engine floor: N RandomPasswords and nothing else, same engine, plugins and backend kind. */
-async function benchFloor(users: number): Promise<void> {
+async function floorLeg(users: number): Promise<Leg> {
   const engine = ensureEngine();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fetchml-floor-"));
   fs.mkdirSync(path.join(dir, "state"));
   const plugins = choosePlugins(path.dirname(engine.binary));
   const envVars = engineEnvironment(undefined, { PULUMI_BACKEND_URL: `file://${dir}/state`, PULUMI_CONFIG_PASSPHRASE: "floor" }, plugins);
-  const sampler = new Sampler(engine.binary);
   let names = Array.from({ length: users }, (_, i) => `user${i}`);
   let rotated = 0;
   const program = async () => {
@@ -320,16 +340,15 @@ async function benchFloor(users: number): Promise<void> {
   });
   await workspace.createStack("floor");
   const s = await Stack.select("floor", workspace);
-  try {
-    await measureOperations({ what: "floor", mode: "-", users }, sampler, {
-      up: () => s.up({ ...UP_OPTIONS }),
-      preview: () => s.preview(),
-      rotateOne: () => (rotated = 1),
-      revokeOne: () => (names = names.slice(0, -1)),
-    });
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return {
+    row: { what: "floor", mode: "-", users },
+    sampler: new Sampler(engine.binary),
+    up: () => s.up({ ...UP_OPTIONS }),
+    preview: () => s.preview(),
+    rotateOne: () => (rotated = 1),
+    revokeOne: () => (names = names.slice(0, -1)),
+    close: async () => fs.rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 /** The admin's manual way, per user: a key, its SHA-256, one `bw create item` (timed on a sample). */
@@ -450,8 +469,14 @@ function summary(): void {
     engineTrace = new EngineTrace(path.join(binDir.stdout.trim(), "pulumi"));
   }
   for (const users of opts["isolation-only"] ? [] : SIZES) {
-    if (!opts["no-floor"]) await benchFloor(users);
-    for (const mode of MODES) await benchProgram(users, mode);
+    const legs: Leg[] = [];
+    try {
+      if (!opts["no-floor"]) legs.push(await floorLeg(users));
+      for (const mode of MODES) legs.push(await programLeg(users, mode));
+      await measureOperations(legs);
+    } finally {
+      for (const leg of legs) await leg.close();
+    }
     if (MODES.includes("bitwarden") && !opts["no-manual"]) await benchManual(users, 10);
   }
   if (!opts["isolation-only"]) summary();
