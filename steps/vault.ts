@@ -6,7 +6,8 @@
  * stderr; never a key or hash.
  */
 import { planVault, newItem, updatedItem, type VaultItem } from "../lib/vaultPlan";
-import { acquireSession, bwCommand, BwServe, bwWithSession, NOT_UNLOCKED, withBwLock } from "./bitwarden/bw";
+import { acquireSession, bwCommand, bwWithSession, NOT_UNLOCKED, withBwLock } from "./bitwarden/bw";
+import { BwServe } from "./bitwarden/serve";
 import { SafeError } from "./io";
 import { previousResult, type VaultRecord, type VaultRequest, vaultResult } from "./protocol";
 

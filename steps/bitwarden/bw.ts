@@ -1,19 +1,11 @@
 /**
- * Driving the admin's `bw` CLI: which binary, the session, one lock so no two `bw` processes
- * share its data file, and a short-lived `bw serve` so a run costs a few `bw` start-ups
- * instead of several per user.
- *
- * `bw serve` has no authentication, so it listens on a Unix socket in a fresh 0700 directory
- * of this process (inside this user's own 0700 directory when it can be had, see
- * socketParent): no other local user can connect, and nobody can bind the address first.
- * It runs in its own process group, stopped as a group (SIGKILL after a grace period), and a
- * guard process kills the group if this process dies, so an unlocked vault never outlives
- * the run. Secrets (session, keys) travel in the environment of the `bw` that needs them and
- * in request bodies, never in argv; each `bw` gets only the environment it needs.
+ * Driving the admin's `bw` CLI: which binary, the session, and one lock so no two `bw`
+ * processes share its data file. The many calls of a run go through one short-lived
+ * `bw serve` (serve.ts), so a run costs a few `bw` start-ups instead of several per user.
+ * Secrets (session, keys) travel in the environment of the `bw` that needs them and in
+ * request bodies, never in argv; each `bw` gets only the environment it needs.
  */
-import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { processAlive } from "../../lib/processAlive";
@@ -50,8 +42,6 @@ function run(bw: string[], args: string[], env: NodeJS.ProcessEnv): Promise<Exec
 
 /** What `bw status` prints (the fields this project reads). */
 const bwStatus = z.object({ status: z.string(), userEmail: z.string().nullish(), serverUrl: z.string().nullish() });
-/** What `bw serve` answers. */
-const serveReply = z.object({ success: z.boolean().optional(), message: z.string().nullish(), data: z.unknown().optional() });
 
 function statusOf(stdout: string) {
   const parsed = bwStatus.safeParse(parseJsonOr(stdout, undefined));
@@ -118,154 +108,5 @@ export async function withBwLock<T>(work: () => Promise<T>, env: NodeJS.ProcessE
     return await work();
   } finally {
     fs.rmSync(lock, { force: true });
-  }
-}
-
-/**
- * This user's directory for `bw serve` sockets, `<tmp>/fetchml-keys-bw-<uid>`: a real directory
- * of its own, 0700. Another account can make that name first in a shared /tmp, but then it is
- * not this user's, and `undefined` says so (the caller then makes a fresh 0700 directory
- * directly in `tmp`, as mkdtemp names it: unguessable, so nobody can make it first).
- */
-export function socketParent(tmp = os.tmpdir()): string | undefined {
-  const uid = process.getuid!();
-  const dir = path.join(tmp, `fetchml-keys-bw-${uid}`);
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "EEXIST") return undefined;
-  }
-  const st = fs.lstatSync(dir);
-  return st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0 ? dir : undefined;
-}
-
-/**
- * Socket directories of this user's runs that were killed with their guard (each named after
- * its pid): only in this user's own directory, never by scanning a shared /tmp.
- */
-export function sweepSocketDirs(parent: string): void {
-  for (const name of fs.readdirSync(parent)) {
-    const m = /^(\d+)-/.exec(name);
-    if (m && !processAlive(Number(m[1]))) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
-  }
-}
-
-/**
- * `bw serve` answers only requests whose Host header names localhost and its `--port` (a
- * guard against DNS rebinding), even on a Unix socket, where the port is not used otherwise.
- */
-const SERVE_PORT = 8087;
-
-export class BwServe {
-  private constructor(
-    private readonly dir: string,
-    private readonly socket: string,
-    private readonly child: ChildProcess,
-    private readonly guard: ChildProcess,
-  ) {}
-
-  static async start(bw: string[], session: string): Promise<BwServe> {
-    const parent = socketParent();
-    if (parent) sweepSocketDirs(parent);
-    const dir = fs.mkdtempSync(parent ? path.join(parent, `${process.pid}-`) : path.join(os.tmpdir(), `fetchml-keys-bw-${process.pid}-`));
-    fs.chmodSync(dir, 0o700);
-    const socket = path.join(dir, "bw.sock");
-    const child = spawn(bw[0], [...bw.slice(1), "serve", "--hostname", `unix://${socket}`, "--port", String(SERVE_PORT)], {
-      env: bwEnv({ BW_SESSION: session }),
-      stdio: ["ignore", "ignore", "ignore"],
-      detached: true, // its own process group, stopped as a whole
-    });
-    // Holds our end of a pipe: when this process dies, even by SIGKILL, the group dies too.
-    // It ignores the signals a terminal sends our group (Ctrl-C), so it outlives us.
-    const guard = spawn(
-      "/bin/sh",
-      ["-c", `trap "" INT TERM HUP; read _ignored; kill -KILL -- -${child.pid} 2>/dev/null; rm -rf -- "$1"`, "bw-guard", dir],
-      {
-        stdio: ["pipe", "ignore", "ignore"],
-      },
-    );
-    const serve = new BwServe(dir, socket, child, guard);
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      try {
-        await serve.call("GET", "/status");
-        return serve;
-      } catch (e) {
-        if (child.exitCode !== null || Date.now() > deadline) {
-          await serve.close();
-          throw new SafeError(`bw serve did not start (${(e as Error).message})`);
-        }
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-  }
-
-  /**
-   * Stops `bw serve` (its whole process group: a wrapper script cannot keep it alive) and
-   * waits until it is gone: it may still be writing bw's data file, and the next `bw` must
-   * not race it.
-   */
-  async close(graceMs = 5_000): Promise<void> {
-    const group = -this.child.pid!;
-    signal(group, "SIGTERM");
-    const deadline = Date.now() + graceMs;
-    while (groupAlive(group) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    if (groupAlive(group)) signal(group, "SIGKILL");
-    while (groupAlive(group)) await new Promise((r) => setTimeout(r, 20));
-    this.guard.stdin!.end();
-    fs.rmSync(this.dir, { recursive: true, force: true });
-  }
-
-  call<T = unknown>(method: string, route: string, body?: unknown): Promise<T> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const request = http.request(
-        {
-          socketPath: this.socket,
-          path: route,
-          method,
-          headers: {
-            Host: `localhost:${SERVE_PORT}`,
-            ...(payload === undefined ? {} : { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(payload) }),
-          },
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on("data", (c: Buffer) => chunks.push(c));
-          response.on("end", () => {
-            // Some answers (a trash DELETE) carry no {success, data} envelope: a 2xx alone is success.
-            const parsed = serveReply.safeParse(parseJsonOr(Buffer.concat(chunks).toString("utf8"), undefined));
-            const reply = parsed.success ? parsed.data : undefined;
-            if ((response.statusCode ?? 500) >= 400 || reply?.success === false) {
-              // bw serve's messages are its own ("Not found."), never the request body.
-              reject(
-                new SafeError(
-                  `bw serve ${method} ${route.split("?")[0]}: ${firstLine(String(reply?.message ?? response.statusCode), 200)}`,
-                ),
-              );
-            } else resolve(reply?.data as T);
-          });
-        },
-      );
-      request.on("error", reject);
-      request.end(payload);
-    });
-  }
-}
-
-function signal(group: number, name: NodeJS.Signals): void {
-  try {
-    process.kill(group, name);
-  } catch {
-    // already gone
-  }
-}
-
-function groupAlive(group: number): boolean {
-  try {
-    process.kill(group, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
   }
 }

@@ -8,7 +8,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { acquireSession, checkUnlocked, socketParent, sweepSocketDirs, withBwLock } from "../../../steps/bitwarden/bw";
+import { acquireSession, checkUnlocked, withBwLock } from "../../../steps/bitwarden/bw";
+import { socketParent, sweepSocketDirs } from "../../../steps/bitwarden/serve";
 
 let dir: string;
 let bw: string[];
