@@ -64,13 +64,17 @@ async function program() {
   const authConfigs = targets.map((t, i) => {
     const { verify, recordLost } = plan.access.targets.get(t.resourceName)!;
     const users = plan.active.map(({ name, access }) => ({ name, access, apiKeyHash: keys.get(name)!.apiKeyHash }));
-    const [target, recordedIdentity, preserve, reading] = [
-      t.spec,
-      plan.recordedIdentity.get(t.resourceName)!,
-      settings.preserveEntries,
-      t.reading,
-    ];
-    const args = { stack, target, recordedIdentity, users, preserve, reading, verify, recordLost };
+    const recordedIdentity = plan.recordedIdentity.get(t.resourceName)!;
+    const args = {
+      stack,
+      target: t.spec,
+      recordedIdentity,
+      users,
+      preserve: settings.preserveEntries,
+      reading: t.reading,
+      verify,
+      recordLost,
+    };
     return new AuthConfig(t.resourceName, args, { dependsOn: [revocations[i], ...(vault ? [vault] : [])] });
   });
   const files = settings.users
