@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { ConfigError } from "../config/problems";
-import { replaceFile } from "../lib/atomicFile";
+import { createNewFile, replaceFile } from "../lib/atomicFile";
 import { now } from "../lib/keyPlan";
 import { FileLocked, lockFile } from "../lib/fileLock";
 import { editStackFile, lineDiff, settingsOf, StackFileError, type UserEdit } from "../lib/stackFile";
@@ -178,14 +178,17 @@ async function handover(stack: Stack, name: string, options: Options): Promise<n
   const mlConfig = pickOutput(await stack.outputs(), ["mlConfigs", name]).value as string;
   if (options.out) {
     const out = path.resolve(options.out);
-    if (fs.existsSync(out)) throw new UserCommandError(`${out} exists; choose a new file (it is created 0600)`);
     if (!fs.statSync(path.dirname(out), { throwIfNoEntry: false })?.isDirectory())
       throw new UserCommandError(`${out}: the directory ${path.dirname(out)} does not exist; choose a file in an existing directory`);
+    if (fs.lstatSync(out, { throwIfNoEntry: false })) throw new UserCommandError(exists(out));
     try {
-      replaceFile(out, mlConfig, { expected: undefined });
+      // A new file only, made whole then linked in: whatever appears at the name meanwhile (in
+      // /tmp, another account's file or link) makes it fail; nothing there is ever adopted.
+      createNewFile(out, mlConfig);
     } catch (e) {
       // The temp file's name in errno's message would only confuse: name the file asked for.
       const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EEXIST") throw new UserCommandError(exists(out));
       if (code) throw new UserCommandError(`cannot write ${out} (${code}); choose a file in a directory you can write to`);
       throw e;
     }
@@ -199,4 +202,8 @@ async function handover(stack: Stack, name: string, options: Options): Promise<n
   }
   process.stdout.write(mlConfig);
   return 0;
+}
+
+function exists(out: string): string {
+  return `${out} exists; choose a new file (it is created 0600)`;
 }

@@ -2,7 +2,12 @@
  * Replaces a file so that a reader, a crash or a kill at any instant sees either the old
  * content or the new one, never a mix: write a temp file in the same directory, fsync it,
  * rename it over the target, fsync the directory. A new file is created 0600 because it holds
- * keys or hashes; an existing file keeps its mode bits (less any for others) and its owner.
+ * keys or hashes; an existing file keeps its owner, its group and its mode bits (less any for
+ * others), for root and any other account alike: where this account cannot give the new file
+ * that owner and group, nothing is replaced (OwnerNotKeptError), never a file with a group
+ * someone else is in. The content is written while the temp file is 0600 and this account's;
+ * the owner and group are set next, the mode last: no moment gives the new content to anyone
+ * the finished file would not.
  * Just before the rename the temp file is checked to be exactly the bytes meant (same inode as
  * written, same length, same SHA-256), and the file is read again: if someone changed or
  * replaced it since the caller read it, nothing is replaced and the caller merges again.
@@ -11,8 +16,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { AdminError } from "./adminError";
 import { processAlive } from "./processAlive";
-import { UnsafePathError } from "./safePath";
+import { groupName, UnsafePathError, userName } from "./safePath";
+
+/** The new file cannot have the old one's owner and group here; nothing was replaced. */
+export class OwnerNotKeptError extends AdminError {}
 
 export interface ReplaceOptions {
   /** What the file must still hold just before the rename (`undefined`: it must not exist). */
@@ -44,10 +53,13 @@ export function replaceFile(file: string, content: string, options: ReplaceOptio
   const fd = (options.open ?? fs.openSync)(temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
   try {
     try {
+      // The content while the file is 0600 and ours; then the owner and group, and only then
+      // the mode: a group's bits never apply to any group but the file's own (nor to an empty
+      // temp file someone could open early and read from later).
+      fs.writeFileSync(fd, data);
+      if (previous) keepOwner(fd, file, previous);
       // A server reading its config through its group keeps working; others never can read it.
       fs.fchmodSync(fd, previous ? previous.mode & (options.keepMode ? 0o7777 : 0o770) : 0o600);
-      if (previous && process.getuid?.() === 0) fs.fchownSync(fd, previous.uid, previous.gid);
-      fs.writeFileSync(fd, data);
       fs.fsyncSync(fd);
     } catch (e) {
       fs.rmSync(temp, { force: true });
@@ -73,6 +85,71 @@ export function replaceFile(file: string, content: string, options: ReplaceOptio
   }
   syncDir(dir);
   return "written";
+}
+
+/** Gives the temp file the old file's owner and group, or refuses (a non-root account can give only its own uid and its groups). */
+function keepOwner(fd: number, file: string, previous: fs.Stats): void {
+  const temp = fs.fstatSync(fd);
+  if (temp.uid === previous.uid && temp.gid === previous.gid) return;
+  try {
+    fs.fchownSync(fd, previous.uid, previous.gid);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    // EINVAL: an id this user namespace does not map.
+    if (code !== "EPERM" && code !== "EINVAL") throw e;
+    throw new OwnerNotKeptError(
+      ownerNotKept(file, userName(previous.uid), groupName(previous.gid), `this account (uid ${process.geteuid?.()})`),
+    );
+  }
+}
+
+/** Why a file was not replaced, and what fixes it (never a wider mode: the owner and group are what keep others out). */
+export function ownerNotKept(file: string, owner: string, group: string, who: string): string {
+  return (
+    `${file} belongs to ${owner}, group ${group}; ${who} cannot give the new file that owner and group, ` +
+    `so nothing was replaced (the file would have changed hands). Run this as root, or as ${owner} with ${group} among its groups`
+  );
+}
+
+export interface CreateOptions {
+  /** Called with the temp file's path once it is complete, just before it is linked in (tests). */
+  beforeLink?: (temp: string) => void;
+}
+
+/**
+ * Creates a NEW file holding exactly this content, 0600 and this account's, all at once: the
+ * content goes into a temp file beside it (O_EXCL|O_NOFOLLOW, 0600), synced, then link()ed to
+ * the name, which fails if anything at all is there (a file, a link, a dangling link); nothing
+ * found there is ever adopted, written through or replaced. For a file handed to someone, in a
+ * directory other accounts may write to (such as /tmp): unlike replaceFile, nothing is taken
+ * from whatever is at the name. Throws EEXIST (the errno error) when the name is taken.
+ */
+export function createNewFile(file: string, content: string, options: CreateOptions = {}): void {
+  const data = Buffer.from(content, "utf8");
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  const fd = fs.openSync(temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  try {
+    fs.fchmodSync(fd, 0o600); // a umask such as 0277 would leave it unwritable; never wider
+    fs.writeFileSync(fd, data);
+    fs.fsyncSync(fd);
+    options.beforeLink?.(temp);
+    if (!isExactly(fd, temp, data))
+      throw new UnsafePathError(`${file}: the new content was changed before it was installed; nothing was written there`);
+    fs.linkSync(temp, file);
+    // Linked in: the name must be this very file (someone who can write the directory could
+    // have swapped the temp name between the check and the link).
+    const linked = lstatOrUndefined(file);
+    const opened = fs.fstatSync(fd);
+    if (!linked || linked.dev !== opened.dev || linked.ino !== opened.ino)
+      throw new UnsafePathError(
+        `${file}: another file was put in place of the one written; check what is there, it is not what this command wrote`,
+      );
+  } finally {
+    fs.rmSync(temp, { force: true });
+    fs.closeSync(fd);
+  }
+  syncDir(path.dirname(file));
 }
 
 function isExactly(fd: number, temp: string, data: Buffer): boolean {

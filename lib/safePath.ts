@@ -110,12 +110,13 @@ function lstatOrUndefined(file: string): fs.Stats | undefined {
   }
 }
 
-function userName(uid: number): string {
+/** "name (uid N)" for messages, or "uid N" for an id without a name. */
+export function userName(uid: number): string {
   const name = lookup("/etc/passwd", uid);
   return name ? `${name} (uid ${uid})` : `uid ${uid}`;
 }
 
-function groupName(gid: number): string {
+export function groupName(gid: number): string {
   const name = lookup("/etc/group", gid);
   return name ? `${name} (gid ${gid})` : `gid ${gid}`;
 }

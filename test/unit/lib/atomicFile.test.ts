@@ -1,5 +1,5 @@
 /** The replace itself, proven on real files and a real process killed at the worst moment. */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -118,5 +118,126 @@ describe("replaceFile", () => {
     ).toBe("changed-meanwhile");
     expect(fs.readFileSync(file, "utf8")).toBe("admin's edit\n");
     expect(fs.readdirSync(dir).filter((n) => n.endsWith(".tmp"))).toEqual([]);
+  });
+});
+
+/** A file's owner, group, mode bits and size, as the tests compare them. */
+interface FileState {
+  op?: string;
+  uid: number;
+  gid: number;
+  mode: number;
+  size?: number;
+}
+
+/**
+ * Runs the built replaceFile in a process of its own, as `account` (setpriv arguments; none:
+ * root), recording the temp file's owner, group and mode after each call on it: a moment when
+ * someone could open it is a moment the file gives that access to, for as long as they keep it.
+ */
+function replaceAs(account: string[], target: string, content: string): { result?: string; error?: string; states: FileState[] } {
+  const script = `
+    const fs = require("fs");
+    const { replaceFile } = require(${JSON.stringify(path.join(PROJECT_ROOT, "dist", "lib", "atomicFile.js"))});
+    const states = [];
+    let temp;
+    const note = (op) => { const s = fs.fstatSync(temp); states.push({ op, uid: s.uid, gid: s.gid, mode: s.mode & 0o7777, size: s.size }); };
+    for (const name of ["writeFileSync", "writeSync", "fchmodSync", "fchownSync", "fsyncSync", "closeSync"]) {
+      const real = fs[name];
+      fs[name] = function (fd, ...rest) {
+        if (name === "closeSync" && fd === temp) temp = undefined;
+        const r = real.call(this, fd, ...rest);
+        if (fd === temp) note(name);
+        return r;
+      };
+    }
+    const open = (f, flags, mode) => { temp = fs.openSync(f, flags, mode); note("open"); return temp; };
+    const out = { states };
+    try { out.result = replaceFile(${JSON.stringify(target)}, ${JSON.stringify(content)}, { expected: fs.readFileSync(${JSON.stringify(target)}, "utf8"), open }); }
+    catch (e) { out.error = e.constructor.name + ": " + e.message; }
+    console.log(JSON.stringify(out));`;
+  const node = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
+  const [command, args] = account.length ? ["setpriv", [...account, node, "-e", script]] : [node, ["-e", script]];
+  const r = spawnSync(command, args, { encoding: "utf8" });
+  expect(r.stderr).toBe("");
+  return JSON.parse(r.stdout);
+}
+
+/** Every state the temp file went through gives no one access the final file does not: private to its writer or owner, or the final owner, group and no wider mode. */
+function neverWider(states: FileState[], final: FileState, writer: number): FileState[] {
+  return states.filter((s) => {
+    const privateToOne = (s.mode & 0o077) === 0 && (s.uid === writer || s.uid === final.uid);
+    const asFinal = s.uid === final.uid && s.gid === final.gid && (s.mode & ~final.mode & 0o777) === 0;
+    return !privateToOne && !asFinal;
+  });
+}
+
+function stateOf(file: string): FileState {
+  const s = fs.statSync(file);
+  return { uid: s.uid, gid: s.gid, mode: s.mode & 0o7777 };
+}
+
+describe("replaceFile keeps the old file's owner, group and mode, for root and any other account", () => {
+  const ADMIN = 4242; // a non-root admin whose primary group is shared (users, 100)
+  const SERVICE = 4243; // the service's account and group
+  const USERS = 100;
+  let srv: string;
+  beforeEach(() => {
+    fs.chmodSync(dir, 0o755);
+    srv = path.join(dir, "srv");
+    fs.mkdirSync(srv);
+    fs.chownSync(srv, ADMIN, USERS);
+    file = path.join(srv, "server.yaml");
+    fs.writeFileSync(file, "old\n");
+  });
+  const admin = (groups: number[]) => [
+    `--reuid=${ADMIN}`,
+    `--regid=${USERS}`,
+    groups.length ? `--groups=${groups.join(",")}` : "--clear-groups",
+  ];
+
+  it("a non-root admin in the file's group: the new file is the admin's, in the service's group, 0640, and never was in the admin's own group with group bits", () => {
+    fs.chownSync(file, ADMIN, SERVICE);
+    fs.chmodSync(file, 0o640);
+    const run = replaceAs(admin([USERS, SERVICE]), file, "new\n");
+    expect(run.error).toBeUndefined();
+    expect(run.result).toBe("written");
+    const final = { uid: ADMIN, gid: SERVICE, mode: 0o640 };
+    expect(stateOf(file)).toEqual(final);
+    expect(fs.readFileSync(file, "utf8")).toBe("new\n");
+    expect(neverWider(run.states, final, ADMIN)).toEqual([]);
+  });
+
+  it("root: another account's file keeps its owner and group, and the temp file never has group bits while root's group is its group", () => {
+    fs.chownSync(file, ADMIN, SERVICE);
+    fs.chmodSync(file, 0o644);
+    const run = replaceAs([], file, "new\n");
+    expect(run.result).toBe("written");
+    const final = { uid: ADMIN, gid: SERVICE, mode: 0o640 }; // less others' bits
+    expect(stateOf(file)).toEqual(final);
+    expect(neverWider(run.states, final, 0)).toEqual([]);
+  });
+
+  it("refuses, replacing nothing and leaving no temp file, where a non-root admin cannot give the new file the old owner or group", () => {
+    const cases = [
+      { owner: SERVICE, group: SERVICE, mode: 0o660, groups: [USERS, SERVICE] }, // the service's file, writable through its group
+      { owner: ADMIN, group: SERVICE, mode: 0o640, groups: [USERS] }, // the admin's file, in a group the admin is not in
+    ];
+    for (const c of cases) {
+      fs.writeFileSync(file, "old\n");
+      fs.chownSync(file, c.owner, c.group);
+      fs.chmodSync(file, c.mode);
+      const before = fs.statSync(file);
+      const run = replaceAs(admin(c.groups), file, "new\n");
+      expect(run.result).toBeUndefined();
+      expect(run.error).toBe(
+        `OwnerNotKeptError: ${file} belongs to uid ${c.owner}, group gid ${c.group}; this account (uid ${ADMIN}) cannot give the new file ` +
+          `that owner and group, so nothing was replaced (the file would have changed hands). Run this as root, or as uid ${c.owner} with gid ${c.group} among its groups`,
+      );
+      const after = fs.statSync(file);
+      expect([after.ino, stateOf(file)]).toEqual([before.ino, { uid: c.owner, gid: c.group, mode: c.mode }]);
+      expect(fs.readFileSync(file, "utf8")).toBe("old\n");
+      expect(fs.readdirSync(srv)).toEqual(["server.yaml"]);
+    }
   });
 });
