@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { Client, type ClientChannel } from "ssh2";
+import { ownerNotKept } from "../lib/atomicFile";
 import { firstLine } from "../lib/childProcess";
 import { reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io";
 import { type SshTargetSpec, targetLabel } from "./spec";
@@ -34,6 +35,9 @@ export function hostKeyBlob(line: string): Buffer {
 /** The remote script's exit code for a temp file that is not what was sent. */
 const INCOMPLETE = 76;
 
+/** The remote script's exit code for an owner and group the login cannot give the new file. */
+const OWNER_NOT_KEPT = 77;
+
 /**
  * Remote shell lines: the first stdin line is "<bytes> <sha256>", the rest the content, which
  * goes into "$tmp"; anything but exactly those bytes exits INCOMPLETE (the caller's trap
@@ -52,6 +56,19 @@ function framed(text: string): string {
 
 function sha256(text: string): string {
   return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** OWNER_NOT_KEPT's message, from what the script printed: the login's uid, the wanted uid:gid, the file's owner and group names. */
+function ownerNotKeptThere(file: string, spec: SshTargetSpec, printed: string): string {
+  const [login, want = "", names = ""] = printed.trim().split("\n");
+  const who = `the SSH login ${spec.user} (uid ${login})`;
+  if (spec.owner)
+    return `${who} cannot give ${file} the configured owner ${want} (servers[].owner/group), so nothing was replaced; connect as root or as that owner`;
+  const [uid, gid] = want.split(":");
+  const [user, group] = names.split(" ");
+  const named = (name: string | undefined, kind: string, id: string) =>
+    name && name !== "UNKNOWN" ? `${name} (${kind} ${id})` : `${kind} ${id}`;
+  return ownerNotKept(file, named(user, "uid", uid), named(group, "gid", gid), who);
 }
 
 interface ExecResult {
@@ -185,9 +202,15 @@ export class SshTarget implements TargetIO {
       'tmp=$(mktemp "$dir/.$base.fetchml-keys.XXXXXX")',
       "trap 'rm -f \"$tmp\"' EXIT",
       ...RECEIVE,
-      // An existing file keeps its owner and mode bits, less any for others.
-      'if [ -e "$f" ]; then chmod --reference="$f" "$tmp"; chmod o-rwx "$tmp"; chown --reference="$f" "$tmp" 2>/dev/null || true; now=$(sha256sum < "$f" | cut -d" " -f1); else chmod 600 "$tmp"; now=absent; fi',
-      'if [ -n "$owner" ]; then chown -- "$owner" "$tmp"; fi',
+      // An existing file keeps its owner, group and mode bits (less any for others), or takes
+      // the configured owner (and group). The owner and group first, while the complete temp
+      // file is 0600 and the login's; the mode only then, in one step (never a moment with a
+      // group's or others' bits it will not keep). A login that cannot give that owner and
+      // group (not root, not the owner, not in the group) writes nothing.
+      'if [ -e "$f" ]; then keep=$(stat -c %u:%g -- "$f"); mode=$(stat -c %a -- "$f"); now=$(sha256sum < "$f" | cut -d" " -f1); else keep=; mode=600; now=absent; fi',
+      'case $owner in "") want=$keep ;; *:*) want=$owner ;; *) want=$owner${keep:+:${keep#*:}} ;; esac',
+      `if [ -n "$want" ] && ! chown -- "$want" "$tmp" 2>/dev/null; then id -u; printf '%s\\n' "$want"; stat -c '%U %G' -- "$f" 2>/dev/null || :; exit ${OWNER_NOT_KEPT}; fi`,
+      'chmod "$(printf %o "$((0$mode & 0770))")" "$tmp"',
       'sync "$tmp" 2>/dev/null || sync',
       // Changed since it was read (an admin's edit): write nothing, the caller merges again.
       '[ "$now" = "$expect" ] || exit 75',
@@ -198,6 +221,8 @@ export class SshTarget implements TargetIO {
     const expect = expected === undefined ? "absent" : sha256(expected);
     const r = await this.exec(script, `${expect}\n${framed(text)}`);
     if (r.code === 75) return "changed-meanwhile";
+    if (r.code === OWNER_NOT_KEPT)
+      throw new TargetError(`${this.label}: on the server, ${ownerNotKeptThere(real, this.spec, r.stdout.toString("utf8"))}`);
     if (r.code === INCOMPLETE)
       throw new TargetError(`${this.label}: the new config did not arrive whole on the server; nothing was replaced`);
     if (r.code !== 0) throw new TargetError(`${this.label}: cannot write the config (exit ${r.code}): ${firstLine(r.stderr)}`);
