@@ -17,7 +17,7 @@ import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { AdminError } from "./adminError";
-import { processAlive } from "./processAlive";
+import { processAlive, processStartTime } from "./processAlive";
 import { groupName, UnsafePathError, userName } from "./safePath";
 
 /** The new file cannot have the old one's owner and group here; nothing was replaced. */
@@ -213,8 +213,21 @@ function removeStaleTemps(file: string): void {
   const pattern = new RegExp(`^\\.${escapeRegExp(path.basename(file))}(\\.bak)?\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
   for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
     const match = pattern.exec(name);
-    if (match && !processAlive(Number(match[2]))) fs.rmSync(path.join(dir, name), { force: true });
+    if (match && writerGone(Number(match[2]), path.join(dir, name))) fs.rmSync(path.join(dir, name), { force: true });
   }
+}
+
+/**
+ * The temp file's writer is no longer running: no process has its pid, or the one that has it
+ * started after the temp file's content was written (a pid that recurred: the runner's steps start
+ * in a fresh PID namespace each run). A second's margin for the clocks compared; a writer still
+ * at work is never taken for gone.
+ */
+function writerGone(pid: number, temp: string): boolean {
+  if (!processAlive(pid)) return true;
+  const started = processStartTime(pid);
+  const written = lstatOrUndefined(temp)?.mtimeMs;
+  return started !== undefined && written !== undefined && started > written + 1000;
 }
 
 function escapeRegExp(text: string): string {

@@ -241,3 +241,23 @@ describe("replaceFile keeps the old file's owner, group and mode, for root and a
     }
   });
 });
+
+describe("a killed writer's temp file", () => {
+  it("is removed by the next writer even when its pid now belongs to a process started since (pids recur run after run), never while its writer runs", async () => {
+    const tempOf = (pid: number) => path.join(dir, `.api.yaml.${pid}.0123abcd.tmp`);
+    const live = spawn("sleep", ["60"], { stdio: "ignore" }); // a writer still at work: started before it wrote
+    const reused = spawn("sleep", ["60"], { stdio: "ignore" }); // a process that got a killed writer's pid
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      fs.writeFileSync(tempOf(live.pid!), "hashes\n", { mode: 0o600 });
+      fs.writeFileSync(tempOf(reused.pid!), "hashes\n", { mode: 0o600 });
+      const before = new Date(Date.now() - 10_000); // written by the killed writer, before this process started
+      fs.utimesSync(tempOf(reused.pid!), before, before);
+      expect(replaceFile(file, "new\n", { expected: "old\n" })).toBe("written");
+      expect(fs.readdirSync(dir).sort()).toEqual(["api.yaml", path.basename(tempOf(live.pid!))].sort());
+    } finally {
+      live.kill();
+      reused.kill();
+    }
+  });
+});
