@@ -138,6 +138,21 @@ describe("the SSH target's write on the server keeps the file's owner, group and
     expect(stateOf(file)).toEqual({ uid: LOGIN, gid: SERVICE, mode: 0o640 });
   });
 
+  it("a login that cannot give the configured owner writes nothing and says so", () => {
+    fs.chownSync(file, LOGIN, SERVICE);
+    fs.chmodSync(file, 0o640);
+    const run = writeAs(login([USERS, SERVICE]), { owner: String(SERVICE) });
+    expect(run.error).toBe(
+      `TargetError: box (deploy@h:22:${file}): on the server, the SSH login deploy (uid ${LOGIN}) cannot give ${file} the configured owner ` +
+        `${SERVICE}:${SERVICE} (servers[].owner/group), so nothing was replaced; connect as root or as that owner`,
+    );
+    expect([stateOf(file), fs.readFileSync(file, "utf8"), fs.readdirSync(srv)]).toEqual([
+      { uid: LOGIN, gid: SERVICE, mode: 0o640 },
+      "old\n",
+      ["server.yaml"],
+    ]);
+  });
+
   it("a login that cannot give the new file the old owner or group writes nothing, leaves no temp file, and says why and what to do", () => {
     const cases = [
       { owner: SERVICE, group: SERVICE, mode: 0o660, groups: [USERS, SERVICE] }, // the service's file, writable through its group
