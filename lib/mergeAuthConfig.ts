@@ -9,13 +9,13 @@
  * be, and where its api_keys are, is lib/serverConfig.ts; the lines and the splicing, lib/yamlSplice.ts.
  */
 import { isDeepStrictEqual } from "node:util";
-import { type Document, type Pair, parseDocument } from "yaml";
+import type { Document, Pair } from "yaml";
 import type { ApiKeyEntry } from "./authSection";
 import {
+  apiKeysOf,
   AuthConfigError,
   locateApiKeys,
   parseServerConfig,
-  readApiKeys,
   type ScalarNode,
   SERVER_CONFIG_LIMITS,
   toPlain,
@@ -70,7 +70,7 @@ export function editAuthConfig(text: string | undefined, edit: AuthEdit, label: 
   const planned = planEdits(source, doc, edit, label);
   const result = { ...planned.result, text: applyEdits(source, planned.edits) };
   result.changed = result.text !== source;
-  if (result.changed) verifyEdit(source, result.text, edit, label);
+  if (result.changed) verifyEdit({ text: source, doc }, result.text, edit, label);
   return result;
 }
 
@@ -150,24 +150,26 @@ function sameEntry(current: unknown, wanted: ApiKeyEntry): boolean {
 }
 
 /**
- * The safety net under the splicing: the new text must parse, hold exactly the intended
- * api_keys, and equal the old document everywhere else. Otherwise nothing is written.
+ * The safety net under the splicing: the new text must parse within the server config's
+ * limits, hold exactly the intended api_keys, and equal the old document everywhere else.
+ * Otherwise nothing is written. Each text is parsed once (at 500 users a parse is a tenth of
+ * a second or more, and this runs in every write step).
  */
-function verifyEdit(before: string, after: string, edit: AuthEdit, label: string): void {
+function verifyEdit(before: { text: string; doc: Document.Parsed }, after: string, edit: AuthEdit, label: string): void {
   const fail = (why: string) => {
     throw new AuthConfigError(`${label}: internal check failed (${why}); the file was left untouched`);
   };
-  const next = parseDocument(after, { uniqueKeys: true });
-  if (next.errors.length > 0) fail("edited text does not parse");
+  // Refused as the file itself would be (a merge can push it over the size limit).
+  const next = parseServerConfig(after, label);
   const limits = { maxAliasCount: SERVER_CONFIG_LIMITS.aliases };
-  const oldJs = asRecord(parseDocument(before).toJS(limits));
+  const oldJs = asRecord(before.doc.toJS(limits));
   const newJs = asRecord(next.toJS(limits));
   const expected = new Map<string, unknown>();
-  for (const [name, entry] of readApiKeys(before, label)) {
+  for (const [name, entry] of apiKeysOf(before.doc, before.text, label)) {
     if (!edit.upsert.has(name) && !edit.remove(name)) expected.set(name, entry);
   }
   for (const [name, entry] of edit.upsert) expected.set(name, entry);
-  if (!isDeepStrictEqual(readApiKeys(after, label), expected)) {
+  if (!isDeepStrictEqual(apiKeysOf(next, after, label), expected)) {
     fail("api_keys differ from the plan");
   }
   const strip = (js: Record<string, unknown>, created: boolean) => {

@@ -42,9 +42,12 @@ export class AuthConfigError extends AdminError {
  * target now). An absent file or section is no entries.
  */
 export function readApiKeys(text: string | undefined, label: string): Map<string, unknown> {
+  return text === undefined ? new Map() : apiKeysOf(parseServerConfig(text, label), text, label);
+}
+
+/** The same, from a document parseServerConfig already accepted (the editor parses each text once). */
+export function apiKeysOf(doc: Document.Parsed, text: string, label: string): Map<string, unknown> {
   const entries = new Map<string, unknown>();
-  if (text === undefined) return entries;
-  const doc = parseServerConfig(text, label);
   const { keys } = locateApiKeys(doc, text, label);
   for (const pair of keys?.items ?? []) entries.set(String(pair.key.value), toPlain(doc, pair.value));
   return entries;
