@@ -55,6 +55,8 @@ export function assertSafePath(file: string, label: string, uid = process.geteui
 
 function checkDirectory(dir: string, entry: fs.Stats | undefined, holdsTarget: boolean, uid: number, label: string): void {
   const stat = fs.statSync(dir);
+  if (unmappedOwner(stat.uid)) throw new UnsafePathError(`${label}: ${unmappedOwnerProblem(dir)}`);
+  if (entry && unmappedOwner(entry.uid) && (stat.mode & 0o022) !== 0) throw new UnsafePathError(`${label}: ${unmappedOwnerProblem(dir)}`);
   const problem = directoryProblem({ path: dir, uid: stat.uid, gid: stat.gid, mode: stat.mode }, entry?.uid, holdsTarget, uid, {
     user: userName,
     group: groupName,
@@ -93,10 +95,56 @@ export function directoryProblem(
   const sticky = (dir.mode & 0o1000) !== 0;
   if (sticky && !holdsTarget && entryUid !== undefined && trusted(entryUid)) return undefined;
   const who = dir.mode & 0o002 ? "every account" : `group ${names.group(dir.gid)}`;
+  const writable = `${dir.path} is writable by ${who} (mode ${(dir.mode & 0o7777).toString(8)})`;
+  // A shared directory such as /tmp is meant to be writable: the fix is a directory of one's own in it.
+  if (sticky)
+    return (
+      `${writable}, shared: another account could put its own file or link in it first. Keep the file in a ` +
+      `directory of ${uid === 0 ? "root's" : "yours"} made there beforehand (mkdir -m 755 ${path.join(dir.path, "fetchml")}), ` +
+      `not directly in ${dir.path}, and leave ${dir.path}'s mode as it is`
+    );
+  return `${writable}: another account could swap the file for a link while a run writes it. Close it: chmod go-w ${dir.path}`;
+}
+
+/**
+ * An owner this process cannot see. In a user namespace that maps only some ids (an ordinary
+ * user's isolated run maps just its own), root and every other account read alike as the
+ * overflow uid: such a directory is neither known to be root's nor known to be someone else's.
+ */
+export function unmappedOwner(owner: number): boolean {
+  if (owner !== readNumber("/proc/sys/kernel/overflowuid", 65534)) return false;
+  return !uidMap().some(([inside, , count]) => owner >= inside && owner < inside + count);
+}
+
+function unmappedOwnerProblem(dir: string): string {
   return (
-    `${dir.path} is writable by ${who} (mode ${(dir.mode & 0o7777).toString(8)}): another account could swap the file ` +
-    `for a link while a run writes it. Close it: chmod go-w ${dir.path}`
+    `${dir} shows as owned by uid ${readNumber("/proc/sys/kernel/overflowuid", 65534)} here: this run is in a user namespace ` +
+    "that maps only your own uid (an isolated run as an ordinary user), where root's files and every other account's look " +
+    "alike, so whether another account could swap the file cannot be checked. Files on this machine need the run as root " +
+    "(sudo npm run up, or sudo bin/fetchml-keys up); a server reached over SSH (servers[]) is checked there"
   );
+}
+
+let uidMapCache: Array<[number, number, number]> | undefined;
+function uidMap(): Array<[number, number, number]> {
+  uidMapCache ??= (readText("/proc/self/uid_map") ?? "0 0 4294967295")
+    .split("\n")
+    .filter((l) => l.trim())
+    .map((l) => l.trim().split(/\s+/).map(Number) as [number, number, number]);
+  return uidMapCache;
+}
+
+function readNumber(file: string, fallback: number): number {
+  const n = Number(readText(file)?.trim());
+  return Number.isInteger(n) ? n : fallback;
+}
+
+function readText(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
 }
 
 function lstatOrUndefined(file: string): fs.Stats | undefined {

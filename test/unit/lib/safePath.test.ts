@@ -1,8 +1,10 @@
 /** Which paths another account could redirect (sshd's StrictModes rule), on real directories (as root, like the suite). */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { PROJECT_ROOT } from "../../../cli/paths";
 import { assertSafePath } from "../../../lib/safePath";
 
 const NOBODY = 65534;
@@ -49,6 +51,9 @@ describe("assertSafePath", () => {
     expect(() => assertSafePath(path.join(group, "api.yaml"), "cfg")).toThrow(/group\/? is writable by group .*\(gid \d+\) \(mode 775\)/);
     const sticky = mkdir("sticky", 0o1777);
     expect(() => assertSafePath(path.join(sticky, "api.yaml"), "cfg")).toThrow(`cfg: ${sticky} is writable by every account (mode 1777)`);
+    // A shared directory such as /tmp is meant to be so: the hint is a directory of one's own, never its mode.
+    expect(() => assertSafePath(path.join(sticky, "api.yaml"), "cfg")).toThrow(`mkdir -m 755 ${path.join(sticky, "fetchml")}`);
+    expect(() => assertSafePath(path.join(sticky, "api.yaml"), "cfg")).not.toThrow(/chmod/);
     // Below the sticky directory, in a directory of this user's: fine.
     const mine = mkdir("sticky/mine", 0o700);
     expect(() => assertSafePath(path.join(mine, "api.yaml"), "cfg")).not.toThrow();
@@ -64,5 +69,28 @@ describe("assertSafePath", () => {
     // A safe link into that account's directory.
     fs.symlinkSync(svc, path.join(safe, "conf"));
     expect(() => assertSafePath(path.join(safe, "conf", "x.yaml"), "cfg")).toThrow(`cfg: ${svc} belongs to nobody`);
+  });
+
+  it("in an ordinary user's isolated run (a user namespace mapping only its uid), says the owner cannot be seen, and never to chown", () => {
+    // The built module, as uid 4242 in a user namespace of its own: there root's "/" reads as the overflow uid.
+    fs.chmodSync(dir, 0o755);
+    const script = `
+      const { assertSafePath } = require(${JSON.stringify(path.join(PROJECT_ROOT, "dist", "lib", "safePath.js"))});
+      try { assertSafePath(${JSON.stringify(path.join(dir, "api.yaml"))}, "cfg"); console.log("accepted"); } catch (e) { console.log(e.message); }`;
+    const node = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
+    const run = spawnSync(
+      "setpriv",
+      ["--reuid=4242", "--regid=4242", "--clear-groups", "unshare", "--map-current-user", node, "-e", script],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(run.stderr).toBe("");
+    expect(run.stdout).toMatch(/^cfg: \/ shows as owned by uid 65534 here: this run is in a user namespace that maps only your own uid/);
+    expect(run.stdout).toMatch(/need the run as root/);
+    expect(run.stdout).not.toMatch(/chown|chmod/);
+    // Outside a user namespace the same account sees root as root: every directory on the way is root's, closed to others.
+    const plain = spawnSync("setpriv", ["--reuid=4242", "--regid=4242", "--clear-groups", node, "-e", script], { encoding: "utf8" });
+    expect(plain.stdout).toBe("accepted\n");
   });
 });
