@@ -144,6 +144,16 @@ function crossChecks(config: Record<string, unknown>): string[] {
   if (!config.authConfigPath && servers.length === 0) {
     problems.push("authConfigPath: missing (name a local auth config file, or FetchML servers under servers)");
   }
+  servers.forEach((server, i) => {
+    // The write gives the file `owner[:group]`; a group alone was never applied, and a setting
+    // that decides who reads the hashes must not pass silently unused.
+    if (isMap(server) && server.group !== undefined && server.owner === undefined) {
+      problems.push(
+        `${formatPath(["servers", i, "group"])}: ${show(server.group)} is applied only with owner; set servers[${i}].owner too ` +
+          "(the file's user, e.g. root) or remove group (the file then keeps its owner and group)",
+      );
+    }
+  });
   const serverNames = servers.map((s) => (isMap(s) ? s.name : undefined)).filter((n) => typeof n === "string");
   for (const dup of new Set(serverNames.filter((n, i) => serverNames.indexOf(n) !== i))) {
     problems.push(`servers: the name ${show(dup)} is used more than once`);

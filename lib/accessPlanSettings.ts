@@ -1,24 +1,27 @@
 /** The stack-wide lines of the access plan (lib/accessPlan.ts): settings that change between runs. Pure. */
-import type { SettingsOutput } from "../program/outputs";
+import type { PreviousSettings, SettingsOutput } from "../program/outputs";
 import type { TargetInput } from "./accessPlanTargets";
 
 export interface SettingsInput {
   targets: readonly TargetInput[];
   /** This run's stack-wide settings, and the last run's (absent when it recorded none). */
   settings?: SettingsOutput;
-  previousSettings?: SettingsOutput;
+  previousSettings?: PreviousSettings;
 }
 
 /**
  * What changes stack-wide about where keys go and what users receive: entries that start or
  * stop being preserved (kept with their access, never checked), the vault organization, the
  * delivery directory, and the values in every user's ml config (the ml CLI sends the key to
- * apiUrl). Said only when the last run recorded its settings, so there is something to compare.
+ * apiUrl). Said only when the last run recorded its settings, so there is something to compare;
+ * except the program the vault step runs with the secrets (cliLine), which is said whenever
+ * there is nothing to compare it with.
  */
 export function settingsLines(input: SettingsInput): string[] {
   const now = input.settings;
   const before = input.previousSettings;
-  if (!now || !before) return [];
+  const cli = now ? cliLine(now, before) : undefined;
+  if (!now || !before) return cli ? [cli] : [];
   const lines: string[] = [];
   const was = new Set(before.preserveEntries);
   const is = new Set(now.preserveEntries);
@@ -39,6 +42,7 @@ export function settingsLines(input: SettingsInput): string[] {
       `~ vault organization ${before.bitwardenOrganization ?? "(none)"} -> ${now.bitwardenOrganization ?? "(none)"}: items are created in the new one, then removed from the old`,
     );
   }
+  if (cli) lines.push(cli);
   if (before.deliveryDir !== now.deliveryDir) {
     lines.push(
       `~ deliveryDir ${before.deliveryDir ?? "(none)"} -> ${now.deliveryDir ?? "(none)"}` +
@@ -54,4 +58,25 @@ export function settingsLines(input: SettingsInput): string[] {
     }
   }
   return lines;
+}
+
+const WITH_SECRETS = "the vault step runs it with the vault session (and BW_PASSWORD, BW_CLIENTSECRET when unattended)";
+
+/**
+ * The `bw` the vault step runs with the secrets (`bitwarden.cli`): a change, old -> new; and on
+ * a first run, or after a version that did not record it (1.0.0), which one this run uses, so
+ * a cli that arrives with the upgrade or the first run is still seen. Nothing without a vault.
+ */
+function cliLine(now: SettingsOutput, before: PreviousSettings | undefined): string | undefined {
+  if (now.bitwardenOrganization === null) return undefined;
+  const cli = showCli(now.bitwardenCli);
+  if (!before) return `+ bitwarden.cli ${cli}: ${WITH_SECRETS}`;
+  if (before.bitwardenOrganization !== null && before.bitwardenCli === undefined)
+    return `~ bitwarden.cli (not recorded by the last run) -> ${cli}: ${WITH_SECRETS}`;
+  const was = before.bitwardenOrganization === null ? "(no vault)" : showCli(before.bitwardenCli!);
+  return was === cli ? undefined : `~ bitwarden.cli ${was} -> ${cli}: ${WITH_SECRETS}`;
+}
+
+function showCli(cli: string | null): string {
+  return cli === null ? "(the pinned @bitwarden/cli)" : JSON.stringify(cli);
 }

@@ -20,6 +20,8 @@ export interface TargetInput extends Pick<AuthTarget, "resourceName"> {
   reading: TargetReading;
   /** The command run after each change of the file, and where it runs ("on this machine", "on fetchml@10.0.0.5"). */
   reload?: { command?: string; where: string };
+  /** The user and group each write gives the file (a server's `owner`, `group`); null: kept as found. */
+  ownership?: { owner: string | null; group: string | null };
 }
 
 export interface TargetPlan {
@@ -136,6 +138,8 @@ export function planTargets(input: TargetsInput, explained: Explained): TargetCh
           `${reload?.command ? JSON.stringify(reload.command) : "(none)"}${reload?.command ? `: runs ${reload.where} after each change of the file` : ""}`,
       );
     }
+    const ownership = ownershipLine(reading.label, targetInput.ownership, prevTarget);
+    if (ownership) targetLines.push(ownership);
     if (reading.unreachable) {
       targetLines.push(
         `! ${reading.label}: cannot be read now (${reading.unreachable}); what up changes there is known only when it connects`,
@@ -194,6 +198,30 @@ export function planTargets(input: TargetsInput, explained: Explained): TargetCh
       "Nothing was changed. If this is intended, run again with --allow-mass-revocation (FETCHML_KEYS_ALLOW_MASS_REVOCATION=1)";
   }
   return changes;
+}
+
+/**
+ * Who the file is given to on each write decides who reads the hashes (its mode is kept: a
+ * group may read a 0640 file). A change, old -> new; and where there is nothing to compare
+ * with (a first run, a new target, a record from 1.0.0, which did not record it), the
+ * ownership this run sets, if any.
+ */
+function ownershipLine(label: string, now: TargetInput["ownership"], before: PreviousTarget | undefined): string | undefined {
+  const is = showOwnership(now?.owner ?? null, now?.group ?? null);
+  const why = `each write gives the file to ${is}, its mode kept: whoever that lets read it reads the hashes`;
+  if (before?.owner === undefined || before.group === undefined) {
+    if (now?.owner == null) return undefined;
+    return `+ ${label}: owner ${is}${before ? " (not recorded by the last run)" : ""}: ${why}`;
+  }
+  const was = showOwnership(before.owner, before.group);
+  if (was === is) return undefined;
+  return now?.owner == null
+    ? `~ ${label}: owner ${was} -> (kept as found): writes no longer change it`
+    : `~ ${label}: owner ${was} -> ${is}: ${why}`;
+}
+
+function showOwnership(owner: string | null, group: string | null): string {
+  return owner === null ? "(kept as found)" : group === null ? owner : `${owner}:${group}`;
 }
 
 /** The entry's public fields as on the target equal what stack config wants. */

@@ -44,13 +44,19 @@ export function planRun(stack: string, settings: Settings, world: World, clock: 
     deliveryDir: delivery?.dir ?? null,
     client: { workerHost: settings.client.workerHost, workerPort: settings.client.workerPort, apiUrl: settings.client.apiUrl },
     bitwardenOrganization: settings.bitwarden?.organizationId ?? null,
+    bitwardenCli: settings.bitwarden?.cli ?? null,
   };
   const access = planAccess({
     stack,
     users: settings.users,
     keys,
     previousUsers: previous.users,
-    targets: targets.map((t) => ({ resourceName: t.resourceName, reading: t.reading, reload: reloadOf(t.spec) })),
+    targets: targets.map((t) => ({
+      resourceName: t.resourceName,
+      reading: t.reading,
+      reload: reloadOf(t.spec),
+      ownership: ownershipOf(t.spec),
+    })),
     previousTargets: previous.targets,
     preserve: settings.preserveEntries,
     maxRevokedShare: settings.maxRevokedShare,
@@ -82,6 +88,11 @@ export function planRun(stack: string, settings: Settings, world: World, clock: 
 /** A target's reload command and where it runs, as the plan says it. */
 function reloadOf(spec: TargetSpec): { command?: string; where: string } {
   return { command: spec.reloadCommand, where: spec.kind === "ssh" ? `as ${spec.user} on ${spec.host}` : "as you, on this machine" };
+}
+
+/** The user and group a target's write gives its file (only a server's can be set); null: kept as found. */
+function ownershipOf(spec: TargetSpec): { owner: string | null; group: string | null } {
+  return spec.kind === "ssh" ? { owner: spec.owner ?? null, group: spec.group ?? null } : { owner: null, group: null };
 }
 
 /** A user's record in the `users` output, once their key's fingerprint is known. */
@@ -122,5 +133,6 @@ export function targetOutputOf(
     managed: written.managed,
     generation: written.generation ?? previous.targets.find((t) => recordedResourceName(t) === target.resourceName)?.generation ?? null,
     reloadCommand: target.spec.reloadCommand ?? null,
+    ...ownershipOf(target.spec),
   });
 }

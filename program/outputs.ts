@@ -43,6 +43,13 @@ export const targetOutput = z.object({
   generation: z.int().min(0).nullable(),
   /** Runs after each change of the file; null for none. */
   reloadCommand: z.string().nullable(),
+  /**
+   * The user and group each write gives the file (a server's `owner`, `group`); null: it keeps
+   * the owner it has. They decide who can read the hashes, so the next run names a change.
+   * Added after 1.0.0, whose records lack them (read as not recorded: see previousTarget).
+   */
+  owner: z.string().nullable(),
+  group: z.string().nullable(),
 });
 
 /** The `settings` output: where keys go and what users receive, stack-wide (public). */
@@ -52,6 +59,12 @@ export const settingsOutput = z.object({
   deliveryDir: z.string().nullable(),
   client: z.object({ workerHost: z.string(), workerPort: z.int(), apiUrl: z.string() }),
   bitwardenOrganization: z.string().nullable(),
+  /**
+   * The `bw` the vault step runs with the vault session (and, unattended, BW_PASSWORD and
+   * BW_CLIENTSECRET): `bitwarden.cli` as configured; null for the project's pinned
+   * @bitwarden/cli, or no vault. Added after 1.0.0, whose output lacks it (see previousSettings).
+   */
+  bitwardenCli: z.string().nullable(),
 });
 
 /** The `delivery` output: the generation the delivery step was given and the files it wrote (its directory: `settings.deliveryDir`). */
@@ -68,12 +81,16 @@ export type DeliveryOutput = z.infer<typeof deliveryOutput>;
 /**
  * How the next run reads them: a user's or target's record with fields missing is still read
  * (the fields it has count; the plan treats a missing one as not recorded), a record of
- * another shape is not there at all, and the settings and delivery outputs count only whole.
+ * another shape is not there at all, and the settings and delivery outputs count only whole,
+ * less the fields added after 1.0.0 (a 1.0.0 stack's output lacks them: the plan says what
+ * this run uses instead of comparing, lib/accessPlanSettings.ts and accessPlanTargets.ts).
  */
 export const previousUser = userRecord.partial();
-export const previousTarget = targetOutput.partial({ generation: true, reloadCommand: true });
+export const previousTarget = targetOutput.partial({ generation: true, reloadCommand: true, owner: true, group: true });
+export const previousSettings = settingsOutput.partial({ bitwardenCli: true });
 export type PreviousUser = z.infer<typeof previousUser>;
 export type PreviousTarget = z.infer<typeof previousTarget>;
+export type PreviousSettings = z.infer<typeof previousSettings>;
 
 /*
  * The `authTargets` output calls a target's resource name `name`, and 1.0.0 promised that

@@ -15,10 +15,10 @@ import {
   deliveryOutput,
   type PreviousTarget,
   previousTarget,
+  type PreviousSettings,
+  previousSettings,
   type PreviousUser,
   previousUser,
-  type SettingsOutput,
-  settingsOutput,
 } from "./outputs";
 
 export interface PreviousRun {
@@ -28,8 +28,8 @@ export interface PreviousRun {
   targets: PreviousTarget[];
   /** The `delivery` output, with its directory (recorded once, in `settings.deliveryDir`). */
   delivery?: PreviousDelivery;
-  /** The `settings` output (absent when the last run recorded none, or not whole). */
-  settings?: SettingsOutput;
+  /** The `settings` output (absent when the last run recorded none, or not whole; 1.0.0's lacks bitwardenCli). */
+  settings?: PreviousSettings;
 }
 
 const READ_STACK_OUTPUTS = "pulumi:pulumi:readStackOutputs";
@@ -69,7 +69,7 @@ export function parsePreviousRun(outputs: unknown): PreviousRun {
     const parsed = previousTarget.safeParse(t);
     return parsed.success ? [parsed.data] : [];
   });
-  const settings = settingsOutput.safeParse(o.settings);
+  const settings = previousSettings.safeParse(o.settings);
   const delivery = deliveryOutput.safeParse(o.delivery);
   const dir = settings.success ? settings.data.deliveryDir : null;
   return {

@@ -131,6 +131,33 @@ describe("Bitwarden delivery", () => {
     expect(bwProcesses(e2e.watch.lastRun)).toBe(0);
   });
 
+  it("names a bitwarden.cli change (old -> new) in the summary, and the bw named there is what up runs with the session", async () => {
+    // A pull request that changes one line of the stack file, to a script it adds (attack33 finding 3).
+    const log = path.join(e2e.dir, "other-bw.log");
+    const otherBw = path.join(e2e.dir, "other-bw");
+    fs.writeFileSync(
+      otherBw,
+      `#!/bin/sh\n{ echo "bw $1"; [ -n "$BW_SESSION" ] && echo "with the session"; } >> ${log}\n` +
+        `exec ${process.execPath} ${BW_DEFAULT} "$@"\n`,
+      { mode: 0o700 },
+    );
+    const why = "the vault step runs it with the vault session (and BW_PASSWORD, BW_CLIENTSECRET when unattended)";
+    e2e.setConfig({ ...config(), bitwarden: { ...config().bitwarden, cli: otherBw } });
+    try {
+      expect([...(await e2e.summary())]).toContain(`~ bitwarden.cli (the pinned @bitwarden/cli) -> ${JSON.stringify(otherBw)}: ${why}`);
+      await e2e.up();
+      // The line tells the truth: that one change is enough for the next up to run it with the session.
+      // (The log holds command names and that fixed phrase only: never the session itself.)
+      const calls = fs.readFileSync(log, "utf8").split("\n");
+      expect(calls.includes("with the session")).toBe(true);
+    } finally {
+      e2e.setConfig(config());
+    }
+    expect([...(await e2e.summary())]).toContain(`~ bitwarden.cli ${JSON.stringify(otherBw)} -> (the pinned @bitwarden/cli): ${why}`);
+    await e2e.up();
+    expect([...(await e2e.summary())].filter((l) => l.includes("bitwarden.cli"))).toEqual([]);
+  });
+
   it("rotating bob edits exactly his item, in place, with a constant number of bw processes", async () => {
     const before = await outputs();
     const revisions = new Map([...server.ciphers.values()].map((c) => [c.id, c.revisionDate]));

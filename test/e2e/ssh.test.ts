@@ -152,6 +152,34 @@ describe("FetchML servers over SSH", () => {
     expect(changesIn(preview.changeSummary)).toEqual({});
   });
 
+  it("names a server's new owner and group (old -> new) in the summary, and the next write gives the file to them", async () => {
+    // A pull request adding owner/group to a 0640 file (attack33 finding 3b): that group reads the hashes.
+    const label = `fetchml-a (${hosts.a.user}@127.0.0.1:${hosts.a.port}:${configFile("a")})`;
+    const why = "each write gives the file to root:users, its mode kept: whoever that lets read it reads the hashes";
+    const before = fs.statSync(configFile("a"));
+    const owned = () => config({ servers: [{ ...server("a"), owner: "root", group: "users" }, server("b")] });
+    e2e.setConfig(owned());
+    try {
+      expect([...(await e2e.summary())]).toEqual([`~ ${label}: owner (kept as found) -> root:users: ${why}`]);
+      await expect(e2e.preview({ expectNoChanges: true })).rejects.toThrow();
+      await e2e.up();
+      // It takes effect at the next write of the file (the line says "each write"): a rotation here.
+      users.alice = { ...users.alice, rotation: 1 };
+      e2e.setConfig(owned());
+      expect([...(await e2e.summary())].filter((l) => l.includes("owner"))).toEqual([]);
+      await e2e.up();
+      await apiKeys();
+      const after = fs.statSync(configFile("a"));
+      expect([after.uid, after.gid, after.mode & 0o777]).toEqual([0, 100, 0o640]); // users: gid 100
+      expect([...(await e2e.summary())]).toEqual([]);
+    } finally {
+      e2e.setConfig(config());
+    }
+    expect([...(await e2e.summary())]).toEqual([`~ ${label}: owner root:users -> (kept as found): writes no longer change it`]);
+    await e2e.up();
+    fs.chownSync(configFile("a"), before.uid, before.gid);
+  });
+
   it("never puts a key, hash or the private key in state, output, or any process's argv on either side", async () => {
     const state = e2e.backendFiles() + (await e2e.exportWithoutSecrets());
     const output = e2e.output();

@@ -68,6 +68,30 @@ describe("CI workflows", () => {
     }
   });
 
+  it("read secrets only in jobs that name a protected environment, which README says holds them as environment secrets", () => {
+    // Repository (or organization) secrets reach any workflow a branch or pull request edits, with
+    // no approval: a job without an environment can only be reading those (attack33 finding 4).
+    const PROTECTED = ["preview", "production", "drift"];
+    const readsSecrets = (part: unknown) => /\bsecrets\b/.test(JSON.stringify(part ?? {}));
+    const used = new Set<string>();
+    for (const w of workflows) {
+      const { jobs, ...workflowLevel } = w.doc;
+      expect(readsSecrets(workflowLevel), `${w.file}: secrets outside a job`).toBe(false);
+      for (const [name, job] of Object.entries<any>(jobs)) {
+        if (!readsSecrets(job)) continue;
+        const environment = typeof job.environment === "string" ? job.environment : job.environment?.name;
+        expect(PROTECTED, `${w.file}: job ${name} reads secrets with environment ${JSON.stringify(environment)}`).toContain(environment);
+        used.add(environment);
+      }
+    }
+    expect([...used].sort()).toEqual(["drift", "preview", "production"]);
+    const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
+    const team = readme.slice(readme.indexOf("## State for a team"), readme.indexOf("## Versions and state"));
+    expect(team).toContain("environment secrets");
+    for (const environment of used) expect(team).toContain(`\`${environment}\``);
+    expect(readme).not.toMatch(/repository secret|from the secret `STATE_PGPASSWORD`/);
+  });
+
   it("give a pull request's code no secrets before a reviewer approves it, and run no dependency install scripts", () => {
     for (const w of workflows) {
       const onPullRequest = Object.keys(w.doc.on ?? w.doc[true as never] ?? {}).includes("pull_request");

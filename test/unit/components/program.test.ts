@@ -298,6 +298,7 @@ describe("the program under mocks", () => {
       deliveryDir: "/d",
       client: { workerHost: "h", workerPort: 1, apiUrl: "ws://h" },
       bitwardenOrganization: null,
+      bitwardenCli: null,
     };
     const delivery = { generation: 2, files: ["bob.toml"] };
     expect(parsePreviousRun({ delivery }).delivery).toBeUndefined();
@@ -305,8 +306,16 @@ describe("the program under mocks", () => {
     // Another shape: not recorded (the next run plans as for a directory new to the stack).
     expect(parsePreviousRun({ delivery: { generation: "2", files: [] }, settings }).delivery).toBeUndefined();
     expect(parsePreviousRun({ settings: { ...settings, client: { ...settings.client, workerPort: "1" } } }).settings).toBeUndefined();
+    // A settings output written by 1.0.0 (no bitwardenCli) is still read, and the delivery with it.
+    const by100: Record<string, unknown> = { ...settings, bitwardenOrganization: "org-1" };
+    delete by100.bitwardenCli;
+    expect(parsePreviousRun({ delivery, settings: by100 }).settings).toEqual(by100);
+    expect(parsePreviousRun({ delivery, settings: by100 }).delivery).toEqual({ dir: "/d", generation: 2, files: ["bob.toml"] });
     const target = { name: "auth-config", label: "/a", identity: "/a", managed: ["bob"], generation: 3, reloadCommand: null };
     expect(parsePreviousRun({ authTargets: [target, { ...target, name: "server-x", managed: "bob" }] }).targets).toEqual([target]);
+    // 1.0.0's target records have no owner/group; read, with them not recorded.
+    const owned = { ...target, owner: "root", group: null };
+    expect(parsePreviousRun({ authTargets: [owned] }).targets).toEqual([owned]);
   });
 
   it("keeps a key's issue time while the key stays, and takes the clock's when it is new", async () => {

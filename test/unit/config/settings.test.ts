@@ -216,6 +216,18 @@ describe("servers (SSH targets)", () => {
     expect(text).not.toContain("42");
   });
 
+  it("refuses a group without an owner, which a write would not apply, with its path and value", () => {
+    expect(() =>
+      parseSettings({ servers: [server(), server({ name: "b", group: "users" })], users: { alice: { role: "admin" } } }),
+    ).toThrow('servers[1].group: "users" is applied only with owner; set servers[1].owner too');
+    expect(
+      parseSettings({ servers: [server({ owner: "root", group: "users" })], users: { alice: { role: "admin" } } }).servers[0],
+    ).toMatchObject({
+      owner: "root",
+      group: "users",
+    });
+  });
+
   it("needs a local file or at least one server", () => {
     expect(problems({ users: { alice: { role: "admin" } } })).toEqual([
       "authConfigPath: missing (name a local auth config file, or FetchML servers under servers)",

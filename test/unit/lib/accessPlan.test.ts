@@ -406,6 +406,7 @@ describe("planAccess: where keys go and what runs with them", () => {
     deliveryDir: null,
     client: { workerHost: "localhost", workerPort: 9100, apiUrl: "ws://localhost:9100/ws" },
     bitwardenOrganization: null,
+    bitwardenCli: null,
   };
 
   it("names a changed reload command, old and new text, and where it runs", () => {
@@ -476,6 +477,110 @@ describe("planAccess: where keys go and what runs with them", () => {
       "~ deliveryDir (none) -> /srv/handover: direct users' ml configs (with their keys) are written there",
       `~ ml config apiUrl "ws://localhost:9100/ws" -> "wss://evil.example/ws": every user's ~/.ml/config.toml, where their ml CLI sends its key`,
     ]);
+  });
+
+  it("names a changed bitwarden.cli, old -> new, as what runs with the vault session", () => {
+    const vault = { ...settings, bitwardenOrganization: "org-1" };
+    const p = plan({
+      users: [alice, bob],
+      previousUsers: previous,
+      settings: { ...vault, bitwardenCli: "./tools/bw" },
+      previousSettings: vault,
+    });
+    expect(p.lines).toEqual([
+      '~ bitwarden.cli (the pinned @bitwarden/cli) -> "./tools/bw": the vault step runs it with the vault session (and BW_PASSWORD, BW_CLIENTSECRET when unattended)',
+    ]);
+    const same = plan({ users: [alice, bob], previousUsers: previous, settings: vault, previousSettings: vault });
+    expect(same.lines).toEqual([]);
+  });
+
+  it("says which bw runs with the vault session when there is nothing to compare: a first run, a 1.0.0 record, a new vault", () => {
+    const vault = { ...settings, bitwardenOrganization: "org-1", bitwardenCli: "/usr/bin/bw" };
+    const first = plan({ users: [alice, bob], settings: vault });
+    expect(first.lines).toEqual([
+      "+ alice (admin): new key",
+      "+ bob (researcher): new key",
+      '+ bitwarden.cli "/usr/bin/bw": the vault step runs it with the vault session (and BW_PASSWORD, BW_CLIENTSECRET when unattended)',
+    ]);
+    // 1.0.0's settings output has no bitwardenCli: said as a change, never passed silently.
+    const recordedBy100: Omit<typeof vault, "bitwardenCli"> & { bitwardenCli?: string } = { ...vault };
+    delete recordedBy100.bitwardenCli;
+    const upgraded = plan({ users: [alice, bob], previousUsers: previous, settings: vault, previousSettings: recordedBy100 });
+    expect(upgraded.lines).toEqual([
+      '~ bitwarden.cli (not recorded by the last run) -> "/usr/bin/bw": the vault step runs it with the vault session (and BW_PASSWORD, BW_CLIENTSECRET when unattended)',
+    ]);
+    const newVault = plan({
+      users: [alice, bob],
+      previousUsers: previous,
+      settings: { ...vault, bitwardenCli: null },
+      previousSettings: settings,
+    });
+    expect(newVault.lines).toContain(
+      "~ bitwarden.cli (no vault) -> (the pinned @bitwarden/cli): the vault step runs it with the vault session (and BW_PASSWORD, BW_CLIENTSECRET when unattended)",
+    );
+    // No vault, no vault step: nothing to say.
+    expect(plan({ users: [alice, bob], previousUsers: previous, settings }).lines).toEqual([]);
+  });
+
+  it("names a server file's new owner and group, old -> new, as who can read the hashes", () => {
+    const label = "gpu (x@10.0.0.9:22:/etc/api.yaml)";
+    const server = (owner: string | null, group: string | null) => ({ ...target("server-gpu", label), ownership: { owner, group } });
+    const recorded = (owner: string | null, group: string | null) => ({ ...was("server-gpu", label, null), owner, group });
+    const changed = plan({
+      users: [alice, bob],
+      previousUsers: previous,
+      targets: [server("root", "users")],
+      previousTargets: [recorded(null, null)],
+    });
+    expect(changed.lines).toEqual([
+      `~ ${label}: owner (kept as found) -> root:users: each write gives the file to root:users, its mode kept: whoever that lets read it reads the hashes`,
+    ]);
+    const group = plan({
+      users: [alice, bob],
+      previousUsers: previous,
+      targets: [server("root", "users")],
+      previousTargets: [recorded("root", "fetchml")],
+    });
+    expect(group.lines).toEqual([
+      `~ ${label}: owner root:fetchml -> root:users: each write gives the file to root:users, its mode kept: whoever that lets read it reads the hashes`,
+    ]);
+    const dropped = plan({
+      users: [alice, bob],
+      previousUsers: previous,
+      targets: [server(null, null)],
+      previousTargets: [recorded("root", "users")],
+    });
+    expect(dropped.lines).toEqual([`~ ${label}: owner root:users -> (kept as found): writes no longer change it`]);
+    const same = plan({
+      users: [alice, bob],
+      previousUsers: previous,
+      targets: [server("root", "users")],
+      previousTargets: [recorded("root", "users")],
+    });
+    expect(same.lines).toEqual([]);
+  });
+
+  it("says a server file's owner when there is nothing to compare: a first run, a record from 1.0.0", () => {
+    const label = "gpu (x@10.0.0.9:22:/etc/api.yaml)";
+    const server = { ...target("server-gpu", label), ownership: { owner: "root", group: "users" } };
+    const why = "each write gives the file to root:users, its mode kept: whoever that lets read it reads the hashes";
+    expect(plan({ users: [alice, bob], targets: [server] }).lines).toEqual([
+      "+ alice (admin): new key",
+      "+ bob (researcher): new key",
+      `+ ${label}: owner root:users: ${why}`,
+    ]);
+    const by100 = plan({
+      users: [alice, bob],
+      previousUsers: previous,
+      targets: [server],
+      previousTargets: [was("server-gpu", label, null)],
+    });
+    expect(by100.lines).toEqual([`+ ${label}: owner root:users (not recorded by the last run): ${why}`]);
+    // Unset, the file keeps its owner: nothing to say.
+    const unset = { ...server, ownership: { owner: null, group: null } };
+    expect(
+      plan({ users: [alice, bob], previousUsers: previous, targets: [unset], previousTargets: [was("server-gpu", label, null)] }).lines,
+    ).toEqual([]);
   });
 
   it("names a Bitwarden user's collections, old -> new, and where a new one's key goes", () => {
