@@ -172,16 +172,17 @@ function verifyEdit(before: { text: string; doc: Document.Parsed }, after: strin
   if (!isDeepStrictEqual(apiKeysOf(next, after, label), expected)) {
     fail("api_keys differ from the plan");
   }
-  const strip = (js: Record<string, unknown>, created: boolean) => {
-    const copy = structuredClone(js);
-    const auth = copy.auth;
-    if (auth && typeof auth === "object" && !Array.isArray(auth)) {
-      const section = auth as Record<string, unknown>;
-      delete section.api_keys;
-      if (created) delete section.enabled;
-      if (Object.keys(section).length === 0) delete copy.auth;
-    }
-    return copy;
+  // Builds new objects and mutates none: a YAML alias makes one object appear in several places
+  // (`legacy_auth: *au`, `<<: *au`), and deleting api_keys from a shared one would hide a change
+  // to every copy. An empty `auth:` (null) holds no settings, like an absent one.
+  const strip = (js: Record<string, unknown>, created: boolean): Record<string, unknown> => {
+    const { auth, ...rest } = js;
+    if (auth === null || auth === undefined) return rest;
+    if (typeof auth !== "object" || Array.isArray(auth)) return { ...rest, auth };
+    const section = { ...(auth as Record<string, unknown>) };
+    delete section.api_keys;
+    if (created) delete section.enabled;
+    return Object.keys(section).length === 0 ? rest : { ...rest, auth: section };
   };
   const created = !oldJs.auth;
   if (!isDeepStrictEqual(strip(oldJs, false), strip(newJs, created))) fail("settings outside auth.api_keys changed");

@@ -319,3 +319,22 @@ describe("server config limits, the same at preview (readApiKeys) and at up (mer
     expect(r.text.endsWith("    # trailing auth comment\nlogging:\n  level: info\n")).toBe(true);
   });
 });
+
+describe("the safety net (verifyEdit) sees every copy of the auth section", () => {
+  const alice = `    alice:\n      hash: "${h("a")}"\n      admin: false\n`;
+  it("refuses an edit that also changes an alias of auth elsewhere in the file (a copy the server may read)", () => {
+    const aliased = `auth: &au\n  enabled: true\n  api_keys:\n${alice}legacy_auth: *au\n`;
+    expect(() => merge(aliased, { alice: entry(h("b")) }, [])).toThrow(/internal check failed \(settings outside auth.api_keys changed\)/);
+    const mergeKey = `auth: &au\n  enabled: true\n  api_keys:\n${alice}server:\n  <<: *au\n`;
+    expect(() => merge(mergeKey, { dave: entry(h("d")) }, [])).toThrow(/internal check failed/);
+  });
+
+  it("fills in an empty `auth:` (null) like an absent one", () => {
+    for (const text of ["auth: ~\nserver: 1\n", "auth:\nserver: 1\n"]) {
+      const r = merge(text, { bob: entry(h("b")) }, []);
+      expect(r.added).toEqual(["bob"]);
+      expect([...readApiKeys(r.text, "x").keys()]).toEqual(["bob"]);
+      expect(r.text).toContain("server: 1\n");
+    }
+  });
+});
