@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
 import { replaceFile } from "../../../lib/atomicFile";
+import { type FileState, neverWider, stateOf } from "../../support/fileStates";
 
 let dir: string;
 let file: string;
@@ -121,15 +122,6 @@ describe("replaceFile", () => {
   });
 });
 
-/** A file's owner, group, mode bits and size, as the tests compare them. */
-interface FileState {
-  op?: string;
-  uid: number;
-  gid: number;
-  mode: number;
-  size?: number;
-}
-
 /**
  * Runs the built replaceFile in a process of its own, as `account` (setpriv arguments; none:
  * root), recording the temp file's owner, group and mode after each call on it: a moment when
@@ -161,20 +153,6 @@ function replaceAs(account: string[], target: string, content: string): { result
   const r = spawnSync(command, args, { encoding: "utf8" });
   expect(r.stderr).toBe("");
   return JSON.parse(r.stdout);
-}
-
-/** Every state the temp file went through gives no one access the final file does not: private to its writer or owner, or the final owner, group and no wider mode. */
-function neverWider(states: FileState[], final: FileState, writer: number): FileState[] {
-  return states.filter((s) => {
-    const privateToOne = (s.mode & 0o077) === 0 && (s.uid === writer || s.uid === final.uid);
-    const asFinal = s.uid === final.uid && s.gid === final.gid && (s.mode & ~final.mode & 0o777) === 0;
-    return !privateToOne && !asFinal;
-  });
-}
-
-function stateOf(file: string): FileState {
-  const s = fs.statSync(file);
-  return { uid: s.uid, gid: s.gid, mode: s.mode & 0o7777 };
 }
 
 describe("replaceFile keeps the old file's owner, group and mode, for root and any other account", () => {

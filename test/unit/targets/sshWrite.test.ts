@@ -10,17 +10,11 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
+import { type FileState, neverWider, stateOf } from "../../support/fileStates";
 
 const LOGIN = 4242; // a non-root login whose primary group is shared (users, 100)
 const SERVICE = 4243; // the service's account and group
 const USERS = 100;
-
-interface FileState {
-  op?: string;
-  uid: number;
-  gid: number;
-  mode: number;
-}
 
 let dir: string;
 let srv: string;
@@ -86,20 +80,6 @@ function writeAs(account: string[], spec: Record<string, string> = {}): { result
       return { op, uid: Number(uid), gid: Number(gid), mode: parseInt(mode, 8) };
     });
   return { ...JSON.parse(r.stdout), states };
-}
-
-/** The states (recorded while the temp file held the new content) that give access the final file does not. */
-function neverWider(states: FileState[], final: FileState, writer: number): FileState[] {
-  return states.filter((s) => {
-    const privateToOne = (s.mode & 0o077) === 0 && (s.uid === writer || s.uid === final.uid);
-    const asFinal = s.uid === final.uid && s.gid === final.gid && (s.mode & ~final.mode & 0o777) === 0;
-    return !privateToOne && !asFinal;
-  });
-}
-
-function stateOf(f: string): FileState {
-  const s = fs.statSync(f);
-  return { uid: s.uid, gid: s.gid, mode: s.mode & 0o7777 };
 }
 
 const login = (groups: number[]) => [
