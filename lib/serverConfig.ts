@@ -4,7 +4,7 @@
  * the text (it holds hashes), and the api_keys entries in it. The readers (preview) and the
  * editor (up, lib/mergeAuthConfig.ts) both come here, so what the preview accepts, up accepts.
  */
-import { type Document, isCollection, isMap, isNode, isPair, isScalar, isSeq, type Pair, parseDocument, type YAMLMap } from "yaml";
+import { type Document, isCollection, isMap, isNode, isPair, isScalar, isSeq, type Pair, parseDocument, visit, type YAMLMap } from "yaml";
 import { AdminError } from "./adminError";
 
 /**
@@ -110,6 +110,7 @@ export function locateApiKeys(doc: Document.Parsed, source: string, label: strin
       `auth must be a block mapping, not ${shapeOf(auth)}: write "auth:" on its own line, then "enabled: true" and "api_keys:" indented below it`,
     );
   }
+  refuseCopied(doc, source, label, auth, "auth");
   const keysPair = findPair(auth, "api_keys");
   const location = { authPair, auth: auth as YAMLMap<ScalarNode, unknown>, keysPair };
   if (!keysPair || isNullScalar(keysPair.value)) return location;
@@ -124,10 +125,38 @@ export function locateApiKeys(doc: Document.Parsed, source: string, label: strin
         "under api_keys, with hash, admin, roles and permissions indented below it",
     );
   }
+  refuseCopied(doc, source, label, keys, "auth.api_keys");
   for (const pair of keys.items) {
     if (!isScalar(pair.key)) throw refuseAt(label, source, pair.key, "an entry of auth.api_keys is not named by a plain user name");
   }
   return { ...location, keys: keys as YAMLMap<ScalarNode, unknown> };
+}
+
+/**
+ * A section the file copies elsewhere through an alias (`auth: &au` ... `legacy_auth: *au`):
+ * every write would change the copy too, which the write's check refuses; refused here
+ * already, so a preview says so with the place and the fix.
+ */
+function refuseCopied(doc: Document.Parsed, source: string, label: string, node: YAMLMap, name: string): void {
+  const anchor = node.anchor;
+  if (!anchor) return;
+  let copy: unknown;
+  visit(doc, {
+    Alias(_, alias) {
+      if (alias.source !== anchor) return undefined;
+      copy = alias;
+      return visit.BREAK;
+    },
+  });
+  if (copy) {
+    throw refuseAt(
+      label,
+      source,
+      copy,
+      `this alias (*${anchor}) copies ${name}, which every write changes: write the values it needs out here, ` +
+        `and remove the anchor (&${anchor}) from ${name}`,
+    );
+  }
 }
 
 function shapeOf(node: unknown): string {

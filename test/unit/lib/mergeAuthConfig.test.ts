@@ -322,11 +322,18 @@ describe("server config limits, the same at preview (readApiKeys) and at up (mer
 
 describe("the safety net (verifyEdit) sees every copy of the auth section", () => {
   const alice = `    alice:\n      hash: "${h("a")}"\n      admin: false\n`;
-  it("refuses an edit that also changes an alias of auth elsewhere in the file (a copy the server may read)", () => {
+  it("refuses a file that copies auth or auth.api_keys elsewhere with an alias (every write would change the copy), at preview already", () => {
     const aliased = `auth: &au\n  enabled: true\n  api_keys:\n${alice}legacy_auth: *au\n`;
-    expect(() => merge(aliased, { alice: entry(h("b")) }, [])).toThrow(/internal check failed \(settings outside auth.api_keys changed\)/);
+    const where = "x: line 7 column 14: this alias (*au) copies auth, which every write changes";
+    expect(() => merge(aliased, { alice: entry(h("b")) }, [], "x")).toThrow(where);
+    expect(() => readApiKeys(aliased, "x")).toThrow(where);
     const mergeKey = `auth: &au\n  enabled: true\n  api_keys:\n${alice}server:\n  <<: *au\n`;
-    expect(() => merge(mergeKey, { dave: entry(h("d")) }, [])).toThrow(/internal check failed/);
+    expect(() => merge(mergeKey, { dave: entry(h("d")) }, [])).toThrow(/this alias \(\*au\) copies auth/);
+    const keys = `auth:\n  enabled: true\n  api_keys: &k\n${alice}mirror: *k\n`;
+    expect(() => merge(keys, { dave: entry(h("d")) }, [])).toThrow(/this alias \(\*k\) copies auth.api_keys/);
+    // An anchor nothing copies changes nothing: accepted as before.
+    const unused = `auth: &au\n  enabled: true\n  api_keys:\n${alice}`;
+    expect(merge(unused, { alice: entry(h("b")) }, []).updated).toEqual(["alice"]);
   });
 
   it("fills in an empty `auth:` (null) like an absent one", () => {
