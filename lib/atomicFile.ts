@@ -46,11 +46,7 @@ export function replaceFile(file: string, content: string, options: ReplaceOptio
   if (previous && !previous.isFile())
     throw new UnsafePathError(`${file}: is not a regular file (a link put in its place?); nothing was replaced`);
   const data = Buffer.from(content, "utf8");
-  const temp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  // Born 0600 (never readable by others, not even for an instant); O_EXCL|O_NOFOLLOW: a name
-  // planted in advance, file or link, is an error, never opened.
-  const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
-  const fd = (options.open ?? fs.openSync)(temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  const { temp, fd } = openTemp(file, options.open);
   try {
     try {
       // The content while the file is 0600 and ours; then the owner and group, and only then
@@ -126,9 +122,7 @@ export interface CreateOptions {
  */
 export function createNewFile(file: string, content: string, options: CreateOptions = {}): void {
   const data = Buffer.from(content, "utf8");
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
-  const fd = fs.openSync(temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+  const { temp, fd } = openTemp(file);
   try {
     fs.fchmodSync(fd, 0o600); // a umask such as 0277 would leave it unwritable; never wider
     fs.writeFileSync(fd, data);
@@ -150,6 +144,17 @@ export function createNewFile(file: string, content: string, options: CreateOpti
     fs.closeSync(fd);
   }
   syncDir(path.dirname(file));
+}
+
+/**
+ * A temp file beside `file`, named for this writer (removeStaleTemps reads the pid back), born
+ * 0600 (never readable by others, not even for an instant); O_EXCL|O_NOFOLLOW: a name planted
+ * in advance, file or link, is an error, never opened.
+ */
+function openTemp(file: string, open: NonNullable<ReplaceOptions["open"]> = fs.openSync): { temp: string; fd: number } {
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const { O_RDWR, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+  return { temp, fd: open(temp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600) };
 }
 
 function isExactly(fd: number, temp: string, data: Buffer): boolean {
