@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
 import { replaceFile } from "../../../lib/atomicFile";
-import { type FileState, neverWider, stateOf } from "../../support/fileStates";
+import { type FileState, neverWider, OWNER_NOT_KEPT, SERVICE, stateOf, USERS, WRITER, writersServerFile } from "../../support/fileStates";
 
 let dir: string;
 let file: string;
@@ -156,52 +156,41 @@ function replaceAs(account: string[], target: string, content: string): { result
 }
 
 describe("replaceFile keeps the old file's owner, group and mode, for root and any other account", () => {
-  const ADMIN = 4242; // a non-root admin whose primary group is shared (users, 100)
-  const SERVICE = 4243; // the service's account and group
-  const USERS = 100;
   let srv: string;
   beforeEach(() => {
-    fs.chmodSync(dir, 0o755);
-    srv = path.join(dir, "srv");
-    fs.mkdirSync(srv);
-    fs.chownSync(srv, ADMIN, USERS);
-    file = path.join(srv, "server.yaml");
-    fs.writeFileSync(file, "old\n");
+    file = writersServerFile(dir);
+    srv = path.dirname(file);
   });
   const admin = (groups: number[]) => [
-    `--reuid=${ADMIN}`,
+    `--reuid=${WRITER}`,
     `--regid=${USERS}`,
     groups.length ? `--groups=${groups.join(",")}` : "--clear-groups",
   ];
 
   it("a non-root admin in the file's group: the new file is the admin's, in the service's group, 0640, and never was in the admin's own group with group bits", () => {
-    fs.chownSync(file, ADMIN, SERVICE);
+    fs.chownSync(file, WRITER, SERVICE);
     fs.chmodSync(file, 0o640);
     const run = replaceAs(admin([USERS, SERVICE]), file, "new\n");
     expect(run.error).toBeUndefined();
     expect(run.result).toBe("written");
-    const final = { uid: ADMIN, gid: SERVICE, mode: 0o640 };
+    const final = { uid: WRITER, gid: SERVICE, mode: 0o640 };
     expect(stateOf(file)).toEqual(final);
     expect(fs.readFileSync(file, "utf8")).toBe("new\n");
-    expect(neverWider(run.states, final, ADMIN)).toEqual([]);
+    expect(neverWider(run.states, final, WRITER)).toEqual([]);
   });
 
   it("root: another account's file keeps its owner and group, and the temp file never has group bits while root's group is its group", () => {
-    fs.chownSync(file, ADMIN, SERVICE);
+    fs.chownSync(file, WRITER, SERVICE);
     fs.chmodSync(file, 0o644);
     const run = replaceAs([], file, "new\n");
     expect(run.result).toBe("written");
-    const final = { uid: ADMIN, gid: SERVICE, mode: 0o640 }; // less others' bits
+    const final = { uid: WRITER, gid: SERVICE, mode: 0o640 }; // less others' bits
     expect(stateOf(file)).toEqual(final);
     expect(neverWider(run.states, final, 0)).toEqual([]);
   });
 
   it("refuses, replacing nothing and leaving no temp file, where a non-root admin cannot give the new file the old owner or group", () => {
-    const cases = [
-      { owner: SERVICE, group: SERVICE, mode: 0o660, groups: [USERS, SERVICE] }, // the service's file, writable through its group
-      { owner: ADMIN, group: SERVICE, mode: 0o640, groups: [USERS] }, // the admin's file, in a group the admin is not in
-    ];
-    for (const c of cases) {
+    for (const c of OWNER_NOT_KEPT) {
       fs.writeFileSync(file, "old\n");
       fs.chownSync(file, c.owner, c.group);
       fs.chmodSync(file, c.mode);
@@ -209,7 +198,7 @@ describe("replaceFile keeps the old file's owner, group and mode, for root and a
       const run = replaceAs(admin(c.groups), file, "new\n");
       expect(run.result).toBeUndefined();
       expect(run.error).toBe(
-        `OwnerNotKeptError: ${file} belongs to uid ${c.owner}, group gid ${c.group}; this account (uid ${ADMIN}) cannot give the new file ` +
+        `OwnerNotKeptError: ${file} belongs to uid ${c.owner}, group gid ${c.group}; this account (uid ${WRITER}) cannot give the new file ` +
           `that owner and group, so nothing was replaced (the file would have changed hands). Run this as root, or as uid ${c.owner} with gid ${c.group} among its groups`,
       );
       const after = fs.statSync(file);

@@ -10,11 +10,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
-import { type FileState, neverWider, stateOf } from "../../support/fileStates";
-
-const LOGIN = 4242; // a non-root login whose primary group is shared (users, 100)
-const SERVICE = 4243; // the service's account and group
-const USERS = 100;
+import { type FileState, neverWider, OWNER_NOT_KEPT, SERVICE, stateOf, USERS, WRITER, writersServerFile } from "../../support/fileStates";
 
 let dir: string;
 let srv: string;
@@ -24,12 +20,8 @@ let log: string;
 
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "ssh-write-"));
-  fs.chmodSync(dir, 0o755);
-  srv = path.join(dir, "srv");
-  fs.mkdirSync(srv);
-  fs.chownSync(srv, LOGIN, USERS);
-  file = path.join(srv, "server.yaml");
-  fs.writeFileSync(file, "old\n");
+  file = writersServerFile(dir);
+  srv = path.dirname(file);
   wrap = path.join(dir, "bin");
   fs.mkdirSync(wrap);
   log = path.join(dir, "log", "states");
@@ -83,30 +75,30 @@ function writeAs(account: string[], spec: Record<string, string> = {}): { result
 }
 
 const login = (groups: number[]) => [
-  `--reuid=${LOGIN}`,
+  `--reuid=${WRITER}`,
   `--regid=${USERS}`,
   groups.length ? `--groups=${groups.join(",")}` : "--clear-groups",
 ];
 
 describe("the SSH target's write on the server keeps the file's owner, group and mode", () => {
   it("a non-root login in the file's group: the file stays the login's, in the service's group, 0640; the temp file never had group bits in the login's own group", () => {
-    fs.chownSync(file, LOGIN, SERVICE);
+    fs.chownSync(file, WRITER, SERVICE);
     fs.chmodSync(file, 0o640);
     const run = writeAs(login([USERS, SERVICE]));
     expect(run).toMatchObject({ result: "written" });
-    const final = { uid: LOGIN, gid: SERVICE, mode: 0o640 };
+    const final = { uid: WRITER, gid: SERVICE, mode: 0o640 };
     expect(stateOf(file)).toEqual(final);
     expect(fs.readFileSync(file, "utf8")).toBe("new\n");
     expect(run.states.length).toBeGreaterThan(0);
-    expect(neverWider(run.states, final, LOGIN)).toEqual([]);
+    expect(neverWider(run.states, final, WRITER)).toEqual([]);
   });
 
   it("root: the file keeps its owner and group, its mode less others' bits, which the temp file never had", () => {
-    fs.chownSync(file, LOGIN, SERVICE);
+    fs.chownSync(file, WRITER, SERVICE);
     fs.chmodSync(file, 0o644);
     const run = writeAs([]);
     expect(run).toMatchObject({ result: "written" });
-    const final = { uid: LOGIN, gid: SERVICE, mode: 0o640 };
+    const final = { uid: WRITER, gid: SERVICE, mode: 0o640 };
     expect(stateOf(file)).toEqual(final);
     expect(neverWider(run.states, final, 0)).toEqual([]);
   });
@@ -114,38 +106,34 @@ describe("the SSH target's write on the server keeps the file's owner, group and
   it("a configured owner without a group keeps the file's group", () => {
     fs.chownSync(file, 0, SERVICE);
     fs.chmodSync(file, 0o640);
-    expect(writeAs([], { owner: String(LOGIN) })).toMatchObject({ result: "written" });
-    expect(stateOf(file)).toEqual({ uid: LOGIN, gid: SERVICE, mode: 0o640 });
+    expect(writeAs([], { owner: String(WRITER) })).toMatchObject({ result: "written" });
+    expect(stateOf(file)).toEqual({ uid: WRITER, gid: SERVICE, mode: 0o640 });
   });
 
   it("a login that cannot give the configured owner writes nothing and says so", () => {
-    fs.chownSync(file, LOGIN, SERVICE);
+    fs.chownSync(file, WRITER, SERVICE);
     fs.chmodSync(file, 0o640);
     const run = writeAs(login([USERS, SERVICE]), { owner: String(SERVICE) });
     expect(run.error).toBe(
-      `TargetError: box (deploy@h:22:${file}): on the server, the SSH login deploy (uid ${LOGIN}) cannot give ${file} the configured owner ` +
+      `TargetError: box (deploy@h:22:${file}): on the server, the SSH login deploy (uid ${WRITER}) cannot give ${file} the configured owner ` +
         `${SERVICE}:${SERVICE} (servers[].owner/group), so nothing was replaced; connect as root or as that owner`,
     );
     expect([stateOf(file), fs.readFileSync(file, "utf8"), fs.readdirSync(srv)]).toEqual([
-      { uid: LOGIN, gid: SERVICE, mode: 0o640 },
+      { uid: WRITER, gid: SERVICE, mode: 0o640 },
       "old\n",
       ["server.yaml"],
     ]);
   });
 
   it("a login that cannot give the new file the old owner or group writes nothing, leaves no temp file, and says why and what to do", () => {
-    const cases = [
-      { owner: SERVICE, group: SERVICE, mode: 0o660, groups: [USERS, SERVICE] }, // the service's file, writable through its group
-      { owner: LOGIN, group: SERVICE, mode: 0o640, groups: [USERS] }, // the login's file, in a group the login is not in
-    ];
-    for (const c of cases) {
+    for (const c of OWNER_NOT_KEPT) {
       fs.writeFileSync(file, "old\n");
       fs.chownSync(file, c.owner, c.group);
       fs.chmodSync(file, c.mode);
       const before = fs.statSync(file).ino;
       const run = writeAs(login(c.groups));
       expect(run.error).toBe(
-        `TargetError: box (deploy@h:22:${file}): on the server, ${file} belongs to uid ${c.owner}, group gid ${c.group}; the SSH login deploy (uid ${LOGIN}) ` +
+        `TargetError: box (deploy@h:22:${file}): on the server, ${file} belongs to uid ${c.owner}, group gid ${c.group}; the SSH login deploy (uid ${WRITER}) ` +
           `cannot give the new file that owner and group, so nothing was replaced (the file would have changed hands). ` +
           `Run this as root, or as uid ${c.owner} with gid ${c.group} among its groups`,
       );
