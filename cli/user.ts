@@ -64,12 +64,10 @@ export async function userCommand(args: string[], options: Options, ctx: UserCon
   // nothing and is told so, rather than editing a file this one may still put back.
   let release: () => void;
   try {
-    release = lockFile(file);
+    release = await lockFile(file);
   } catch (e) {
     if (e instanceof FileLocked)
-      throw new UserCommandError(
-        `${shown}: another fetchml-keys command (pid ${e.holder}) is editing it; run this again once it has finished`,
-      );
+      throw new UserCommandError(`${shown}: another fetchml-keys command is editing it; run this again once it has finished`);
     throw e;
   }
   try {

@@ -1,6 +1,6 @@
 import * as fs from "node:fs";
 
-/** Whether a process with this pid still exists (for stale lock and temp files of dead writers). */
+/** Whether a process with this pid still exists (for temp files of dead writers). */
 export function processAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {

@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { processAlive } from "../../lib/processAlive";
+import { FileLocked, lockFile } from "../../lib/fileLock";
 import { childEnvironment, execute, type ExecResult, firstLine } from "../../lib/childProcess";
 import { z } from "zod";
 import { parseJsonOr } from "../../lib/json";
@@ -90,23 +90,16 @@ export async function bwWithSession(bw: string[], session: string, args: string[
 export async function withBwLock<T>(work: () => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
   const dir = env.BITWARDENCLI_APPDATA_DIR ?? path.join(os.homedir(), ".config", "Bitwarden CLI");
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const lock = path.join(dir, "fetchml-keys.lock");
-  const deadline = Date.now() + 300_000;
-  for (;;) {
-    try {
-      fs.writeFileSync(lock, String(process.pid), { flag: "wx", mode: 0o600 });
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-      const holder = Number(fs.readFileSync(lock, "utf8"));
-      if (!processAlive(holder)) fs.rmSync(lock, { force: true });
-      else if (Date.now() > deadline) throw new SafeError(`another fetchml-keys run (pid ${holder}) is using bw; try again later`);
-      else await new Promise((r) => setTimeout(r, 200));
-    }
+  let release: () => void;
+  try {
+    release = await lockFile(dir, { lock: path.join(dir, "fetchml-keys.lock"), waitMs: 300_000 });
+  } catch (e) {
+    if (e instanceof FileLocked) throw new SafeError("another fetchml-keys run is using bw (for 5 minutes now); try again later");
+    throw e;
   }
   try {
     return await work();
   } finally {
-    fs.rmSync(lock, { force: true });
+    release();
   }
 }

@@ -16,7 +16,7 @@ import * as path from "node:path";
 import { z } from "zod";
 import { firstLine } from "../../lib/childProcess";
 import { parseJsonOr } from "../../lib/json";
-import { processAlive } from "../../lib/processAlive";
+import { socketListening } from "../../lib/fileLock";
 import { SafeError } from "../io";
 import { bwEnv } from "./bw";
 
@@ -41,14 +41,23 @@ export function socketParent(tmp = os.tmpdir()): string | undefined {
   return st.isDirectory() && st.uid === uid && (st.mode & 0o077) === 0 ? dir : undefined;
 }
 
+/** The socket's name in its directory, and the longest `bw serve` may take to start listening. */
+const SOCKET = "bw.sock";
+const START_TIMEOUT_MS = 60_000;
+
 /**
- * Socket directories of this user's runs that were killed with their guard (each named after
- * its pid): only in this user's own directory, never by scanning a shared /tmp.
+ * Socket directories of this user's runs that were killed with their guard (an isolated run's
+ * whole PID namespace goes at once): only in this user's own directory, never by scanning a
+ * shared /tmp. One is stale when nothing listens on its socket and it is older than any
+ * `bw serve` takes to start; asked of the socket, not of a pid (pids recur in the runner's
+ * fresh PID namespaces, and another run's namespace has pids of its own).
  */
-export function sweepSocketDirs(parent: string): void {
+export async function sweepSocketDirs(parent: string, now = Date.now()): Promise<void> {
   for (const name of fs.readdirSync(parent)) {
-    const m = /^(\d+)-/.exec(name);
-    if (m && !processAlive(Number(m[1]))) fs.rmSync(path.join(parent, name), { recursive: true, force: true });
+    const dir = path.join(parent, name);
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (!st?.isDirectory() || now - st.mtimeMs < START_TIMEOUT_MS) continue;
+    if (!(await socketListening(path.join(dir, SOCKET)))) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -68,10 +77,10 @@ export class BwServe {
 
   static async start(bw: string[], session: string): Promise<BwServe> {
     const parent = socketParent();
-    if (parent) sweepSocketDirs(parent);
-    const dir = fs.mkdtempSync(parent ? path.join(parent, `${process.pid}-`) : path.join(os.tmpdir(), `fetchml-keys-bw-${process.pid}-`));
+    if (parent) await sweepSocketDirs(parent);
+    const dir = fs.mkdtempSync(parent ? path.join(parent, "serve-") : path.join(os.tmpdir(), "fetchml-keys-bw-serve-"));
     fs.chmodSync(dir, 0o700);
-    const socket = path.join(dir, "bw.sock");
+    const socket = path.join(dir, SOCKET);
     const child = spawn(bw[0], [...bw.slice(1), "serve", "--hostname", `unix://${socket}`, "--port", String(SERVE_PORT)], {
       env: bwEnv({ BW_SESSION: session }),
       stdio: ["ignore", "ignore", "ignore"],
@@ -87,7 +96,7 @@ export class BwServe {
       },
     );
     const serve = new BwServe(dir, socket, child, guard);
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       try {
         await serve.call("GET", "/status");

@@ -5,6 +5,7 @@
  * secrets. A stand-in `bw` (a shell script) notes the environment of each call.
  */
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -97,18 +98,42 @@ describe("bw serve's socket directories", () => {
   const dead = 2 ** 22 + 1; // above the kernel's default pid_max: no such process
   const NOBODY = 65534;
 
-  it("live in this user's own 0700 directory, where the stale ones of killed runs are swept; a shared /tmp is not scanned", () => {
+  it("live in this user's own 0700 directory, where the stale ones of killed runs are swept; a shared /tmp is not scanned", async () => {
     const parent = socketParent(dir)!;
     expect(parent).toBe(path.join(dir, `fetchml-keys-bw-${process.getuid!()}`));
     const st = fs.lstatSync(parent);
     expect([st.isDirectory(), st.uid, st.mode & 0o777]).toEqual([true, process.getuid!(), 0o700]);
-    fs.mkdirSync(path.join(parent, `${dead}-stale`));
-    fs.mkdirSync(path.join(parent, `${process.pid}-live`));
-    // The old layout's name, directly in the shared directory: not this sweep's to judge.
-    fs.mkdirSync(path.join(dir, `fetchml-keys-bw-${dead}-other`));
-    sweepSocketDirs(parent);
-    expect(fs.readdirSync(parent)).toEqual([`${process.pid}-live`]);
-    expect(fs.existsSync(path.join(dir, `fetchml-keys-bw-${dead}-other`))).toBe(true);
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    const make = async (name: string, socket: "none" | "dead" | "listening", since: Date) => {
+      const d = path.join(parent, name);
+      fs.mkdirSync(d);
+      if (socket !== "none") {
+        const server = net.createServer();
+        await new Promise<void>((r) => server.listen(path.join(d, "bw.sock"), r));
+        // A server closed by its process unlinks its socket; a killed one leaves it: copy that.
+        if (socket === "dead") {
+          fs.linkSync(path.join(d, "bw.sock"), path.join(d, "kept"));
+          await new Promise((r) => server.close(r));
+          fs.renameSync(path.join(d, "kept"), path.join(d, "bw.sock"));
+        } else servers.push(server);
+      }
+      fs.utimesSync(d, since, since);
+    };
+    const servers: net.Server[] = [];
+    try {
+      // Named like a run whose pid has recurred (the next run's pid 7 is alive): the name no longer counts.
+      await make(`${process.pid}-killed`, "dead", hourAgo);
+      await make("serve-killed-before-listening", "none", hourAgo);
+      await make("serve-live", "listening", hourAgo);
+      await make("serve-starting", "none", new Date());
+      // The old layout's name, directly in the shared directory: not this sweep's to judge.
+      fs.mkdirSync(path.join(dir, `fetchml-keys-bw-${dead}-other`));
+      await sweepSocketDirs(parent);
+      expect(fs.readdirSync(parent).sort()).toEqual(["serve-live", "serve-starting"]);
+      expect(fs.existsSync(path.join(dir, `fetchml-keys-bw-${dead}-other`))).toBe(true);
+    } finally {
+      for (const server of servers) server.close();
+    }
   });
 
   it("are not put under that name when another account made it first, or made it a link", () => {
