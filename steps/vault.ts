@@ -5,7 +5,7 @@
  * Prints the item records (public: ids and fingerprints) on stdout and one line per change on
  * stderr; never a key or hash.
  */
-import { planVault, newItem, updatedItem, type VaultItem } from "../lib/vaultPlan";
+import { planVault, newItem, updatedItem, type VaultItem } from "./vaultPlan";
 import { acquireSession, bwCommand, bwWithSession, NOT_UNLOCKED, withBwLock } from "./bitwarden/bw";
 import { BwServe } from "./bitwarden/serve";
 import { SafeError } from "./io";

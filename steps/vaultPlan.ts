@@ -15,8 +15,8 @@
 
 export const HASH_FIELD = "api_key_hash";
 
-export type { VaultRecord, VaultUser } from "../steps/protocol";
-import type { VaultRecord, VaultUser } from "../steps/protocol";
+export type { VaultRecord, VaultUser } from "./protocol";
+import type { VaultRecord, VaultUser } from "./protocol";
 
 /** An item as `bw` returns it (decrypted). */
 export interface VaultItem {
