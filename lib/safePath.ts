@@ -24,7 +24,21 @@ const MAX_LINKS = 40;
  * Throws UnsafePathError naming the first directory another account could change, its owner
  * and what to run. Stops quietly where the path does not exist (callers report that).
  */
-export function assertSafePath(file: string, label: string, uid = process.geteuid?.() ?? 0): void {
+export function assertSafePath(file: string, label: string, uid = process.geteuid?.() ?? 0, owners = ownersFromEnvironment()): void {
+  for (const step of stepsOnTheWay(file, label)) checkDirectory(step, uid, label, owners);
+}
+
+/** One directory the path is resolved through, and the entry looked up in it (undefined: missing). */
+interface Step {
+  dir: string;
+  stat: fs.Stats;
+  entry: fs.Stats | undefined;
+  /** The file itself is created or replaced in this directory (no sticky exception). */
+  holdsTarget: boolean;
+}
+
+/** The directories a path is resolved through, links followed (each link's own directory included). */
+function* stepsOnTheWay(file: string, label: string): Generator<Step> {
   const pending = path.resolve(file).split("/").filter(Boolean);
   let dir = "/";
   let links = 0;
@@ -35,33 +49,75 @@ export function assertSafePath(file: string, label: string, uid = process.geteui
       dir = path.dirname(dir);
       continue;
     }
-    const entry = path.join(dir, name);
-    const stat = lstatOrUndefined(entry);
+    const entry = lstatOrUndefined(path.join(dir, name));
     // The directory holding the file (or a link's target) admits no sticky exception; nor does
     // one whose entry is missing (another account could create it between check and use).
-    checkDirectory(dir, stat, pending.length === 0, uid, label);
-    if (!stat) return;
-    if (stat.isSymbolicLink()) {
+    yield { dir, stat: fs.statSync(dir), entry, holdsTarget: pending.length === 0 };
+    if (!entry) return;
+    if (entry.isSymbolicLink()) {
       if (++links > MAX_LINKS) throw new UnsafePathError(`${label}: too many symbolic links on the way to ${file}`);
-      const target = fs.readlinkSync(entry);
+      const target = fs.readlinkSync(path.join(dir, name));
       if (path.isAbsolute(target)) dir = "/";
       pending.unshift(...target.split("/").filter(Boolean));
       continue;
     }
-    if (pending.length > 0 && !stat.isDirectory()) return; // not a directory: the caller's error
-    dir = entry;
+    if (pending.length > 0 && !entry.isDirectory()) return; // not a directory: the caller's error
+    dir = path.join(dir, name);
   }
 }
 
-function checkDirectory(dir: string, entry: fs.Stats | undefined, holdsTarget: boolean, uid: number, label: string): void {
-  const stat = fs.statSync(dir);
-  if (unmappedOwner(stat.uid)) throw new UnsafePathError(`${label}: ${unmappedOwnerProblem(dir)}`);
-  if (entry && unmappedOwner(entry.uid) && (stat.mode & 0o022) !== 0) throw new UnsafePathError(`${label}: ${unmappedOwnerProblem(dir)}`);
-  const problem = directoryProblem({ path: dir, uid: stat.uid, gid: stat.gid, mode: stat.mode }, entry?.uid, holdsTarget, uid, {
+function checkDirectory({ dir, stat, entry, holdsTarget }: Step, uid: number, label: string, owners: KnownOwners): void {
+  const owner = ownerOf(stat, owners);
+  if (!owner) throw new UnsafePathError(`${label}: ${unmappedOwnerProblem(dir)}`);
+  const entryUid = entry && ownerOf(entry, owners)?.uid;
+  if (entry && entryUid === undefined && (stat.mode & 0o022) !== 0) throw new UnsafePathError(`${label}: ${unmappedOwnerProblem(dir)}`);
+  const problem = directoryProblem({ path: dir, uid: owner.uid, gid: owner.gid, mode: stat.mode }, entryUid, holdsTarget, uid, {
     user: userName,
     group: groupName,
   });
   if (problem) throw new UnsafePathError(`${label}: ${problem}`);
+}
+
+/**
+ * The real owners of directories (and entries) by device and inode, as seen outside this run's
+ * user namespace, where an ordinary user's isolated run cannot see them: scripts/isolated.sh
+ * looks them up before it enters (ownersOnTheWay, through cli/owners.ts) for every path the
+ * stacks here name, and passes them in FETCHML_KEYS_OWNERS. Only this account sets its own
+ * environment, so no other account can vouch for anything here; and an inode's owner stays
+ * what it was unless root changes it.
+ */
+export type KnownOwners = Map<string, { uid: number; gid: number }>;
+
+export const OWNERS_VARIABLE = "FETCHML_KEYS_OWNERS";
+
+/** The owner of a file, or undefined when this user namespace hides it and nobody looked it up outside. */
+function ownerOf(stat: fs.Stats, owners: KnownOwners): { uid: number; gid: number } | undefined {
+  if (!unmappedOwner(stat.uid)) return { uid: stat.uid, gid: stat.gid };
+  return owners.get(`${stat.dev}:${stat.ino}`);
+}
+
+/** "dev:ino:uid:gid ..." for every directory and entry on the way to each file: what FETCHML_KEYS_OWNERS holds. */
+export function ownersOnTheWay(files: string[]): string {
+  const seen = new Set<string>();
+  for (const file of files) {
+    try {
+      for (const { stat, entry } of stepsOnTheWay(file, file)) {
+        for (const s of entry ? [stat, entry] : [stat]) seen.add(`${s.dev}:${s.ino}:${s.uid}:${s.gid}`);
+      }
+    } catch {
+      // A path that cannot be walked here is refused inside, where it is checked for real.
+    }
+  }
+  return [...seen].join(" ");
+}
+
+export function ownersFromEnvironment(env: NodeJS.ProcessEnv = process.env): KnownOwners {
+  const owners: KnownOwners = new Map();
+  for (const item of (env[OWNERS_VARIABLE] ?? "").split(" ")) {
+    const m = /^(\d+):(\d+):(\d+):(\d+)$/.exec(item);
+    if (m) owners.set(`${m[1]}:${m[2]}`, { uid: Number(m[3]), gid: Number(m[4]) });
+  }
+  return owners;
 }
 
 export interface DirectoryFacts {
@@ -120,8 +176,9 @@ function unmappedOwnerProblem(dir: string): string {
   return (
     `${dir} shows as owned by uid ${readNumber("/proc/sys/kernel/overflowuid", 65534)} here: this run is in a user namespace ` +
     "that maps only your own uid (an isolated run as an ordinary user), where root's files and every other account's look " +
-    "alike, so whether another account could swap the file cannot be checked. Files on this machine need the run as root " +
-    "(sudo npm run up, or sudo bin/fetchml-keys up); a server reached over SSH (servers[]) is checked there"
+    "alike. Real owners are looked up before a run enters it, for the local paths the stack files here name, when it is " +
+    "started by bin/fetchml-keys, npm run or bin/fetchml-keys-isolated (scripts/isolated.sh); this path was not. Start it " +
+    "one of those ways, with the path in the stack file"
   );
 }
 

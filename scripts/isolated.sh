@@ -127,10 +127,20 @@ elif ! command -v pasta >/dev/null 2>&1; then
   mode=pid reason="pasta not found (Debian package passt)"
 elif [ "$uid" != 0 ] && ! { [ -r /dev/net/tun ] && [ -w /dev/net/tun ]; }; then
   # pasta needs a tap device; Debian's udev makes /dev/net/tun 0666, some systems do not.
-  mode=pid reason="/dev/net/tun is not open to $(id -un) (pasta needs it)"
+  who=$(id -un 2>/dev/null) || who="uid $uid" # an account without a name (no passwd entry) is still one
+  mode=pid reason="/dev/net/tun is not open to $who (pasta needs it)"
 fi
 [ -z "$reason" ] || not_isolated "$reason"
 [ "$mode" != none ] || exec "$@"
+
+# Inside its user namespace an ordinary user sees root's directories and every other account's
+# as the overflow uid, and could not tell whether another account can swap a file it writes
+# (lib/safePath.ts). So the real owners on the way to the stacks' local paths are looked up
+# here, outside, and passed in; nothing looked up means those paths are refused inside.
+if [ "$uid" != 0 ]; then
+  FETCHML_KEYS_OWNERS=$(node --require "${self%/scripts/*}/dist/build/guard.js" "${self%/scripts/*}/dist/cli/owners.js" 2>/dev/null) || FETCHML_KEYS_OWNERS=""
+  export FETCHML_KEYS_OWNERS
+fi
 
 # This shell stays the process the caller sees (its pid, its signals); the namespace's init
 # dies with it even on SIGKILL (--pdeathsig here, --kill-child in unshare).

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
-import { assertSafePath } from "../../../lib/safePath";
+import { assertSafePath, OWNERS_VARIABLE, ownersOnTheWay } from "../../../lib/safePath";
 
 const NOBODY = 65534;
 let dir: string;
@@ -71,26 +71,34 @@ describe("assertSafePath", () => {
     expect(() => assertSafePath(path.join(safe, "conf", "x.yaml"), "cfg")).toThrow(`cfg: ${svc} belongs to nobody`);
   });
 
-  it("in an ordinary user's isolated run (a user namespace mapping only its uid), says the owner cannot be seen, and never to chown", () => {
+  it("in an ordinary user's isolated run (a user namespace mapping only its uid), checks the real owners looked up outside, and says so where there are none", () => {
     // The built module, as uid 4242 in a user namespace of its own: there root's "/" reads as the overflow uid.
     fs.chmodSync(dir, 0o755);
+    const file = path.join(mkdir("srv", 0o755, 4242), "api.yaml");
     const script = `
       const { assertSafePath } = require(${JSON.stringify(path.join(PROJECT_ROOT, "dist", "lib", "safePath.js"))});
-      try { assertSafePath(${JSON.stringify(path.join(dir, "api.yaml"))}, "cfg"); console.log("accepted"); } catch (e) { console.log(e.message); }`;
+      try { assertSafePath(${JSON.stringify(file)}, "cfg"); console.log("accepted"); } catch (e) { console.log(e.message); }`;
     const node = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
-    const run = spawnSync(
-      "setpriv",
-      ["--reuid=4242", "--regid=4242", "--clear-groups", "unshare", "--map-current-user", node, "-e", script],
-      {
-        encoding: "utf8",
-      },
-    );
-    expect(run.stderr).toBe("");
-    expect(run.stdout).toMatch(/^cfg: \/ shows as owned by uid 65534 here: this run is in a user namespace that maps only your own uid/);
-    expect(run.stdout).toMatch(/need the run as root/);
-    expect(run.stdout).not.toMatch(/chown|chmod/);
-    // Outside a user namespace the same account sees root as root: every directory on the way is root's, closed to others.
-    const plain = spawnSync("setpriv", ["--reuid=4242", "--regid=4242", "--clear-groups", node, "-e", script], { encoding: "utf8" });
-    expect(plain.stdout).toBe("accepted\n");
+    const asUser = (namespace: boolean, owners?: string) => {
+      const command = [...(namespace ? ["unshare", "--map-current-user"] : []), node, "-e", script];
+      const env = { PATH: process.env.PATH!, ...(owners === undefined ? {} : { [OWNERS_VARIABLE]: owners }) };
+      const r = spawnSync("setpriv", ["--reuid=4242", "--regid=4242", "--clear-groups", ...command], { encoding: "utf8", env });
+      expect(r.stderr).toBe("");
+      return r.stdout;
+    };
+    // No owners looked up (a run started some other way): it cannot tell root from another account.
+    const unknown = asUser(true);
+    expect(unknown).toMatch(/^cfg: \/ shows as owned by uid 65534 here: this run is in a user namespace that maps only your own uid/);
+    expect(unknown).toMatch(/started by bin\/fetchml-keys, npm run or bin\/fetchml-keys-isolated/);
+    expect(unknown).not.toMatch(/chown|chmod/);
+    // Looked up outside (as scripts/isolated.sh does): root's directories are root's, and the path is accepted...
+    expect(asUser(true, ownersOnTheWay([file]))).toBe("accepted\n");
+    // ...as it is outside a user namespace, where the same account sees root as root.
+    expect(asUser(false)).toBe("accepted\n");
+    // Another account's directory on the way is named with its real owner, not waved through.
+    fs.chownSync(path.dirname(file), 1234, 1234);
+    expect(asUser(true, ownersOnTheWay([file]))).toMatch(/^cfg: .*\/srv belongs to uid 1234, not to root or this user \(uid 4242\)/);
+    // Owners of other inodes vouch for nothing here.
+    expect(asUser(true, ownersOnTheWay(["/usr/bin/env"]))).toMatch(/shows as owned by uid 65534 here/);
   });
 });

@@ -1,0 +1,36 @@
+/**
+ * Run by scripts/isolated.sh before an ordinary user's run enters its user namespace: prints
+ * the real owners of every directory on the way to each local path the stack files here name
+ * (their auth configs and delivery directories), for lib/safePath.ts to check them inside,
+ * where root's directories and other accounts' would all read as the overflow uid. Prints
+ * nothing it cannot read; what it leaves out is refused inside, with the reason.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { authTargets } from "../config/targets";
+import { ownersOnTheWay } from "../lib/safePath";
+import { settingsOf } from "../lib/stackFile";
+import { PROJECT_ROOT } from "./paths";
+
+/** The local paths a stack file names, resolved as the program resolves them (from the project directory). */
+export function localPaths(stackText: string): string[] {
+  const settings = settingsOf(stackText);
+  const files = authTargets(settings).flatMap((t) => (t.spec.kind === "local" ? [t.spec.configPath] : []));
+  if (settings.deliveryDir) files.push(settings.deliveryDir);
+  return files.map((f) => path.resolve(PROJECT_ROOT, f));
+}
+
+function main(): void {
+  const dir = path.join(PROJECT_ROOT, "stacks");
+  const files: string[] = [];
+  for (const name of fs.readdirSync(dir).filter((n) => /^Pulumi\..+\.yaml$/.test(n))) {
+    try {
+      files.push(...localPaths(fs.readFileSync(path.join(dir, name), "utf8")));
+    } catch {
+      // An invalid stack file: the run itself says what is wrong with it.
+    }
+  }
+  process.stdout.write(ownersOnTheWay(files));
+}
+
+if (require.main === module) main();
