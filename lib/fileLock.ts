@@ -1,17 +1,25 @@
 /**
  * An advisory lock beside a file, so two of this project's commands never edit it (or drive
- * one `bw` data file) at once. The lock is a listening Unix socket, `.<file>.lock`, that the
- * holder keeps open: the kernel closes it when the holder ends, however it ends (kill -9
- * included), and a socket nobody listens on refuses connections. So whether the holder still
- * runs is asked of the kernel, by connecting, not guessed from a pid.
+ * one `bw` data file) at once. The lock is a directory, `.<file>.lock/`, where each command
+ * that wants it binds a Unix socket of its own (a random name) and keeps listening on it while
+ * it holds or asks. The kernel closes the socket when its command ends, however that ends
+ * (kill -9 included), and a socket nobody listens on refuses connections: whether a command
+ * still runs is asked of the kernel, by connecting, never guessed from a pid.
+ *
+ * Taking it: bind our socket, then look at every other socket there. Any that answers means
+ * another command holds the lock or is taking it: we remove ours and are refused. Two that
+ * ask at the same moment may both be refused, never both admitted (each looks only after it
+ * has announced itself, so the later of the two always sees the earlier). A socket that
+ * refuses is a dead command's: anyone removes it (its random name is never made again).
  *
  * Why not a pid: the runner runs in a fresh PID namespace each time, where pids come back
  * (the runner itself is pid 7 every run), and two runs in two namespaces see different pids.
- * A pid lock left by a killed command looked held for ever, and a live one could look dead.
- * Why not a lock whose holder refreshes its mtime (proper-lockfile): a holder that is stopped
- * (^Z) or stalls past the timeout loses its lock to a second editor, and a killed one blocks
- * the next command until the timeout. Editors do not honour this lock; callers still check
- * the content before they replace it.
+ * Why not one socket at a fixed name, cleared when stale: removing a name cannot be made
+ * conditional on what it still names, so a slow cleaner can remove a live lock. Why not a lock
+ * whose holder refreshes its mtime (proper-lockfile): a holder that is stopped (^Z) loses its
+ * lock to a second editor. Why not flock(2): Node has no binding for it, and holding one
+ * through util-linux `flock` costs two processes per lock. Editors do not honour this lock;
+ * callers still check the content before they replace it.
  */
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
@@ -29,7 +37,7 @@ export function lockPath(file: string): string {
 }
 
 export interface LockOptions {
-  /** The lock's own path (default: lockPath(file)). */
+  /** The lock directory's own path (default: lockPath(file)). */
   lock?: string;
   /** How long to wait for a live holder to finish before FileLocked (default: not at all). */
   waitMs?: number;
@@ -43,98 +51,72 @@ export async function lockFile(file: string, options: LockOptions = {}): Promise
     const release = await tryLock(lock);
     if (release) return release;
     if (Date.now() >= deadline) throw new FileLocked(file);
-    await new Promise((r) => setTimeout(r, 200));
+    // Jittered: two commands that refused each other do not meet again at the same moment.
+    await new Promise((r) => setTimeout(r, 150 + Math.random() * 150));
   }
 }
 
-/** One attempt: the release function, or undefined while a live holder has the lock. */
+/** One attempt: the release function, or undefined while another command holds (or takes) the lock. */
 async function tryLock(lock: string): Promise<(() => void) | undefined> {
-  const dir = new OpenDir(path.dirname(lock));
+  const dir = openLockDir(lock);
+  const ours = randomBytes(8).toString("hex");
   let server: net.Server | undefined;
   try {
-    const name = shortName("lock");
-    server = await listen(dir.address(name));
-    // Only this account may connect (a stranger's connections could only fill the backlog).
-    fs.chmodSync(dir.file(name), 0o600);
-    const ino = fs.lstatSync(dir.file(name)).ino;
+    server = await listen(dir.address(ours));
     try {
-      for (;;) {
-        try {
-          // link() fails if anything has the name: exactly one taker wins, already listening.
-          fs.linkSync(dir.file(name), lock);
-          break;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-        }
-        const found = await probe(lock, dir);
-        if (found.state === "alive") {
-          await close(server);
-          dir.close();
-          return undefined;
-        }
-        if (found.state === "dead") removeIfSame(lock, found.ino);
-      }
-    } finally {
-      fs.rmSync(dir.file(name), { force: true });
+      fs.chmodSync(dir.file(ours), 0o600); // only this account may connect
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
-    const held = server;
-    return () => {
-      // Only our own lock: never one a later holder took over.
-      removeIfSame(lock, ino);
-      held.close(() => dir.close());
-    };
+    for (const name of fs.readdirSync(dir.path)) {
+      if (name === ours) continue;
+      if (await socketListening(dir.address(name))) {
+        await close(server);
+        dir.close();
+        return undefined;
+      }
+      // Nobody listens: a command that ended without releasing (killed). Its name is never reused.
+      fs.rmSync(dir.file(name), { force: true, recursive: true });
+    }
+    // Another taker saw ours between its bind and its listen, took it for dead and removed it: refused.
+    if (!fs.existsSync(dir.file(ours))) {
+      await close(server);
+      dir.close();
+      return undefined;
+    }
   } catch (e) {
     if (server) await close(server);
     dir.close();
     throw e;
   }
+  const held = server;
+  return () => held.close(() => dir.close()); // closing the server removes its socket
 }
 
-type Probe = { state: "alive" } | { state: "gone" } | { state: "dead"; ino: number };
-
-/** Whether something listens on the lock, connecting through a short link to it. */
-async function probe(lock: string, dir: OpenDir): Promise<Probe> {
-  const ino = lstatOrUndefined(lock)?.ino;
-  if (ino === undefined) return { state: "gone" };
-  const name = shortName("probe");
-  try {
-    fs.linkSync(lock, dir.file(name));
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT") return { state: "gone" };
-    // Another account's lock (fs.protected_hardlinks): it cannot be told dead, so it counts as held.
-    if (code === "EPERM" || code === "EACCES") return { state: "alive" };
-    throw e;
-  }
-  try {
-    if (lstatOrUndefined(dir.file(name))?.ino !== ino) return { state: "gone" }; // replaced meanwhile: ask again
-    return (await socketListening(dir.address(name))) ? { state: "alive" } : { state: "dead", ino };
-  } finally {
-    fs.rmSync(dir.file(name), { force: true });
-  }
-}
-
-/**
- * Removes the lock if it is still the one seen (by inode): a dead holder's, or our own. A
- * lock another taker has made meanwhile is moved aside and put back (link fails if a third
- * has taken the name since, and that one wins).
- */
-function removeIfSame(lock: string, ino: number): void {
-  const aside = path.join(path.dirname(lock), shortName("stale"));
-  try {
-    fs.renameSync(lock, aside);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
-    throw e;
-  }
-  if (lstatOrUndefined(aside)?.ino !== ino) {
+/** The lock directory, made if missing (0700, ours) and held open; a lock file of 1.0.0's kind (a pid in a file) is replaced. */
+function openLockDir(lock: string): LockDir {
+  for (;;) {
     try {
-      fs.linkSync(aside, lock);
-    } catch {
-      // a third taker holds it now: it wins either way
+      fs.mkdirSync(lock, { mode: 0o700 });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
     }
+    const st = fs.lstatSync(lock, { throwIfNoEntry: false });
+    if (st?.isFile()) {
+      fs.rmSync(lock, { force: true });
+      continue;
+    }
+    if (!st?.isDirectory())
+      throw new Error(`${lock}: not the lock directory this tool makes; remove it once no fetchml-keys command is running`);
+    // Whoever can change the directory can remove a holder's socket, or plant one that answers.
+    const uid = process.geteuid?.() ?? 0;
+    if ((st.uid !== uid && st.uid !== 0) || (st.mode & 0o022) !== 0)
+      throw new Error(
+        `${lock}: the lock directory belongs to uid ${st.uid} (mode ${(st.mode & 0o777).toString(8)}); only this account or root may own it, ` +
+          "closed to others: remove it once no fetchml-keys command is running, and keep the directory it is in closed to other accounts",
+      );
+    return new LockDir(lock);
   }
-  fs.rmSync(aside, { force: true });
 }
 
 /** Whether a Unix socket accepts a connection (refused or missing: nobody listens). */
@@ -147,8 +129,8 @@ export function socketListening(address: string): Promise<boolean> {
     });
     socket.once("error", (e: NodeJS.ErrnoException) => {
       socket.destroy();
-      // Anything but "nobody listens" (a full backlog, no permission) counts as alive.
-      resolve(!(e.code === "ECONNREFUSED" || e.code === "ENOENT"));
+      // Only "nobody listens" is dead: a full backlog or no permission counts as alive.
+      resolve(!(e.code === "ECONNREFUSED" || e.code === "ENOENT" || e.code === "ENOTSOCK"));
     });
   });
 }
@@ -170,35 +152,22 @@ function close(server: net.Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }
 
-/**
- * A directory held open, so that its sockets are addressed as /proc/self/fd/<fd>/<name>: a
- * socket's address is limited to 107 bytes, a checkout's path is not.
- */
-class OpenDir {
+/** A socket's address is limited to 107 bytes: past that, through the directory held open (/proc/self/fd/N/name). */
+const MAX_ADDRESS = 100;
+
+class LockDir {
   private readonly fd: number;
   constructor(readonly path: string) {
-    this.fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    this.fd = fs.openSync(path, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY | fs.constants.O_NOFOLLOW);
   }
   address(name: string): string {
-    return `/proc/self/fd/${this.fd}/${name}`;
+    const plain = this.file(name);
+    return Buffer.byteLength(plain) <= MAX_ADDRESS ? plain : `/proc/self/fd/${this.fd}/${name}`;
   }
   file(name: string): string {
     return path.join(this.path, name);
   }
   close(): void {
     fs.closeSync(this.fd);
-  }
-}
-
-function shortName(role: string): string {
-  return `.fetchml-keys-${role}-${randomBytes(4).toString("hex")}`;
-}
-
-function lstatOrUndefined(file: string): fs.Stats | undefined {
-  try {
-    return fs.lstatSync(file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw e;
   }
 }

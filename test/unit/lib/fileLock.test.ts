@@ -1,4 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
+import * as net from "node:net";
+import { Worker } from "node:worker_threads";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -35,6 +37,19 @@ async function holder(file: string, nested = false): Promise<{ kill: (signal: No
   return { kill: (signal) => process.kill(-child.pid!, signal), gone };
 }
 
+/** The lock as a killed command leaves it: a socket in it that nobody listens on. */
+async function staleLock(file: string): Promise<void> {
+  fs.rmSync(lockPath(file), { recursive: true, force: true });
+  fs.mkdirSync(lockPath(file), { mode: 0o700 });
+  const socket = path.join(lockPath(file), "0123456789abcdef");
+  const server = net.createServer();
+  await new Promise<void>((r) => server.listen(socket, r));
+  // A server closed by its process unlinks its socket; a killed one leaves it: keep it by a second name.
+  fs.linkSync(socket, `${socket}.kept`);
+  await new Promise((r) => server.close(r));
+  fs.renameSync(`${socket}.kept`, socket);
+}
+
 /** The next command, in a PID namespace of its own: "took" or the error it got. */
 function nextCommand(file: string): string {
   const script = `new Promise((r) => r(require(${BUILT}).lockFile(${JSON.stringify(file)})))
@@ -48,14 +63,58 @@ describe("lockFile", () => {
   it("lets one holder in at a time, keeps the lock for this account alone, and releases", async () => {
     const file = path.join(dir, "a.yaml");
     const release = await lockFile(file);
-    const st = fs.lstatSync(lockPath(file));
-    expect([st.isSocket(), st.mode & 0o777]).toEqual([true, 0o600]);
+    const lock = fs.lstatSync(lockPath(file));
+    expect([lock.isDirectory(), lock.mode & 0o777]).toEqual([true, 0o700]);
+    const [socket] = fs.readdirSync(lockPath(file)).map((n) => fs.lstatSync(path.join(lockPath(file), n)));
+    expect([socket.isSocket(), socket.mode & 0o777]).toEqual([true, 0o600]);
     await expect(lockFile(file)).rejects.toThrow(FileLocked);
     release();
-    expect(fs.existsSync(lockPath(file))).toBe(false);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(fs.readdirSync(lockPath(file))).toEqual([]);
     (await lockFile(file))();
-    expect(fs.readdirSync(dir).filter((n) => n.startsWith(".fetchml-keys-"))).toEqual([]);
   });
+
+  it("never admits two holders when many commands take a lock left by a killed one at the same moment", async () => {
+    // Worker threads (real parallelism) with the built module; a shared counter of holders.
+    const file = path.join(dir, "race.yaml");
+    const script = `
+      const { workerData, parentPort } = require("node:worker_threads");
+      const { lockFile } = require(${BUILT});
+      const shared = new Int32Array(workerData.shared);
+      parentPort.on("message", async () => {
+        const r = { took: false, double: false, error: undefined };
+        try {
+          const release = await lockFile(workerData.file);
+          r.took = true;
+          if (Atomics.add(shared, 0, 1) > 0) r.double = true;
+          await new Promise((s) => setTimeout(s, 5));
+          Atomics.sub(shared, 0, 1);
+          release();
+        } catch (e) { if (e.constructor.name !== "FileLocked") r.error = String(e); }
+        parentPort.postMessage(r);
+      });`;
+    const shared = new SharedArrayBuffer(4);
+    const workers = Array.from({ length: 6 }, () => new Worker(script, { eval: true, workerData: { file, shared } }));
+    let taken = 0;
+    let doubles = 0;
+    try {
+      for (let trial = 0; trial < 100; trial++) {
+        await staleLock(file);
+        const results = await Promise.all(
+          workers.map(
+            (w) => new Promise<{ took: boolean; double: boolean; error?: string }>((r) => (w.once("message", r), w.postMessage("go"))),
+          ),
+        );
+        expect(results.map((r) => r.error).filter(Boolean)).toEqual([]);
+        taken += results.filter((r) => r.took).length;
+        doubles += results.filter((r) => r.double).length;
+      }
+    } finally {
+      await Promise.all(workers.map((w) => w.terminate()));
+    }
+    expect(doubles).toBe(0);
+    expect(taken).toBeGreaterThan(50); // most rounds someone gets it: refusing everyone would also pass the line above
+  }, 120_000);
 
   it("is free at once after its holder was killed (SIGKILL), though the next command has the same pid in its own namespace", async () => {
     // Every isolated run is a fresh PID namespace where the same process gets the same pid: a
@@ -90,11 +149,21 @@ describe("lockFile", () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(400);
   });
 
-  it("takes over whatever nobody listens on: a lock file of another kind, a socket left by a killed holder", async () => {
+  it("takes over a lock file of 1.0.0's kind (a pid in a file)", async () => {
     const file = path.join(dir, "e.yaml");
     fs.writeFileSync(lockPath(file), "7\n");
     (await lockFile(file))();
-    expect(fs.existsSync(lockPath(file))).toBe(false);
+    expect(fs.lstatSync(lockPath(file)).isDirectory()).toBe(true);
+  });
+
+  it("refuses a lock directory another account owns or can write (it could remove a holder's socket, or plant one)", async () => {
+    const file = path.join(dir, "f.yaml");
+    fs.mkdirSync(lockPath(file), { mode: 0o700 });
+    fs.chownSync(lockPath(file), 65534, 65534);
+    await expect(lockFile(file)).rejects.toThrow(/f\.yaml\.lock: the lock directory belongs to uid 65534 \(mode 700\)/);
+    fs.chownSync(lockPath(file), process.geteuid!(), process.getegid!());
+    fs.chmodSync(lockPath(file), 0o777);
+    await expect(lockFile(file)).rejects.toThrow(/belongs to uid 0 \(mode 777\); only this account or root may own it, closed to others/);
   });
 
   it("works beside a file whose path is longer than a socket address may be (107 bytes)", async () => {

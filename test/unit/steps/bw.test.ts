@@ -85,7 +85,8 @@ describe("one bw at a time", () => {
     };
     await Promise.all([withBwLock(work, env), withBwLock(work, env), withBwLock(work, env)]);
     expect(most).toBe(1);
-    expect(fs.existsSync(path.join(dir, "fetchml-keys.lock"))).toBe(false);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(fs.readdirSync(path.join(dir, "fetchml-keys.lock"))).toEqual([]);
   });
 
   it("takes over the lock of a run that was killed", async () => {
