@@ -12,6 +12,7 @@ import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureEngine } from "../../cli/engine";
 import { PROJECT_ROOT } from "../../cli/paths";
+import { expectUnchanged } from "../support/secrets";
 
 const ADMIN = 4242;
 const OTHER = 1234;
@@ -77,6 +78,6 @@ describe("an ordinary account's run", () => {
     expect(refused.all).toMatch(
       new RegExp(`${path.join(clone, "examples")} belongs to uid ${OTHER}, not to root or this user \\(uid ${ADMIN}\\)`),
     );
-    expect(fs.readFileSync(server, "utf8")).toBe(before);
+    expectUnchanged(fs.readFileSync(server, "utf8"), before, "the auth config");
   }, 600_000);
 });

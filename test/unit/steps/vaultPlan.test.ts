@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { newItem, planVault as planVaultMap, updatedItem, type VaultItem, type VaultRecord, type VaultUser } from "../../../steps/vaultPlan";
+import {
+  newItem,
+  planVault as planVaultMap,
+  updatedItem,
+  type VaultItem,
+  type VaultRecord,
+  type VaultUser,
+} from "../../../steps/vaultPlan";
 
 /** The plan takes the last run's records as a Map; tests write them as objects. */
 const planVault = (desired: VaultUser[], previous: Record<string, VaultRecord>, existing: VaultItem[], org: string) =>
