@@ -6,11 +6,12 @@
  * (kill -9 included), and a socket nobody listens on refuses connections: whether a command
  * still runs is asked of the kernel, by connecting, never guessed from a pid.
  *
- * Taking it: bind our socket, then look at every other socket there. Any that answers means
- * another command holds the lock or is taking it: we remove ours and are refused. Two that
- * ask at the same moment may both be refused, never both admitted (each looks only after it
- * has announced itself, so the later of the two always sees the earlier). A socket that
- * refuses is a dead command's: anyone removes it (its random name is never made again).
+ * Taking it: listen on our socket, put it in place under its name, then look at every other
+ * socket there. Any that answers means another command holds the lock or is taking it: we
+ * remove ours and are refused. Two that ask at the same moment may both be refused, never both
+ * admitted (each looks only after it has announced itself, so the later of the two always sees
+ * the earlier). A socket that refuses is a dead command's: anyone removes it (its random name
+ * is never made again).
  *
  * Why not a pid: the runner runs in a fresh PID namespace each time, where pids come back
  * (the runner itself is pid 7 every run), and two runs in two namespaces see different pids.
@@ -60,37 +61,46 @@ export async function lockFile(file: string, options: LockOptions = {}): Promise
 async function tryLock(lock: string): Promise<(() => void) | undefined> {
   const dir = openLockDir(lock);
   const ours = randomBytes(8).toString("hex");
+  // Bound and listening under a pending name first, then renamed: a plain name is there only
+  // while its command listens (or after it died), so one that refuses is surely dead and may be
+  // removed. (Between bind and listen a socket refuses too: a name made at bind could be taken
+  // for dead and removed, later, from under a command that holds the lock by then.)
+  const pending = `.${ours}`;
   let server: net.Server | undefined;
-  try {
-    server = await listen(dir.address(ours));
-    try {
-      fs.chmodSync(dir.file(ours), 0o600); // only this account may connect
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
-    }
-    for (const name of fs.readdirSync(dir.path)) {
-      if (name === ours) continue;
-      if (await socketListening(dir.address(name))) {
-        await close(server);
-        dir.close();
-        return undefined;
-      }
-      // Nobody listens: a command that ended without releasing (killed). Its name is never reused.
-      fs.rmSync(dir.file(name), { force: true, recursive: true });
-    }
-    // Another taker saw ours between its bind and its listen, took it for dead and removed it: refused.
-    if (!fs.existsSync(dir.file(ours))) {
-      await close(server);
-      dir.close();
-      return undefined;
-    }
-  } catch (e) {
+  const refuse = async () => {
+    fs.rmSync(dir.file(ours), { force: true });
     if (server) await close(server);
     dir.close();
+    return undefined;
+  };
+  try {
+    server = await listen(dir.address(pending));
+    fs.chmodSync(dir.file(pending), 0o600); // only this account may connect
+    fs.renameSync(dir.file(pending), dir.file(ours));
+  } catch (e) {
+    // Removed before it listened by a taker that took it for a dead one's: refused, ask again.
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return refuse();
+    await refuse();
+    throw e;
+  }
+  try {
+    for (const name of fs.readdirSync(dir.path)) {
+      if (name === ours) continue;
+      const live = await socketListening(dir.address(name));
+      // Another command holds the lock or is taking it (it will see ours and give way, or both do).
+      if (live && !name.startsWith(".")) return refuse();
+      // A command that ended without releasing (killed): its random name is never made again.
+      if (!live) fs.rmSync(dir.file(name), { force: true, recursive: true });
+    }
+  } catch (e) {
+    await refuse();
     throw e;
   }
   const held = server;
-  return () => held.close(() => dir.close()); // closing the server removes its socket
+  return () => {
+    fs.rmSync(dir.file(ours), { force: true });
+    held.close(() => dir.close());
+  };
 }
 
 /** The lock directory, made if missing (0700, ours) and held open; a lock file of 1.0.0's kind (a pid in a file) is replaced. */

@@ -116,6 +116,43 @@ describe("lockFile", () => {
     expect(taken).toBeGreaterThan(50); // most rounds someone gets it: refusing everyone would also pass the line above
   }, 120_000);
 
+  it("never admits two holders when takers stall between the steps of taking it (forced with strace's delay injection)", async () => {
+    // E stalls before it listens and before it removes a dead name, C before it listens: an
+    // earlier design let E take C's name for dead while C was still to listen, and remove it
+    // once C held the lock, so that F found the lock free while C held it.
+    const file = path.join(dir, "stall.yaml");
+    const t0 = Date.now();
+    const events: Array<{ who: string; what: string; at: number }> = [];
+    const taker = (who: string, holdMs: number, inject: string[] = []) => {
+      const script = `new Promise((r) => r(require(${BUILT}).lockFile(${JSON.stringify(file)}))).then(
+        (release) => { console.log("held"); setTimeout(() => { console.log("released"); release(); }, ${holdMs}); },
+        (e) => console.log(e.constructor.name));`;
+      const strace = ["strace", "-qq", "-o", "/dev/null", "-e", "trace=listen,unlink,unlinkat", ...inject.flatMap((i) => ["-e", i])];
+      const child = spawn(strace[0], [...strace.slice(1), NODE, "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+      child.stdout.on("data", (b: Buffer) => {
+        for (const what of b.toString().trim().split("\n")) events.push({ who, what, at: Date.now() - t0 });
+      });
+      return new Promise((r) => child.on("exit", r));
+    };
+    const after = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const all = [taker("E", 100, ["inject=listen:delay_enter=3000000", "inject=unlink,unlinkat:delay_enter=5000000:when=1"])];
+    await after(800);
+    all.push(taker("G", 500));
+    await after(1500);
+    all.push(taker("C", 6000, ["inject=listen:delay_enter=4000000"]));
+    await after(6500);
+    all.push(taker("F", 3000));
+    await Promise.all(all);
+    let holding = 0;
+    let most = 0;
+    for (const e of events.sort((a, b) => a.at - b.at)) {
+      if (e.what === "held") most = Math.max(most, ++holding);
+      if (e.what === "released") holding--;
+    }
+    expect(most, JSON.stringify(events)).toBe(1);
+    expect(events.filter((e) => e.what === "held").length, JSON.stringify(events)).toBeGreaterThan(0);
+  }, 60_000);
+
   it("is free at once after its holder was killed (SIGKILL), though the next command has the same pid in its own namespace", async () => {
     // Every isolated run is a fresh PID namespace where the same process gets the same pid: a
     // lock judged by its pid looked held by the very command asking, for ever.
