@@ -13,7 +13,9 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { z } from "zod";
 import { AdminError } from "./adminError";
+import { parseJsonOr } from "./json";
 
 export class UnsafePathError extends AdminError {}
 
@@ -32,6 +34,8 @@ export function assertSafePath(file: string, label: string, uid = process.geteui
 interface Step {
   dir: string;
   stat: fs.Stats;
+  /** The entry looked up in `dir`, by its path there. */
+  entryPath: string;
   entry: fs.Stats | undefined;
   /** The file itself is created or replaced in this directory (no sticky exception). */
   holdsTarget: boolean;
@@ -52,7 +56,7 @@ function* stepsOnTheWay(file: string, label: string): Generator<Step> {
     const entry = lstatOrUndefined(path.join(dir, name));
     // The directory holding the file (or a link's target) admits no sticky exception; nor does
     // one whose entry is missing (another account could create it between check and use).
-    yield { dir, stat: fs.statSync(dir), entry, holdsTarget: pending.length === 0 };
+    yield { dir, stat: fs.statSync(dir), entryPath: path.join(dir, name), entry, holdsTarget: pending.length === 0 };
     if (!entry) return;
     if (entry.isSymbolicLink()) {
       if (++links > MAX_LINKS) throw new UnsafePathError(`${label}: too many symbolic links on the way to ${file}`);
@@ -66,10 +70,10 @@ function* stepsOnTheWay(file: string, label: string): Generator<Step> {
   }
 }
 
-function checkDirectory({ dir, stat, entry, holdsTarget }: Step, uid: number, label: string, owners: KnownOwners): void {
-  const owner = ownerOf(stat, owners);
+function checkDirectory({ dir, stat, entryPath, entry, holdsTarget }: Step, uid: number, label: string, owners: KnownOwners): void {
+  const owner = ownerOf(dir, stat, owners);
   if (!owner) throw new UnsafePathError(`${label}: ${unmappedOwnerProblem(dir)}`);
-  const entryUid = entry && ownerOf(entry, owners)?.uid;
+  const entryUid = entry && ownerOf(entryPath, entry, owners)?.uid;
   if (entry && entryUid === undefined && (stat.mode & 0o022) !== 0) throw new UnsafePathError(`${label}: ${unmappedOwnerProblem(dir)}`);
   const problem = directoryProblem({ path: dir, uid: owner.uid, gid: owner.gid, mode: stat.mode }, entryUid, holdsTarget, uid, {
     user: userName,
@@ -79,44 +83,54 @@ function checkDirectory({ dir, stat, entry, holdsTarget }: Step, uid: number, la
 }
 
 /**
- * The real owners of directories (and entries) by device and inode, as seen outside this run's
- * user namespace, where an ordinary user's isolated run cannot see them: scripts/isolated.sh
- * looks them up before it enters (ownersOnTheWay, through cli/owners.ts) for every path the
- * stacks here name, and passes them in FETCHML_KEYS_OWNERS. Only this account sets its own
- * environment, so no other account can vouch for anything here; and an inode's owner stays
- * what it was unless root changes it.
+ * The real owners of directories (and entries), as seen outside this run's user namespace,
+ * where an ordinary user's isolated run cannot see them: scripts/isolated.sh looks them up
+ * before it enters (ownersOnTheWay, through cli/owners.ts) for every path the stacks here name,
+ * and passes them in FETCHML_KEYS_OWNERS. Each owner holds only for the same inode at the same
+ * path: an inode number freed meanwhile (a file the run replaced) and given to another
+ * account's new directory elsewhere vouches for nothing. Only this account sets its own
+ * environment, so no other account can vouch for anything here.
  */
 export type KnownOwners = Map<string, { uid: number; gid: number }>;
 
 export const OWNERS_VARIABLE = "FETCHML_KEYS_OWNERS";
 
+/** FETCHML_KEYS_OWNERS: what the lookup outside found, checked where it is read. */
+const ownersSchema = z.array(
+  z.object({ path: z.string(), dev: z.number().int(), ino: z.number().int(), uid: z.number().int(), gid: z.number().int() }),
+);
+type OwnerRecord = z.infer<typeof ownersSchema>[number];
+
+const ownerKey = (at: string, stat: { dev: number; ino: number }) => `${stat.dev}:${stat.ino}:${at}`;
+
 /** The owner of a file, or undefined when this user namespace hides it and nobody looked it up outside. */
-function ownerOf(stat: fs.Stats, owners: KnownOwners): { uid: number; gid: number } | undefined {
+function ownerOf(at: string, stat: fs.Stats, owners: KnownOwners): { uid: number; gid: number } | undefined {
   if (!unmappedOwner(stat.uid)) return { uid: stat.uid, gid: stat.gid };
-  return owners.get(`${stat.dev}:${stat.ino}`);
+  return owners.get(ownerKey(at, stat));
 }
 
-/** "dev:ino:uid:gid ..." for every directory and entry on the way to each file: what FETCHML_KEYS_OWNERS holds. */
+/** Every directory and entry on the way to each file, with its owner: what FETCHML_KEYS_OWNERS holds. */
 export function ownersOnTheWay(files: string[]): string {
-  const seen = new Set<string>();
+  const seen = new Map<string, OwnerRecord>();
+  const note = (at: string, s: fs.Stats) => seen.set(ownerKey(at, s), { path: at, dev: s.dev, ino: s.ino, uid: s.uid, gid: s.gid });
   for (const file of files) {
     try {
-      for (const { stat, entry } of stepsOnTheWay(file, file)) {
-        for (const s of entry ? [stat, entry] : [stat]) seen.add(`${s.dev}:${s.ino}:${s.uid}:${s.gid}`);
+      for (const { dir, stat, entryPath, entry } of stepsOnTheWay(file, file)) {
+        note(dir, stat);
+        if (entry) note(entryPath, entry);
       }
     } catch {
       // A path that cannot be walked here is refused inside, where it is checked for real.
     }
   }
-  return [...seen].join(" ");
+  return JSON.stringify([...seen.values()]);
 }
 
 export function ownersFromEnvironment(env: NodeJS.ProcessEnv = process.env): KnownOwners {
   const owners: KnownOwners = new Map();
-  for (const item of (env[OWNERS_VARIABLE] ?? "").split(" ")) {
-    const m = /^(\d+):(\d+):(\d+):(\d+)$/.exec(item);
-    if (m) owners.set(`${m[1]}:${m[2]}`, { uid: Number(m[3]), gid: Number(m[4]) });
-  }
+  const parsed = ownersSchema.safeParse(parseJsonOr(env[OWNERS_VARIABLE] ?? "[]", undefined));
+  // Unreadable: nothing is vouched for, and every hidden owner is refused with the reason.
+  for (const r of parsed.success ? parsed.data : []) owners.set(ownerKey(r.path, r), { uid: r.uid, gid: r.gid });
   return owners;
 }
 

@@ -100,5 +100,13 @@ describe("assertSafePath", () => {
     expect(asUser(true, ownersOnTheWay([file]))).toMatch(/^cfg: .*\/srv belongs to uid 1234, not to root or this user \(uid 4242\)/);
     // Owners of other inodes vouch for nothing here.
     expect(asUser(true, ownersOnTheWay(["/usr/bin/env"]))).toMatch(/shows as owned by uid 65534 here/);
+    // Nor does the owner of this very inode found at another path: an inode number the run freed
+    // (a file it replaced) can come back as another account's new directory anywhere on the disk.
+    const srv = fs.statSync(path.dirname(file));
+    const elsewhere = JSON.stringify([
+      ...JSON.parse(ownersOnTheWay([path.join(dir, "x")])),
+      { path: path.join(dir, "admins-old-file"), dev: srv.dev, ino: srv.ino, uid: 4242, gid: 4242 },
+    ]);
+    expect(asUser(true, elsewhere)).toMatch(/srv shows as owned by uid 65534 here/);
   });
 });
