@@ -12,17 +12,10 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../cli/paths";
+import { readmeBlock } from "../support/readme";
 
 let dir: string;
 let clone: string;
-
-/** The shell block that follows the README's `<!-- marker ... -->` comment. */
-function readmeBlock(readme: string, marker: string): string[] {
-  const at = readme.indexOf(`<!-- ${marker}`);
-  expect(at, `README block "${marker}"`).toBeGreaterThan(-1);
-  const block = /```sh\n([\s\S]*?)\n\s*```/.exec(readme.slice(at))![1];
-  return block.split("\n").map((line) => line.trim());
-}
 
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "fetchml-fresh-clone-"));
