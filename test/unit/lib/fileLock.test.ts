@@ -1,5 +1,4 @@
 import { spawn, spawnSync } from "node:child_process";
-import * as net from "node:net";
 import { Worker } from "node:worker_threads";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -7,6 +6,7 @@ import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { FileLocked, lockFile, lockPath } from "../../../lib/fileLock";
 import { PROJECT_ROOT } from "../../../cli/paths";
+import { deadSocket } from "../../support/sockets";
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), "file-lock-"));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -41,13 +41,7 @@ async function holder(file: string, nested = false): Promise<{ kill: (signal: No
 async function staleLock(file: string): Promise<void> {
   fs.rmSync(lockPath(file), { recursive: true, force: true });
   fs.mkdirSync(lockPath(file), { mode: 0o700 });
-  const socket = path.join(lockPath(file), "0123456789abcdef");
-  const server = net.createServer();
-  await new Promise<void>((r) => server.listen(socket, r));
-  // A server closed by its process unlinks its socket; a killed one leaves it: keep it by a second name.
-  fs.linkSync(socket, `${socket}.kept`);
-  await new Promise((r) => server.close(r));
-  fs.renameSync(`${socket}.kept`, socket);
+  await deadSocket(path.join(lockPath(file), "0123456789abcdef"));
 }
 
 /** The next command, in a PID namespace of its own: "took" or the error it got. */

@@ -5,12 +5,13 @@
  * secrets. A stand-in `bw` (a shell script) notes the environment of each call.
  */
 import * as fs from "node:fs";
-import * as net from "node:net";
+import type * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { acquireSession, checkUnlocked, withBwLock } from "../../../steps/bitwarden/bw";
 import { socketParent, sweepSocketDirs } from "../../../steps/bitwarden/serve";
+import { deadSocket, listeningSocket } from "../../support/sockets";
 
 let dir: string;
 let bw: string[];
@@ -108,16 +109,8 @@ describe("bw serve's socket directories", () => {
     const make = async (name: string, socket: "none" | "dead" | "listening", since: Date) => {
       const d = path.join(parent, name);
       fs.mkdirSync(d);
-      if (socket !== "none") {
-        const server = net.createServer();
-        await new Promise<void>((r) => server.listen(path.join(d, "bw.sock"), r));
-        // A server closed by its process unlinks its socket; a killed one leaves it: copy that.
-        if (socket === "dead") {
-          fs.linkSync(path.join(d, "bw.sock"), path.join(d, "kept"));
-          await new Promise((r) => server.close(r));
-          fs.renameSync(path.join(d, "kept"), path.join(d, "bw.sock"));
-        } else servers.push(server);
-      }
+      if (socket === "dead") await deadSocket(path.join(d, "bw.sock"));
+      if (socket === "listening") servers.push(await listeningSocket(path.join(d, "bw.sock")));
       fs.utimesSync(d, since, since);
     };
     const servers: net.Server[] = [];
