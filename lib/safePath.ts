@@ -53,20 +53,21 @@ function* stepsOnTheWay(file: string, label: string): Generator<Step> {
       dir = path.dirname(dir);
       continue;
     }
-    const entry = lstatOrUndefined(path.join(dir, name));
+    const entryPath = path.join(dir, name);
+    const entry = lstatOrUndefined(entryPath);
     // The directory holding the file (or a link's target) admits no sticky exception; nor does
     // one whose entry is missing (another account could create it between check and use).
-    yield { dir, stat: fs.statSync(dir), entryPath: path.join(dir, name), entry, holdsTarget: pending.length === 0 };
+    yield { dir, stat: fs.statSync(dir), entryPath, entry, holdsTarget: pending.length === 0 };
     if (!entry) return;
     if (entry.isSymbolicLink()) {
       if (++links > MAX_LINKS) throw new UnsafePathError(`${label}: too many symbolic links on the way to ${file}`);
-      const target = fs.readlinkSync(path.join(dir, name));
+      const target = fs.readlinkSync(entryPath);
       if (path.isAbsolute(target)) dir = "/";
       pending.unshift(...target.split("/").filter(Boolean));
       continue;
     }
     if (pending.length > 0 && !entry.isDirectory()) return; // not a directory: the caller's error
-    dir = path.join(dir, name);
+    dir = entryPath;
   }
 }
 
