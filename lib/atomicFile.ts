@@ -62,6 +62,15 @@ export function replaceFile(file: string, content: string, options: ReplaceOptio
       throw e;
     }
     options.beforeRename?.(temp);
+    // Gone, not changed: another run writing this file took it for a killed writer's (from
+    // another PID namespace the pid in its name names no process). Nothing was installed, so a
+    // caller that merges merges again; others say what happened.
+    if (!lstatOrUndefined(temp)) {
+      if (!options.unchecked) return "changed-meanwhile";
+      throw new UnsafePathError(
+        `${file}: its temp file was removed before it was installed (by another run writing this file, which took it for a killed run's); nothing was replaced, run again`,
+      );
+    }
     // Installed only if it is exactly what was meant: the temp name still names the file written
     // through fd, and that file holds these bytes and nothing else.
     if (!isExactly(fd, temp, data)) {
@@ -225,8 +234,9 @@ function removeStaleTemps(file: string): void {
 /**
  * The temp file's writer is no longer running: no process has its pid, or the one that has it
  * started after the temp file's content was written (a pid that recurred: the runner's steps start
- * in a fresh PID namespace each run). A second's margin for the clocks compared; a writer still
- * at work is never taken for gone.
+ * in a fresh PID namespace each run). A second's margin for the clocks compared. A writer at work
+ * in this PID namespace is never taken for gone; one in another run's namespace can be, and then
+ * finds its temp file gone and merges again (replaceFile).
  */
 function writerGone(pid: number, temp: string): boolean {
   if (!processAlive(pid)) return true;

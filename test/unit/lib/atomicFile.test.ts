@@ -91,6 +91,20 @@ describe("replaceFile", () => {
     expect(fs.readdirSync(dir)).toEqual(["api.yaml"]);
   });
 
+  // Another writer of the file takes a temp file for a killed writer's when it cannot see the
+  // pid that named it (each isolated run has a PID namespace of its own) and removes it.
+  it("a temp file removed under it (another writer cleaning up): nothing replaced, merged again; a record says so", () => {
+    const vanish = (temp: string) => fs.rmSync(temp);
+    expect(replaceFile(file, "new\n", { expected: "old\n", beforeRename: vanish })).toBe("changed-meanwhile");
+    expect(fs.readFileSync(file, "utf8")).toBe("old\n");
+    // Unchecked writes (records) have no caller that merges again: they fail, saying what happened.
+    expect(() => replaceFile(file, "new\n", { unchecked: true, beforeRename: vanish })).toThrow(
+      `${file}: its temp file was removed before it was installed (by another run writing this file, which took it for a killed run's); nothing was replaced, run again`,
+    );
+    expect(fs.readFileSync(file, "utf8")).toBe("old\n");
+    expect(fs.readdirSync(dir)).toEqual(["api.yaml"]);
+  });
+
   it("never writes through a link put in the file's place, before or during the write", () => {
     const victim = path.join(dir, "victim");
     fs.writeFileSync(victim, "victim\n", { mode: 0o600 });
