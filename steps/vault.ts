@@ -35,6 +35,9 @@ export async function vaultStep(request: VaultRequest, mode: "write" | "remove",
       plan.warnings.forEach(say);
       // Before anything is written: a key never goes into an item this tool cannot make clean.
       if (plan.refusals.length > 0) throw new SafeError(plan.refusals.join("; "));
+      // One request at a time, on purpose: each write makes `bw serve` save its data file under a
+      // file lock (proper-lockfile, retried from 100 ms), so requests in flight together wait on
+      // each other. Measured with 100 new users: this step took 16 s one at a time, 38 s four at a time.
       for (const action of plan.actions) {
         if (action.kind === "keep") {
           records.push([action.user.name, { id: action.item.id, fingerprint: action.user.fingerprint }]);
