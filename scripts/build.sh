@@ -8,7 +8,10 @@
 # are created with this umask less group and other write (as the sources are), so nobody who
 # cannot change the sources can change what runs.
 set -eu
-root=$(cd "$(dirname "$0")/.." && pwd)
+# Nothing is looked up on PATH before scripts/env.sh has cleaned it (npm run puts every
+# parent directory's node_modules/.bin first): the checkout from $0 with shell builtins only.
+case $0 in /*) root=${0%/*}/.. ;; */*) root=./${0%/*}/.. ;; *) root=.. ;; esac
+root=$(CDPATH="" cd "$root" && pwd)
 cd "$root"
 . scripts/env.sh
 umask "$(printf '%04o' $(($(umask) | 022)))"

@@ -6,7 +6,10 @@
 # The runner runs inside scripts/isolated.sh. The engine is provided by the runner itself (scripts/ensure-engine.sh), and by the tests'
 # global setup.
 set -eu
-root=$(cd "$(dirname "$0")/.." && pwd)
+# Nothing is looked up on PATH before scripts/env.sh has cleaned it (npm run puts every
+# parent directory's node_modules/.bin first): the checkout from $0 with shell builtins only.
+case $0 in /*) root=${0%/*}/.. ;; */*) root=./${0%/*}/.. ;; *) root=.. ;; esac
+root=$(CDPATH="" cd "$root" && pwd)
 cd "$root"
 . scripts/env.sh
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
@@ -17,6 +20,20 @@ have_node22() {
   command -v node >/dev/null 2>&1 && [ "$(node_major node)" -ge 22 ]
 }
 if [ ! -x node_modules/.bin/tsc ] || [ package-lock.json -nt node_modules/.package-lock.json ] || ! have_node22; then
+  # npm runs install scripts (the `node` package's own runs `node`) with every parent
+  # directory's node_modules/.bin first on PATH, and nothing here can clean that PATH: under a
+  # directory another account can write (a clone in /tmp), it could plant the `node` that runs.
+  parent=$(pwd -P)
+  while [ "$parent" != / ]; do
+    parent=${parent%/*}
+    parent=${parent:-/}
+    case $(stat -L -c %A -- "$parent") in
+      ?????w???? | ????????w?)
+        echo "fetchml-keys: not installing: $parent, a parent directory of this checkout, can be written by other accounts ($(stat -L -c '%A %U:%G' -- "$parent")), and npm would run install scripts with $parent/node_modules/.bin first on PATH. Clone fetchml-keys into a directory that only you (or root) can write, with parents likewise, e.g. ~/fetchml-keys or /opt/fetchml-keys, and run it there" >&2
+        exit 1
+        ;;
+    esac
+  done
   echo "fetchml-keys: installing npm dependencies (npm ci; includes Node 22)" >&2
   npm ci --no-audit --no-fund --loglevel=error >&2
 fi

@@ -66,13 +66,80 @@ describe("scripts/env.sh", () => {
     expect(sourced.compileCache).toBe(false);
   });
 
-  it("is sourced by the entry point and the build before they run anything else", () => {
-    for (const script of ["scripts/fetchml-keys.sh", "scripts/build.sh"]) {
+  it("is sourced by the entry point, the build and the tool runner before they look up anything on PATH", () => {
+    for (const script of ["scripts/fetchml-keys.sh", "scripts/build.sh", "scripts/tool.sh"]) {
       const lines = fs
         .readFileSync(path.join(PROJECT_ROOT, script), "utf8")
         .split("\n")
         .filter((line) => line.trim() && !line.trim().startsWith("#"));
-      expect(lines.slice(0, 4), script).toEqual(["set -eu", 'root=$(cd "$(dirname "$0")/.." && pwd)', 'cd "$root"', ". scripts/env.sh"]);
+      expect(lines.slice(0, 5), script).toEqual([
+        "set -eu",
+        "case $0 in /*) root=${0%/*}/.. ;; */*) root=./${0%/*}/.. ;; *) root=.. ;; esac",
+        'root=$(CDPATH="" cd "$root" && pwd)',
+        'cd "$root"',
+        ". scripts/env.sh",
+      ]);
     }
+    const scripts = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")).scripts as Record<string, string>;
+    for (const [name, command] of Object.entries(scripts)) {
+      for (const part of command.split("&&")) expect(part.trim(), `npm run ${name}`).toMatch(/^\/bin\/sh scripts\/[\w-]+\.sh( |$)/);
+    }
+  });
+});
+
+/**
+ * A checkout (this one, linked entry by entry) in a directory another account can write, which
+ * has planted `sh`, `dirname`, `node`, `npm`, `tsc` and `stat` in its node_modules/.bin.
+ */
+function plantedCheckout(withNodeModules: boolean): { checkout: string; shared: string; marker: string } {
+  const shared = fs.mkdtempSync(path.join(tmp, "shared-"));
+  fs.chmodSync(shared, 0o1777);
+  const planted = path.join(shared, "node_modules", ".bin");
+  fs.mkdirSync(planted, { recursive: true });
+  const marker = path.join(shared, "planted-ran");
+  for (const name of ["sh", "dirname", "node", "npm", "tsc", "stat"])
+    fs.writeFileSync(path.join(planted, name), `#!/bin/sh\necho "$0" >> ${marker}\nexit 1\n`, { mode: 0o755 });
+  const checkout = path.join(shared, "fetchml-keys");
+  fs.mkdirSync(checkout);
+  for (const entry of fs.readdirSync(PROJECT_ROOT)) {
+    if (entry === ".git" || (entry === "node_modules" && !withNodeModules)) continue;
+    fs.symlinkSync(path.join(PROJECT_ROOT, entry), path.join(checkout, entry));
+  }
+  return { checkout, shared, marker };
+}
+
+describe("npm run in a checkout under a directory others can write", () => {
+  const env = (extra: string[] = []) => ({
+    HOME: tmp,
+    BITWARDENCLI_APPDATA_DIR: path.join(tmp, "bw"),
+    PATH: [...extra, path.join(PROJECT_ROOT, "node_modules", ".bin"), "/usr/local/bin", "/usr/bin", "/bin"].join(":"),
+  });
+
+  // npm looks up its script shell on that PATH too (`sh`, unless .npmrc names one by its full path).
+  it("runs none of the commands planted in a parent's node_modules/.bin (npm puts them first on PATH)", () => {
+    const { checkout, marker } = plantedCheckout(true);
+    const help = spawnSync("npm", ["run", "-s", "keys", "--", "help"], { cwd: checkout, encoding: "utf8", env: env() });
+    expect(help.status, help.stderr).toBe(0);
+    expect(help.stdout).toMatch(/user add/);
+    const bw = spawnSync("npm", ["run", "-s", "bw", "--", "--version"], { cwd: checkout, encoding: "utf8", env: env() });
+    expect(bw.status, bw.stderr).toBe(0);
+    expect(bw.stdout).toMatch(/^\d{4}\.\d+\.\d+/);
+    expect(fs.existsSync(marker) ? fs.readFileSync(marker, "utf8") : "").toBe("");
+  });
+
+  it("does not install (npm ci's install scripts would run with that PATH): it names the directory and says where to clone", () => {
+    const { checkout, shared, marker } = plantedCheckout(false);
+    // An npm of our own first on PATH, which says whether it ran.
+    const fakeBin = fs.mkdtempSync(path.join(tmp, "bin-"));
+    const npmRan = path.join(fakeBin, "npm-ran");
+    fs.writeFileSync(path.join(fakeBin, "npm"), `#!/bin/sh\necho "$@" >> ${npmRan}\nexit 1\n`, { mode: 0o755 });
+    const r = spawnSync("/bin/sh", ["scripts/fetchml-keys.sh", "help"], { cwd: checkout, encoding: "utf8", env: env([fakeBin]) });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(
+      `fetchml-keys: not installing: ${shared}, a parent directory of this checkout, can be written by other accounts (drwxrwxrwt`,
+    );
+    expect(r.stderr).toContain("Clone fetchml-keys into a directory that only you (or root) can write");
+    expect(fs.existsSync(npmRan)).toBe(false);
+    expect(fs.existsSync(marker)).toBe(false);
   });
 });
