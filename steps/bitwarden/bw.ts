@@ -14,10 +14,13 @@ import { z } from "zod";
 import { parseJsonOr } from "../../lib/json";
 import { SafeError } from "../io";
 
-/** How to start `bw`: the admin's executable, or the project's pinned @bitwarden/cli. */
+/**
+ * How to start `bw`: the admin's executable, or the project's pinned @bitwarden/cli, which
+ * finds its packages inside this checkout only (build/modulePaths.ts).
+ */
 export function bwCommand(cli: string | undefined): string[] {
   if (cli) return [cli];
-  return [process.execPath, require.resolve("@bitwarden/cli/build/bw.js")];
+  return [process.execPath, "--require", require.resolve("../../build/modulePaths"), require.resolve("@bitwarden/cli/build/bw.js")];
 }
 
 export const NOT_UNLOCKED =
