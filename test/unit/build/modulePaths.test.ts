@@ -31,7 +31,11 @@ beforeAll(() => {
   checkout = path.join(shared, "fetchml-keys");
   fs.mkdirSync(checkout);
   for (const dir of ["node_modules", "dist"]) {
-    const r = spawnSync("cp", ["-al", path.join(PROJECT_ROOT, dir === "dist" ? path.relative(PROJECT_ROOT, DIST_DIR) : dir), path.join(checkout, dir)]);
+    const r = spawnSync("cp", [
+      "-al",
+      path.join(PROJECT_ROOT, dir === "dist" ? path.relative(PROJECT_ROOT, DIST_DIR) : dir),
+      path.join(checkout, dir),
+    ]);
     expect(r.status, String(r.stderr)).toBe(0);
   }
 }, 60_000);
@@ -61,7 +65,9 @@ describe("packages are found inside the checkout only", () => {
 
   it("the bw the vault step starts (bwCommand) never loads it", () => {
     // The copy's own bw.ts, so that its command names the copy's files.
-    const { bwCommand } = require(path.join(checkout, "dist", "steps", "bitwarden", "bw.js")) as typeof import("../../../steps/bitwarden/bw");
+    const { bwCommand } = require(
+      path.join(checkout, "dist", "steps", "bitwarden", "bw.js"),
+    ) as typeof import("../../../steps/bitwarden/bw");
     const command = bwCommand(undefined);
     expect(command.slice(1, 3)).toEqual(["--require", path.join(checkout, "dist", "build", "modulePaths.js")]);
     expect(bwStatus(command)).toBe("");
