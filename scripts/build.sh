@@ -8,12 +8,8 @@
 # are created with this umask less group and other write (as the sources are), so nobody who
 # cannot change the sources can change what runs.
 set -eu
-# Nothing is looked up on PATH before scripts/env.sh has cleaned it (npm run puts every
-# parent directory's node_modules/.bin first): the checkout from $0 with shell builtins only.
-case $0 in /*) root=${0%/*}/.. ;; */*) root=./${0%/*}/.. ;; *) root=.. ;; esac
-root=$(CDPATH="" cd "$root" && pwd)
-cd "$root"
-. scripts/env.sh
+# First, and before anything is looked up on PATH: the checkout, and a clean environment.
+case $0 in */*) . "${0%/*}/env.sh" ;; *) . ./env.sh ;; esac
 umask "$(printf '%04o' $(($(umask) | 022)))"
 tsc=node_modules/.bin/tsc
 # The project's Node 22 (npm's `node` package); under `npm ci --ignore-scripts` (CI) that one is

@@ -6,12 +6,8 @@
 # The runner runs inside scripts/isolated.sh. The engine is provided by the runner itself (scripts/ensure-engine.sh), and by the tests'
 # global setup.
 set -eu
-# Nothing is looked up on PATH before scripts/env.sh has cleaned it (npm run puts every
-# parent directory's node_modules/.bin first): the checkout from $0 with shell builtins only.
-case $0 in /*) root=${0%/*}/.. ;; */*) root=./${0%/*}/.. ;; *) root=.. ;; esac
-root=$(CDPATH="" cd "$root" && pwd)
-cd "$root"
-. scripts/env.sh
+# First, and before anything is looked up on PATH: the checkout, and a clean environment.
+case $0 in */*) . "${0%/*}/env.sh" ;; *) . ./env.sh ;; esac
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 # A Node 22 either from the npm `node` package (installed by `npm ci`) or already on PATH
 # (CI's setup-node, with `npm ci --ignore-scripts`).

@@ -3,8 +3,5 @@
 # environment of scripts/env.sh: `npm run` puts every parent directory's node_modules/.bin
 # first on PATH, where another account may have planted a `tsc` or a `node`.
 set -eu
-case $0 in /*) root=${0%/*}/.. ;; */*) root=./${0%/*}/.. ;; *) root=.. ;; esac
-root=$(CDPATH="" cd "$root" && pwd)
-cd "$root"
-. scripts/env.sh
+case $0 in */*) . "${0%/*}/env.sh" ;; *) . ./env.sh ;; esac
 exec "$@"

@@ -29,11 +29,11 @@ function run(command: string): { marker: boolean; compileCache: boolean; stdout:
   const marker = path.join(base, "planted-ran");
   for (const name of ["id", "npm", "node", "unshare"])
     fs.writeFileSync(path.join(planted, name), `#!/bin/sh\necho "$0" >> ${marker}\n`, { mode: 0o755 });
-  const result = spawnSync("sh", ["-c", command], {
+  // $0 as when the entry point sources it: env.sh finds the checkout from it.
+  const result = spawnSync("sh", ["-c", command, "scripts/fetchml-keys.sh"], {
     cwd: PROJECT_ROOT,
     encoding: "utf8",
     env: {
-      root: PROJECT_ROOT,
       HOME: process.env.HOME,
       TMPDIR: shared,
       PATH: [planted, path.join(PROJECT_ROOT, "node_modules", ".bin"), "/usr/local/bin", "/usr/bin", "/bin"].join(":"),
@@ -67,19 +67,20 @@ describe("scripts/env.sh", () => {
   });
 
   it("is sourced by the entry point, the build and the tool runner before they look up anything on PATH", () => {
-    for (const script of ["scripts/fetchml-keys.sh", "scripts/build.sh", "scripts/tool.sh"]) {
-      const lines = fs
+    const code = (script: string) =>
+      fs
         .readFileSync(path.join(PROJECT_ROOT, script), "utf8")
         .split("\n")
         .filter((line) => line.trim() && !line.trim().startsWith("#"));
-      expect(lines.slice(0, 5), script).toEqual([
-        "set -eu",
-        "case $0 in /*) root=${0%/*}/.. ;; */*) root=./${0%/*}/.. ;; *) root=.. ;; esac",
-        'root=$(CDPATH="" cd "$root" && pwd)',
-        'cd "$root"',
-        ". scripts/env.sh",
-      ]);
+    for (const script of ["scripts/fetchml-keys.sh", "scripts/build.sh", "scripts/tool.sh"]) {
+      expect(code(script).slice(0, 2), script).toEqual(["set -eu", 'case $0 in */*) . "${0%/*}/env.sh" ;; *) . ./env.sh ;; esac']);
     }
+    // ... and env.sh finds the checkout with builtins only, before anything else.
+    expect(code("scripts/env.sh").slice(0, 3)).toEqual([
+      "case $0 in /*) root=${0%/*}/.. ;; */*) root=./${0%/*}/.. ;; *) root=.. ;; esac",
+      'root=$(CDPATH="" cd "$root" && pwd)',
+      'cd "$root"',
+    ]);
     const scripts = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "package.json"), "utf8")).scripts as Record<string, string>;
     for (const [name, command] of Object.entries(scripts)) {
       for (const part of command.split("&&")) expect(part.trim(), `npm run ${name}`).toMatch(/^\/bin\/sh scripts\/[\w-]+\.sh( |$)/);
