@@ -1,11 +1,11 @@
 /**
  * The access summary of a preview: the plan lines the program printed (lib/accessPlan.ts;
  * "+ dave (researcher): new key", "- legacy_admin: entry on ... : up removes it"), in the
- * order printed, plus what only the engine knows: a key it will create, replace or delete for a
- * reason stack config does not show (`--replace`, a key renamed in the code). Works on public text and step kinds only: it never sees
- * a key or hash, so it cannot print one. Whose key a step replaces is looked up by the key's
- * resource name (lib/keys.ts keyResourceName, the name the key is declared with), never
- * guessed from the shape of a name.
+ * order printed, plus what only the engine knows: a key it will create, replace or delete for
+ * a reason stack config does not show (`--replace`, a key renamed in the code). Works on public
+ * text and step kinds only: it never sees a key or hash, so it cannot print one. Whose key a
+ * step touches is looked up by the key's resource name (lib/keys.ts keyResourceName, the name
+ * the key is declared with), never guessed from the shape of a name.
  */
 import { keyResourceName } from "./keys";
 
