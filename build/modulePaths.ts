@@ -13,9 +13,21 @@ import * as path from "node:path";
 
 /** The checkout, as Node names the modules it loads (their real paths): this file is <checkout>/dist/build/. */
 const checkout = fs.realpathSync(path.join(__dirname, "..", ".."));
+/** Its node_modules, which may be a link to another checkout's (packages are named by their real paths). */
+const packages = realpathOr(path.join(checkout, "node_modules"));
+const within = (dir: string, root: string) => dir === root || dir.startsWith(root + path.sep);
 
 /** `Module._nodeModulePaths(from)`: the node_modules directories Node searches for a package required from `from`. */
 type Lookup = (from: string) => string[];
 const loader = Module as unknown as { _nodeModulePaths: Lookup };
 const everyParent = loader._nodeModulePaths;
-loader._nodeModulePaths = (from: string) => everyParent.call(Module, from).filter((dir) => dir.startsWith(checkout + path.sep));
+loader._nodeModulePaths = (from: string) =>
+  everyParent.call(Module, from).filter((dir) => within(dir, checkout) || (packages !== undefined && within(dir, packages)));
+
+function realpathOr(file: string): string | undefined {
+  try {
+    return fs.realpathSync(file);
+  } catch {
+    return undefined;
+  }
+}

@@ -43,16 +43,17 @@ afterAll(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-/** Runs `bw status` with a session, as the vault step's check does; what the planted module saw. */
+/** Runs `bw status` with a session, as the vault step's check does; what the planted module saw, and whether bw ran. */
 function bwStatus(command: string[]): string {
   fs.rmSync(marker, { force: true });
   const data = fs.mkdtempSync(path.join(tmp, "bw-data-"));
-  spawnSync(command[0], [...command.slice(1), "status"], {
+  const r = spawnSync(command[0], [...command.slice(1), "status"], {
     cwd: checkout,
     env: { PATH: "/usr/bin:/bin", HOME: tmp, BITWARDENCLI_APPDATA_DIR: data, BW_NOINTERACTION: "true", BW_SESSION: "not-a-real-session" },
     encoding: "utf8",
     timeout: 60_000,
   });
+  expect(r.stdout, r.stderr).toMatch(/"status":"unauthenticated"/);
   return fs.existsSync(marker) ? fs.readFileSync(marker, "utf8") : "";
 }
 
@@ -71,6 +72,17 @@ describe("packages are found inside the checkout only", () => {
     const command = bwCommand(undefined);
     expect(command.slice(1, 3)).toEqual(["--require", path.join(checkout, "dist", "build", "modulePaths.js")]);
     expect(bwStatus(command)).toBe("");
+  }, 60_000);
+
+  // A second working copy may link its node_modules to another checkout's (packages are then
+  // named by that real path): they are still found, and nothing above either.
+  it("works with node_modules linked to another checkout's, and still loads nothing planted", () => {
+    const linked = path.join(path.dirname(checkout), "linked-copy");
+    fs.mkdirSync(linked);
+    fs.symlinkSync(path.join(PROJECT_ROOT, "node_modules"), path.join(linked, "node_modules"));
+    expect(spawnSync("cp", ["-al", path.join(checkout, "dist"), path.join(linked, "dist")]).status).toBe(0);
+    const { bwCommand } = require(path.join(linked, "dist", "steps", "bitwarden", "bw.js")) as typeof import("../../../steps/bitwarden/bw");
+    expect(bwStatus(bwCommand(undefined))).toBe("");
   }, 60_000);
 
   it("nor does npm run bw, nor any entry point (each loads it first, through the build guard)", () => {
