@@ -53,10 +53,7 @@ export function summarizeAccess(diagnostics: readonly string[], steps: readonly 
     } else if (user !== undefined && does === "creates") {
       if (!said(`+ ${user} (`))
         lines.push(`~ ${user}: new key (none in state under the name ${name}: renamed in the code, or removed from state?)`);
-    } else if (user === undefined && does === "deletes") {
-      if (!revokedKeys.has(name))
-        lines.push(`! key ${name}: the engine deletes it, and stack config does not say why (renamed in the code, or changed in state?)`);
-    } else {
+    } else if (!(does === "deletes" && revokedKeys.has(name))) {
       lines.push(`! key ${name}: the engine ${does} it, and stack config does not say why (renamed in the code, or changed in state?)`);
     }
   }
