@@ -8,4 +8,10 @@ import * as path from "node:path";
 export const PROJECT_ROOT = path.resolve(__dirname, __filename.endsWith(".ts") ? ".." : "../..");
 /** The build's output (`npm run build`; git-ignored): what every entry point runs. */
 export const DIST_DIR = path.join(PROJECT_ROOT, "dist");
+/**
+ * Preloaded (`node --require`) by every Node process this checkout starts that is not one of its
+ * own entry points (those import it through build/guard): packages are then found inside the
+ * checkout only.
+ */
+export const MODULE_PATHS_PRELOAD = path.join(DIST_DIR, "build", "modulePaths.js");
 export const PROJECT_NAME = "fetchml-keys";

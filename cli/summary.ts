@@ -19,7 +19,7 @@ export interface AccessPreview {
 export async function previewAccess(stack: Stack, options: PreviewOptions = {}): Promise<AccessPreview> {
   const steps: StepEvent[] = [];
   const diagnostics: string[] = [];
-  const errors: string[] = [];
+  const errors: ErrorDiagnostic[] = [];
   let failure: unknown;
   try {
     await stack.preview({
@@ -28,7 +28,7 @@ export async function previewAccess(stack: Stack, options: PreviewOptions = {}):
         if (event.resourcePreEvent) steps.push(event.resourcePreEvent.metadata as StepEvent);
         const d = event.diagnosticEvent;
         if (d && (d.severity === "info" || d.severity === "warning")) diagnostics.push(d.message);
-        if (d?.severity === "error") errors.push(d.message.trim());
+        if (d?.severity === "error") errors.push({ message: d.message.trim(), urn: d.urn });
       },
     });
   } catch (e) {
@@ -36,12 +36,32 @@ export async function previewAccess(stack: Stack, options: PreviewOptions = {}):
   }
   const lines = summarizeAccess(diagnostics, steps, declaredUsers(stack.name));
   if (failure !== undefined) {
-    // The program said why (RunError): report that; any other failure is not a refusal.
-    const refused = errors.find((m) => !/^preview failed|^update failed/i.test(m));
-    if (!refused) throw failure;
+    const refused = refusalIn(errors);
+    if (refused === undefined) throw failure;
     return { lines, refused };
   }
   return { lines };
+}
+
+export interface ErrorDiagnostic {
+  message: string;
+  /** The resource it is about; none for the program's own. */
+  urn?: string;
+}
+
+/**
+ * The program's refusal among a failed preview's errors: the message of a RunError, which
+ * @pulumi/pulumi's `cmd/run` logs bare, with no resource. Anything else is not a refusal and
+ * must not read as one: a crash of the program (logged by `cmd/run` as "Running program '...'
+ * failed with an unhandled exception"), a resource's own error, the engine's closing line.
+ */
+export function refusalIn(errors: readonly ErrorDiagnostic[]): string | undefined {
+  return errors.find(
+    (e) =>
+      !e.urn &&
+      !/^Running program '.*' failed with an unhandled exception/s.test(e.message) &&
+      !/^(preview|update) failed/i.test(e.message),
+  )?.message;
 }
 
 /**

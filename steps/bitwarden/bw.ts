@@ -8,7 +8,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { DIST_DIR } from "../../cli/paths";
+import { MODULE_PATHS_PRELOAD } from "../../cli/paths";
 import { FileLocked, lockFile } from "../../lib/fileLock";
 import { childEnvironment, execute, type ExecResult, firstLine } from "../../lib/childProcess";
 import { z } from "zod";
@@ -21,7 +21,7 @@ import { SafeError } from "../io";
  */
 export function bwCommand(cli: string | undefined): string[] {
   if (cli) return [cli];
-  return [process.execPath, "--require", path.join(DIST_DIR, "build", "modulePaths.js"), require.resolve("@bitwarden/cli/build/bw.js")];
+  return [process.execPath, "--require", MODULE_PATHS_PRELOAD, require.resolve("@bitwarden/cli/build/bw.js")];
 }
 
 export const NOT_UNLOCKED =

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../cli/paths";
+import { cloneThisCheckout, installPackages } from "../support/clone";
 import { readmeBlock } from "../support/readme";
 
 let dir: string;
@@ -20,9 +20,8 @@ let clone: string;
 beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "fetchml-fresh-clone-"));
   clone = path.join(dir, "fetchml-keys");
-  execFileSync("git", ["clone", "--quiet", PROJECT_ROOT, clone]);
-  // `npm ci`, without the registry: the same packages, hard-linked.
-  execFileSync("cp", ["-al", path.join(PROJECT_ROOT, "node_modules"), path.join(clone, "node_modules")]);
+  cloneThisCheckout(clone);
+  installPackages(clone);
   // ... and its `prepare` script, the build plain `pulumi` runs (dist/, from the clone's own sources).
   execFileSync("sh", ["-c", "npm run -s prepare"], { cwd: clone, stdio: "ignore" });
 }, 300_000);

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureEngine } from "../../cli/engine";
-import { PROJECT_ROOT } from "../../cli/paths";
+import { cloneThisCheckout, installPackages } from "../support/clone";
 import { readmeBlock } from "../support/readme";
 import { expectUnchanged } from "../support/secrets";
 
@@ -41,12 +41,10 @@ afterAll(() => {
 /** A fresh clone of this checkout's last commit, the account's own. */
 function freshClone(name: string): string {
   const clone = path.join(dir, name);
-  execFileSync("git", ["clone", "--quiet", PROJECT_ROOT, clone]);
+  cloneThisCheckout(clone);
   execFileSync("chown", ["-R", `${ADMIN}:${ADMIN}`, clone]);
-  // `npm ci`, without the registry: the same packages, hard-linked (still root's, read-only to
-  // the account), and not older than the lock file, so the runner installs nothing.
-  execFileSync("cp", ["-al", path.join(PROJECT_ROOT, "node_modules"), path.join(clone, "node_modules")]);
-  fs.utimesSync(path.join(clone, "package-lock.json"), new Date(0), new Date(0));
+  // The packages stay root's: read-only to the account.
+  installPackages(clone);
   return clone;
 }
 

@@ -5,14 +5,13 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { DIST_DIR, PROJECT_ROOT } from "../../../cli/paths";
+import { MODULE_PATHS_PRELOAD, PROJECT_ROOT } from "../../../cli/paths";
 import { execute, type ExecResult } from "../../../lib/childProcess";
 
 /** Both bw versions are installed; node_modules/.bin/bw may point at either, so name the script. */
 export const BW_2026_9 = path.join(PROJECT_ROOT, "node_modules", "bitwarden-cli-2026.9", "build", "bw.js");
 export const BW_DEFAULT = path.join(PROJECT_ROOT, "node_modules", "@bitwarden", "cli", "build", "bw.js");
 const NODE = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
-const MODULE_PATHS = path.join(DIST_DIR, "build", "modulePaths.js");
 
 export type BwResult = ExecResult;
 
@@ -46,7 +45,7 @@ export class BwCli {
   run(args: string[], options: { stdin?: string; env?: Record<string, string> } = {}): Promise<BwResult> {
     // As the product starts it: packages found inside the checkout only (build/modulePaths.ts),
     // so a checkout the tests cloned below /tmp runs nothing planted in a parent's node_modules.
-    return execute(NODE, ["--require", MODULE_PATHS, this.bwScript, ...args], { stdin: options.stdin, env: this.env(options.env) });
+    return execute(NODE, ["--require", MODULE_PATHS_PRELOAD, this.bwScript, ...args], { stdin: options.stdin, env: this.env(options.env) });
   }
 
   /** Runs and fails loudly on a non-zero exit; returns stdout. */
