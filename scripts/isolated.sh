@@ -14,13 +14,30 @@
 # - for an ordinary user, a user namespace makes this possible; the command still runs as
 #   that user's own uid. As root, no user namespace (root must keep its rights on files).
 #
-# Where this cannot be had (not Linux, no user namespaces, pasta missing), it says so in one
-# line with the risk and runs the command as it is. FETCHML_KEYS_ISOLATED=1|0 in the
+# Where this cannot be had (not Linux, no user namespaces, pasta missing, no network to give
+# it), it says so in one line with the risk and runs the command as it is. pasta failing where
+# it should work is different: another account can cause that (below), so then nothing runs. FETCHML_KEYS_ISOLATED=1|0 in the
 # environment marks a command already inside (or knowingly outside): it is run as it is.
 #
 # usage: scripts/isolated.sh COMMAND [ARGS...]
 set -eu
 self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+
+# Whether this host has a default route through an interface other than loopback: pasta
+# starts from that interface ("External interface not usable" without one).
+has_default_route() {
+  if [ -r /proc/net/route ]; then
+    while read -r iface dest _; do
+      [ "$dest" = 00000000 ] && [ "$iface" != lo ] && return 0
+    done </proc/net/route
+  fi
+  if [ -r /proc/net/ipv6_route ]; then
+    while read -r dest plen _ _ _ _ _ _ _ iface; do
+      [ "$dest" = 00000000000000000000000000000000 ] && [ "$plen" = 00 ] && [ "$iface" != lo ] && return 0
+    done </proc/net/ipv6_route
+  fi
+  return 1
+}
 
 # The one line said when the run's ports cannot be made private, with the risk; the
 # command's children then see FETCHML_KEYS_ISOLATED=0 and say nothing more.
@@ -73,19 +90,29 @@ case "${1:-}" in
       while [ "$(readlink "/proc/$run/ns/net")" = "$(readlink /proc/self/ns/net)" ]; do sleep 0.005; done
       # pasta runs as root here (of the user namespace, for an ordinary user: it must enter the
       # run's); it returns once the namespace is configured and forwarding, then runs on,
-      # detached, until this namespace's init ends. A failure is said below.
+      # detached, until this namespace's init ends.
       userns=""
       [ "$uid" = 0 ] || userns="--userns /proc/self/fd/4"
+      # `-T auto -U auto` holds a descriptor for every port listening on the host's loopback,
+      # whoever opened it: another account binding thousands of ports ran pasta out of
+      # descriptors at the shell's limit. So its limit is the most this user may have (for
+      # root: the kernel's nr_open, above the four protocols' 65535 ports each).
       # shellcheck disable=SC2086
-      if pasta --config-net --quiet -t none -u none -T auto -U auto --runas 0 $userns \
-        --netns /proc/self/fd/3 3<"/proc/$run/ns/net" 4<"/proc/$run/ns/user" >"$dir/pasta.log" 2>&1; then
+      if (
+        ulimit -n "$(cat /proc/sys/fs/nr_open 2>/dev/null)" 2>/dev/null || ulimit -S -n "$(ulimit -H -n)" 2>/dev/null || :
+        exec pasta --config-net --quiet -t none -u none -T auto -U auto --runas 0 $userns \
+          --netns /proc/self/fd/3 3<"/proc/$run/ns/net" 4<"/proc/$run/ns/user" >"$dir/pasta.log" 2>&1
+      ); then
         echo go >"$dir/go"
         rm -rf "$dir" # now, so that not even a kill -9 leaves it behind
         wait_for "$run" || exit $?
         exit 0
       fi
       kill -KILL "$run" 2>/dev/null || :
-      not_isolated "pasta could not connect the run's network namespace: $(grep -v syslog "$dir/pasta.log" | tail -n 1)"
+      # Not run unisolated instead: a failure here may be another account's doing (as above),
+      # and running on would open the run's ports to it. Nothing of the command has run.
+      echo "fetchml-keys: refused: pasta could not connect the run's network namespace ($(grep -v syslog "$dir/pasta.log" | tail -n 1)), and without it other local users could connect to the engine's and plugins' unauthenticated gRPC ports; nothing was run. If many ports are listening on this host's loopback (ss -ltnu), find who opened them: pasta mirrors each into the run" >&2
+      exit 1
     fi
     # shellcheck disable=SC2086
     spawn unshare $caller "$@"
@@ -125,6 +152,8 @@ elif [ "${FETCHML_KEYS_ISOLATION:-on}" = off ]; then
   mode=pid reason="FETCHML_KEYS_ISOLATION=off"
 elif ! command -v pasta >/dev/null 2>&1; then
   mode=pid reason="pasta not found (Debian package passt)"
+elif ! has_default_route; then
+  mode=pid reason="no network interface with a default route other than loopback (pasta starts from one)"
 elif [ "$uid" != 0 ] && ! { [ -r /dev/net/tun ] && [ -w /dev/net/tun ]; }; then
   # pasta needs a tap device; Debian's udev makes /dev/net/tun 0666, some systems do not.
   who=$(id -un 2>/dev/null) || who="uid $uid" # an account without a name (no passwd entry) is still one

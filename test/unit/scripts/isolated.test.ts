@@ -125,6 +125,96 @@ describe("scripts/isolated.sh", () => {
     ]);
   });
 
+  // Before: pasta (`-T auto`) holds a descriptor per port listening on the host's loopback, and
+  // ran out when another account bound more ports than its limit allowed; the run then went on
+  // unisolated, its gRPC ports open to that account. Played at a small scale: a limit of 256 for
+  // the admin's shell, 400 ports bound by uid 65534. Root raises pasta's limit where the kernel
+  // lets it (then the run is isolated); where it cannot (this machine's root may not raise a
+  // hard limit), nothing runs. Never the command without its network namespace.
+  it("another account binding many loopback ports never makes the run go on unisolated", async () => {
+    const binder = spawn(
+      "setpriv",
+      [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        "/usr/bin/python3",
+        "-c",
+        `import socket, sys, time
+held = []
+while len(held) < 400:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    held.append(s)
+print("bound", flush=True)
+time.sleep(60)`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        binder.stdout!.on("data", (d) => String(d).includes("bound") && resolve());
+        binder.on("exit", (code) => reject(new Error(`the binder exited ${code}`)));
+      });
+      const ran = path.join(dir, "ran-with-ports-bound");
+      const r = spawnSync(
+        "sh",
+        [
+          "-c",
+          'ulimit -n 256 && exec sh "$0" "$@"',
+          SCRIPT,
+          NODE,
+          "-e",
+          `require("fs").writeFileSync(${JSON.stringify(ran)}, process.env.FETCHML_KEYS_ISOLATED)`,
+        ],
+        { encoding: "utf8", env, timeout: 60_000 },
+      );
+      if (r.status === 0) expect([fs.readFileSync(ran, "utf8"), r.stderr]).toEqual(["1", ""]);
+      else {
+        expect(fs.existsSync(ran), `ran: ${r.stderr}`).toBe(false);
+        expect([r.status, r.stderr]).toEqual([
+          1,
+          expect.stringMatching(/^fetchml-keys: refused: pasta could not connect the run's network namespace \(.*Too many open files\)/),
+        ]);
+      }
+    } finally {
+      binder.kill("SIGKILL");
+    }
+  });
+
+  it("refuses, running nothing, when pasta fails where it should work (another account may be the cause)", () => {
+    const fakes = path.join(dir, "failing-pasta");
+    fs.mkdirSync(fakes, { recursive: true });
+    fs.writeFileSync(path.join(fakes, "pasta"), "#!/bin/sh\necho 'pasta: Failed to bind port: Too many open files' >&2\nexit 1\n", {
+      mode: 0o755,
+    });
+    const ran = path.join(dir, "ran");
+    const r = isolated(`require("fs").writeFileSync(${JSON.stringify(ran)}, "ran")`, { PATH: `${fakes}:${process.env.PATH}` });
+    expect(r.status).toBe(1);
+    expect(fs.existsSync(ran), "the command ran").toBe(false);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      expect.stringMatching(
+        /^fetchml-keys: refused: pasta could not connect the run's network namespace \(pasta: Failed to bind port: Too many open files\), .*nothing was run\. If many ports are listening on this host's loopback/,
+      ),
+    ]);
+    expect(r.stderr).not.toMatch(/FETCHML_KEYS_ISOLATION/);
+  });
+
+  // Nothing another account can cause: said in one line, and the command runs with its PID
+  // namespace only (pasta would fail with "External interface not usable").
+  it("says so and runs the command on a host whose only interface is loopback", () => {
+    const r = spawnSync(
+      "unshare",
+      ["--net", "sh", "-c", 'ip link set lo up && exec sh "$0" "$@"', SCRIPT, NODE, "-e", "console.log(process.env.FETCHML_KEYS_ISOLATED)"],
+      { encoding: "utf8", env, timeout: 30_000 },
+    );
+    expect([r.status, r.stdout.trim()]).toEqual([0, "0"]);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      "fetchml-keys: not isolated: no network interface with a default route other than loopback (pasta starts from one); other local users can connect to the engine's and plugins' unauthenticated gRPC ports during this run (read the keys, run commands as you)",
+    ]);
+  });
+
   it("runs an ordinary user's command as that user (isolated, or saying why not in one line)", () => {
     const r = spawnSync(
       "setpriv",
