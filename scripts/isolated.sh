@@ -12,7 +12,10 @@
 #   listening there is reachable at the same 127.0.0.1/::1 port inside), and forwards
 #   nothing inward (`-t none -u none`; pasta's default would be `auto`);
 # - for an ordinary user, a user namespace makes this possible; the command still runs as
-#   that user's own uid. As root, no user namespace (root must keep its rights on files).
+#   that user's own uid. As root, no user namespace (root must keep its rights on files);
+# - files it creates are its own (umask 077), and its TMPDIR is a tmpfs of the run's own,
+#   gone with the run: what the engine leaves there (Pulumi's own log files at -v=3 and above
+#   hold every key and hash) is never on disk, nor in a directory another account can read.
 #
 # Where this cannot be had (not Linux, no user namespaces, pasta missing, no network to give
 # it), it says so in one line with the risk and runs the command as it is. pasta failing where
@@ -75,9 +78,14 @@ case "${1:-}" in
   --pid1)
     # The PID namespace's init, still in the host's network namespace (as root, or as root of
     # the user namespace). $2 $3: the caller's uid and gid, to run the command as; $4: net
-    # (a network namespace too) or pid (only this PID namespace).
-    uid=$2 gid=$3 mode=$4
-    shift 4
+    # (a network namespace too) or pid (only this PID namespace); $5: the run's TMPDIR.
+    uid=$2 gid=$3 mode=$4 TMPDIR=$5
+    shift 5
+    export TMPDIR
+    # This mount namespace's own (unshare makes its mounts private): it ends with the last
+    # process of the run, kill -9 included, and takes every file in it along. Where a tmpfs
+    # cannot be mounted, the directory is still 0700 and removed when the run ends.
+    mount -t tmpfs -o mode=0700,nosuid,nodev tmpfs "$TMPDIR" 2>/dev/null || :
     caller=""
     [ "$uid" = 0 ] || caller="--map-user=$uid --map-group=$gid"
     if [ "$mode" = net ]; then
@@ -160,6 +168,7 @@ elif [ "$uid" != 0 ] && ! { [ -r /dev/net/tun ] && [ -w /dev/net/tun ]; }; then
   mode=pid reason="/dev/net/tun is not open to $who (pasta needs it)"
 fi
 [ -z "$reason" ] || not_isolated "$reason"
+umask 077
 [ "$mode" != none ] || exec "$@"
 
 # Inside its user namespace an ordinary user sees root's directories and every other account's
@@ -171,10 +180,15 @@ if [ "$uid" != 0 ]; then
   export FETCHML_KEYS_OWNERS
 fi
 
+# The run's TMPDIR (a tmpfs inside, see --pid1); here only an empty directory is left, by a
+# kill -9 of this shell.
+run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/fetchml-keys-run.XXXXXX")
+trap 'rm -rf "$run_tmp"' EXIT
+
 # This shell stays the process the caller sees (its pid, its signals); the namespace's init
 # dies with it even on SIGKILL (--pdeathsig here, --kill-child in unshare).
 # shellcheck disable=SC2086
-spawn setpriv --pdeathsig KILL unshare $userns --pid --fork --kill-child --mount-proc sh "$self" --pid1 "$uid" "$gid" "$mode" "$@"
+spawn setpriv --pdeathsig KILL unshare $userns --pid --fork --kill-child --mount-proc sh "$self" --pid1 "$uid" "$gid" "$mode" "$run_tmp" "$@"
 top=$!
 # TERM and HUP go to the namespace's init (unshare itself blocks them), which passes them on.
 init_of() { cat "/proc/$top/task/$top/children" 2>/dev/null || :; }

@@ -97,6 +97,38 @@ describe("scripts/isolated.sh", () => {
     expect(JSON.parse(r.stdout)).toEqual({ stdin: "y\n", int: 0, quit: 0 });
   });
 
+  it("gives the command a TMPDIR of its own (a tmpfs, 0700) and umask 077; nothing of it is left after the run, or after a kill -9", async () => {
+    const shared = path.join(dir, "shared-tmp");
+    fs.mkdirSync(shared, { recursive: true });
+    fs.chmodSync(shared, 0o1777);
+    const report = path.join(dir, "tmp-report");
+    const probe = `const fs = require("fs"); const t = process.env.TMPDIR;
+      fs.writeFileSync(t + "/engine.log", "a key");
+      const mount = fs.readFileSync("/proc/self/mountinfo", "utf8").split("\\n").find((l) => l.split(" ")[4] === t) || "";
+      fs.writeFileSync(${JSON.stringify(report)}, JSON.stringify({ t, mount, mode: fs.statSync(t).mode & 0o777, umask: process.umask() }));`;
+    const done = isolated(probe, { TMPDIR: shared, FETCHML_KEYS_ISOLATION: "off" });
+    expect(done.status, done.stderr).toBe(0);
+    const inside = JSON.parse(fs.readFileSync(report, "utf8"));
+    expect(path.dirname(inside.t)).toBe(shared);
+    expect(inside.mount).toMatch(/ - tmpfs /);
+    expect([inside.mode, inside.umask]).toEqual([0o700, 0o077]);
+    expect(fs.readdirSync(shared)).toEqual([]);
+
+    const child = spawn("sh", [SCRIPT, NODE, "-e", `${probe} setInterval(() => {}, 1000);`], {
+      env: { ...env, TMPDIR: shared, FETCHML_KEYS_ISOLATION: "off" },
+      stdio: "ignore",
+    });
+    fs.rmSync(report);
+    const deadline = Date.now() + 20_000;
+    while (!fs.existsSync(report) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    child.kill("SIGKILL");
+    await new Promise((r) => child.once("exit", r));
+    // The directory the killed wrapper could not remove, empty: the file was on the run's tmpfs only.
+    const left = fs.readdirSync(shared);
+    expect(left.length).toBeLessThanOrEqual(1);
+    for (const name of left) expect(fs.readdirSync(path.join(shared, name))).toEqual([]);
+  });
+
   it("passes TERM on to the command", async () => {
     const marker = path.join(dir, "term");
     const child = spawn(
