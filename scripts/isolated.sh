@@ -101,10 +101,11 @@ case "${1:-}" in
       # detached, until this namespace's init ends.
       userns=""
       [ "$uid" = 0 ] || userns="--userns /proc/self/fd/4"
-      # `-T auto -U auto` holds a descriptor for every port listening on the host's loopback,
-      # whoever opened it: another account binding thousands of ports ran pasta out of
-      # descriptors at the shell's limit. So its limit is the most this user may have (for
-      # root: the kernel's nr_open, above the four protocols' 65535 ports each).
+      # `-T auto -U auto` holds descriptors for every port listening on the host's loopback,
+      # whoever opened it (4 per TCP port, 2 per UDP port, measured): another account binding
+      # thousands of ports ran pasta out of descriptors at the shell's limit. So its limit is
+      # the most this user may have: for root the kernel's nr_open (1048576 by default, more
+      # than all ports of both protocols take, about 390000), else the hard limit.
       # shellcheck disable=SC2086
       if (
         ulimit -n "$(cat /proc/sys/fs/nr_open 2>/dev/null)" 2>/dev/null || ulimit -S -n "$(ulimit -H -n)" 2>/dev/null || :
