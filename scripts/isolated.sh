@@ -163,6 +163,9 @@ elif ! command -v pasta >/dev/null 2>&1; then
   mode=pid reason="pasta not found (Debian package passt)"
 elif ! has_default_route; then
   mode=pid reason="no network interface with a default route other than loopback (pasta starts from one)"
+elif [ ! -c /dev/net/tun ]; then
+  # pasta needs a tap device (some containers have none).
+  mode=pid reason="/dev/net/tun does not exist here (pasta needs it)"
 elif [ "$uid" != 0 ] && ! { [ -r /dev/net/tun ] && [ -w /dev/net/tun ]; }; then
   # pasta needs a tap device; Debian's udev makes /dev/net/tun 0666, some systems do not.
   who=$(id -un 2>/dev/null) || who="uid $uid" # an account without a name (no passwd entry) is still one

@@ -247,6 +247,27 @@ time.sleep(60)`,
     ]);
   });
 
+  it("says so and runs the command where /dev/net/tun does not exist (a container without it)", () => {
+    const r = spawnSync(
+      "unshare",
+      [
+        "--mount",
+        "sh",
+        "-c",
+        'mount -t tmpfs tmpfs /dev/net && exec sh "$0" "$@"',
+        SCRIPT,
+        NODE,
+        "-e",
+        "console.log(process.env.FETCHML_KEYS_ISOLATED)",
+      ],
+      { encoding: "utf8", env, timeout: 30_000 },
+    );
+    expect([r.status, r.stdout.trim()]).toEqual([0, "0"]);
+    expect(r.stderr.trim().split("\n")).toEqual([
+      "fetchml-keys: not isolated: /dev/net/tun does not exist here (pasta needs it); other local users can connect to the engine's and plugins' unauthenticated gRPC ports during this run (read the keys, run commands as you)",
+    ]);
+  });
+
   it("runs an ordinary user's command as that user (isolated, or saying why not in one line)", () => {
     const r = spawnSync(
       "setpriv",
