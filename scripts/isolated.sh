@@ -19,8 +19,9 @@
 #
 # Where this cannot be had (not Linux, no user namespaces, pasta missing, no network to give
 # it), it says so in one line with the risk and runs the command as it is. pasta failing where
-# it should work is different: another account can cause that (below), so then nothing runs. FETCHML_KEYS_ISOLATED=1|0 in the
-# environment marks a command already inside (or knowingly outside): it is run as it is.
+# it should work is different: another account can cause that (below), so then nothing runs.
+# FETCHML_KEYS_ISOLATED=1|0 in the environment marks a command already inside (or knowingly
+# outside): it is run as it is.
 #
 # usage: scripts/isolated.sh COMMAND [ARGS...]
 set -eu
