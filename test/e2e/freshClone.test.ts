@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cloneThisCheckout, installPackages } from "../support/clone";
-import { readmeBlock } from "../support/readme";
+import { readmeBlock, readmeShellEnv } from "../support/readme";
 
 let dir: string;
 let clone: string;
@@ -37,17 +37,7 @@ describe("plain pulumi on a fresh clone", () => {
     const steps = readmeBlock(readme, "fresh clone");
     expect(steps[0]).toBe("npm ci");
     const script = ["set -eu", ...plugins, ...steps.slice(1)].join("\n");
-    const env: Record<string, string> = {
-      PATH: process.env
-        .PATH!.split(path.delimiter)
-        .filter((d) => !fs.existsSync(path.join(d, "pulumi")))
-        .join(path.delimiter),
-      HOME: process.env.HOME!,
-      // Its own Pulumi home: `pulumi stack init` selects the stack there, not in the admin's.
-      PULUMI_HOME: path.join(dir, "pulumi-home"),
-      PULUMI_SKIP_UPDATE_CHECK: "true",
-      LANG: "C.UTF-8",
-    };
+    const env = readmeShellEnv(path.join(dir, "pulumi-home"));
     const r = spawnSync("bash", ["-c", script], { cwd: clone, env, encoding: "utf8", timeout: 600_000 });
     const all = `${r.stdout}\n${r.stderr}`;
     expect(r.status, all).toBe(0);

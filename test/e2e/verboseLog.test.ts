@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cloneThisCheckout, installPackages } from "../support/clone";
-import { readmeBlock } from "../support/readme";
+import { readmeBlock, readmeShellEnv } from "../support/readme";
 
 let dir: string;
 let clone: string;
@@ -50,18 +50,7 @@ describe("plain pulumi with -v=3 through bin/fetchml-keys-isolated", () => {
       cwd: clone,
       encoding: "utf8",
       timeout: 600_000,
-      env: {
-        // No pulumi of this machine's on PATH: the README's own lines put one there.
-        PATH: process.env
-          .PATH!.split(path.delimiter)
-          .filter((d) => !fs.existsSync(path.join(d, "pulumi")))
-          .join(path.delimiter),
-        HOME: process.env.HOME!,
-        PULUMI_HOME: path.join(dir, "pulumi-home"),
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        LANG: "C.UTF-8",
-        TMPDIR: shared,
-      },
+      env: { ...readmeShellEnv(path.join(dir, "pulumi-home")), TMPDIR: shared },
     });
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stderr, "the runs were isolated").not.toMatch(/not isolated|refused/);

@@ -234,37 +234,27 @@ time.sleep(60)`,
   });
 
   // Nothing another account can cause: said in one line, and the command runs with its PID
-  // namespace only (pasta would fail with "External interface not usable").
-  it("says so and runs the command on a host whose only interface is loopback", () => {
-    const r = spawnSync(
-      "unshare",
-      ["--net", "sh", "-c", 'ip link set lo up && exec sh "$0" "$@"', SCRIPT, NODE, "-e", "console.log(process.env.FETCHML_KEYS_ISOLATED)"],
-      { encoding: "utf8", env, timeout: 30_000 },
-    );
+  // namespace only (pasta itself would fail, and a failing pasta refuses the run).
+  it.each([
+    {
+      host: "a host whose only interface is loopback",
+      enter: ["--net", "sh", "-c", 'ip link set lo up && exec sh "$0" "$@"'],
+      reason: "no network interface with a default route other than loopback (pasta starts from one)",
+    },
+    {
+      host: "a container without /dev/net/tun",
+      enter: ["--mount", "sh", "-c", 'mount -t tmpfs tmpfs /dev/net && exec sh "$0" "$@"'],
+      reason: "/dev/net/tun does not exist here (pasta needs it)",
+    },
+  ])("says so and runs the command on $host", ({ enter, reason }) => {
+    const r = spawnSync("unshare", [...enter, SCRIPT, NODE, "-e", "console.log(process.env.FETCHML_KEYS_ISOLATED)"], {
+      encoding: "utf8",
+      env,
+      timeout: 30_000,
+    });
     expect([r.status, r.stdout.trim()]).toEqual([0, "0"]);
     expect(r.stderr.trim().split("\n")).toEqual([
-      "fetchml-keys: not isolated: no network interface with a default route other than loopback (pasta starts from one); other local users can connect to the engine's and plugins' unauthenticated gRPC ports during this run (read the keys, run commands as you)",
-    ]);
-  });
-
-  it("says so and runs the command where /dev/net/tun does not exist (a container without it)", () => {
-    const r = spawnSync(
-      "unshare",
-      [
-        "--mount",
-        "sh",
-        "-c",
-        'mount -t tmpfs tmpfs /dev/net && exec sh "$0" "$@"',
-        SCRIPT,
-        NODE,
-        "-e",
-        "console.log(process.env.FETCHML_KEYS_ISOLATED)",
-      ],
-      { encoding: "utf8", env, timeout: 30_000 },
-    );
-    expect([r.status, r.stdout.trim()]).toEqual([0, "0"]);
-    expect(r.stderr.trim().split("\n")).toEqual([
-      "fetchml-keys: not isolated: /dev/net/tun does not exist here (pasta needs it); other local users can connect to the engine's and plugins' unauthenticated gRPC ports during this run (read the keys, run commands as you)",
+      `fetchml-keys: not isolated: ${reason}; other local users can connect to the engine's and plugins' unauthenticated gRPC ports during this run (read the keys, run commands as you)`,
     ]);
   });
 
