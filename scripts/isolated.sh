@@ -83,15 +83,20 @@ case "${1:-}" in
     uid=$2 gid=$3 mode=$4 TMPDIR=$5
     shift 5
     export TMPDIR
-    # This mount namespace's own (unshare makes its mounts private): it ends with the last
-    # process of the run, kill -9 included, and takes every file in it along. Where a tmpfs
-    # cannot be mounted, the directory is still 0700 and removed when the run ends.
-    mount -t tmpfs -o mode=0700,nosuid,nodev tmpfs "$TMPDIR" 2>/dev/null || :
+    # A tmpfs of this mount namespace's own (unshare makes its mounts private) on the mount
+    # point: it ends with the last process of the run, kill -9 included, and takes every file
+    # in it along. Where none can be mounted, a fresh 0700 directory below the mount point,
+    # removed when the run ends (a kill -9 leaves that one).
+    fallback=""
+    if ! mount -t tmpfs -o mode=0700,nosuid,nodev tmpfs "$TMPDIR" 2>/dev/null; then
+      TMPDIR=$(mktemp -d "$TMPDIR/run.XXXXXX") fallback=$TMPDIR
+      trap 'rm -rf "$fallback"' EXIT
+    fi
     caller=""
     [ "$uid" = 0 ] || caller="--map-user=$uid --map-group=$gid"
     if [ "$mode" = net ]; then
       dir=$(mktemp -d)
-      trap 'rm -rf "$dir"' EXIT
+      trap 'rm -rf "$dir" ${fallback:+"$fallback"}' EXIT
       mkfifo "$dir/go"
       # shellcheck disable=SC2086
       FETCHML_KEYS_ISOLATED=1 spawn unshare --net $caller sh "$self" --net "$dir/go" "$@"
@@ -185,10 +190,16 @@ if [ "$uid" != 0 ]; then
   export FETCHML_KEYS_OWNERS
 fi
 
-# The run's TMPDIR (a tmpfs inside, see --pid1); here only an empty directory is left, by a
-# kill -9 of this shell.
-run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/fetchml-keys-run.XXXXXX")
-trap 'rm -rf "$run_tmp"' EXIT
+# The mount point of the run's TMPDIR (a tmpfs, see --pid1): one per user,
+# <tmp>/fetchml-keys-run-<uid>, this user's own 0700 directory. Every run mounts its own tmpfs
+# there, each in its own mount namespace, so the directory itself stays empty and is never
+# removed: a kill -9 leaves nothing behind. A name another account took first (or a link) is
+# not used: a fresh directory instead, removed when the run ends.
+run_tmp=${TMPDIR:-/tmp}/fetchml-keys-run-$uid
+if ! mkdir "$run_tmp" 2>/dev/null && ! { [ -d "$run_tmp" ] && [ ! -L "$run_tmp" ] && [ "$(stat -c %u.%a -- "$run_tmp")" = "$uid.700" ]; }; then
+  run_tmp=$(mktemp -d "${TMPDIR:-/tmp}/fetchml-keys-run.XXXXXX")
+  trap 'rm -rf "$run_tmp"' EXIT
+fi
 
 # This shell stays the process the caller sees (its pid, its signals); the namespace's init
 # dies with it even on SIGKILL (--pdeathsig here, --kill-child in unshare).

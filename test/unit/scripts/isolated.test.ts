@@ -97,7 +97,7 @@ describe("scripts/isolated.sh", () => {
     expect(JSON.parse(r.stdout)).toEqual({ stdin: "y\n", int: 0, quit: 0 });
   });
 
-  it("gives the command a TMPDIR of its own (a tmpfs, 0700) and umask 077; nothing of it is left after the run, or after a kill -9", async () => {
+  it("gives the command a TMPDIR of its own (a tmpfs, 0700) and umask 077; after the run, or a kill -9, only the empty mount point is left", async () => {
     const shared = path.join(dir, "shared-tmp");
     fs.mkdirSync(shared, { recursive: true });
     fs.chmodSync(shared, 0o1777);
@@ -109,10 +109,16 @@ describe("scripts/isolated.sh", () => {
     const done = isolated(probe, { TMPDIR: shared, FETCHML_KEYS_ISOLATION: "off" });
     expect(done.status, done.stderr).toBe(0);
     const inside = JSON.parse(fs.readFileSync(report, "utf8"));
-    expect(path.dirname(inside.t)).toBe(shared);
+    const mountPoint = path.join(shared, `fetchml-keys-run-${process.getuid!()}`);
+    expect(inside.t).toBe(mountPoint);
     expect(inside.mount).toMatch(/ - tmpfs /);
     expect([inside.mode, inside.umask]).toEqual([0o700, 0o077]);
-    expect(fs.readdirSync(shared)).toEqual([]);
+    const onlyTheMountPoint = () => {
+      expect(fs.readdirSync(shared)).toEqual([path.basename(mountPoint)]);
+      expect(fs.readdirSync(mountPoint)).toEqual([]);
+      expect(fs.statSync(mountPoint).mode & 0o777).toBe(0o700);
+    };
+    onlyTheMountPoint();
 
     const child = spawn("sh", [SCRIPT, NODE, "-e", `${probe} setInterval(() => {}, 1000);`], {
       env: { ...env, TMPDIR: shared, FETCHML_KEYS_ISOLATION: "off" },
@@ -123,10 +129,23 @@ describe("scripts/isolated.sh", () => {
     while (!fs.existsSync(report) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     child.kill("SIGKILL");
     await new Promise((r) => child.once("exit", r));
-    // The directory the killed wrapper could not remove, empty: the file was on the run's tmpfs only.
-    const left = fs.readdirSync(shared);
-    expect(left.length).toBeLessThanOrEqual(1);
-    for (const name of left) expect(fs.readdirSync(path.join(shared, name))).toEqual([]);
+    // The file was on the run's tmpfs only, gone with it.
+    onlyTheMountPoint();
+  });
+
+  it("does not use a mount point another account made first: a fresh directory instead, removed after the run", () => {
+    const shared = path.join(dir, "taken-tmp");
+    fs.mkdirSync(shared);
+    fs.chmodSync(shared, 0o1777);
+    const taken = path.join(shared, `fetchml-keys-run-${process.getuid!()}`);
+    fs.mkdirSync(taken, { mode: 0o777 });
+    fs.chownSync(taken, 65534, 65534);
+    const r = isolated(`console.log(process.env.TMPDIR)`, { TMPDIR: shared, FETCHML_KEYS_ISOLATION: "off" });
+    expect(r.status, r.stderr).toBe(0);
+    expect(path.dirname(r.stdout.trim())).toBe(shared);
+    expect(r.stdout.trim()).not.toBe(taken);
+    expect(fs.readdirSync(shared)).toEqual([path.basename(taken)]);
+    expect(fs.readdirSync(taken)).toEqual([]);
   });
 
   it("passes TERM on to the command", async () => {
