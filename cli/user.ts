@@ -12,6 +12,7 @@ import { ConfigError } from "../config/problems";
 import { createNewFile, replaceFile } from "../lib/atomicFile";
 import { now } from "../lib/keyPlan";
 import { FileLocked, lockFile } from "../lib/fileLock";
+import { newFileProblem } from "../lib/safePath";
 import { editStackFile, lineDiff, settingsOf, StackFileError, type UserEdit } from "../lib/stackFile";
 import { CommandError } from "./commandError";
 import type { Options } from "./options";
@@ -179,6 +180,14 @@ async function handover(stack: Stack, name: string, options: Options): Promise<n
     if (!fs.statSync(path.dirname(out), { throwIfNoEntry: false })?.isDirectory())
       throw new UserCommandError(`${out}: the directory ${path.dirname(out)} does not exist; choose a file in an existing directory`);
     if (fs.lstatSync(out, { throwIfNoEntry: false })) throw new UserCommandError(exists(out));
+    // The natural place, the user's own ~/.ml, is the user's to redirect (a link on the way):
+    // the key would be made wherever that account chose, by root too.
+    const unsafe = newFileProblem(out);
+    if (unsafe)
+      throw new UserCommandError(
+        `${out}: ${unsafe}, so that account could choose where the file is made; nothing was written. ` +
+          `Choose a file in a directory of yours (such as ./${name}.toml), then hand it over from there`,
+      );
     try {
       // A new file only, made whole then linked in: whatever appears at the name meanwhile (in
       // /tmp, another account's file or link) makes it fail; nothing there is ever adopted.

@@ -30,6 +30,30 @@ export function assertSafePath(file: string, label: string, uid = process.geteui
   for (const step of stepsOnTheWay(file, label)) checkDirectory(step, uid, label, owners);
 }
 
+/**
+ * For a NEW file that createNewFile makes (a key handed over): the first directory on the way
+ * that another account could use to choose where the file is made, as "<dir> belongs to ..."
+ * or "<dir> is writable by ...", or undefined. The same walk as assertSafePath, with one
+ * difference: the directory that holds the file may be a shared sticky one such as /tmp, since
+ * createNewFile takes over no name someone else made and the sticky bit keeps the file made
+ * there. An owner this run cannot see (only an ordinary admin's isolated run, whose user
+ * namespace hides root and other accounts alike) is passed over: such a run makes files only
+ * where that admin could anyway, never as root.
+ */
+export function newFileProblem(file: string, uid = process.geteuid?.() ?? 0, owners = ownersFromEnvironment()): string | undefined {
+  const trusted = (owner: number) => owner === 0 || owner === uid;
+  for (const { dir, stat, entryPath, entry, holdsTarget } of stepsOnTheWay(file, file)) {
+    const owner = ownerOf(dir, stat, owners);
+    if (!owner) continue;
+    if (!trusted(owner.uid)) return `${dir} belongs to ${userName(owner.uid)}`;
+    if ((stat.mode & 0o022) === 0) continue;
+    const entryUid = entry && ownerOf(entryPath, entry, owners)?.uid;
+    if (stat.mode & 0o1000 && (holdsTarget || (entryUid !== undefined && trusted(entryUid)))) continue;
+    return `${dir} is writable by ${stat.mode & 0o002 ? "every account" : `group ${groupName(owner.gid)}`}`;
+  }
+  return undefined;
+}
+
 /** One directory the path is resolved through, and the entry looked up in it (undefined: missing). */
 interface Step {
   dir: string;

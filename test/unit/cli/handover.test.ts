@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
 import { createNewFile } from "../../../lib/atomicFile";
+import { userName } from "../../../lib/safePath";
 
 const NOBODY = 65534;
 const KEY = 'api_key = "K3y0fAl1ceK3y0fAl1ceK3y0fAl1ceK3y0fAl1ceK3y0fAl1"\n';
@@ -96,12 +97,12 @@ describe("createNewFile", () => {
  * output is alice's ml config. `plant`: put there right after the command's own check found the
  * name free. Every write of the key is recorded with the owner and mode of the file it went into.
  */
-function handover(plant?: Plant): { code?: number; error?: string; writes: { uid: number; mode: number }[] } {
+function handover(plant?: Plant, target = out): { code?: number; error?: string; writes: { uid: number; mode: number }[] } {
   const script = `
     const fs = require("fs");
     const { spawnSync } = require("child_process");
     const { userCommand } = require(${JSON.stringify(path.join(PROJECT_ROOT, "dist", "cli", "user.js"))});
-    const out = ${JSON.stringify(out)};
+    const out = ${JSON.stringify(target)};
     const plant = ${plant ? plantScript(plant) : "undefined"};
     let planted = !plant;
     for (const name of ["existsSync", "lstatSync", "statSync"]) {
@@ -146,6 +147,36 @@ describe("user handover --out", () => {
     fs.symlinkSync(`${victim}.missing`, out);
     expect(handover()).toEqual({ error: `UserCommandError: ${out} exists; choose a new file (it is created 0600)`, writes: [] });
     expect(fs.readdirSync(dir)).toEqual(["alice.toml"]);
+  });
+
+  it("refuses a file whose way passes through another account's directory (dave made ~/.ml a link), writing nothing anywhere", () => {
+    const base = path.dirname(dir);
+    const rootOnly = path.join(base, "root-only");
+    fs.mkdirSync(rootOnly, { mode: 0o700 });
+    const home = path.join(base, "home", "dave");
+    fs.mkdirSync(home, { recursive: true });
+    fs.chownSync(home, NOBODY, NOBODY);
+    const link = spawnSync(
+      "setpriv",
+      [
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        "--clear-groups",
+        "/usr/bin/python3",
+        "-c",
+        `import os; os.symlink(${JSON.stringify(rootOnly)}, ${JSON.stringify(path.join(home, ".ml"))})`,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(link.stderr).toBe("");
+    const target = path.join(home, ".ml", "config.toml");
+    expect(handover(undefined, target)).toEqual({
+      error:
+        `UserCommandError: ${target}: ${home} belongs to ${userName(NOBODY)}, so that account could choose where the file is made; ` +
+        "nothing was written. Choose a file in a directory of yours (such as ./alice.toml), then hand it over from there",
+      writes: [],
+    });
+    expect([fs.readdirSync(rootOnly), fs.readdirSync(home)]).toEqual([[], [".ml"]]);
   });
 
   for (const plant of PLANTS) {

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
-import { assertSafePath, OWNERS_VARIABLE, ownersOnTheWay } from "../../../lib/safePath";
+import { assertSafePath, newFileProblem, OWNERS_VARIABLE, ownersOnTheWay } from "../../../lib/safePath";
 
 const NOBODY = 65534;
 let dir: string;
@@ -21,6 +21,34 @@ const mkdir = (name: string, mode = 0o755, owner = process.geteuid!()) => {
   if (owner !== process.geteuid!()) fs.chownSync(d, owner, owner);
   return d;
 };
+
+describe("newFileProblem (a new file made by createNewFile, such as a handed-over key)", () => {
+  it("accepts a shared sticky directory such as /tmp as the file's own, refuses one others can write or own, and a link they made", () => {
+    expect(newFileProblem(path.join(mkdir("tmp", 0o1777), "alice.toml"))).toBeUndefined();
+    expect(newFileProblem(path.join(mkdir("open", 0o777), "alice.toml"))).toBe(`${dir}/open is writable by every account`);
+    expect(newFileProblem(path.join(mkdir("team", 0o775), "alice.toml"))).toMatch(new RegExp(`^${dir}/team is writable by group `));
+    const home = mkdir("home/dave", 0o755, NOBODY);
+    expect(newFileProblem(path.join(home, "alice.toml"))).toBe(`${home} belongs to nobody (uid ${NOBODY})`);
+    // A link in a root-owned sticky directory, made by another account: its target decides nothing.
+    fs.chmodSync(dir, 0o755);
+    const mine = mkdir("mine", 0o700);
+    const shared = mkdir("shared", 0o1777);
+    const r = spawnSync(
+      "setpriv",
+      [
+        `--reuid=${NOBODY}`,
+        `--regid=${NOBODY}`,
+        "--clear-groups",
+        "/usr/bin/python3",
+        "-c",
+        `import os; os.symlink(${JSON.stringify(mine)}, ${JSON.stringify(`${shared}/ml`)})`,
+      ],
+      { encoding: "utf8" },
+    );
+    expect(r.stderr).toBe("");
+    expect(newFileProblem(path.join(shared, "ml", "alice.toml"))).toBe(`${shared} is writable by every account`);
+  });
+});
 
 describe("assertSafePath", () => {
   it("accepts a path under directories only root and this user can change, through a sticky /tmp above them", () => {
