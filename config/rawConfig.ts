@@ -2,9 +2,10 @@
  * Where stack config comes from: the stack file of a stack, and the `<namespace>:<key>` strings
  * Pulumi hands over, turned into the plain object the schema (config/schema.ts) checks.
  */
+import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseJsonOr } from "../lib/json";
-import { unwrap } from "./problems";
+import { formatPath, unwrap } from "./problems";
 import { stackConfigSchema } from "./schema";
 
 export const CONFIG_NAMESPACE = "fetchml-keys";
@@ -54,4 +55,64 @@ export function strayKeys(keys: readonly string[]): string[] {
 /** The stack file of a stack, relative to the project root (Pulumi.yaml's stackConfigDir). */
 export function stackFileName(stack: string): string {
   return `stacks/Pulumi.${stack}.yaml`;
+}
+
+/** The one kind of setting that is a secret: an SSH deploy key (`servers[N].privateKey`). */
+function secretBelongsAt(path: readonly PropertyKey[]): boolean {
+  return path.length === 3 && path[0] === "servers" && typeof path[1] === "number" && path[2] === "privateKey";
+}
+
+/**
+ * Settings holding a secret where none belongs, as config paths. A `secure:` value is not bound
+ * to its key: a pull request that copies the deploy key's ciphertext to `authConfigPath` gets it
+ * decrypted as a path, and a message quoting part of it (its directory, its first characters)
+ * prints that part of the key, which Pulumi's filter (the whole value only) does not catch.
+ * Read from the stack file's own `secure:` leaves (exact, nested ones included) and from the
+ * top-level keys the engine marks secret (config from anywhere else).
+ */
+export function misplacedSecrets(
+  stackText: string | undefined,
+  secretKeys: readonly string[],
+  namespace = CONFIG_NAMESPACE,
+): PropertyKey[][] {
+  const found = new Map<string, PropertyKey[]>();
+  const note = (path: PropertyKey[]) => {
+    if (!secretBelongsAt(path)) found.set(formatPath(path), path);
+  };
+  for (const key of secretKeys)
+    if (key.startsWith(`${namespace}:`) && key !== `${namespace}:servers`) note([key.slice(namespace.length + 1)]);
+  const walk = (node: unknown, path: PropertyKey[]): void => {
+    if (Array.isArray(node)) node.forEach((item, i) => walk(item, [...path, i]));
+    else if (node !== null && typeof node === "object") {
+      const entries = Object.entries(node);
+      if (entries.length === 1 && entries[0][0] === "secure") note(path);
+      else for (const [k, v] of entries) walk(v, [...path, k]);
+    }
+  };
+  const config = stackConfigOf(stackText);
+  for (const [fullKey, value] of Object.entries(config)) {
+    if (fullKey.startsWith(`${namespace}:`)) walk(value, [fullKey.slice(namespace.length + 1)]);
+  }
+  return [...found.values()];
+}
+
+/** The stack file's `config:` map, or nothing where there is no readable stack file (then only the engine's list counts). */
+function stackConfigOf(stackText: string | undefined): Record<string, unknown> {
+  if (stackText === undefined) return {};
+  try {
+    const doc: unknown = parseYaml(stackText);
+    const config = doc !== null && typeof doc === "object" ? (doc as Record<string, unknown>).config : undefined;
+    return config !== null && typeof config === "object" ? (config as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
+/** What is said about a misplaced secret: where, never any of its value. */
+export function misplacedSecretProblem(path: PropertyKey[]): string {
+  return (
+    `${formatPath(path)}: is a secret (secure:), and only servers[].privateKey may be one; its value is not shown. ` +
+    `A secret here is decrypted and used as plain text: whoever put it there may have copied another setting's ciphertext. ` +
+    `Set it again as plain text (pulumi config set, without --secret)`
+  );
 }

@@ -1,21 +1,62 @@
 /** The stack's settings, read from the engine's config and validated whole before anything is read or declared: a bad config changes nothing. */
 import * as pulumi from "@pulumi/pulumi";
 import { exposureProblems } from "../config/exposure";
-import { ConfigError } from "../config/problems";
-import { readNamespace, stackFileName, strayKeys } from "../config/rawConfig";
+import { ConfigError, formatPath } from "../config/problems";
+import { misplacedSecretProblem, misplacedSecrets, readNamespace, stackFileName, strayKeys } from "../config/rawConfig";
 import { parseSettings, type Settings } from "../config/settings";
+import { readFileIfExists } from "../lib/atomicFile";
 import { refusal } from "./refusal";
 
 export function loadSettings(): Settings {
+  const file = stackFileName(pulumi.getStack());
   try {
     const config = pulumi.runtime.allConfig();
-    const settings = parseSettings(readNamespace(config), strayKeys(Object.keys(config)));
+    const misplaced = misplacedSecrets(readFileIfExists(file), secretKeys(Object.keys(config)));
+    const settings = parseWithout(readNamespace(config), misplaced, strayKeys(Object.keys(config)));
     const exposed = exposureProblems(settings, pulumi.getStack());
     if (exposed.length > 0) throw new ConfigError(exposed);
     return settings;
   } catch (e) {
     // Named by its file: the engine's own framing around a program's error never says which file.
-    if (e instanceof ConfigError) throw refusal(`${stackFileName(pulumi.getStack())}: ${e.message}`);
+    if (e instanceof ConfigError) throw refusal(`${file}: ${e.message}`);
     throw e;
   }
+}
+
+/**
+ * Parses the config with each misplaced secret taken out, so that no check ever sees (or quotes)
+ * its value; every other problem is still named, all at once.
+ */
+function parseWithout(config: Record<string, unknown>, misplaced: PropertyKey[][], stray: string[]): Settings {
+  if (misplaced.length === 0) return parseSettings(config, stray);
+  for (const path of misplaced) removeAt(config, path);
+  const names = misplaced.map(formatPath);
+  let others: string[] = [];
+  try {
+    parseSettings(config, stray);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    // "<path>: missing" for a setting taken out here says nothing new.
+    others = e.problems.filter((p) => !names.some((name) => p.startsWith(`${name}:`)));
+  }
+  throw new ConfigError([...misplaced.map(misplacedSecretProblem), ...others]);
+}
+
+function removeAt(root: Record<string, unknown>, path: PropertyKey[]): void {
+  let node: unknown = root;
+  for (const segment of path.slice(0, -1)) {
+    if (node === null || typeof node !== "object") return;
+    node = (node as Record<PropertyKey, unknown>)[segment];
+  }
+  if (node !== null && typeof node === "object") delete (node as Record<PropertyKey, unknown>)[path[path.length - 1]];
+}
+
+/**
+ * The engine's list of top-level keys holding a secret, as the SDK reads it for
+ * `Config.get` (inline programs too); internal to the SDK, so its presence is tested.
+ */
+export function secretKeys(keys: string[]): string[] {
+  const isConfigSecret = (pulumi.runtime as { isConfigSecret?: (key: string) => boolean }).isConfigSecret;
+  if (!isConfigSecret) throw new Error("@pulumi/pulumi no longer has runtime.isConfigSecret: misplaced secrets cannot be found");
+  return keys.filter((key) => isConfigSecret(key));
 }

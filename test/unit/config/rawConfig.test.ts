@@ -1,0 +1,53 @@
+/** Where a secret may sit in stack config: the deploy key only (config/rawConfig.ts misplacedSecrets). */
+import * as pulumi from "@pulumi/pulumi";
+import { describe, expect, it } from "vitest";
+import { formatPath } from "../../../config/problems";
+import { misplacedSecretProblem, misplacedSecrets } from "../../../config/rawConfig";
+import { secretKeys } from "../../../program/loadSettings";
+
+const stackFile = (config: string) => `encryptionsalt: v1:abc\nconfig:\n${config}`;
+
+describe("misplacedSecrets", () => {
+  it("finds every secure: leaf of the stack file but servers[N].privateKey, nested ones included", () => {
+    const text = stackFile(
+      [
+        "  fetchml-keys:authConfigPath:",
+        "    secure: v1:aaa",
+        "  fetchml-keys:servers:",
+        "    - host: gpu-box",
+        "      configPath:",
+        "        secure: v1:bbb",
+        "      privateKey:",
+        "        secure: v1:ccc",
+        "    - host: other",
+        "      privateKey:",
+        "        secure: v1:ddd",
+        "  fetchml-keys:users:",
+        "    alice:",
+        "      role:",
+        "        secure: v1:eee",
+        "  random:whatever:",
+        "    secure: v1:fff",
+      ].join("\n"),
+    );
+    expect(misplacedSecrets(text, []).map(formatPath)).toEqual(["authConfigPath", "servers[0].configPath", "users.alice.role"]);
+  });
+
+  it("counts a whole secret servers list, and the engine's secret top-level keys (config from elsewhere), but no other namespace", () => {
+    expect(misplacedSecrets(stackFile("  fetchml-keys:servers:\n    secure: v1:aaa\n"), []).map(formatPath)).toEqual(["servers"]);
+    const engine = ["fetchml-keys:deliveryDir", "fetchml-keys:servers", "random:seed"];
+    expect(misplacedSecrets(undefined, engine).map(formatPath)).toEqual(["deliveryDir"]);
+    expect(misplacedSecrets("not: [valid", engine).map(formatPath)).toEqual(["deliveryDir"]);
+  });
+
+  it("says where, and never any of the value", () => {
+    expect(misplacedSecretProblem(["servers", 0, "configPath"])).toMatch(
+      /^servers\[0\]\.configPath: is a secret \(secure:\), and only servers\[\]\.privateKey may be one; its value is not shown\./,
+    );
+  });
+
+  it("reads the engine's list of secret keys through the SDK (internal there, so this fails if it goes)", () => {
+    pulumi.runtime.setAllConfig({ "fetchml-keys:a": "x", "fetchml-keys:b": "y" }, ["fetchml-keys:b"]);
+    expect(secretKeys(["fetchml-keys:a", "fetchml-keys:b"])).toEqual(["fetchml-keys:b"]);
+  });
+});
