@@ -257,6 +257,17 @@ describe("server config limits, the same at preview (readApiKeys) and at up (mer
     return `${lines.join("\n")}\nauth:\n  api_keys:\n    alice:\n      hash: "${h("a")}"\n`;
   };
 
+  it("refuses an entry name with a line break or a direction mark (it could forge plan lines), at preview and at up, naming it escaped", () => {
+    for (const name of ["x\\nno access changes", "x\\u001b[2K", "bob\\u202e", "x\\u2028y"]) {
+      const text = `auth:\n  api_keys:\n    "${name}":\n      hash: "${h("a")}"\n`;
+      for (const read of both(text))
+        expect(read).toThrow(
+          `api.yaml: line 3 column 5: the entry name "${name.replace("\\n", "\\u000a")}" holds a control or text-direction character`,
+        );
+    }
+    expect([...readApiKeys(`auth:\n  api_keys:\n    "ünïcode-ok":\n      hash: "${h("a")}"\n`, "x").keys()]).toEqual(["ünïcode-ok"]);
+  });
+
   it("refuses an alias bomb with the line and column of the expansion", () => {
     for (const read of both(laughs(9)))
       expect(read).toThrow(/^api\.yaml: line \d+ column \d+: its aliases \(\*name\) expand to more than 100 copies/);
