@@ -18,6 +18,8 @@ import { DEV_PASSPHRASE } from "../config/exposure";
 import { stackFileName } from "../config/rawConfig";
 // index.ts uses `export =`: with esModuleInterop the default import is the program function.
 import program from "../index";
+import { backendUrlProblem } from "./backend";
+import { CommandError } from "./commandError";
 import { ensureEngine, type Engine } from "./engine";
 import { PROJECT_NAME, PROJECT_ROOT } from "./paths";
 import { choosePlugins, enginePath, type PluginChoice } from "./plugins";
@@ -73,6 +75,8 @@ export function engineEnvironment(
   plugins: PluginChoice[],
 ): Record<string, string> {
   const base = { ...process.env, ...extra } as Record<string, string>;
+  const backend = backendUrlProblem(base.PULUMI_BACKEND_URL, base);
+  if (backend) throw new CommandError(backend);
   const envVars: Record<string, string> = { ...extra, PATH: enginePath(plugins, base.PATH), PULUMI_SKIP_UPDATE_CHECK: "true" };
   // Each plugin is installed or offline: never reach for the network to fetch one (unless
   // the admin forced the real plugins, which the engine may then download).

@@ -1,8 +1,10 @@
 /**
  * A throw-away PostgreSQL cluster for the team-mode tests: Debian's binaries, a data directory
  * in a temp dir, listening on a free loopback port only (no Unix socket others could reach),
- * password authentication (scram) for one superuser `pulumi` with a random password. As root
- * it runs as the `postgres` account (PostgreSQL refuses to run as root).
+ * password authentication (scram) for one superuser `pulumi` with a random password, TLS with a
+ * certificate of a throw-away CA, which clients verify (sslmode=verify-full, as README says and
+ * the runner requires). As root it runs as the `postgres` account (PostgreSQL refuses to run as
+ * root).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -50,6 +52,7 @@ export class TestPostgres {
       fs.chownSync(pwfile, uid, gid);
     }
     fs.chmodSync(dir, 0o700);
+    makeCertificates(dir);
     const [cmd, args] = asServerUser(path.join(bin, "initdb"), [
       "-D",
       data,
@@ -73,7 +76,7 @@ export class TestPostgres {
    */
   url(table: string, options: { password?: boolean } = {}): string {
     const user = options.password === false ? "pulumi" : `pulumi:${this.password}`;
-    return `postgres://${user}@127.0.0.1:${this.port}/postgres?sslmode=disable&table=${table}`;
+    return `postgres://${user}@127.0.0.1:${this.port}/postgres?sslmode=verify-full&sslrootcert=${this.dir}/ca.pem&table=${table}`;
   }
 
   /** Every row of a state table, as text (what an admin with database access could read). */
@@ -99,6 +102,12 @@ export class TestPostgres {
       "unix_socket_directories=",
       "-c",
       "fsync=off",
+      "-c",
+      "ssl=on",
+      "-c",
+      `ssl_cert_file=${path.join(this.dir, "server.pem")}`,
+      "-c",
+      `ssl_key_file=${path.join(this.dir, "server.key")}`,
     ]);
     const server = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
     this.server = server;
@@ -125,4 +134,38 @@ export class TestPostgres {
     await this.stopServer();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A CA (ca.pem) and the server's certificate for 127.0.0.1 it signed (server.pem, server.key: the server's own, 0600). */
+function makeCertificates(dir: string): void {
+  const openssl = (args: string[]) => {
+    const r = spawnSync("openssl", args, { encoding: "utf8", cwd: dir });
+    if (r.status !== 0) throw new Error(`openssl ${args[0]} failed: ${r.stderr}`);
+  };
+  const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
+  openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=fetchml-keys test CA"]);
+  openssl(["req", ...ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1"]);
+  fs.writeFileSync(path.join(dir, "san.cnf"), "subjectAltName=IP:127.0.0.1\n");
+  openssl([
+    "x509",
+    "-req",
+    "-in",
+    "server.csr",
+    "-CA",
+    "ca.pem",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    "server.pem",
+    "-days",
+    "2",
+    "-extfile",
+    "san.cnf",
+  ]);
+  fs.rmSync(path.join(dir, "ca.key"));
+  fs.chmodSync(path.join(dir, "server.key"), 0o600);
+  const { uid, gid } = fs.statSync(dir);
+  for (const f of ["ca.pem", "server.pem", "server.key"]) fs.chownSync(path.join(dir, f), uid, gid);
+  fs.chmodSync(path.join(dir, "ca.pem"), 0o644);
 }

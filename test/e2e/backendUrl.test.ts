@@ -1,0 +1,118 @@
+/**
+ * The state database's password goes to no one but the database. Another local account
+ * (uid 65534) listens where the admin's PULUMI_BACKEND_URL points while the real PostgreSQL is
+ * not there (stopped, restarting): on the URL's loopback port, or as the Unix socket in a
+ * directory it can write. The engine's driver sent it the password for every sslmode below
+ * verify-ca, and over a socket whatever the URL said (attack40b F1, F1b: 3 of 3 each). Now the
+ * runner refuses such a URL before any engine starts, and verify-full holds on its own.
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../support/freePort";
+import { runRunner } from "../support/runner";
+
+const NOBODY = 65534;
+let dir: string;
+let port: number;
+const impostors: ChildProcess[] = [];
+
+/** The impostor as uid 65534, on a loopback port or in a socket directory. */
+function impostor(where: string[]): ChildProcess {
+  const script = path.join(__dirname, "..", "support", "fakePostgres.py");
+  const args = [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "/usr/bin/python3", script];
+  const child = spawn("setpriv", [...args, ...where.slice(0, 1), `${dir}/log`, `${dir}/cert.pem`, `${dir}/key.pem`, ...where.slice(1)], {
+    stdio: "ignore",
+  });
+  impostors.push(child);
+  return child;
+}
+
+beforeAll(async () => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "backend-url-"));
+  fs.chmodSync(dir, 0o755);
+  execFileSync(
+    "openssl",
+    [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:prime256v1",
+      "-nodes",
+      "-keyout",
+      `${dir}/key.pem`,
+      "-out",
+      `${dir}/cert.pem`,
+      "-days",
+      "1",
+      "-subj",
+      "/CN=127.0.0.1",
+    ],
+    { stdio: "ignore" },
+  );
+  fs.writeFileSync(`${dir}/log`, "");
+  fs.mkdirSync(`${dir}/sock`);
+  for (const f of ["key.pem", "cert.pem", "log", "sock"]) fs.chownSync(`${dir}/${f}`, NOBODY, NOBODY);
+  port = await freePort();
+  impostor([String(port)]);
+  impostor(["5432", `${dir}/sock`]);
+  const deadline = Date.now() + 10_000;
+  while (!fs.existsSync(`${dir}/sock/.s.PGSQL.5432`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  await new Promise((r) => setTimeout(r, 300));
+});
+
+afterAll(() => {
+  for (const child of impostors) child.kill();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** A runner preview against `url` with a fresh password: its result, and whether the impostor got the password. */
+async function preview(url: string): Promise<{ code: number | null; stderr: string; leaked: boolean }> {
+  const password = `pw${randomBytes(9).toString("hex")}`;
+  const r = await runRunner(["preview", "--stack", "dev"], { env: { PULUMI_BACKEND_URL: url, PGPASSWORD: password } });
+  expect(r.all).not.toContain(password);
+  return { code: r.code, stderr: r.stderr, leaked: fs.readFileSync(`${dir}/log`, "utf8").includes(password) };
+}
+
+describe("PULUMI_BACKEND_URL for PostgreSQL", () => {
+  it.each([
+    ["", "no sslmode (the driver's default, require, checks no certificate)"],
+    ["?sslmode=disable", "sslmode=disable (it checks no certificate)"],
+    ["?sslmode=require", "sslmode=require (it checks no certificate)"],
+  ])("%j: refused before any engine starts, the password sent nowhere", async (query, why) => {
+    const r = await preview(`postgres://pulumi@127.0.0.1:${port}/postgres${query}`);
+    expect(r.leaked).toBe(false);
+    expect([r.code, r.stderr]).toEqual([
+      1,
+      expect.stringContaining(
+        `fetchml-keys: PULUMI_BACKEND_URL (postgres://pulumi@127.0.0.1:${port}/postgres): ${why}, so whoever answers at 127.0.0.1 receives the password (at a loopback address, any account of this machine while the database is down)`,
+      ),
+    ]);
+    expect(r.stderr).toContain("Add sslmode=verify-full&sslrootcert=<your CA's certificate> to the URL");
+  });
+
+  it("a Unix socket in a directory another account owns: refused, even with sslmode=verify-full (no TLS over a socket)", async () => {
+    const sock = `${dir}/sock`;
+    const r = await preview(
+      `postgres://pulumi@/postgres?host=${sock}&port=5432&sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt`,
+    );
+    expect(r.leaked).toBe(false);
+    expect([r.code, r.stderr]).toEqual([
+      1,
+      expect.stringContaining(`its Unix socket directory ${sock} is not closed to other accounts (${sock} belongs to uid ${NOBODY})`),
+    ]);
+  });
+
+  it("verify-full (what README says): the engine takes no certificate but the CA's, and sends the impostor nothing", async () => {
+    const r = await preview(
+      `postgres://pulumi@127.0.0.1:${port}/postgres?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt`,
+    );
+    expect(r.leaked).toBe(false);
+    expect(r.code).not.toBe(0);
+  });
+});

@@ -1,0 +1,56 @@
+/** Which state backend URLs the runner starts an engine with (cli/backend.ts): the PostgreSQL password goes to the database only. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { backendUrlProblem } from "../../../cli/backend";
+
+let dir: string;
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "backend-"));
+  fs.chmodSync(dir, 0o755);
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+describe("backendUrlProblem", () => {
+  it("leaves other backends alone and accepts a verified TLS connection (in the URL or PGSSLMODE)", () => {
+    for (const url of [undefined, "", "file:///var/lib/state", "s3://bucket"]) expect(backendUrlProblem(url, {})).toBeUndefined();
+    expect(backendUrlProblem("postgres://pulumi@db.lan:5432/pulumi?sslmode=verify-full&sslrootcert=/ca.pem", {})).toBeUndefined();
+    expect(backendUrlProblem("postgresql://pulumi:pw@db.lan/pulumi?sslmode=verify-ca", {})).toBeUndefined();
+    expect(backendUrlProblem("postgres://pulumi@db.lan/pulumi", { PGSSLMODE: "verify-full" })).toBeUndefined();
+  });
+
+  it("refuses an unverified one, naming the URL without its password and the fix", () => {
+    const problem = backendUrlProblem("postgres://pulumi:s3cr3t@[::1]:5433/pulumi?sslmode=prefer", {});
+    expect(problem).toBe(
+      "PULUMI_BACKEND_URL (postgres://pulumi@[::1]:5433/pulumi): sslmode=prefer (it checks no certificate), so whoever answers " +
+        "at ::1 receives the password (at a loopback address, any account of this machine while the database is down). " +
+        'Add sslmode=verify-full&sslrootcert=<your CA\'s certificate> to the URL (README "State for a team")',
+    );
+    expect(backendUrlProblem("postgres://pulumi@db.lan/pulumi?sslmode=verify-full", { PGSSLMODE: "disable" })).toBeUndefined();
+    expect(backendUrlProblem("postgres://pulumi@db.lan/pulumi?sslmode=disable", { PGSSLMODE: "verify-full" })).toMatch(/sslmode=disable/);
+  });
+
+  it("refuses a password in the query (printed unmasked), never showing it", () => {
+    const problem = backendUrlProblem("postgres://pulumi@db.lan/pulumi?sslmode=verify-full&password=s3cr3t", {});
+    expect(problem).toMatch(/the password is in its query \(password=\)/);
+    expect(problem).not.toContain("s3cr3t");
+  });
+
+  it("over a Unix socket (no TLS there): accepts a directory closed to others, refuses a shared or foreign one", () => {
+    const own = path.join(dir, "run");
+    fs.mkdirSync(own, { mode: 0o2775 });
+    expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${own}`, {})).toBeUndefined();
+    const shared = path.join(dir, "tmp");
+    fs.mkdirSync(shared);
+    fs.chmodSync(shared, 0o1777);
+    expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${shared}&sslmode=verify-full`, {})).toMatch(
+      new RegExp(
+        `its Unix socket directory ${shared} is not closed to other accounts \\(${shared} is writable by every account, mode 1777\\)`,
+      ),
+    );
+    fs.chownSync(own, 65534, 65534);
+    expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${own}`, {})).toMatch(/belongs to uid 65534/);
+    expect(backendUrlProblem("postgres://pulumi@/pulumi", { PGHOST: shared })).toMatch(/not closed to other accounts/);
+  });
+});
