@@ -92,6 +92,21 @@ describe("CI workflows", () => {
     expect(readme).not.toMatch(/repository secret|from the secret `STATE_PGPASSWORD`/);
   });
 
+  it("restore no cache in a job that holds secrets", () => {
+    // A cache is shared by every job of a ref (one pull request: refs/pull/N/merge) and restored
+    // with tar -P into the checkout: a job without secrets, which runs unapproved, could save one
+    // that overwrites scripts/build.sh for the approved job (attack40b F2).
+    for (const w of workflows) {
+      for (const [name, job] of Object.entries<any>(w.doc.jobs)) {
+        if (!JSON.stringify(job).includes("secrets.")) continue;
+        for (const step of job.steps ?? []) {
+          expect(step.with?.cache, `${w.file}: job ${name}, ${step.uses ?? step.run}`).toBeUndefined();
+          expect(String(step.uses ?? ""), `${w.file}: job ${name}`).not.toMatch(/^actions\/cache\b/);
+        }
+      }
+    }
+  });
+
   it("give a pull request's code no secrets before a reviewer approves it, and run no dependency install scripts", () => {
     for (const w of workflows) {
       const onPullRequest = Object.keys(w.doc.on ?? w.doc[true as never] ?? {}).includes("pull_request");
