@@ -4,6 +4,7 @@
  * lines; ConfigError carries all of them at once.
  */
 import { z } from "zod";
+import { escapeUnprintable } from "../lib/printable";
 import { stackConfigSchema } from "./schema";
 
 export class ConfigError extends Error {
@@ -90,6 +91,7 @@ const SECRET = Symbol("secret");
 /** A value as it would be typed in config, cut short so a pasted blob cannot flood the log. */
 export function show(value: unknown): string {
   if (value === SECRET) return "[secret]";
-  const text = JSON.stringify(value) ?? String(value);
+  // JSON escapes C0 controls; the rest of what could forge a line is escaped too.
+  const text = escapeUnprintable(JSON.stringify(value) ?? String(value));
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

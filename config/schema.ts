@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { linuxPath } from "../lib/linuxPath";
+import { printable, UNPRINTABLE_RULE } from "../lib/printable";
 import { localTargetSpec, serverSchema } from "../targets/spec";
 import { PERMISSIONS, ROLES } from "./roles";
 
@@ -57,11 +58,12 @@ export const bitwardenSchema = z.strictObject({
   itemPrefix: z
     .string()
     .regex(/^[^\n\r]{1,64}$/, { error: "must be 1-64 characters on one line" })
+    .refine(printable, { error: UNPRINTABLE_RULE })
     .optional(),
   /** What revoking a user does to their item: move to trash, delete for good, or leave it. */
   onRevoke: z.enum(REVOKE_POLICIES).optional(),
   /** A `bw` executable to use instead of the project's pinned @bitwarden/cli. */
-  cli: z.string().min(1).optional(),
+  cli: z.string().min(1).refine(printable, { error: UNPRINTABLE_RULE }).optional(),
 });
 
 export const defaultsSchema = z.strictObject({

@@ -6,6 +6,7 @@
  */
 import { type Document, isCollection, isMap, isNode, isPair, isScalar, isSeq, type Pair, parseDocument, visit, type YAMLMap } from "yaml";
 import { AdminError } from "./adminError";
+import { printable, quoteUnprintable, UNPRINTABLE_RULE } from "./printable";
 
 /**
  * What a server config may be (README "Limits"). A real FetchML config is a few KiB; one
@@ -128,15 +129,14 @@ export function locateApiKeys(doc: Document.Parsed, source: string, label: strin
   refuseCopied(doc, source, label, keys, "auth.api_keys");
   for (const pair of keys.items) {
     if (!isScalar(pair.key)) throw refuseAt(label, source, pair.key, "an entry of auth.api_keys is not named by a plain user name");
-    // Names are printed in the plan a reviewer reads: a line break or a direction mark in one
-    // (whoever may write this file) could forge lines of it, "no access changes" included.
+    // Names are printed in the plan a reviewer reads (lib/printable.ts).
     const name = String(pair.key.value);
-    if (UNPRINTABLE.test(name)) {
+    if (!printable(name)) {
       throw refuseAt(
         label,
         source,
         pair.key,
-        `the entry name ${escapeUnprintable(name)} holds a control or text-direction character, which could forge lines of the plan: rename the entry, or remove it`,
+        `the entry name ${quoteUnprintable(name)} ${UNPRINTABLE_RULE}, which could forge lines of the plan: rename the entry, or remove it`,
       );
     }
   }
@@ -178,14 +178,6 @@ function shapeOf(node: unknown): string {
 }
 
 /** An AuthConfigError naming the line and column where `node` starts. */
-/** Control characters (C0, DEL, C1), line and paragraph separators, and text-direction controls. */
-const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
-
-/** A name as a quoted string with each such character as \uXXXX: safe on one line of any log. */
-function escapeUnprintable(name: string): string {
-  return `"${name.replace(new RegExp(UNPRINTABLE.source, "g"), (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)}"`;
-}
-
 function refuseAt(label: string, source: string, node: unknown, what: string): AuthConfigError {
   const offset = (node as { range?: [number, number, number] } | null)?.range?.[0] ?? 0;
   const { line, col } = lineColumn(source, offset);

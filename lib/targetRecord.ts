@@ -10,6 +10,7 @@
 import * as path from "node:path";
 import { z } from "zod";
 import { AdminError } from "./adminError";
+import { printable, UNPRINTABLE_RULE } from "./printable";
 
 export const TARGET_RECORD_FORMAT = 1;
 
@@ -27,15 +28,15 @@ export function nextGeneration(generation: number): number {
 export const targetRecordSchema = z.strictObject({
   format: z.literal(TARGET_RECORD_FORMAT),
   /** `<organization>/<project>/<stack>` of the stack that owns the file. */
-  stack: z.string().min(1),
+  stack: z.string().min(1).refine(printable, { error: UNPRINTABLE_RULE }),
   /** The id of the write step that owns it (a replaced writer's delete must not touch it). */
-  writer: z.string().min(1),
+  writer: z.string().min(1).refine(printable, { error: UNPRINTABLE_RULE }),
   /** Bumped by every write that repairs drift, so a repaired target previews clean again. */
   generation: z.int().min(0).max(MAX_GENERATION),
   /** Set before the file is replaced, cleared once the reload succeeded. */
   reloadPending: z.boolean(),
   /** The entries of auth.api_keys this stack wrote. */
-  managed: z.array(z.string()),
+  managed: z.array(z.string().refine(printable, { error: UNPRINTABLE_RULE })),
 });
 
 export type TargetRecord = z.infer<typeof targetRecordSchema>;

@@ -24,6 +24,23 @@ function problems(config: Record<string, unknown>): string[] {
 }
 
 describe("parseSettings", () => {
+  it("refuses a path or a bw command holding a control or text-direction character (it is printed in the plan), shown escaped", () => {
+    expect(
+      problems({
+        ...valid(),
+        authConfigPath: "/srv/new.yaml\rno access changes\r",
+        deliveryDir: "/srv/keys\u2028x",
+        servers: [{ name: "box", host: "10.0.0.5", user: "fetchml", hostKey: "ssh-ed25519 AAAA", configPath: "/srv/a\nb.yaml", privateKey: "k" }],
+        bitwarden: { collectionIds: ["0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f"], cli: "bw\u202e" },
+      }).filter((p) => p.includes("control")),
+    ).toEqual([
+      'authConfigPath: "/srv/new.yaml\\rno access changes\\r" holds a control or text-direction character',
+      'servers[0].configPath: "/srv/a\\nb.yaml" holds a control or text-direction character',
+      'deliveryDir: "/srv/keys\\u2028x" holds a control or text-direction character',
+      'bitwarden.cli: "bw\\u202e" holds a control or text-direction character',
+    ]);
+  });
+
   it("turns valid config into users sorted by name with role presets and defaults", () => {
     const settings = parseSettings({ ...valid(), users: { carol: { role: "analyst" }, alice: { role: "admin" } } });
     expect(settings.users.map((u) => u.name)).toEqual(["alice", "carol"]);
