@@ -10,39 +10,91 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 
-const VERIFYING = new Set(["verify-ca", "verify-full"]);
-
 export function backendUrlProblem(url: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (!url || !/^postgres(ql)?:\/\//i.test(url)) return undefined;
-  // lib/pq's own URL form: the host may be empty (a socket named by ?host=), which WHATWG URL refuses.
-  const m = /^postgres(?:ql)?:\/\/(?:([^@/?]*)@)?([^/?]*)(\/[^?]*)?(?:\?(.*))?$/i.exec(url);
-  if (!m)
-    return "PULUMI_BACKEND_URL starts with postgres:// but is not a URL (postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full&sslrootcert=CA_FILE)";
-  const [, credentials = "", hostPort, database = "", query = ""] = m;
-  const params = new URLSearchParams(query);
-  const user = credentials.split(":")[0];
-  const shown = `postgres://${user ? `${user}@` : ""}${hostPort}${database}`;
-  const host = params.get("host") ?? (decodeURIComponent(hostPort.replace(/:\d*$/, "").replace(/^\[(.*)\]$/, "$1")) || env.PGHOST || "");
+  const parsed = parsePostgresUrl(url);
+  if (typeof parsed === "string")
+    return `PULUMI_BACKEND_URL: ${parsed}; write it as postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full&sslrootcert=CA_FILE`;
+  const { shown, host, params } = parsed;
   // Pulumi masks a password in USER:PASSWORD@, not in the query.
   if (params.has("password"))
     return `PULUMI_BACKEND_URL (${shown}): the password is in its query (password=), which is printed unmasked; take it out and set PGPASSWORD (or ~/.pgpass) instead`;
-  if (host.startsWith("/")) {
-    const open = openDirectory(host);
+  const where = host || env.PGHOST || "";
+  if (where.startsWith("/")) {
+    const open = openDirectory(where);
     if (!open) return undefined;
     return (
-      `PULUMI_BACKEND_URL (${shown}): its Unix socket directory ${host} is not closed to other accounts (${open}), and over a ` +
+      `PULUMI_BACKEND_URL (${shown}): its Unix socket directory ${where} is not closed to other accounts (${open}), and over a ` +
       "socket the driver uses no TLS: whoever makes the socket there first receives the password. Use the directory the " +
       "server's own account keeps (such as /var/run/postgresql), or a TCP address with sslmode=verify-full"
     );
   }
   const mode = params.get("sslmode") ?? env.PGSSLMODE;
-  if (mode !== undefined && VERIFYING.has(mode)) return undefined;
+  const rootCert = params.get("sslrootcert") ?? env.PGSSLROOTCERT;
+  if (mode === "verify-full" || (mode === "verify-ca" && rootCert)) {
+    const open = rootCert ? openFile(rootCert) : undefined;
+    if (!open) return undefined;
+    return `PULUMI_BACKEND_URL (${shown}): its sslrootcert ${rootCert} could be replaced by another account (${open}), and with it the server's certificate; keep the CA's certificate where only root or you can change it`;
+  }
+  const why =
+    mode === "verify-ca"
+      ? "sslmode=verify-ca without sslrootcert (any certificate a public CA signed passes, for any name)"
+      : mode === undefined
+        ? "no sslmode (the driver's default, require, checks no certificate)"
+        : `sslmode=${mode} (it checks no certificate)`;
   return (
-    `PULUMI_BACKEND_URL (${shown}): ${mode === undefined ? "no sslmode (the driver's default, require," : `sslmode=${mode} (it`} checks ` +
-    `no certificate), so whoever answers at ${host || "localhost"} receives the password (at a loopback address, any ` +
-    "account of this machine while the database is down). Add sslmode=verify-full&sslrootcert=<your CA's certificate> " +
-    'to the URL (README "State for a team")'
+    `PULUMI_BACKEND_URL (${shown}): ${why}, so whoever answers at ${where || "localhost"} receives the password (at a ` +
+    "loopback address, any account of this machine while the database is down). Add " +
+    'sslmode=verify-full&sslrootcert=<your CA\'s certificate> to the URL (README "State for a team")'
   );
+}
+
+/**
+ * The URL read the way the engine's driver reads it (Go's net/url, then lib/pq), or why it is
+ * refused: anything the two could read differently (a fragment, a parameter twice, a ';', a
+ * host both before the path and in the query, which lib/pq resolves by sorting) is refused
+ * rather than guessed at.
+ */
+function parsePostgresUrl(url: string): { shown: string; host: string; params: URLSearchParams } | string {
+  if (url.includes("#")) return "it holds a '#' (the driver drops everything after it, settings included)";
+  const [beforeQuery, ...rest] = url.split("?");
+  const query = rest.join("?");
+  const afterScheme = beforeQuery.slice(beforeQuery.indexOf("://") + 3);
+  const slash = afterScheme.indexOf("/");
+  const authority = slash >= 0 ? afterScheme.slice(0, slash) : afterScheme;
+  const database = slash >= 0 ? afterScheme.slice(slash) : "";
+  const at = authority.lastIndexOf("@");
+  const user = at >= 0 ? authority.slice(0, at).split(":")[0] : "";
+  const hostPort = authority.slice(at + 1);
+  const pairs = query === "" ? [] : query.split("&");
+  if (pairs.some((pair) => pair.includes(";"))) return "its query holds a ';' (the driver skips such a setting)";
+  const params = new URLSearchParams(query);
+  const keys = [...params.keys()];
+  const twice = keys.find((key, i) => keys.indexOf(key) !== i);
+  if (twice) return `its query sets ${twice} twice`;
+  const shown = `postgres://${user ? `${user}@` : ""}${hostPort}${database}`;
+  const named = decodeURIComponent(hostPort.replace(/:\d*$/, "").replace(/^\[(.*)\]$/, "$1"));
+  const queried = params.get("host");
+  if (named && queried !== null) return `it names a host twice (${named}, and host=${queried} in its query)`;
+  return { shown, host: queried ?? named, params };
+}
+
+/** Why another account could replace this file, or undefined: its own mode and owner, then its directory's (openDirectory). */
+function openFile(file: string, uid = process.geteuid?.() ?? 0): string | undefined {
+  let s: fs.Stats;
+  try {
+    s = fs.statSync(file);
+  } catch {
+    return undefined; // missing: the driver fails on it, and says so
+  }
+  if (!trustedOwner(s.uid, uid)) return `${file} belongs to uid ${s.uid}`;
+  if (s.mode & 0o022) return `${file} is writable by others, mode ${(s.mode & 0o7777).toString(8)}`;
+  return openDirectory(path.dirname(fs.realpathSync(file)), uid);
+}
+
+/** Root, this user, or a system account (uid below 1000, as a database server's own is). */
+function trustedOwner(owner: number, uid: number): boolean {
+  return owner === 0 || owner === uid || (owner < 1000 && owner !== 65534);
 }
 
 /**
@@ -53,7 +105,7 @@ export function backendUrlProblem(url: string | undefined, env: NodeJS.ProcessEn
  * that may write it (Debian's /var/run/postgresql is postgres's, mode 2775) is the server's own.
  */
 function openDirectory(dir: string, uid = process.geteuid?.() ?? 0): string | undefined {
-  const trusted = (owner: number) => owner === 0 || owner === uid || (owner < 1000 && owner !== 65534);
+  const trusted = (owner: number) => trustedOwner(owner, uid);
   let at: string;
   try {
     at = fs.realpathSync(dir);

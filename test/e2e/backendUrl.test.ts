@@ -108,6 +108,14 @@ describe("PULUMI_BACKEND_URL for PostgreSQL", () => {
     ]);
   });
 
+  it("a '#' before the settings (the driver drops what follows it): refused, the password sent nowhere", async () => {
+    const r = await preview(
+      `postgres://pulumi@127.0.0.1:${port}/postgres#?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt`,
+    );
+    expect(r.leaked).toBe(false);
+    expect([r.code, r.stderr]).toEqual([1, expect.stringContaining("fetchml-keys: PULUMI_BACKEND_URL: it holds a '#'")]);
+  });
+
   it("verify-full (what README says): the engine takes no certificate but the CA's, and sends the impostor nothing", async () => {
     const r = await preview(
       `postgres://pulumi@127.0.0.1:${port}/postgres?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt`,

@@ -16,7 +16,9 @@ describe("backendUrlProblem", () => {
   it("leaves other backends alone and accepts a verified TLS connection (in the URL or PGSSLMODE)", () => {
     for (const url of [undefined, "", "file:///var/lib/state", "s3://bucket"]) expect(backendUrlProblem(url, {})).toBeUndefined();
     expect(backendUrlProblem("postgres://pulumi@db.lan:5432/pulumi?sslmode=verify-full&sslrootcert=/ca.pem", {})).toBeUndefined();
-    expect(backendUrlProblem("postgresql://pulumi:pw@db.lan/pulumi?sslmode=verify-ca", {})).toBeUndefined();
+    const ca = path.join(dir, "ca.pem");
+    fs.writeFileSync(ca, "", { mode: 0o644 });
+    expect(backendUrlProblem(`postgresql://pulumi:pw@db.lan/pulumi?sslmode=verify-ca&sslrootcert=${ca}`, {})).toBeUndefined();
     expect(backendUrlProblem("postgres://pulumi@db.lan/pulumi", { PGSSLMODE: "verify-full" })).toBeUndefined();
   });
 
@@ -29,6 +31,31 @@ describe("backendUrlProblem", () => {
     );
     expect(backendUrlProblem("postgres://pulumi@db.lan/pulumi?sslmode=verify-full", { PGSSLMODE: "disable" })).toBeUndefined();
     expect(backendUrlProblem("postgres://pulumi@db.lan/pulumi?sslmode=disable", { PGSSLMODE: "verify-full" })).toMatch(/sslmode=disable/);
+  });
+
+  it("refuses verify-ca without a CA of its own (any publicly signed certificate passes), and a CA file others could replace", () => {
+    expect(backendUrlProblem("postgres://pulumi@db.lan/pulumi?sslmode=verify-ca", {})).toMatch(/sslmode=verify-ca without sslrootcert/);
+    const ca = path.join(dir, "ca.pem");
+    fs.writeFileSync(ca, "");
+    fs.chmodSync(ca, 0o666);
+    expect(backendUrlProblem(`postgres://pulumi@db.lan/pulumi?sslmode=verify-full&sslrootcert=${ca}`, {})).toMatch(
+      new RegExp(`its sslrootcert ${ca} could be replaced by another account \\(${ca} is writable by others, mode 666\\)`),
+    );
+  });
+
+  it("refuses what the driver could read otherwise than this check: a '#', a setting twice, a ';', a host twice", () => {
+    const port = "postgres://pulumi@127.0.0.1:5432/postgres";
+    for (const [url, why] of [
+      [`${port}#?sslmode=verify-full`, "it holds a '#'"],
+      ["postgres://127.0.0.1:5432#@x/postgres?sslmode=verify-full", "it holds a '#'"],
+      [`${port}?sslmode=verify-full&ssl%6Dode=disable`, "its query sets sslmode twice"],
+      [`${port}?sslmode=verify-full;x`, "its query holds a ';'"],
+      [`${port}?host=/var/run/postgresql`, "it names a host twice (127.0.0.1, and host=/var/run/postgresql in its query)"],
+    ]) {
+      expect(backendUrlProblem(url, {}), url).toMatch(new RegExp(`^PULUMI_BACKEND_URL: ${why.replace(/[()]/g, "\\$&")}`));
+    }
+    // The last '@' ends the user, as Go's URL parser reads it: the host is 127.0.0.1.
+    expect(backendUrlProblem("postgres://a@b@127.0.0.1:5432/postgres", {})).toMatch(/whoever answers at 127\.0\.0\.1 receives/);
   });
 
   it("refuses a password in the query (printed unmasked), never showing it", () => {
