@@ -5,7 +5,7 @@
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { parseJsonOr } from "../lib/json";
-import { formatPath, unwrap } from "./problems";
+import { ConfigError, formatPath, unwrap } from "./problems";
 import { stackConfigSchema } from "./schema";
 
 export const CONFIG_NAMESPACE = "fetchml-keys";
@@ -79,8 +79,13 @@ export function misplacedSecrets(
   const note = (path: PropertyKey[]) => {
     if (!secretBelongsAt(path)) found.set(formatPath(path), path);
   };
-  for (const key of secretKeys)
-    if (key.startsWith(`${namespace}:`) && key !== `${namespace}:servers`) note([key.slice(namespace.length + 1)]);
+  const config = stackConfigOf(stackText);
+  // servers holds the deploy keys: its nested secrets are checked in the stack file, or, where
+  // they come from elsewhere, cannot be checked at all.
+  for (const key of secretKeys) {
+    if (!key.startsWith(`${namespace}:`)) continue;
+    if (key !== `${namespace}:servers` || !(key in config)) note([key.slice(namespace.length + 1)]);
+  }
   const walk = (node: unknown, path: PropertyKey[]): void => {
     if (Array.isArray(node)) node.forEach((item, i) => walk(item, [...path, i]));
     else if (node !== null && typeof node === "object") {
@@ -89,23 +94,30 @@ export function misplacedSecrets(
       else for (const [k, v] of entries) walk(v, [...path, k]);
     }
   };
-  const config = stackConfigOf(stackText);
   for (const [fullKey, value] of Object.entries(config)) {
     if (fullKey.startsWith(`${namespace}:`)) walk(value, [fullKey.slice(namespace.length + 1)]);
   }
   return [...found.values()];
 }
 
-/** The stack file's `config:` map, or nothing where there is no readable stack file (then only the engine's list counts). */
+/**
+ * The stack file's `config:` map (none where there is no stack file). A file this parser cannot
+ * read whole (a second document after `---`, which the engine ignores; aliases past the
+ * parser's limit) is refused: read as empty, it would hide every secret in it from the check.
+ */
 function stackConfigOf(stackText: string | undefined): Record<string, unknown> {
   if (stackText === undefined) return {};
+  let doc: unknown;
   try {
-    const doc: unknown = parseYaml(stackText);
-    const config = doc !== null && typeof doc === "object" ? (doc as Record<string, unknown>).config : undefined;
-    return config !== null && typeof config === "object" ? (config as Record<string, unknown>) : {};
-  } catch {
-    return {};
+    doc = parseYaml(stackText);
+  } catch (e) {
+    const code = (e as { code?: string }).code ?? (e as Error).name;
+    throw new ConfigError([
+      `the stack file cannot be read whole to check where its secrets are (${code}): write it as one YAML document, with no more than a few aliases`,
+    ]);
   }
+  const config = doc !== null && typeof doc === "object" ? (doc as Record<string, unknown>).config : undefined;
+  return config !== null && typeof config === "object" ? (config as Record<string, unknown>) : {};
 }
 
 /** What is said about a misplaced secret: where, never any of its value. */

@@ -68,3 +68,13 @@ it("every other problem is still named with it, at once", async () => {
   expect(refused).toContain(MISPLACED);
   expect(refused).toContain('unknownSetting: unknown key "unknownSetting"');
 });
+
+it("a second YAML document in the stack file (the engine reads the first only) does not hide it: the file is refused", async () => {
+  const pem = deployKey();
+  e2e.setConfig({ authConfigPath: e2e.encryptSecret(pem), users });
+  fs.appendFileSync(e2e.stackFile, "---\nignored: by the engine\n");
+  const lines = await e2e.summary();
+  const text = [...lines, lines.refused ?? ""].join("\n").replace(/\n/g, "");
+  expect(keyParts(pem, text)).toEqual([]);
+  expect(lines.refused).toContain("the stack file cannot be read whole to check where its secrets are (MULTIPLE_DOCS)");
+});

@@ -36,8 +36,23 @@ describe("misplacedSecrets", () => {
   it("counts a whole secret servers list, and the engine's secret top-level keys (config from elsewhere), but no other namespace", () => {
     expect(misplacedSecrets(stackFile("  fetchml-keys:servers:\n    secure: v1:aaa\n"), []).map(formatPath)).toEqual(["servers"]);
     const engine = ["fetchml-keys:deliveryDir", "fetchml-keys:servers", "random:seed"];
-    expect(misplacedSecrets(undefined, engine).map(formatPath)).toEqual(["deliveryDir"]);
-    expect(misplacedSecrets("not: [valid", engine).map(formatPath)).toEqual(["deliveryDir"]);
+    expect(misplacedSecrets(undefined, engine).map(formatPath)).toEqual(["deliveryDir", "servers"]);
+    // servers is a secret here, but not in the stack file: where it came from, nothing can be checked.
+    expect(misplacedSecrets(stackFile("  fetchml-keys:users: {}\n"), ["fetchml-keys:servers"]).map(formatPath)).toEqual(["servers"]);
+  });
+
+  it("refuses a stack file it cannot read whole (read as empty, it would hide every secret): a second document, too many aliases", () => {
+    const hidden = "  fetchml-keys:servers:\n    - reloadCommand:\n        secure: v1:aaa\n";
+    const aliases = Array.from({ length: 120 }, (_, i) => `  other:k${i}: *a`).join("\n");
+    for (const [text, code] of [
+      [`${stackFile(hidden)}---\nx: 1\n`, "MULTIPLE_DOCS"],
+      [stackFile(`  other:anchor: &a [1]\n${aliases}\n${hidden}`), "ReferenceError"],
+      ["not: [valid", "BAD_INDENT"],
+    ]) {
+      expect(() => misplacedSecrets(text, ["fetchml-keys:servers"])).toThrow(
+        `the stack file cannot be read whole to check where its secrets are (${code}): write it as one YAML document, with no more than a few aliases`,
+      );
+    }
   });
 
   it("says where, and never any of the value", () => {
