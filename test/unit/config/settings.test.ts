@@ -30,7 +30,9 @@ describe("parseSettings", () => {
         ...valid(),
         authConfigPath: "/srv/new.yaml\rno access changes\r",
         deliveryDir: "/srv/keys\u2028x",
-        servers: [{ name: "box", host: "10.0.0.5", user: "fetchml", hostKey: "ssh-ed25519 AAAA", configPath: "/srv/a\nb.yaml", privateKey: "k" }],
+        servers: [
+          { name: "box", host: "10.0.0.5", user: "fetchml", hostKey: "ssh-ed25519 AAAA", configPath: "/srv/a\nb.yaml", privateKey: "k" },
+        ],
         bitwarden: { collectionIds: ["0f0f0f0f-0f0f-4f0f-8f0f-0f0f0f0f0f0f"], cli: "bw\u202e" },
       }).filter((p) => p.includes("control")),
     ).toEqual([
