@@ -73,7 +73,12 @@ function parsePostgresUrl(url: string): { shown: string; host: string; params: U
   const twice = keys.find((key, i) => keys.indexOf(key) !== i);
   if (twice) return `its query sets ${twice} twice`;
   const shown = `postgres://${user ? `${user}@` : ""}${hostPort}${database}`;
-  const named = decodeURIComponent(hostPort.replace(/:\d*$/, "").replace(/^\[(.*)\]$/, "$1"));
+  let named: string;
+  try {
+    named = decodeURIComponent(hostPort.replace(/:\d*$/, "").replace(/^\[(.*)\]$/, "$1"));
+  } catch {
+    return "its host is not valid percent-encoding";
+  }
   const queried = params.get("host");
   if (named && queried !== null) return `it names a host twice (${named}, and host=${queried} in its query)`;
   return { shown, host: queried ?? named, params };
@@ -110,7 +115,7 @@ function openDirectory(dir: string, uid = process.geteuid?.() ?? 0): string | un
   try {
     at = fs.realpathSync(dir);
   } catch {
-    return undefined; // no such directory: nothing answers there, and the engine says so
+    return `${dir} does not exist (another account may be able to make it)`;
   }
   for (let entry: string | undefined; ; entry = at, at = path.dirname(at)) {
     const s = fs.statSync(at);

@@ -79,5 +79,10 @@ describe("backendUrlProblem", () => {
     fs.chownSync(own, 65534, 65534);
     expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${own}`, {})).toMatch(/belongs to uid 65534/);
     expect(backendUrlProblem("postgres://pulumi@/pulumi", { PGHOST: shared })).toMatch(/not closed to other accounts/);
+    // A directory that is not there yet could be made by whoever may write its parent.
+    expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${shared}/pg`, {})).toMatch(
+      /pg does not exist \(another account may be able to make it\)/,
+    );
+    expect(backendUrlProblem("postgres://pulumi@%zz/pulumi", {})).toMatch(/^PULUMI_BACKEND_URL: its host is not valid percent-encoding/);
   });
 });
