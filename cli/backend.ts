@@ -9,6 +9,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { openOnTheWay, type WayRule } from "../lib/safePath";
 
 export function backendUrlProblem(url: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (!url || !/^postgres(ql)?:\/\//i.test(url)) return undefined;
@@ -84,7 +85,7 @@ function parsePostgresUrl(url: string): { shown: string; host: string; params: U
   return { shown, host: queried ?? named, params };
 }
 
-/** Why another account could replace this file, or undefined: its own mode and owner, then its directory's (openDirectory). */
+/** Why another account could replace this file, or undefined: its own owner and mode, then every directory on the way. */
 function openFile(file: string, uid = process.geteuid?.() ?? 0): string | undefined {
   let s: fs.Stats;
   try {
@@ -94,35 +95,28 @@ function openFile(file: string, uid = process.geteuid?.() ?? 0): string | undefi
   }
   if (!trustedOwner(s.uid, uid)) return `${file} belongs to uid ${s.uid}`;
   if (s.mode & 0o022) return `${file} is writable by others, mode ${(s.mode & 0o7777).toString(8)}`;
-  return openDirectory(path.dirname(fs.realpathSync(file)), uid);
-}
-
-/** Root, this user, or a system account (uid below 1000, as a database server's own is). */
-function trustedOwner(owner: number, uid: number): boolean {
-  return owner === 0 || owner === uid || (owner < 1000 && owner !== 65534);
+  return openOnTheWay(file, serverRule(uid));
 }
 
 /**
- * Why another account could put a socket in this directory, or undefined. Every directory on the
- * way (links followed) must belong to root, to this user or to a system account (uid below 1000,
- * as the database server's own, such as postgres, is), and not be writable by every account,
- * but for a sticky one (such as /tmp) whose entry on the way belongs to such an account. A group
- * that may write it (Debian's /var/run/postgresql is postgres's, mode 2775) is the server's own.
+ * Why another account could put a socket in this directory, or undefined: the directory must
+ * exist (whoever may write its parent could make it), and every directory on the way, itself
+ * included, be closed by lib/safePath's rule for the server's side.
  */
 function openDirectory(dir: string, uid = process.geteuid?.() ?? 0): string | undefined {
-  const trusted = (owner: number) => trustedOwner(owner, uid);
-  let at: string;
-  try {
-    at = fs.realpathSync(dir);
-  } catch {
-    return `${dir} does not exist (another account may be able to make it)`;
-  }
-  for (let entry: string | undefined; ; entry = at, at = path.dirname(at)) {
-    const s = fs.statSync(at);
-    if (!trusted(s.uid)) return `${at} belongs to uid ${s.uid}`;
-    const shared = (s.mode & 0o002) !== 0;
-    if (shared && (!(s.mode & 0o1000) || entry === undefined || !trusted(fs.lstatSync(entry).uid)))
-      return `${at} is writable by every account, mode ${(s.mode & 0o7777).toString(8)}`;
-    if (at === "/") return undefined;
-  }
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return `${dir} does not exist (another account may be able to make it)`;
+  return openOnTheWay(path.join(dir, ".s.PGSQL"), serverRule(uid));
+}
+
+/**
+ * Root, this user, or a system account (uid below 1000, as a database server's own is); a group
+ * that may write a directory is the server's own (Debian's /var/run/postgresql is postgres's,
+ * mode 2775). An owner hidden by an ordinary admin's user namespace vouches for nothing.
+ */
+function serverRule(uid: number): WayRule {
+  return { trusted: (owner) => trustedOwner(owner, uid), groupMayWrite: true };
+}
+
+function trustedOwner(owner: number, uid: number): boolean {
+  return owner === 0 || owner === uid || (owner < 1000 && owner !== 65534);
 }

@@ -30,28 +30,53 @@ export function assertSafePath(file: string, label: string, uid = process.geteui
   for (const step of stepsOnTheWay(file, label)) checkDirectory(step, uid, label, owners);
 }
 
+/** Who vouches for the directories on the way to a path, and what else passes (openOnTheWay). */
+export interface WayRule {
+  /** The accounts whose directories no one else can change. */
+  trusted: (uid: number) => boolean;
+  /** The directory that holds the file may be a shared sticky one (createNewFile takes over no name). */
+  stickyHolder?: boolean;
+  /** A directory its group may write passes (a service's own group, such as postgres's). */
+  groupMayWrite?: boolean;
+  /**
+   * An owner this user namespace hides (only an ordinary admin's isolated run) passes: such a run
+   * makes files only where that admin could anyway. Otherwise it is refused.
+   */
+  passHidden?: boolean;
+  owners?: KnownOwners;
+}
+
 /**
- * For a NEW file that createNewFile makes (a key handed over): the first directory on the way
- * that another account could use to choose where the file is made, as "<dir> belongs to ..."
- * or "<dir> is writable by ...", or undefined. The same walk as assertSafePath, with one
- * difference: the directory that holds the file may be a shared sticky one such as /tmp, since
- * createNewFile takes over no name someone else made and the sticky bit keeps the file made
- * there. An owner this run cannot see (only an ordinary admin's isolated run, whose user
- * namespace hides root and other accounts alike) is passed over: such a run makes files only
- * where that admin could anyway, never as root.
+ * The first directory on the way to `file` (links followed, each link's own directory included:
+ * the walk assertSafePath makes) through which an account the rule does not trust could change
+ * where the path leads, as "<dir> belongs to ..." or "<dir> is writable by ...", or undefined.
+ * A directory others may write passes only when sticky, and the entry the path takes in it is a
+ * trusted account's (or, with stickyHolder, it is the file's own directory).
  */
-export function newFileProblem(file: string, uid = process.geteuid?.() ?? 0, owners = ownersFromEnvironment()): string | undefined {
-  const trusted = (owner: number) => owner === 0 || owner === uid;
+export function openOnTheWay(file: string, rule: WayRule): string | undefined {
+  const owners = rule.owners ?? ownersFromEnvironment();
   for (const { dir, stat, entryPath, entry, holdsTarget } of stepsOnTheWay(file, file)) {
     const owner = ownerOf(dir, stat, owners);
-    if (!owner) continue;
-    if (!trusted(owner.uid)) return `${dir} belongs to ${userName(owner.uid)}`;
-    if ((stat.mode & 0o022) === 0) continue;
+    if (!owner) {
+      if (rule.passHidden) continue;
+      return `${dir} shows as owned by uid ${stat.uid} here (this run's user namespace hides its real owner)`;
+    }
+    if (!rule.trusted(owner.uid)) return `${dir} belongs to ${userName(owner.uid)}`;
+    if ((stat.mode & (rule.groupMayWrite ? 0o002 : 0o022)) === 0) continue;
     const entryUid = entry && ownerOf(entryPath, entry, owners)?.uid;
-    if (stat.mode & 0o1000 && (holdsTarget || (entryUid !== undefined && trusted(entryUid)))) continue;
-    return `${dir} is writable by ${stat.mode & 0o002 ? "every account" : `group ${groupName(owner.gid)}`}`;
+    if (stat.mode & 0o1000 && (holdsTarget ? rule.stickyHolder : entryUid !== undefined && rule.trusted(entryUid))) continue;
+    const who = stat.mode & 0o002 ? "every account" : `group ${groupName(owner.gid)}`;
+    return `${dir} is writable by ${who} (mode ${(stat.mode & 0o7777).toString(8)})`;
   }
   return undefined;
+}
+
+/**
+ * For a NEW file that createNewFile makes (a key handed over): openOnTheWay for root and this
+ * user, the file's own directory allowed to be a shared sticky one such as /tmp.
+ */
+export function newFileProblem(file: string, uid = process.geteuid?.() ?? 0, owners = ownersFromEnvironment()): string | undefined {
+  return openOnTheWay(file, { trusted: (owner) => owner === 0 || owner === uid, stickyHolder: true, passHidden: true, owners });
 }
 
 /** One directory the path is resolved through, and the entry looked up in it (undefined: missing). */

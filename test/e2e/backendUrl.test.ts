@@ -12,6 +12,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { userName } from "../../lib/safePath";
 import { freePort } from "../support/freePort";
 import { runRunner } from "../support/runner";
 
@@ -104,7 +105,7 @@ describe("PULUMI_BACKEND_URL for PostgreSQL", () => {
     expect(r.leaked).toBe(false);
     expect([r.code, r.stderr]).toEqual([
       1,
-      expect.stringContaining(`its Unix socket directory ${sock} is not closed to other accounts (${sock} belongs to uid ${NOBODY})`),
+      expect.stringContaining(`its Unix socket directory ${sock} is not closed to other accounts (${sock} belongs to ${userName(NOBODY)})`),
     ]);
   });
 

@@ -73,12 +73,23 @@ describe("backendUrlProblem", () => {
     fs.chmodSync(shared, 0o1777);
     expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${shared}&sslmode=verify-full`, {})).toMatch(
       new RegExp(
-        `its Unix socket directory ${shared} is not closed to other accounts \\(${shared} is writable by every account, mode 1777\\)`,
+        `its Unix socket directory ${shared} is not closed to other accounts \\(${shared} is writable by every account \\(mode 1777\\)\\)`,
       ),
     );
     fs.chownSync(own, 65534, 65534);
-    expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${own}`, {})).toMatch(/belongs to uid 65534/);
+    expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${own}`, {})).toMatch(/belongs to nobody \(uid 65534\)/);
     expect(backendUrlProblem("postgres://pulumi@/pulumi", { PGHOST: shared })).toMatch(/not closed to other accounts/);
+    // A link on the way, in a directory another account owns: that account can point it elsewhere later.
+    const eve = path.join(dir, "eve");
+    fs.mkdirSync(eve);
+    const closed = path.join(dir, "closed");
+    fs.mkdirSync(closed);
+    expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${closed}`, {})).toBeUndefined();
+    fs.symlinkSync(closed, path.join(eve, "pg"));
+    fs.chownSync(eve, 65534, 65534);
+    expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${eve}/pg`, {})).toMatch(
+      new RegExp(`\\(${eve} belongs to nobody \\(uid 65534\\)\\)`),
+    );
     // A directory that is not there yet could be made by whoever may write its parent.
     expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${shared}/pg`, {})).toMatch(
       /pg does not exist \(another account may be able to make it\)/,

@@ -25,7 +25,7 @@ const mkdir = (name: string, mode = 0o755, owner = process.geteuid!()) => {
 describe("newFileProblem (a new file made by createNewFile, such as a handed-over key)", () => {
   it("accepts a shared sticky directory such as /tmp as the file's own, refuses one others can write or own, and a link they made", () => {
     expect(newFileProblem(path.join(mkdir("tmp", 0o1777), "alice.toml"))).toBeUndefined();
-    expect(newFileProblem(path.join(mkdir("open", 0o777), "alice.toml"))).toBe(`${dir}/open is writable by every account`);
+    expect(newFileProblem(path.join(mkdir("open", 0o777), "alice.toml"))).toBe(`${dir}/open is writable by every account (mode 777)`);
     expect(newFileProblem(path.join(mkdir("team", 0o775), "alice.toml"))).toMatch(new RegExp(`^${dir}/team is writable by group `));
     const home = mkdir("home/dave", 0o755, NOBODY);
     expect(newFileProblem(path.join(home, "alice.toml"))).toBe(`${home} belongs to nobody (uid ${NOBODY})`);
@@ -46,7 +46,7 @@ describe("newFileProblem (a new file made by createNewFile, such as a handed-ove
       { encoding: "utf8" },
     );
     expect(r.stderr).toBe("");
-    expect(newFileProblem(path.join(shared, "ml", "alice.toml"))).toBe(`${shared} is writable by every account`);
+    expect(newFileProblem(path.join(shared, "ml", "alice.toml"))).toBe(`${shared} is writable by every account (mode 1777)`);
   });
 });
 
