@@ -14,9 +14,9 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { userName } from "../../lib/safePath";
 import { freePort } from "../support/freePort";
+import { NOBODY, PYTHON_AS_NOBODY } from "../support/nobody";
 import { runRunner } from "../support/runner";
 
-const NOBODY = 65534;
 let dir: string;
 let port: number;
 const impostors: ChildProcess[] = [];
@@ -24,8 +24,8 @@ const impostors: ChildProcess[] = [];
 /** The impostor as uid 65534, on a loopback port or in a socket directory. */
 function impostor(where: string[]): ChildProcess {
   const script = path.join(__dirname, "..", "support", "fakePostgres.py");
-  const args = [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "/usr/bin/python3", script];
-  const child = spawn("setpriv", [...args, ...where.slice(0, 1), `${dir}/log`, `${dir}/cert.pem`, `${dir}/key.pem`, ...where.slice(1)], {
+  const [command, ...args] = [...PYTHON_AS_NOBODY, script];
+  const child = spawn(command, [...args, ...where.slice(0, 1), `${dir}/log`, `${dir}/cert.pem`, `${dir}/key.pem`, ...where.slice(1)], {
     stdio: "ignore",
   });
   impostors.push(child);

@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
 import { createNewFile } from "../../../lib/atomicFile";
 import { userName } from "../../../lib/safePath";
+import { pythonAsNobody } from "../../support/nobody";
 
 const NOBODY = 65534;
 const KEY = 'api_key = "K3y0fAl1ceK3y0fAl1ceK3y0fAl1ceK3y0fAl1ceK3y0fAl1"\n';
@@ -156,19 +157,7 @@ describe("user handover --out", () => {
     const home = path.join(base, "home", "dave");
     fs.mkdirSync(home, { recursive: true });
     fs.chownSync(home, NOBODY, NOBODY);
-    const link = spawnSync(
-      "setpriv",
-      [
-        `--reuid=${NOBODY}`,
-        `--regid=${NOBODY}`,
-        "--clear-groups",
-        "/usr/bin/python3",
-        "-c",
-        `import os; os.symlink(${JSON.stringify(rootOnly)}, ${JSON.stringify(path.join(home, ".ml"))})`,
-      ],
-      { encoding: "utf8" },
-    );
-    expect(link.stderr).toBe("");
+    expect(pythonAsNobody(`import os; os.symlink(${JSON.stringify(rootOnly)}, ${JSON.stringify(path.join(home, ".ml"))})`)).toBe("");
     const target = path.join(home, ".ml", "config.toml");
     expect(handover(undefined, target)).toEqual({
       error:

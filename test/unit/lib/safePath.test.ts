@@ -6,6 +6,7 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
 import { assertSafePath, newFileProblem, OWNERS_VARIABLE, ownersOnTheWay } from "../../../lib/safePath";
+import { pythonAsNobody } from "../../support/nobody";
 
 const NOBODY = 65534;
 let dir: string;
@@ -33,19 +34,7 @@ describe("newFileProblem (a new file made by createNewFile, such as a handed-ove
     fs.chmodSync(dir, 0o755);
     const mine = mkdir("mine", 0o700);
     const shared = mkdir("shared", 0o1777);
-    const r = spawnSync(
-      "setpriv",
-      [
-        `--reuid=${NOBODY}`,
-        `--regid=${NOBODY}`,
-        "--clear-groups",
-        "/usr/bin/python3",
-        "-c",
-        `import os; os.symlink(${JSON.stringify(mine)}, ${JSON.stringify(`${shared}/ml`)})`,
-      ],
-      { encoding: "utf8" },
-    );
-    expect(r.stderr).toBe("");
+    expect(pythonAsNobody(`import os; os.symlink(${JSON.stringify(mine)}, ${JSON.stringify(`${shared}/ml`)})`)).toBe("");
     expect(newFileProblem(path.join(shared, "ml", "alice.toml"))).toBe(`${shared} is writable by every account (mode 1777)`);
   });
 });
