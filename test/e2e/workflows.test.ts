@@ -92,6 +92,26 @@ describe("CI workflows", () => {
     expect(readme).not.toMatch(/repository secret|from the secret `STATE_PGPASSWORD`/);
   });
 
+  it("hand the secrets only to the steps that run the engine, never to a whole job", () => {
+    // A job's env reaches every step: the third-party actions (checkout, setup-node, the
+    // comment), the install and the build, none of which needs a secret.
+    const runsEngine = (step: any) =>
+      /\bnpm run (?:--silent )?(?:keys|summary)\b/.test(String(step.run ?? "")) ||
+      (String(step.uses ?? "").startsWith("pulumi/actions") && Boolean(step.with?.command));
+    let steps = 0;
+    for (const w of workflows) {
+      for (const [name, job] of Object.entries<any>(w.doc.jobs)) {
+        expect(JSON.stringify(job.env ?? {}), `${w.file}: job ${name}'s env`).not.toContain("secrets.");
+        for (const step of job.steps ?? []) {
+          if (!JSON.stringify(step).includes("secrets.")) continue;
+          expect(runsEngine(step), `${w.file}: job ${name}, step ${step.name ?? step.uses ?? step.run}`).toBe(true);
+          steps++;
+        }
+      }
+    }
+    expect(steps).toBe(5);
+  });
+
   it("restore no cache in a job that holds secrets", () => {
     // A cache is shared by every job of a ref (one pull request: refs/pull/N/merge) and restored
     // with tar -P into the checkout: a job without secrets, which runs unapproved, could save one
