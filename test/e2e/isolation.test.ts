@@ -23,10 +23,10 @@ import { startVault, type TestVault } from "../support/bitwarden/vault";
 import { E2EStack } from "../support/e2eStack";
 import { descendants } from "../support/processWatch";
 import { runRunner } from "../support/runner";
+import { AS_NOBODY, PYTHON_AS_NOBODY } from "../support/nobody";
 import { expectSameSecret } from "../support/secrets";
 import { generateKeyPair, TestSshd } from "../support/sshd";
 
-const NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3"];
 const BASE = `auth:\n  enabled: true\n  api_keys: {}\n`;
 
 /** Tries each endpoint (host:port, a socket path, or @abstract) and prints one result per line. */
@@ -153,7 +153,7 @@ function foreignHostPorts(root: number): Set<string> {
 function attack(targets: Array<[string, string]>, enter?: number): string[] {
   if (targets.length === 0) return [];
   const prefix = enter ? ["nsenter", `--net=/proc/${enter}/ns/net`] : [];
-  const [cmd, ...args] = [...prefix, ...NOBODY, "-c", ATTACK, JSON.stringify(targets)];
+  const [cmd, ...args] = [...prefix, ...PYTHON_AS_NOBODY, "-c", ATTACK, JSON.stringify(targets)];
   const r = spawnSync(cmd, args, { encoding: "utf8", timeout: 20_000 });
   return (r.stdout + r.stderr).trim().split("\n");
 }
@@ -199,7 +199,7 @@ async function watchedRun(args: string[], env: Record<string, string>): Promise<
           ),
         );
         if (watched.enter.length === 0) {
-          const r = spawnSync(NOBODY[0], [...NOBODY.slice(1, 4), "nsenter", `--net=/proc/${list[0].pid}/ns/net`, "true"], {
+          const r = spawnSync(AS_NOBODY[0], [...AS_NOBODY.slice(1), "nsenter", `--net=/proc/${list[0].pid}/ns/net`, "true"], {
             encoding: "utf8",
           });
           watched.enter.push(`${r.status}: ${r.stderr.trim()}`);

@@ -12,9 +12,9 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changesIn, E2EStack } from "../support/e2eStack";
+import { NOBODY, PYTHON_AS_NOBODY } from "../support/nobody";
 import { expectSameSecret, expectUnchanged } from "../support/secrets";
 
-const NOBODY = 65534;
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 const BASE = `server:\n  address: ":9101"\nauth:\n  enabled: true\n  api_keys:\n    svc-backup:\n      hash: "${"e".repeat(64)}"\n`;
 // Parses as a YAML mapping, like a copy of /etc/shadow did in the report.
@@ -91,23 +91,10 @@ function records(): string[] {
 
 function startAttacker(seconds: number): { stop: () => Promise<string> } {
   const stopFile = path.join(e2e.dir, "stop-attacker");
-  const child = spawn(
-    "setpriv",
-    [
-      `--reuid=${NOBODY}`,
-      `--regid=${NOBODY}`,
-      "--clear-groups",
-      "/usr/bin/python3",
-      "-c",
-      ATTACKER,
-      conf,
-      victim,
-      victimDir,
-      stopFile,
-      String(seconds),
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+  const [command, ...args] = PYTHON_AS_NOBODY;
+  const child = spawn(command, [...args, "-c", ATTACKER, conf, victim, victimDir, stopFile, String(seconds)], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   let out = "";
   child.stdout.on("data", (b) => (out += b));
   child.stderr.on("data", (b) => (out += b));

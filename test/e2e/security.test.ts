@@ -16,14 +16,14 @@ import { startVault, type TestVault } from "../support/bitwarden/vault";
 import { E2EStack } from "../support/e2eStack";
 import { descendants, findProcesses } from "../support/processWatch";
 import { keyPairInMemory, privateSeedLine, TestSshd } from "../support/sshd";
+import { AS_NOBODY, NOBODY } from "../support/nobody";
 
-const NOBODY = 65534;
 const NODE = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
 const BASE = `auth:\n  enabled: true\n  api_keys: {}\nlogging:\n  level: info\n`;
 
 /** Runs a Node script as uid 65534 and returns what it printed. */
 function asNobody(script: string): string {
-  const r = spawnSync("setpriv", [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", NODE, "-e", script], {
+  const r = spawnSync(AS_NOBODY[0], [...AS_NOBODY.slice(1), NODE, "-e", script], {
     encoding: "utf8",
     timeout: 10_000,
   });

@@ -6,8 +6,11 @@ import { spawnSync } from "node:child_process";
 
 export const NOBODY = 65534;
 
+/** The command line that runs a command as that account: append the command. */
+export const AS_NOBODY = ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"];
+
 /** The command line that runs Python as that account: append its arguments. */
-export const PYTHON_AS_NOBODY = ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups", "/usr/bin/python3"];
+export const PYTHON_AS_NOBODY = [...AS_NOBODY, "/usr/bin/python3"];
 
 /** Runs a Python snippet as that account and returns what it wrote to stderr ("" when all went well). */
 export function pythonAsNobody(code: string): string {

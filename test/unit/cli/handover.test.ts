@@ -12,9 +12,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
 import { createNewFile } from "../../../lib/atomicFile";
 import { userName } from "../../../lib/safePath";
-import { pythonAsNobody } from "../../support/nobody";
+import { NOBODY, PYTHON_AS_NOBODY, pythonAsNobody } from "../../support/nobody";
 
-const NOBODY = 65534;
 const KEY = 'api_key = "K3y0fAl1ceK3y0fAl1ceK3y0fAl1ceK3y0fAl1ceK3y0fAl1"\n';
 const NODE = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
 
@@ -44,8 +43,7 @@ function plantScript(plant: Plant): string {
       : plant === "nobody's dangling link"
         ? `import os; os.symlink(${JSON.stringify(`${victim}.missing`)}, ${JSON.stringify(out)})`
         : `import os; fd = os.open(${JSON.stringify(out)}, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666); os.fchmod(fd, 0o666); os.close(fd)`;
-  const who = plant === "root file" ? [] : ["setpriv", `--reuid=${NOBODY}`, `--regid=${NOBODY}`, "--clear-groups"];
-  return JSON.stringify([...who, "/usr/bin/python3", "-c", py]);
+  return JSON.stringify([...(plant === "root file" ? ["/usr/bin/python3"] : PYTHON_AS_NOBODY), "-c", py]);
 }
 
 function plantNow(plant: Plant): void {

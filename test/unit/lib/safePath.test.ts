@@ -6,9 +6,8 @@ import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
 import { assertSafePath, newFileProblem, OWNERS_VARIABLE, ownersOnTheWay } from "../../../lib/safePath";
-import { pythonAsNobody } from "../../support/nobody";
+import { NOBODY, pythonAsNobody } from "../../support/nobody";
 
-const NOBODY = 65534;
 let dir: string;
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "safe-path-"));

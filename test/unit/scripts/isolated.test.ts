@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
+import { AS_NOBODY, NOBODY, PYTHON_AS_NOBODY } from "../../support/nobody";
 
 const SCRIPT = path.join(PROJECT_ROOT, "scripts", "isolated.sh");
 const NODE = path.join(PROJECT_ROOT, "node_modules", ".bin", "node");
@@ -183,13 +184,11 @@ describe("scripts/isolated.sh", () => {
   // lets it (then the run is isolated); where it cannot (this machine's root may not raise a
   // hard limit), nothing runs. Never the command without its network namespace.
   it("another account binding many loopback ports never makes the run go on unisolated", async () => {
+    const [python, ...pythonArgs] = PYTHON_AS_NOBODY;
     const binder = spawn(
-      "setpriv",
+      python,
       [
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "/usr/bin/python3",
+        ...pythonArgs,
         "-c",
         `import socket, sys, time
 held = []
@@ -279,25 +278,14 @@ time.sleep(60)`,
 
   it("runs an ordinary user's command as that user (isolated, or saying why not in one line)", () => {
     const r = spawnSync(
-      "setpriv",
-      [
-        "--reuid=65534",
-        "--regid=65534",
-        "--clear-groups",
-        "sh",
-        SCRIPT,
-        NODE,
-        "-e",
-        `console.log(process.getuid(), process.env.FETCHML_KEYS_ISOLATED)`,
-      ],
+      AS_NOBODY[0],
+      [...AS_NOBODY.slice(1), "sh", SCRIPT, NODE, "-e", `console.log(process.getuid(), process.env.FETCHML_KEYS_ISOLATED)`],
       { encoding: "utf8", env: { ...env, HOME: "/" }, cwd: "/", timeout: 30_000 },
     );
     expect(r.status).toBe(0);
     const [uid, mark] = r.stdout.trim().split(" ");
-    expect(uid).toBe("65534");
-    const tunOpen =
-      spawnSync("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "test", "-r", "/dev/net/tun", "-a", "-w", "/dev/net/tun"])
-        .status === 0;
+    expect(uid).toBe(String(NOBODY));
+    const tunOpen = spawnSync(AS_NOBODY[0], [...AS_NOBODY.slice(1), "test", "-r", "/dev/net/tun", "-a", "-w", "/dev/net/tun"]).status === 0;
     if (tunOpen) expect([mark, r.stderr]).toEqual(["1", ""]);
     else
       expect([mark, r.stderr.trim()]).toEqual([

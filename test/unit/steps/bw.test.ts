@@ -12,6 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { acquireSession, checkUnlocked, withBwLock } from "../../../steps/bitwarden/bw";
 import { socketParent, sweepSocketDirs } from "../../../steps/bitwarden/serve";
 import { deadSocket, listeningSocket } from "../../support/sockets";
+import { NOBODY } from "../../support/nobody";
 
 let dir: string;
 let bw: string[];
@@ -98,7 +99,6 @@ describe("one bw at a time", () => {
 
 describe("bw serve's socket directories", () => {
   const dead = 2 ** 22 + 1; // above the kernel's default pid_max: no such process
-  const NOBODY = 65534;
 
   it("live in this user's own 0700 directory, where the stale ones of killed runs are swept; a shared /tmp is not scanned", async () => {
     const parent = socketParent(dir)!;

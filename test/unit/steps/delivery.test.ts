@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { runStep } from "../../support/steps";
+import { NOBODY } from "../../support/nobody";
 
 let root: string;
 let dir: string;
@@ -14,7 +15,6 @@ beforeEach(() => {
 afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
 
 const mode = (f: string) => fs.statSync(f).mode & 0o777;
-const NOBODY = 65534;
 
 describe("delivery-write and delivery-remove", () => {
   it("writes each file 0600 in a 0700 directory it creates, rewrites only what changed, removes users no longer delivered", async () => {
