@@ -120,3 +120,15 @@ function serverRule(uid: number): WayRule {
 function trustedOwner(owner: number, uid: number): boolean {
   return owner === 0 || owner === uid || (owner < 1000 && owner !== 65534);
 }
+
+/**
+ * bin/fetchml-keys-isolated runs this before plain `pulumi` starts an engine with the
+ * environment's backend (the runner checks in engineEnvironment).
+ */
+if (require.main === module) {
+  const problem = backendUrlProblem(process.env.PULUMI_BACKEND_URL);
+  if (problem) {
+    process.stderr.write(`fetchml-keys: refused: ${problem}. Nothing was run.\n`);
+    process.exit(1);
+  }
+}

@@ -6,12 +6,14 @@
  * verify-ca, and over a socket whatever the URL said (attack40b F1, F1b: 3 of 3 each). Now the
  * runner refuses such a URL before any engine starts, and verify-full holds on its own.
  */
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureEngine } from "../../cli/engine";
+import { PROJECT_ROOT } from "../../cli/paths";
 import { userName } from "../../lib/safePath";
 import { freePort } from "../support/freePort";
 import { NOBODY, PYTHON_AS_NOBODY } from "../support/nobody";
@@ -123,5 +125,37 @@ describe("PULUMI_BACKEND_URL for PostgreSQL", () => {
     );
     expect(r.leaked).toBe(false);
     expect(r.code).not.toBe(0);
+  });
+
+  it("plain pulumi through bin/fetchml-keys-isolated: a weak URL is refused there too, the password sent nowhere", () => {
+    const password = `pw${randomBytes(9).toString("hex")}`;
+    const engine = ensureEngine();
+    const r = spawnSync(
+      path.join(PROJECT_ROOT, "bin", "fetchml-keys-isolated"),
+      ["pulumi", "preview", "--stack", "dev", "--non-interactive"],
+      {
+        cwd: PROJECT_ROOT,
+        encoding: "utf8",
+        timeout: 120_000,
+        env: {
+          ...process.env,
+          PATH: `${path.dirname(engine.binary)}:${process.env.PATH}`,
+          PULUMI_SKIP_UPDATE_CHECK: "true",
+          PULUMI_BACKEND_URL: `postgres://pulumi@127.0.0.1:${port}/postgres?sslmode=require`,
+          PGPASSWORD: password,
+        },
+      },
+    );
+    expect(fs.readFileSync(`${dir}/log`, "utf8")).not.toContain(password);
+    expect(r.stdout + r.stderr).not.toContain(password);
+    expect([r.status, r.stdout, r.stderr]).toEqual([
+      1,
+      "",
+      expect.stringMatching(
+        new RegExp(
+          `^fetchml-keys: refused: PULUMI_BACKEND_URL \\(postgres://pulumi@127\\.0\\.0\\.1:${port}/postgres\\): sslmode=require .* Nothing was run\\.\\n$`,
+        ),
+      ),
+    ]);
   });
 });
