@@ -18,6 +18,7 @@ import { userName } from "../../lib/safePath";
 import { freePort } from "../support/freePort";
 import { NOBODY, PYTHON_AS_NOBODY } from "../support/nobody";
 import { runRunner } from "../support/runner";
+import { expectNoSecret } from "../support/secrets";
 
 let dir: string;
 let port: number;
@@ -146,8 +147,8 @@ describe("PULUMI_BACKEND_URL for PostgreSQL", () => {
         },
       },
     );
-    expect(fs.readFileSync(`${dir}/log`, "utf8")).not.toContain(password);
-    expect(r.stdout + r.stderr).not.toContain(password);
+    expectNoSecret(fs.readFileSync(`${dir}/log`, "utf8"), password, "what the impostor received");
+    expectNoSecret(r.stdout + r.stderr, password, "the wrapper's output");
     expect([r.status, r.stdout, r.stderr]).toEqual([
       1,
       "",
