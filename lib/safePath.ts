@@ -36,7 +36,10 @@ export interface WayRule {
   trusted: (uid: number) => boolean;
   /** The directory that holds the file may be a shared sticky one (createNewFile takes over no name). */
   stickyHolder?: boolean;
-  /** A directory its group may write passes (a service's own group, such as postgres's). */
+  /**
+   * A directory its group may write passes when every account in that group is trusted (a
+   * service's own group, such as postgres's); see groupMembers.
+   */
   groupMayWrite?: boolean;
   /**
    * An owner this user namespace hides (only an ordinary admin's isolated run) passes: such a run
@@ -62,10 +65,21 @@ export function openOnTheWay(file: string, rule: WayRule): string | undefined {
       return `${dir} shows as owned by uid ${stat.uid} here (this run's user namespace hides its real owner)`;
     }
     if (!rule.trusted(owner.uid)) return `${dir} belongs to ${userName(owner.uid)}`;
-    if ((stat.mode & (rule.groupMayWrite ? 0o002 : 0o022)) === 0) continue;
+    const members = rule.groupMayWrite ? groupMembers(owner.gid) : undefined;
+    const stranger = members?.find((m) => !rule.trusted(m));
+    const groupWrites = stat.mode & 0o020 && (!members || stranger !== undefined);
+    if ((stat.mode & 0o002) === 0 && !groupWrites) continue;
     const entryUid = entry && ownerOf(entryPath, entry, owners)?.uid;
     if (stat.mode & 0o1000 && (holdsTarget ? rule.stickyHolder : entryUid !== undefined && rule.trusted(entryUid))) continue;
-    const who = stat.mode & 0o002 ? "every account" : `group ${groupName(owner.gid)}`;
+    const who =
+      stat.mode & 0o002
+        ? "every account"
+        : `group ${groupName(owner.gid)}` +
+          (!rule.groupMayWrite
+            ? ""
+            : stranger !== undefined
+              ? `, which ${userName(stranger)} is in`
+              : ", whose members are not all listed here");
     return `${dir} is writable by ${who} (mode ${(stat.mode & 0o7777).toString(8)})`;
   }
   return undefined;
@@ -288,6 +302,35 @@ export function userName(uid: number): string {
 export function groupName(gid: number): string {
   const name = lookup("/etc/group", gid);
   return name ? `${name} (gid ${gid})` : `gid ${gid}`;
+}
+
+/**
+ * Every account in a group, by uid: those /etc/group lists as members and those whose primary
+ * group it is in /etc/passwd; undefined when /etc/group does not have it (a directory service's
+ * group, whose members cannot be listed here) or a member has no uid in /etc/passwd.
+ */
+export function groupMembers(gid: number, files = { passwd: "/etc/passwd", group: "/etc/group" }): number[] | undefined {
+  const rows = (file: string) => {
+    try {
+      return fs
+        .readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l && !l.startsWith("#"))
+        .map((l) => l.split(":"));
+    } catch {
+      return [];
+    }
+  };
+  const accounts = rows(files.passwd);
+  const group = rows(files.group).find((g) => g[2] === String(gid));
+  if (!group) return undefined;
+  const uids = accounts.filter((a) => a[3] === String(gid)).map((a) => Number(a[2]));
+  for (const name of (group[3] ?? "").split(",").filter(Boolean)) {
+    const account = accounts.find((a) => a[0] === name);
+    if (!account) return undefined;
+    uids.push(Number(account[2]));
+  }
+  return uids;
 }
 
 /** The name of an id in /etc/passwd or /etc/group (for messages only). */

@@ -66,7 +66,8 @@ describe("backendUrlProblem", () => {
 
   it("over a Unix socket (no TLS there): accepts a directory closed to others, refuses a shared or foreign one", () => {
     const own = path.join(dir, "run");
-    fs.mkdirSync(own, { mode: 0o2775 });
+    fs.mkdirSync(own);
+    fs.chmodSync(own, 0o2775);
     expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${own}`, {})).toBeUndefined();
     const shared = path.join(dir, "tmp");
     fs.mkdirSync(shared);
@@ -75,6 +76,14 @@ describe("backendUrlProblem", () => {
       new RegExp(
         `its Unix socket directory ${shared} is not closed to other accounts \\(${shared} is writable by every account \\(mode 1777\\)\\)`,
       ),
+    );
+    // A group may write it only where every account in that group is root, this user or a
+    // system account: Debian's postgres group (postgres alone) passes, nogroup (nobody's) not.
+    fs.chownSync(own, 0, groupId("postgres"));
+    expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${own}`, {})).toBeUndefined();
+    fs.chownSync(own, 0, 65534);
+    expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${own}`, {})).toMatch(
+      new RegExp(`\\(${own} is writable by group nogroup \\(gid 65534\\), which nobody \\(uid 65534\\) is in \\(mode 2775\\)\\)`),
     );
     fs.chownSync(own, 65534, 65534);
     expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${own}`, {})).toMatch(/belongs to nobody \(uid 65534\)/);
@@ -97,3 +106,13 @@ describe("backendUrlProblem", () => {
     expect(backendUrlProblem("postgres://pulumi@%zz/pulumi", {})).toMatch(/^PULUMI_BACKEND_URL: its host is not valid percent-encoding/);
   });
 });
+
+/** A group's id from /etc/group (the test machine's postgres group comes with PostgreSQL). */
+function groupId(name: string): number {
+  const line = fs
+    .readFileSync("/etc/group", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${name}:`));
+  if (!line) throw new Error(`no group ${name} in /etc/group`);
+  return Number(line.split(":")[2]);
+}

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
-import { assertSafePath, newFileProblem, OWNERS_VARIABLE, ownersOnTheWay } from "../../../lib/safePath";
+import { assertSafePath, groupMembers, newFileProblem, OWNERS_VARIABLE, ownersOnTheWay } from "../../../lib/safePath";
 import { NOBODY, pythonAsNobody } from "../../support/nobody";
 
 let dir: string;
@@ -124,5 +124,26 @@ describe("assertSafePath", () => {
       { path: path.join(dir, "admins-old-file"), dev: srv.dev, ino: srv.ino, uid: 4242, gid: 4242 },
     ]);
     expect(asUser(true, elsewhere)).toMatch(/srv shows as owned by uid 65534 here/);
+  });
+});
+
+describe("groupMembers (who may write a directory its group may write)", () => {
+  it("lists the group's members and the accounts whose primary group it is; undefined where it cannot list them all", () => {
+    const etc = fs.mkdtempSync(path.join(os.tmpdir(), "group-members-"));
+    const files = { passwd: path.join(etc, "passwd"), group: path.join(etc, "group") };
+    fs.writeFileSync(
+      files.passwd,
+      "root:x:0:0::/root:/bin/sh\npostgres:x:101:104::/var/lib/postgresql:/bin/sh\nalice:x:1001:1001::/home/alice:/bin/sh\n",
+    );
+    fs.writeFileSync(files.group, "root:x:0:\npostgres:x:104:\nusers:x:100:alice,postgres\nldap:x:2000:carol\n");
+    try {
+      expect(groupMembers(104, files)).toEqual([101]);
+      expect(groupMembers(0, files)).toEqual([0]);
+      expect(groupMembers(100, files)).toEqual([1001, 101]);
+      expect(groupMembers(2000, files)).toBeUndefined(); // carol is not in /etc/passwd
+      expect(groupMembers(3000, files)).toBeUndefined(); // no such group here
+    } finally {
+      fs.rmSync(etc, { recursive: true, force: true });
+    }
   });
 });
