@@ -112,6 +112,14 @@ describe("CI workflows", () => {
     expect(steps).toBe(5);
   });
 
+  it("pin every action to a commit, its release named beside it", () => {
+    // A tag can be moved by whoever controls the action's repository; a commit id cannot, and
+    // the preview and deploy jobs hand pulumi/actions every secret they hold.
+    const uses = workflows.flatMap((w) => w.text.split("\n").filter((line) => /^\s*(- )?uses:/.test(line)));
+    expect(uses.length).toBe(10);
+    for (const line of uses) expect(line).toMatch(/uses: [\w.-]+\/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$/);
+  });
+
   it("restore no cache in a job that holds secrets", () => {
     // A cache is shared by every job of a ref (one pull request: refs/pull/N/merge) and restored
     // with tar -P into the checkout: a job without secrets, which runs unapproved, could save one
