@@ -192,6 +192,25 @@ describe("Bitwarden delivery", () => {
     expect(trash.map((i: { id: string }) => i.id)).toEqual([vaultItems.carol]);
   });
 
+  it("an item someone trashed by hand is made again, with the user's key, by the next run that writes the vault", async () => {
+    // A preview does not see it (no-change runs start no bw; README, "Bitwarden delivery"):
+    // any vault write brings every Bitwarden user's item in line, here bob's rotation.
+    const before = await outputs();
+    await bw.ok(["delete", "item", before.vaultItems.alice]);
+    expect(server.ciphers.get(before.vaultItems.alice)!.deletedDate).not.toBeNull();
+    users.bob = { ...users.bob, rotation: 2 };
+    e2e.setConfig(config());
+    await e2e.up();
+    const after = await outputs();
+    expect(after.vaultItems.alice, vaultLog()).not.toBe(before.vaultItems.alice);
+    expect(server.ciphers.get(after.vaultItems.alice)!.deletedDate ?? null).toBeNull();
+    await bw.ok(["sync"]);
+    const alice = await getItem(after.vaultItems.alice);
+    expectSameSecret(alice.login.password, after.apiKeys.alice, "alice's key");
+    expectSameSecret(alice.login.password, before.apiKeys.alice, "alice's key");
+    expect(alice.collectionIds).toEqual([org.collections["alice-only"]]);
+  });
+
   it("adopts an item of erin's name made elsewhere only once it is in erin's collection and cleared: the key never sits beside it", async () => {
     // Made by hand (the old helper script, or another member) in a collection everyone reads,
     // with a URI, notes and a field of its own.
@@ -246,7 +265,7 @@ describe("Bitwarden delivery", () => {
   it("a vault that goes down mid-run leaves the old hash on the server, and the next up converges", async () => {
     const before = await outputs();
     const oldBobHash = serverEntries().bob.hash;
-    users.bob = { ...users.bob, rotation: 2 };
+    users.bob = { ...users.bob, rotation: 3 };
     delete users.erin; // a revocation in the same run must not wait on Bitwarden
     e2e.setConfig(config());
     const running = e2e.up().then(
