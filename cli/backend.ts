@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { openOnTheWay, type WayRule } from "../lib/safePath";
+import { openOnTheWay, realOwner, userName, type WayRule } from "../lib/safePath";
 
 export function backendUrlProblem(url: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (!url || !/^postgres(ql)?:\/\//i.test(url)) return undefined;
@@ -93,9 +93,25 @@ function openFile(file: string, uid = process.geteuid?.() ?? 0): string | undefi
   } catch {
     return undefined; // missing: the driver fails on it, and says so
   }
-  if (!trustedOwner(s.uid, uid)) return `${file} belongs to uid ${s.uid}`;
+  const owner = realOwner(file);
+  if (!owner) return `${file} shows as owned by uid ${s.uid} here (this run's user namespace hides its real owner)`;
+  if (!trustedOwner(owner.uid, uid)) return `${file} belongs to ${userName(owner.uid)}`;
   if (s.mode & 0o022) return `${file} is writable by others, mode ${(s.mode & 0o7777).toString(8)}`;
   return openOnTheWay(file, serverRule(uid));
+}
+
+/**
+ * The local files a PostgreSQL URL relies on (its socket directory, its CA certificate), whose
+ * real owners scripts/isolated.sh looks up before an ordinary user's run enters its user
+ * namespace (cli/owners.ts); none for any other URL or one the check refuses anyway.
+ */
+export function backendPaths(url: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
+  if (!url || !/^postgres(ql)?:\/\//i.test(url)) return [];
+  const parsed = parsePostgresUrl(url);
+  if (typeof parsed === "string") return [];
+  const where = parsed.host || env.PGHOST || "";
+  const rootCert = parsed.params.get("sslrootcert") ?? env.PGSSLROOTCERT;
+  return [...(where.startsWith("/") ? [path.join(where, ".s.PGSQL")] : []), ...(rootCert ? [path.resolve(rootCert)] : [])];
 }
 
 /**

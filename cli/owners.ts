@@ -1,7 +1,8 @@
 /**
  * Run by scripts/isolated.sh before an ordinary user's run enters its user namespace: prints
  * the real owners of every directory on the way to each local path the stack files here name
- * (their auth configs and delivery directories), for lib/safePath.ts to check them inside,
+ * (their auth configs and delivery directories) and the state backend's URL names (a
+ * PostgreSQL socket directory, a CA file), for lib/safePath.ts and cli/backend.ts to check inside,
  * where root's directories and other accounts' would all read as the overflow uid. Prints
  * nothing it cannot read; what it leaves out is refused inside, with the reason.
  */
@@ -10,6 +11,7 @@ import * as path from "node:path";
 import { authTargets } from "../config/targets";
 import { ownersOnTheWay } from "../lib/safePath";
 import { settingsOf } from "../lib/stackFile";
+import { backendPaths } from "./backend";
 import { PROJECT_ROOT } from "./paths";
 
 /** The local paths a stack file names, resolved as the program resolves them (from the project directory). */
@@ -30,6 +32,7 @@ function main(): void {
       // An invalid stack file: the run itself says what is wrong with it.
     }
   }
+  files.push(...backendPaths(process.env.PULUMI_BACKEND_URL));
   process.stdout.write(ownersOnTheWay(files));
 }
 

@@ -167,6 +167,12 @@ type OwnerRecord = z.infer<typeof ownersSchema>[number];
 
 const ownerKey = (at: string, stat: { dev: number; ino: number }) => `${stat.dev}:${stat.ino}:${at}`;
 
+/** A file's real owner (links followed), or undefined when this user namespace hides it and nobody looked it up outside. */
+export function realOwner(file: string): { uid: number; gid: number } | undefined {
+  const real = fs.realpathSync(file);
+  return ownerOf(real, fs.lstatSync(real), ownersFromEnvironment());
+}
+
 /** The owner of a file, or undefined when this user namespace hides it and nobody looked it up outside. */
 function ownerOf(at: string, stat: fs.Stats, owners: KnownOwners): { uid: number; gid: number } | undefined {
   if (!unmappedOwner(stat.uid)) return { uid: stat.uid, gid: stat.gid };

@@ -1,9 +1,11 @@
 /** Which state backend URLs the runner starts an engine with (cli/backend.ts): the PostgreSQL password goes to the database only. */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { backendUrlProblem } from "../../../cli/backend";
+import { PROJECT_ROOT } from "../../../cli/paths";
 
 let dir: string;
 beforeEach(() => {
@@ -104,6 +106,36 @@ describe("backendUrlProblem", () => {
       /pg does not exist \(another account may be able to make it\)/,
     );
     expect(backendUrlProblem("postgres://pulumi@%zz/pulumi", {})).toMatch(/^PULUMI_BACKEND_URL: its host is not valid percent-encoding/);
+  });
+});
+
+describe("backendUrlProblem in an ordinary admin's isolated run", () => {
+  // Inside the run's user namespace (uid 4242 maps only itself) root's files read as the overflow
+  // uid: scripts/isolated.sh looks the socket directory's and CA file's owners up before it enters.
+  const inRun = (url: string) => {
+    const script = `console.log(JSON.stringify(require("./dist/cli/backend").backendUrlProblem(process.env.PULUMI_BACKEND_URL) ?? "accepted"))`;
+    const env = { PATH: `${path.join(PROJECT_ROOT, "node_modules", ".bin")}:/usr/bin:/bin`, HOME: dir, PULUMI_BACKEND_URL: url };
+    const r = spawnSync("setpriv", ["--reuid=4242", "--regid=4242", "--clear-groups", "sh", "scripts/isolated.sh", "node", "-e", script], {
+      cwd: PROJECT_ROOT,
+      env,
+      encoding: "utf8",
+    });
+    return JSON.parse(r.stdout.trim().split("\n").pop() ?? "null");
+  };
+
+  it("accepts root's socket directory and CA file, and still names another account's", () => {
+    const sock = path.join(dir, "pg");
+    fs.mkdirSync(sock, { mode: 0o755 });
+    const ca = path.join(dir, "ca.pem");
+    fs.writeFileSync(ca, "", { mode: 0o644 });
+    expect(inRun(`postgres://pulumi@/pulumi?host=${sock}`)).toBe("accepted");
+    expect(inRun(`postgres://pulumi@127.0.0.1/pulumi?sslmode=verify-full&sslrootcert=${ca}`)).toBe("accepted");
+    fs.chownSync(sock, 1234, 1234);
+    fs.chownSync(ca, 1234, 1234);
+    expect(inRun(`postgres://pulumi@/pulumi?host=${sock}`)).toMatch(new RegExp(`\\(${sock} belongs to uid 1234\\)`));
+    expect(inRun(`postgres://pulumi@127.0.0.1/pulumi?sslmode=verify-full&sslrootcert=${ca}`)).toMatch(
+      new RegExp(`its sslrootcert ${ca} could be replaced by another account \\(${ca} belongs to uid 1234\\)`),
+    );
   });
 });
 
