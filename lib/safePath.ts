@@ -36,10 +36,7 @@ export interface WayRule {
   trusted: (uid: number) => boolean;
   /** The directory that holds the file may be a shared sticky one (createNewFile takes over no name). */
   stickyHolder?: boolean;
-  /**
-   * A directory its group may write passes when every account in that group is trusted (a
-   * service's own group, such as postgres's); see groupMembers.
-   */
+  /** A directory its group may write passes when that group is its owner's own, with only trusted accounts in it (untrustedGroup). */
   groupMayWrite?: boolean;
   /**
    * An owner this user namespace hides (only an ordinary admin's isolated run) passes: such a run
@@ -65,21 +62,11 @@ export function openOnTheWay(file: string, rule: WayRule): string | undefined {
       return `${dir} shows as owned by uid ${stat.uid} here (this run's user namespace hides its real owner)`;
     }
     if (!rule.trusted(owner.uid)) return `${dir} belongs to ${userName(owner.uid)}`;
-    const members = rule.groupMayWrite ? groupMembers(owner.gid) : undefined;
-    const stranger = members?.find((m) => !rule.trusted(m));
-    const groupWrites = stat.mode & 0o020 && (!members || stranger !== undefined);
-    if ((stat.mode & 0o002) === 0 && !groupWrites) continue;
+    const groupProblem = stat.mode & 0o020 ? (rule.groupMayWrite ? untrustedGroup(owner, rule.trusted) : "") : undefined;
+    if ((stat.mode & 0o002) === 0 && groupProblem === undefined) continue;
     const entryUid = entry && ownerOf(entryPath, entry, owners)?.uid;
     if (stat.mode & 0o1000 && (holdsTarget ? rule.stickyHolder : entryUid !== undefined && rule.trusted(entryUid))) continue;
-    const who =
-      stat.mode & 0o002
-        ? "every account"
-        : `group ${groupName(owner.gid)}` +
-          (!rule.groupMayWrite
-            ? ""
-            : stranger !== undefined
-              ? `, which ${userName(stranger)} is in`
-              : ", whose members are not all listed here");
+    const who = stat.mode & 0o002 ? "every account" : `group ${groupName(owner.gid)}${groupProblem}`;
     return `${dir} is writable by ${who} (mode ${(stat.mode & 0o7777).toString(8)})`;
   }
   return undefined;
@@ -310,44 +297,46 @@ export function groupName(gid: number): string {
   return name ? `${name} (gid ${gid})` : `gid ${gid}`;
 }
 
+export const ACCOUNT_FILES = { passwd: "/etc/passwd", group: "/etc/group" };
+
 /**
- * Every account in a group, by uid: those /etc/group lists as members and those whose primary
- * group it is in /etc/passwd; undefined when /etc/group does not have it (a directory service's
- * group, whose members cannot be listed here) or a member has no uid in /etc/passwd.
+ * Why a directory's group may not be trusted to write it, as words to append to "group <name>",
+ * or undefined when it may: the group must be the directory owner's own (its primary group in
+ * /etc/passwd, as postgres's is for /var/run/postgresql) and every account /etc/group lists in
+ * it trusted. Only the owner's own group, because accounts from a directory service whose
+ * primary group it is cannot be listed here.
  */
-export function groupMembers(gid: number, files = { passwd: "/etc/passwd", group: "/etc/group" }): number[] | undefined {
-  const rows = (file: string) => {
-    try {
-      return fs
-        .readFileSync(file, "utf8")
-        .split("\n")
-        .filter((l) => l && !l.startsWith("#"))
-        .map((l) => l.split(":"));
-    } catch {
-      return [];
-    }
-  };
+export function untrustedGroup(
+  owner: { uid: number; gid: number },
+  trusted: (uid: number) => boolean,
+  files = ACCOUNT_FILES,
+): string | undefined {
   const accounts = rows(files.passwd);
-  const group = rows(files.group).find((g) => g[2] === String(gid));
-  if (!group) return undefined;
-  const uids = accounts.filter((a) => a[3] === String(gid)).map((a) => Number(a[2]));
-  for (const name of (group[3] ?? "").split(",").filter(Boolean)) {
-    const account = accounts.find((a) => a[0] === name);
-    if (!account) return undefined;
-    uids.push(Number(account[2]));
+  const account = accounts.find((a) => a[2] === String(owner.uid));
+  if (account?.[3] !== String(owner.gid)) return `, not the group of ${account?.[0] ?? "uid"} (uid ${owner.uid})`;
+  const group = rows(files.group).find((g) => g[2] === String(owner.gid));
+  for (const name of (group?.[3] ?? "").split(",").filter(Boolean)) {
+    const uid = accounts.find((a) => a[0] === name)?.[2];
+    if (uid === undefined) return `, which ${name} (not in ${files.passwd}) is in`;
+    if (!trusted(Number(uid))) return `, which ${name} (uid ${uid}) is in`;
   }
-  return uids;
+  return undefined;
 }
 
 /** The name of an id in /etc/passwd or /etc/group (for messages only). */
 function lookup(file: string, id: number): string | undefined {
+  return rows(file).find((r) => r[2] === String(id))?.[0];
+}
+
+/** The lines of /etc/passwd or /etc/group, split into fields (none when unreadable). */
+function rows(file: string): string[][] {
   try {
-    const line = fs
+    return fs
       .readFileSync(file, "utf8")
       .split("\n")
-      .find((l) => l.split(":")[2] === String(id));
-    return line?.split(":")[0];
+      .filter((l) => l && !l.startsWith("#"))
+      .map((l) => l.split(":"));
   } catch {
-    return undefined;
+    return [];
   }
 }

@@ -79,13 +79,13 @@ describe("backendUrlProblem", () => {
         `its Unix socket directory ${shared} is not closed to other accounts \\(${shared} is writable by every account \\(mode 1777\\)\\)`,
       ),
     );
-    // A group may write it only where every account in that group is root, this user or a
-    // system account: Debian's postgres group (postgres alone) passes, nogroup (nobody's) not.
-    fs.chownSync(own, 0, groupId("postgres"));
+    // A group may write it only where that group is the owner's own, with no other account in
+    // it: Debian's /var/run/postgresql (postgres:postgres, 2775) passes; root:nogroup does not.
+    fs.chownSync(own, accountId("/etc/passwd", "postgres"), accountId("/etc/group", "postgres"));
     expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${own}`, {})).toBeUndefined();
     fs.chownSync(own, 0, 65534);
     expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${own}`, {})).toMatch(
-      new RegExp(`\\(${own} is writable by group nogroup \\(gid 65534\\), which nobody \\(uid 65534\\) is in \\(mode 2775\\)\\)`),
+      new RegExp(`\\(${own} is writable by group nogroup \\(gid 65534\\), not the group of root \\(uid 0\\) \\(mode 2775\\)\\)`),
     );
     fs.chownSync(own, 65534, 65534);
     expect(backendUrlProblem(`postgres://pulumi@/pulumi?host=${own}`, {})).toMatch(/belongs to nobody \(uid 65534\)/);
@@ -139,12 +139,12 @@ describe("backendUrlProblem in an ordinary admin's isolated run", () => {
   });
 });
 
-/** A group's id from /etc/group (the test machine's postgres group comes with PostgreSQL). */
-function groupId(name: string): number {
+/** An account's or group's id (the test machine's postgres ones come with PostgreSQL). */
+function accountId(file: string, name: string): number {
   const line = fs
-    .readFileSync("/etc/group", "utf8")
+    .readFileSync(file, "utf8")
     .split("\n")
     .find((l) => l.startsWith(`${name}:`));
-  if (!line) throw new Error(`no group ${name} in /etc/group`);
+  if (!line) throw new Error(`no ${name} in ${file}`);
   return Number(line.split(":")[2]);
 }

@@ -5,7 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
-import { assertSafePath, groupMembers, newFileProblem, OWNERS_VARIABLE, ownersOnTheWay } from "../../../lib/safePath";
+import { assertSafePath, newFileProblem, OWNERS_VARIABLE, ownersOnTheWay, untrustedGroup } from "../../../lib/safePath";
 import { NOBODY, pythonAsNobody } from "../../support/nobody";
 
 let dir: string;
@@ -127,21 +127,25 @@ describe("assertSafePath", () => {
   });
 });
 
-describe("groupMembers (who may write a directory its group may write)", () => {
-  it("lists the group's members and the accounts whose primary group it is; undefined where it cannot list them all", () => {
+describe("untrustedGroup (whether a directory's group may write it)", () => {
+  it("trusts only the owner's own group with trusted accounts listed in it, and says why not otherwise", () => {
     const etc = fs.mkdtempSync(path.join(os.tmpdir(), "group-members-"));
     const files = { passwd: path.join(etc, "passwd"), group: path.join(etc, "group") };
     fs.writeFileSync(
       files.passwd,
       "root:x:0:0::/root:/bin/sh\npostgres:x:101:104::/var/lib/postgresql:/bin/sh\nalice:x:1001:1001::/home/alice:/bin/sh\n",
     );
-    fs.writeFileSync(files.group, "root:x:0:\npostgres:x:104:\nusers:x:100:alice,postgres\nldap:x:2000:carol\n");
+    fs.writeFileSync(files.group, "root:x:0:\npostgres:x:104:\nusers:x:100:\npg-admins:x:105:alice\nnet:x:106:carol\n");
+    const trusted = (uid: number) => uid < 1000;
     try {
-      expect(groupMembers(104, files)).toEqual([101]);
-      expect(groupMembers(0, files)).toEqual([0]);
-      expect(groupMembers(100, files)).toEqual([1001, 101]);
-      expect(groupMembers(2000, files)).toBeUndefined(); // carol is not in /etc/passwd
-      expect(groupMembers(3000, files)).toBeUndefined(); // no such group here
+      expect(untrustedGroup({ uid: 101, gid: 104 }, trusted, files)).toBeUndefined();
+      expect(untrustedGroup({ uid: 0, gid: 0 }, trusted, files)).toBeUndefined();
+      // Not the owner's own: a directory service's accounts may have it as their primary group.
+      expect(untrustedGroup({ uid: 0, gid: 100 }, trusted, files)).toBe(", not the group of root (uid 0)");
+      fs.writeFileSync(files.passwd, fs.readFileSync(files.passwd, "utf8").replace("postgres:x:101:104", "postgres:x:101:105"));
+      expect(untrustedGroup({ uid: 101, gid: 105 }, trusted, files)).toBe(", which alice (uid 1001) is in");
+      fs.writeFileSync(files.passwd, fs.readFileSync(files.passwd, "utf8").replace("postgres:x:101:105", "postgres:x:101:106"));
+      expect(untrustedGroup({ uid: 101, gid: 106 }, trusted, files)).toBe(`, which carol (not in ${files.passwd}) is in`);
     } finally {
       fs.rmSync(etc, { recursive: true, force: true });
     }
