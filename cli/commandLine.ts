@@ -10,6 +10,7 @@ commands:
   up                      apply the stack config (asks first unless --yes)
   destroy                 remove this stack's entries, files and keys (asks first unless --yes)
   refresh                 read the state back, then say where targets differ from stack config
+                          (and the vault from what the last run wrote there)
   cancel                  release the lock of an up that was killed
   output [name [key]]     print stack outputs (secrets masked unless --show-secrets)
   user list               who has which access and key, since when (never a key)

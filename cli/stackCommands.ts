@@ -2,14 +2,19 @@
  * The commands that run on an opened stack (preview, up, destroy, summary, refresh, cancel,
  * output, user), through the Automation API; a change asks first unless --yes.
  */
+import * as fs from "node:fs";
 import * as readline from "node:readline/promises";
 import type { Stack } from "@pulumi/pulumi/automation";
 import type { Options } from "./options";
 import { pickOutput, readUsersOutput, usersTable } from "./outputs";
 import { previewAccess, printAccess } from "./summary";
 import { userCommand, UserCommandError } from "./user";
-import { UP_OPTIONS } from "./workspace";
+import { vaultDrift } from "./vaultDrift";
+import { stackFilePath, UP_OPTIONS } from "./workspace";
+import { DEFAULT_ITEM_PREFIX } from "../config/settings";
+import { AdminError } from "../lib/adminError";
 import { now } from "../lib/keyPlan";
+import { settingsOf } from "../lib/stackFile";
 
 /** `common`: what every engine operation of this run gets (its output stream, colour, diff, targets, expect-no-changes). */
 export async function runStackCommand(
@@ -59,7 +64,9 @@ export async function runStackCommand(
       console.log(
         access.lines.length > 0 ? `targets and stack config differ:\n${access.lines.join("\n")}` : "targets are as stack config says",
       );
-      return options["expect-no-changes"] && (drift.length > 0 || access.refused) ? 1 : 0;
+      const vault = await readVaultDrift(stack, stackName);
+      if (vault.length > 0) console.log(`the vault differs from what the last run wrote there:\n${vault.join("\n")}`);
+      return options["expect-no-changes"] && (drift.length > 0 || vault.length > 0 || access.refused) ? 1 : 0;
     }
     case "cancel":
       await stack.cancel();
@@ -71,6 +78,20 @@ export async function runStackCommand(
       return userCommand(args, options, { stack, stackName, onOutput, previewAccess, confirm, printUserCounts });
   }
   return 2;
+}
+
+/**
+ * The vault compared with what the last run wrote there (cli/vaultDrift.ts), or why it could
+ * not be read: a vault left unread is said, never taken for one that matches.
+ */
+async function readVaultDrift(stack: Stack, stackName: string): Promise<string[]> {
+  const prefix = settingsOf(fs.readFileSync(stackFilePath(stackName), "utf8")).bitwarden?.itemPrefix ?? DEFAULT_ITEM_PREFIX;
+  try {
+    return await vaultDrift(await stack.outputs(), prefix);
+  } catch (e) {
+    if (!(e instanceof AdminError)) throw e;
+    return [`! the vault was not read (${e.message}): items deleted or changed there by hand are not seen`];
+  }
 }
 
 /**

@@ -53,6 +53,9 @@ export interface Settings {
   maxRevokedShare: number;
 }
 
+/** Vault items are named "<itemPrefix> <user>"; the old helper script's name. */
+export const DEFAULT_ITEM_PREFIX = "FetchML API";
+
 /** The seed page's values: the CLI talks to the server through an SSH tunnel. */
 export const DEFAULT_CLIENT: ClientSettings = {
   workerHost: "localhost",
@@ -105,7 +108,7 @@ export function parseSettings(config: Record<string, unknown>, stray: readonly s
     bitwarden: data.bitwarden && {
       organizationId: data.bitwarden.organizationId,
       collectionIds: data.bitwarden.collectionIds,
-      itemPrefix: data.bitwarden.itemPrefix ?? "FetchML API",
+      itemPrefix: data.bitwarden.itemPrefix ?? DEFAULT_ITEM_PREFIX,
       onRevoke: data.bitwarden.onRevoke ?? "trash",
       cli: data.bitwarden.cli,
     },

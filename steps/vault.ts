@@ -24,13 +24,7 @@ export async function vaultStep(request: VaultRequest, mode: "write" | "remove",
     // so two bw processes never share its data file.
     const permanentDeletes: Array<{ name: string; id: string }> = [];
     try {
-      const status = await serve.call<{ template?: { status?: string } }>("GET", "/status");
-      if (status?.template?.status !== "unlocked") throw new SafeError(NOT_UNLOCKED);
-      // Forced: bw skips a sync when its last one looks recent enough, which can hide an item
-      // another client just made (and an adoption would then become a duplicate).
-      await serve.call("POST", "/sync?force=true");
-      const listed = await stableListing(serve, request.itemPrefix);
-      const existing = [...listed, ...(await fetchMissing(serve, previous, listed))];
+      const existing = await readItems(serve, request.itemPrefix, previous);
       const plan = planVault(mode === "write" ? request.users : [], previous, existing, request.organizationId);
       plan.warnings.forEach(say);
       // Before anything is written: a key never goes into an item this tool cannot make clean.
@@ -84,6 +78,20 @@ export async function vaultStep(request: VaultRequest, mode: "write" | "remove",
     }
   });
   return { items: records };
+}
+
+/**
+ * The items the step plans with: those named with the prefix and those the last run wrote,
+ * from an unlocked vault synced just now. The runner's `refresh` reads them the same way.
+ */
+export async function readItems(serve: BwServe, prefix: string, previous: ReadonlyMap<string, VaultRecord>): Promise<VaultItem[]> {
+  const status = await serve.call<{ template?: { status?: string } }>("GET", "/status");
+  if (status?.template?.status !== "unlocked") throw new SafeError(NOT_UNLOCKED);
+  // Forced: bw skips a sync when its last one looks recent enough, which can hide an item
+  // another client just made (and an adoption would then become a duplicate).
+  await serve.call("POST", "/sync?force=true");
+  const listed = await stableListing(serve, prefix);
+  return [...listed, ...(await fetchMissing(serve, previous, listed))];
 }
 
 /**

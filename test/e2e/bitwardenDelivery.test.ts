@@ -14,7 +14,8 @@ import type { BitwardenTestServer, SeededOrganization } from "../support/bitward
 import { changesIn, E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
 import { findProcesses } from "../support/processWatch";
-import { expectDifferentSecret, expectSameSecret, expectUnchanged } from "../support/secrets";
+import { runRunner } from "../support/runner";
+import { expectDifferentSecret, expectNoSecret, expectSameSecret, expectUnchanged } from "../support/secrets";
 
 let vault: TestVault;
 let server: BitwardenTestServer;
@@ -192,12 +193,27 @@ describe("Bitwarden delivery", () => {
     expect(trash.map((i: { id: string }) => i.id)).toEqual([vaultItems.carol]);
   });
 
-  it("an item someone trashed by hand is made again, with the user's key, by the next run that writes the vault", async () => {
-    // A preview does not see it (no-change runs start no bw; README, "Bitwarden delivery"):
-    // any vault write brings every Bitwarden user's item in line, here bob's rotation.
+  it("refresh reads the vault back: an item trashed or edited by hand is named, and the next run that writes the vault makes it whole", async () => {
+    // A preview does not see it (no-change runs start no bw; README, "Bitwarden delivery").
+    const refresh = () => runRunner(["refresh", "--expect-no-changes", "--stack", e2e.name], { env: e2e.env });
     const before = await outputs();
+    const clean = await refresh();
+    expect([clean.code, clean.stdout], clean.all).toEqual([0, expect.not.stringContaining("the vault differs")]);
+
     await bw.ok(["delete", "item", before.vaultItems.alice]);
-    expect(server.ciphers.get(before.vaultItems.alice)!.deletedDate).not.toBeNull();
+    await bw.ok(["sync"]);
+    const bob = await getItem(before.vaultItems.bob);
+    await bw.editItem(bob.id, { ...bob, login: { ...bob.login, password: "changed-by-hand" } });
+    const drift = await refresh();
+    for (const key of Object.values(before.apiKeys)) expectNoSecret(drift.all, key, "refresh's output");
+    expect(drift.code, drift.all).toBe(1);
+    expect(drift.stdout).toContain(
+      "the vault differs from what the last run wrote there:\n" +
+        `! alice: the vault item the last run wrote (${before.vaultItems.alice}) is gone or in the trash: restore it in the vault, or \`user rotate alice\` has up write it again, with a new key\n` +
+        `! bob: vault item ${before.vaultItems.bob}: it no longer holds bob's key as the last run wrote it (changed by hand): \`user rotate bob\` has up write it again, with a new key`,
+    );
+
+    // Any vault write brings every Bitwarden user's item in line: here bob's rotation.
     users.bob = { ...users.bob, rotation: 2 };
     e2e.setConfig(config());
     await e2e.up();
@@ -206,9 +222,11 @@ describe("Bitwarden delivery", () => {
     expect(server.ciphers.get(after.vaultItems.alice)!.deletedDate ?? null).toBeNull();
     await bw.ok(["sync"]);
     const alice = await getItem(after.vaultItems.alice);
-    expectSameSecret(alice.login.password, after.apiKeys.alice, "alice's key");
     expectSameSecret(alice.login.password, before.apiKeys.alice, "alice's key");
     expect(alice.collectionIds).toEqual([org.collections["alice-only"]]);
+    expectSameSecret((await getItem(after.vaultItems.bob)).login.password, after.apiKeys.bob, "bob's key");
+    const again = await refresh();
+    expect([again.code, again.stdout], again.all).toEqual([0, expect.not.stringContaining("the vault differs")]);
   });
 
   it("adopts an item of erin's name made elsewhere only once it is in erin's collection and cleared: the key never sits beside it", async () => {

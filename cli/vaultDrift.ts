@@ -1,0 +1,99 @@
+/**
+ * `refresh` on a stack with Bitwarden users: the vault read back and compared with what the last
+ * run wrote there. A preview starts no `bw` unless a key changes, so only this sees an item
+ * someone deleted, trashed, moved or edited by hand. The comparison is the vault step's own
+ * plan (steps/vaultPlan.ts) for the users, keys and collections the last run recorded: any
+ * action but "keep" is a difference. Lines name users, item ids and collections, never a key.
+ */
+import { z } from "zod";
+import { hashApiKey } from "../lib/keys";
+import { previousSettings } from "../program/outputs";
+import { acquireSession, bwCommand, withBwLock } from "../steps/bitwarden/bw";
+import { BwServe } from "../steps/bitwarden/serve";
+import type { VaultRecord, VaultUser } from "../steps/protocol";
+import { readItems } from "../steps/vault";
+import { HASH_FIELD, type VaultAction, type VaultItem, planVault } from "../steps/vaultPlan";
+import { readUsersOutput, type StackOutput } from "./outputs";
+
+const idsByUser = z.record(z.string(), z.string());
+
+export interface RecordedVault {
+  organizationId: string;
+  cli?: string;
+  users: VaultUser[];
+  previous: Map<string, VaultRecord>;
+}
+
+/** What the last run recorded, as the vault step's input; undefined when it wrote no item. */
+export function recordedVault(outputs: Record<string, StackOutput>, itemPrefix: string): RecordedVault | undefined {
+  const settings = previousSettings.safeParse(outputs.settings?.value);
+  const items = idsByUser.safeParse(outputs.vaultItems?.value ?? {});
+  const keys = idsByUser.safeParse(outputs.apiKeys?.value ?? {});
+  if (!settings.success || !settings.data.bitwardenOrganization || !items.success || !keys.success) return undefined;
+  const recorded = readUsersOutput(outputs.users?.value);
+  const users: VaultUser[] = [];
+  const previous = new Map<string, VaultRecord>();
+  for (const [name, id] of Object.entries(items.data)) {
+    const user = recorded[name];
+    const apiKey = keys.data[name];
+    if (!apiKey || !user?.fingerprint || !user.collectionIds) continue;
+    users.push({
+      name,
+      itemName: `${itemPrefix} ${name}`,
+      apiKey,
+      apiKeyHash: hashApiKey(apiKey),
+      fingerprint: user.fingerprint,
+      collectionIds: user.collectionIds,
+    });
+    previous.set(name, { id, fingerprint: user.fingerprint });
+  }
+  if (users.length === 0) return undefined;
+  return { organizationId: settings.data.bitwardenOrganization, cli: settings.data.bitwardenCli ?? undefined, users, previous };
+}
+
+/** The differences between the vault and what the last run wrote there, one line each ("! ..."); none when it wrote no item. */
+export async function vaultDrift(outputs: Record<string, StackOutput>, itemPrefix: string): Promise<string[]> {
+  const recorded = recordedVault(outputs, itemPrefix);
+  if (!recorded) return [];
+  const bw = bwCommand(recorded.cli);
+  const existing = await withBwLock(async () => {
+    const serve = await BwServe.start(bw, await acquireSession(bw));
+    try {
+      return await readItems(serve, itemPrefix, recorded.previous);
+    } finally {
+      await serve.close();
+    }
+  });
+  return driftLines(recorded, existing);
+}
+
+/** What the vault step would do now, as lines: every action but "keep" is a difference. Pure. */
+export function driftLines(recorded: RecordedVault, existing: readonly VaultItem[]): string[] {
+  const plan = planVault(recorded.users, recorded.previous, existing, recorded.organizationId);
+  return [
+    ...plan.refusals.map((r) => `! ${r}`),
+    ...plan.warnings.map((w) => `! ${w}`),
+    ...plan.actions.flatMap((action) => driftLine(action, recorded.previous)),
+  ];
+}
+
+function driftLine(action: VaultAction, previous: ReadonlyMap<string, VaultRecord>): string[] {
+  if (action.kind === "keep" || action.kind === "remove") return [];
+  const { name } = action.user;
+  const fix = `\`user rotate ${name}\` has up write it again, with a new key`;
+  const id = previous.get(name)?.id;
+  if (action.kind === "create") {
+    return [`! ${name}: the vault item the last run wrote (${id}) is gone or in the trash: restore it in the vault, or ${fix}`];
+  }
+  const { item } = action;
+  const what: string[] = [];
+  if (action.adopted) what.push(`the item the last run wrote (${id}) is gone or in the trash, and ${item.id} has the user's item name`);
+  if (action.moveCollections)
+    what.push(`it is in collections ${(item.collectionIds ?? []).join(", ") || "none"}, not ${action.user.collectionIds.join(", ")}`);
+  if (action.removes.length > 0) what.push(`it holds what this tool did not write: ${action.removes.join(", ")}`);
+  const hash = (item.fields ?? []).find((f) => f.name === HASH_FIELD)?.value;
+  if (item.login?.password !== action.user.apiKey || hash !== action.user.apiKeyHash)
+    what.push(`it no longer holds ${name}'s key as the last run wrote it (changed by hand)`);
+  if (what.length === 0) what.push("its name or login is not what the last run wrote");
+  return [`! ${name}: vault item ${item.id}: ${what.join("; ")}: ${fix}`];
+}

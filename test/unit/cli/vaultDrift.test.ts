@@ -1,0 +1,94 @@
+/** `refresh`'s reading of the vault (cli/vaultDrift.ts): what the last run recorded, and the lines for what differs from it. */
+import { describe, expect, it } from "vitest";
+import { driftLines, recordedVault } from "../../../cli/vaultDrift";
+import { newItem, type VaultItem } from "../../../steps/vaultPlan";
+import { expectedHash } from "../../support/oracle";
+
+const ORG = "org-1";
+const KEYS = { alice: "a".repeat(48), bob: "b".repeat(48), dave: "d".repeat(48) };
+const user = (delivery: string, fingerprint: string, collectionIds: string[] | null) => ({
+  role: "analyst",
+  admin: false,
+  roles: [],
+  permissions: {},
+  delivery,
+  rotation: 0,
+  status: "active",
+  fingerprint,
+  issuedAt: "2026-11-29T00:00:00Z",
+  maxKeyAgeDays: null,
+  autoRotations: 0,
+  keeper: "k",
+  collectionIds,
+});
+const outputs = {
+  users: {
+    value: { alice: user("bitwarden", "fa", ["c-alice"]), bob: user("bitwarden", "fb", ["c-all"]), dave: user("direct", "fd", null) },
+    secret: false,
+  },
+  settings: {
+    value: {
+      preserveEntries: [],
+      deliveryDir: null,
+      client: { workerHost: "h", workerPort: 1, apiUrl: "u" },
+      bitwardenOrganization: ORG,
+      bitwardenCli: null,
+    },
+    secret: false,
+  },
+  vaultItems: { value: { alice: "id-alice", bob: "id-bob" }, secret: false },
+  apiKeys: { value: KEYS, secret: true },
+};
+
+describe("recordedVault", () => {
+  it("is the vault step's input for the users whose items the last run wrote, with their keys, hashes and collections", () => {
+    const recorded = recordedVault(outputs, "FetchML API")!;
+    expect(recorded.organizationId).toBe(ORG);
+    expect(recorded.cli).toBeUndefined();
+    expect(
+      recorded.users.map((u) => [u.name, u.itemName, u.fingerprint, u.collectionIds, u.apiKeyHash === expectedHash(u.apiKey)]),
+    ).toEqual([
+      ["alice", "FetchML API alice", "fa", ["c-alice"], true],
+      ["bob", "FetchML API bob", "fb", ["c-all"], true],
+    ]);
+    expect([...recorded.previous]).toEqual([
+      ["alice", { id: "id-alice", fingerprint: "fa" }],
+      ["bob", { id: "id-bob", fingerprint: "fb" }],
+    ]);
+  });
+
+  it("is nothing for a stack that wrote no item (no organization, no items), so refresh starts no bw", () => {
+    expect(recordedVault({ ...outputs, vaultItems: { value: {}, secret: false } }, "FetchML API")).toBeUndefined();
+    const noVault = { ...outputs.settings.value, bitwardenOrganization: null };
+    expect(recordedVault({ ...outputs, settings: { value: noVault, secret: false } }, "FetchML API")).toBeUndefined();
+    expect(recordedVault({}, "FetchML API")).toBeUndefined();
+  });
+});
+
+describe("driftLines", () => {
+  const recorded = recordedVault(outputs, "FetchML API")!;
+  const [alice, bob] = recorded.users;
+  const item = (u: typeof alice, id: string, extra: Partial<VaultItem> = {}): VaultItem =>
+    ({ ...newItem(u, ORG), id, ...extra }) as unknown as VaultItem;
+
+  it("says nothing where every item is as the last run wrote it", () => {
+    expect(driftLines(recorded, [item(alice, "id-alice"), item(bob, "id-bob")])).toEqual([]);
+  });
+
+  it("names an item gone or in the trash, moved, holding what this tool did not write, or no longer the key; never a key", () => {
+    const lines = driftLines(recorded, [
+      item(alice, "id-alice", { deletedDate: "2026-11-29T01:00:00Z" }),
+      item(bob, "id-bob", { collectionIds: ["c-elsewhere"], notes: "mine", login: { username: "bob", password: "typed-over" } }),
+    ]);
+    expect(lines).toEqual([
+      "! alice: the vault item the last run wrote (id-alice) is gone or in the trash: restore it in the vault, or `user rotate alice` has up write it again, with a new key",
+      "! bob: vault item id-bob: it is in collections c-elsewhere, not c-all; it holds what this tool did not write: notes; it no longer holds bob's key as the last run wrote it (changed by hand): `user rotate bob` has up write it again, with a new key",
+    ]);
+    expect(
+      driftLines(recorded, [item(alice, "id-alice"), item(bob, "id-bob", { login: { username: "bob", password: "typed-over" } })]),
+    ).toEqual([
+      "! bob: vault item id-bob: it no longer holds bob's key as the last run wrote it (changed by hand): `user rotate bob` has up write it again, with a new key",
+    ]);
+    for (const key of Object.values(KEYS)) expect(lines.join("\n").includes(key)).toBe(false);
+  });
+});
