@@ -2,7 +2,8 @@
  * Where stack config comes from: the stack file of a stack, and the `<namespace>:<key>` strings
  * Pulumi hands over, turned into the plain object the schema (config/schema.ts) checks.
  */
-import { parse as parseYaml } from "yaml";
+import { isScalar, LineCounter, parse as parseYaml, parseDocument, visit } from "yaml";
+import { escapeUnprintable } from "../lib/printable";
 import { z } from "zod";
 import { parseJsonOr } from "../lib/json";
 import { ConfigError, formatPath, unwrap } from "./problems";
@@ -104,9 +105,14 @@ export function misplacedSecrets(
  * The stack file's `config:` map (none where there is no stack file). A file this parser cannot
  * read whole (a second document after `---`, which the engine ignores; aliases past the
  * parser's limit) is refused: read as empty, it would hide every secret in it from the check.
+ * So is one this parser would read otherwise than the engine's (YAML 1.1, go-yaml): a merge key
+ * (`<<`, which the engine applies and this parser keeps as a key, so `{secure: X, <<: {}}` is a
+ * secret there and a two-key map here) or an explicit tag. A stack file needs neither.
  */
 function stackConfigOf(stackText: string | undefined): Record<string, unknown> {
   if (stackText === undefined) return {};
+  const unread = readOtherwise(stackText);
+  if (unread.length > 0) throw new ConfigError(unread);
   let doc: unknown;
   try {
     doc = parseYaml(stackText);
@@ -118,6 +124,28 @@ function stackConfigOf(stackText: string | undefined): Record<string, unknown> {
   }
   const config = doc !== null && typeof doc === "object" ? (doc as Record<string, unknown>).config : undefined;
   return config !== null && typeof config === "object" ? (config as Record<string, unknown>) : {};
+}
+
+/** Each merge key and explicit tag in the stack file, with its line and column (never a value). */
+function readOtherwise(stackText: string): string[] {
+  const lines = new LineCounter();
+  const found: string[] = [];
+  const at = (node: { range?: [number, number, number] | null }) => {
+    const { line, col } = lines.linePos(node.range?.[0] ?? 0);
+    return `line ${line}, column ${col}`;
+  };
+  visit(parseDocument(stackText, { lineCounter: lines }), {
+    Pair(_, pair) {
+      if (isScalar(pair.key) && pair.key.value === "<<") found.push(`the stack file has a merge key (<<) at ${at(pair.key)}`);
+    },
+    Node(_, node) {
+      if (node.tag) found.push(`the stack file has an explicit tag (${escapeUnprintable(node.tag)}) at ${at(node)}`);
+    },
+  });
+  return found.map(
+    (problem) =>
+      `${problem}: the engine reads it otherwise than the check of where secrets may be, which would then miss one; write the values out in full, without it`,
+  );
 }
 
 /** What is said about a misplaced secret: where, never any of its value. */

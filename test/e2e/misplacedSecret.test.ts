@@ -78,3 +78,16 @@ it("a second YAML document in the stack file (the engine reads the first only) d
   expect(keyParts(pem, text)).toEqual([]);
   expect(lines.refused).toContain("the stack file cannot be read whole to check where its secrets are (MULTIPLE_DOCS)");
 });
+
+it("a merge key (<<) beside a copied secure: value (the engine applies it, the check's parser would not) does not hide it: the file is refused", async () => {
+  // attack41 F1: servers[0].hostKey: {secure: <the deploy key's ciphertext>, <<: {}}
+  const pem = deployKey();
+  const secure = e2e.encryptSecret(pem).secure;
+  const server = { name: "gpu", host: "127.0.0.1", port: 2, user: "fetchml", configPath: "/etc/fetchml/api.yaml" };
+  e2e.setConfig({ users, servers: [{ ...server, privateKey: { secure }, hostKey: { secure, MERGE_HERE: {} } }] });
+  fs.writeFileSync(e2e.stackFile, fs.readFileSync(e2e.stackFile, "utf8").replace(/"?MERGE_HERE"?/, "<<"));
+  const lines = await e2e.summary();
+  const text = [...lines, lines.refused ?? ""].join("\n").replace(/\n/g, "");
+  expect(keyParts(pem, text)).toEqual([]);
+  expect(lines.refused).toMatch(/the stack file has a merge key \(<<\) at line \d+, column \d+: the engine reads it otherwise/);
+});

@@ -55,6 +55,21 @@ describe("misplacedSecrets", () => {
     }
   });
 
+  it("refuses a merge key or an explicit tag (the engine's YAML 1.1 reader applies them, this check's would not), with where", () => {
+    // attack41 F1: {secure: X, <<: {}} is a secret to the engine and a two-key map to the yaml package.
+    const merged = stackFile("  fetchml-keys:servers:\n    - hostKey: {secure: v1:aaa, <<: {}}\n");
+    expect(() => misplacedSecrets(merged, ["fetchml-keys:servers"])).toThrow(
+      "the stack file has a merge key (<<) at line 4, column 33: the engine reads it otherwise than the check of where secrets may be",
+    );
+    expect(() => misplacedSecrets(stackFile("  fetchml-keys:deliveryDir: !!str /srv/keys\n"), [])).toThrow(
+      "the stack file has an explicit tag (tag:yaml.org,2002:str) at line 3, column 35",
+    );
+    // Quoted too: whether go-yaml takes a quoted "<<" for a merge is not this check's to guess.
+    expect(() => misplacedSecrets(stackFile('  fetchml-keys:users: {"<<": {}}\n'), [])).toThrow(
+      "the stack file has a merge key (<<) at line 3",
+    );
+  });
+
   it("says where, and never any of the value", () => {
     expect(misplacedSecretProblem(["servers", 0, "configPath"])).toMatch(
       /^servers\[0\]\.configPath: is a secret \(secure:\), and only servers\[\]\.privateKey may be one; its value is not shown\./,
