@@ -118,6 +118,11 @@ async function editAndApply(file: string, shown: string, edit: UserEdit, options
       return 1;
     }
     settled = true;
+    // What was shown is this edit's file: one changed by someone else meanwhile is not applied unseen.
+    if (!options.yes && fs.readFileSync(file, "utf8") !== after)
+      throw new UserCommandError(
+        `${shown} changed while the question waited, so what was shown is not what up would do now; nothing applied, and the file is left as it is now (check it: this command's edit may still be in it)`,
+      );
     await ctx.stack.up({ ...UP_OPTIONS, onOutput: ctx.onOutput, suppressOutputs: true });
     await ctx.printUserCounts(ctx.stack);
     return 0;
