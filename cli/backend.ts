@@ -9,7 +9,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { openOnTheWay, realOwner, userName, type WayRule } from "../lib/safePath";
+import { openOnTheWay, replaceableFile, systemRule } from "../lib/safePath";
 
 export function backendUrlProblem(url: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (!url || !/^postgres(ql)?:\/\//i.test(url)) return undefined;
@@ -33,7 +33,7 @@ export function backendUrlProblem(url: string | undefined, env: NodeJS.ProcessEn
   const mode = params.get("sslmode") ?? env.PGSSLMODE;
   const rootCert = params.get("sslrootcert") ?? env.PGSSLROOTCERT;
   if (mode === "verify-full" || (mode === "verify-ca" && rootCert)) {
-    const open = rootCert ? openFile(rootCert) : undefined;
+    const open = rootCert ? replaceableFile(rootCert, systemRule()) : undefined;
     if (!open) return undefined;
     return `PULUMI_BACKEND_URL (${shown}): its sslrootcert ${rootCert} could be replaced by another account (${open}), and with it the server's certificate; keep the CA's certificate where only root or you can change it`;
   }
@@ -85,21 +85,6 @@ function parsePostgresUrl(url: string): { shown: string; host: string; params: U
   return { shown, host: queried ?? named, params };
 }
 
-/** Why another account could replace this file, or undefined: its own owner and mode, then every directory on the way. */
-function openFile(file: string, uid = process.geteuid?.() ?? 0): string | undefined {
-  let s: fs.Stats;
-  try {
-    s = fs.statSync(file);
-  } catch {
-    return undefined; // missing: the driver fails on it, and says so
-  }
-  const owner = realOwner(file);
-  if (!owner) return `${file} shows as owned by uid ${s.uid} here (this run's user namespace hides its real owner)`;
-  if (!trustedOwner(owner.uid, uid)) return `${file} belongs to ${userName(owner.uid)}`;
-  if (s.mode & 0o022) return `${file} is writable by others, mode ${(s.mode & 0o7777).toString(8)}`;
-  return openOnTheWay(file, serverRule(uid));
-}
-
 /**
  * The local files a PostgreSQL URL relies on (its socket directory, its CA certificate), whose
  * real owners scripts/isolated.sh looks up before an ordinary user's run enters its user
@@ -117,24 +102,11 @@ export function backendPaths(url: string | undefined, env: NodeJS.ProcessEnv = p
 /**
  * Why another account could put a socket in this directory, or undefined: the directory must
  * exist (whoever may write its parent could make it), and every directory on the way, itself
- * included, be closed by lib/safePath's rule for the server's side.
+ * included, be closed by lib/safePath's systemRule.
  */
 function openDirectory(dir: string, uid = process.geteuid?.() ?? 0): string | undefined {
   if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return `${dir} does not exist (another account may be able to make it)`;
-  return openOnTheWay(path.join(dir, ".s.PGSQL"), serverRule(uid));
-}
-
-/**
- * Root, this user, or a system account (uid below 1000, as a database server's own is); a group
- * that may write a directory is the server's own (Debian's /var/run/postgresql is postgres's,
- * mode 2775). An owner hidden by an ordinary admin's user namespace vouches for nothing.
- */
-function serverRule(uid: number): WayRule {
-  return { trusted: (owner) => trustedOwner(owner, uid), groupMayWrite: true };
-}
-
-function trustedOwner(owner: number, uid: number): boolean {
-  return owner === 0 || owner === uid || (owner < 1000 && owner !== 65534);
+  return openOnTheWay(path.join(dir, ".s.PGSQL"), systemRule(uid));
 }
 
 /**

@@ -1,9 +1,10 @@
 /**
  * Run by scripts/isolated.sh before an ordinary user's run enters its user namespace: prints
  * the real owners of every directory on the way to each local path the stack files here name
- * (their auth configs and delivery directories) and the state backend's URL names (a
- * PostgreSQL socket directory, a CA file), for lib/safePath.ts and cli/backend.ts to check inside,
- * where root's directories and other accounts' would all read as the overflow uid. Prints
+ * (their auth configs, delivery directories and bw programs), the state backend's URL names (a
+ * PostgreSQL socket directory, a CA file) and the CA file bw trusts (NODE_EXTRA_CA_CERTS), for
+ * lib/safePath.ts to check inside, where root's directories and other accounts' would all read
+ * as the overflow uid. Prints
  * nothing it cannot read; what it leaves out is refused inside, with the reason.
  */
 import * as fs from "node:fs";
@@ -11,6 +12,7 @@ import * as path from "node:path";
 import { authTargets } from "../config/targets";
 import { ownersOnTheWay } from "../lib/safePath";
 import { settingsOf } from "../lib/stackFile";
+import { onPath } from "../steps/bitwarden/bw";
 import { backendPaths } from "./backend";
 import { PROJECT_ROOT } from "./paths";
 
@@ -19,6 +21,8 @@ export function localPaths(stackText: string): string[] {
   const settings = settingsOf(stackText);
   const files = authTargets(settings).flatMap((t) => (t.spec.kind === "local" ? [t.spec.configPath] : []));
   if (settings.deliveryDir) files.push(settings.deliveryDir);
+  const bw = settings.bitwarden?.cli && onPath(settings.bitwarden.cli, process.env.PATH);
+  if (bw) files.push(bw);
   return files.map((f) => path.resolve(PROJECT_ROOT, f));
 }
 
@@ -33,6 +37,7 @@ function main(): void {
     }
   }
   files.push(...backendPaths(process.env.PULUMI_BACKEND_URL));
+  if (process.env.NODE_EXTRA_CA_CERTS) files.push(path.resolve(process.env.NODE_EXTRA_CA_CERTS));
   process.stdout.write(ownersOnTheWay(files));
 }
 

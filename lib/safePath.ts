@@ -154,6 +154,35 @@ type OwnerRecord = z.infer<typeof ownersSchema>[number];
 
 const ownerKey = (at: string, stat: { dev: number; ino: number }) => `${stat.dev}:${stat.ino}:${at}`;
 
+/**
+ * Root, this user, or a system account (uid below 1000: a service's own, such as postgres), and a
+ * directory its owner's own group may write (untrustedGroup): whose files may hold what a run
+ * trusts (a CA certificate, a program it starts, a database socket). An owner an ordinary
+ * admin's user namespace hides vouches for nothing.
+ */
+export function systemRule(uid = process.geteuid?.() ?? 0): WayRule {
+  return { trusted: (owner) => owner === 0 || owner === uid || (owner < 1000 && owner !== 65534), groupMayWrite: true };
+}
+
+/**
+ * Why another account could replace this file, or undefined: its own owner and mode (writable
+ * by nobody but its owner), then every directory on the way (openOnTheWay). A file that is not
+ * there: undefined (whatever uses it fails, and says so).
+ */
+export function replaceableFile(file: string, rule: WayRule): string | undefined {
+  let s: fs.Stats;
+  try {
+    s = fs.statSync(file);
+  } catch {
+    return undefined;
+  }
+  const owner = realOwner(file);
+  if (!owner) return `${file} shows as owned by uid ${s.uid} here (this run's user namespace hides its real owner)`;
+  if (!rule.trusted(owner.uid)) return `${file} belongs to ${userName(owner.uid)}`;
+  if (s.mode & 0o022) return `${file} is writable by others, mode ${(s.mode & 0o7777).toString(8)}`;
+  return openOnTheWay(file, rule);
+}
+
 /** A file's real owner (links followed), or undefined when this user namespace hides it and nobody looked it up outside. */
 export function realOwner(file: string): { uid: number; gid: number } | undefined {
   const real = fs.realpathSync(file);

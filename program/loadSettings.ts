@@ -5,6 +5,7 @@ import { ConfigError, formatPath } from "../config/problems";
 import { misplacedSecretProblem, misplacedSecrets, readNamespace, stackFileName, strayKeys } from "../config/rawConfig";
 import { parseSettings, type Settings } from "../config/settings";
 import { readFileIfExists } from "../lib/atomicFile";
+import { bwTrustProblems } from "../steps/bitwarden/bw";
 import { refusal } from "./refusal";
 
 export function loadSettings(): Settings {
@@ -13,7 +14,10 @@ export function loadSettings(): Settings {
     const config = pulumi.runtime.allConfig();
     const misplaced = misplacedSecrets(readFileIfExists(file), secretKeys(Object.keys(config)));
     const settings = parseWithout(readNamespace(config), misplaced, strayKeys(Object.keys(config)));
-    const exposed = exposureProblems(settings, pulumi.getStack());
+    const exposed = [
+      ...exposureProblems(settings, pulumi.getStack()),
+      ...(settings.bitwarden ? bwTrustProblems(settings.bitwarden.cli) : []),
+    ];
     if (exposed.length > 0) throw new ConfigError(exposed);
     return settings;
   } catch (e) {

@@ -13,15 +13,59 @@ import { FileLocked, lockFile } from "../../lib/fileLock";
 import { childEnvironment, execute, type ExecResult, firstLine } from "../../lib/childProcess";
 import { z } from "zod";
 import { parseJsonOr } from "../../lib/json";
+import { replaceableFile, systemRule } from "../../lib/safePath";
 import { SafeError } from "../io";
 
 /**
  * How to start `bw`: the admin's executable, or the project's pinned @bitwarden/cli, which
- * finds its packages inside this checkout only (build/modulePaths.ts).
+ * finds its packages inside this checkout only (build/modulePaths.ts). Refused, before any
+ * `bw` starts, where another account could choose what runs or whom it trusts (bwTrustProblems).
  */
-export function bwCommand(cli: string | undefined): string[] {
+export function bwCommand(cli: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
+  const problems = bwTrustProblems(cli, env);
+  if (problems.length > 0) throw new SafeError(problems.join("; "));
   if (cli) return [cli];
   return [process.execPath, "--require", MODULE_PATHS_PRELOAD, require.resolve("@bitwarden/cli/build/bw.js")];
+}
+
+/**
+ * What another local account could change to take the vault: the `bw` program itself (it runs
+ * with the session, and unattended with BW_PASSWORD and BW_CLIENTSECRET), or the CA file every
+ * `bw` trusts (NODE_EXTRA_CA_CERTS: with a certificate of its own for a loopback vault, an
+ * account answering there while the vault is down receives the login). Both must be files only
+ * root, this user or a system account can change (lib/safePath systemRule). Also checked at
+ * preview (program/loadSettings.ts), so the review refuses first.
+ */
+export function bwTrustProblems(cli: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
+  const problems: string[] = [];
+  const program = cli === undefined ? undefined : onPath(cli, env.PATH);
+  const programOpen = program && replaceableFile(program, systemRule());
+  if (programOpen)
+    problems.push(
+      `bitwarden.cli ${JSON.stringify(cli)}: another account could replace what runs (${programOpen}), and it runs with the vault session; install bw where only root or you can change it`,
+    );
+  const ca = env.NODE_EXTRA_CA_CERTS;
+  const caOpen = ca ? replaceableFile(path.resolve(ca), systemRule()) : undefined;
+  if (caOpen)
+    problems.push(
+      `NODE_EXTRA_CA_CERTS ${ca}: another account could replace it (${caOpen}), and with it the certificate bw takes for the vault's, so whoever answers there would receive the Bitwarden login; keep the CA's certificate where only root or you can change it`,
+    );
+  return problems;
+}
+
+/** The file a command name runs, as execvp finds it (a name with a '/' is a path); undefined when there is none. */
+export function onPath(command: string, searchPath = ""): string | undefined {
+  if (command.includes("/")) return path.resolve(command);
+  for (const dir of searchPath.split(":")) {
+    const file = path.resolve(dir || ".", command);
+    try {
+      fs.accessSync(file, fs.constants.X_OK);
+      if (fs.statSync(file).isFile()) return file;
+    } catch {
+      // not here
+    }
+  }
+  return undefined;
 }
 
 export const NOT_UNLOCKED =

@@ -87,12 +87,16 @@ export class BwServe {
       detached: true, // its own process group, stopped as a whole
     });
     // Holds our end of a pipe: when this process dies, even by SIGKILL, the group dies too.
-    // It ignores the signals a terminal sends our group (Ctrl-C), so it outlives us.
+    // It ignores the signals a terminal sends our group (Ctrl-C), and is in a session of its own,
+    // so a kill of this process's whole group leaves it to stop bw serve. It needs no secret.
+    // (`kill -KILL -PGID`: dash's kill takes no `--`, and then kills nothing.)
     const guard = spawn(
       "/bin/sh",
-      ["-c", `trap "" INT TERM HUP; read _ignored; kill -KILL -- -${child.pid} 2>/dev/null; rm -rf -- "$1"`, "bw-guard", dir],
+      ["-c", `trap "" INT TERM HUP; read _ignored; kill -KILL -${child.pid} 2>/dev/null; rm -rf -- "$1"`, "bw-guard", dir],
       {
         stdio: ["pipe", "ignore", "ignore"],
+        detached: true,
+        env: { PATH: "/usr/bin:/bin" },
       },
     );
     const serve = new BwServe(dir, socket, child, guard);
