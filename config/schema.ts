@@ -81,6 +81,7 @@ export const clientSchema = z.strictObject({
   apiUrl: z
     .string()
     .regex(/^wss?:\/\/\S+$/, { error: "must be a ws:// or wss:// URL" })
+    .refine(printable, { error: UNPRINTABLE_RULE })
     .optional(),
 });
 

@@ -1,6 +1,7 @@
 /** The stack-wide lines of the access plan (lib/accessPlan.ts): settings that change between runs. Pure. */
 import type { PreviousSettings, SettingsOutput } from "../program/outputs";
 import type { TargetInput } from "./accessPlanTargets";
+import { quoted } from "./printable";
 
 export interface SettingsInput {
   targets: readonly TargetInput[];
@@ -52,7 +53,7 @@ export function settingsLines(input: SettingsInput): string[] {
   for (const field of ["apiUrl", "workerHost", "workerPort"] as const) {
     if (before.client[field] !== now.client[field]) {
       lines.push(
-        `~ ml config ${field} ${JSON.stringify(before.client[field])} -> ${JSON.stringify(now.client[field])}: every user's ~/.ml/config.toml, ` +
+        `~ ml config ${field} ${quoted(before.client[field])} -> ${quoted(now.client[field])}: every user's ~/.ml/config.toml, ` +
           "where their ml CLI sends its key",
       );
     }
@@ -78,5 +79,5 @@ function cliLine(now: SettingsOutput, before: PreviousSettings | undefined): str
 }
 
 function showCli(cli: string | null): string {
-  return cli === null ? "(the pinned @bitwarden/cli)" : JSON.stringify(cli);
+  return cli === null ? "(the pinned @bitwarden/cli)" : quoted(cli);
 }

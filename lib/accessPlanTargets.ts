@@ -14,6 +14,7 @@ import { type PreviousTarget, recordedResourceName } from "../program/outputs";
 import type { EntryFacts, TargetReading } from "../targets/read";
 import type { Explained, PlannedUser } from "./accessPlanUsers";
 import type { KeyPlan } from "./keyPlan";
+import { quoted } from "./printable";
 
 /** A target from stack config (config/targets.ts; its three names: targets/spec.ts) and what is on it now. */
 export interface TargetInput extends Pick<AuthTarget, "resourceName"> {
@@ -128,14 +129,14 @@ export function planTargets(input: TargetsInput, explained: Explained): TargetCh
     if (!prevTarget && input.previousTargets.length > 0) {
       targetLines.push(
         `+ ${reading.label}: new target: up writes the hashes of ${activeNames.length > 0 ? activeNames.join(", ") : "nobody"} there` +
-          (reload?.command ? `, then runs ${JSON.stringify(reload.command)} ${reload.where}` : ""),
+          (reload?.command ? `, then runs ${quoted(reload.command)} ${reload.where}` : ""),
       );
     }
     const before = prevTarget?.reloadCommand;
     if (prevTarget && before !== undefined && (before ?? undefined) !== reload?.command) {
       targetLines.push(
-        `~ ${reading.label}: reload command ${before === null ? "(none)" : JSON.stringify(before)} -> ` +
-          `${reload?.command ? JSON.stringify(reload.command) : "(none)"}${reload?.command ? `: runs ${reload.where} after each change of the file` : ""}`,
+        `~ ${reading.label}: reload command ${before === null ? "(none)" : quoted(before)} -> ` +
+          `${reload?.command ? quoted(reload.command) : "(none)"}${reload?.command ? `: runs ${reload.where} after each change of the file` : ""}`,
       );
     }
     const ownership = ownershipLine(reading.label, targetInput.ownership, prevTarget);

@@ -19,9 +19,10 @@
  */
 import { z } from "zod";
 import { linuxPath } from "../lib/linuxPath";
+import { printable, UNPRINTABLE_RULE } from "../lib/printable";
 
 const port = z.int().min(1).max(65535);
-const reloadCommand = z.string().min(1);
+const reloadCommand = z.string().min(1).refine(printable, { error: UNPRINTABLE_RULE });
 
 /** A FetchML server reached over SSH, as stack config declares it (`servers[]`). */
 export const serverSchema = z.strictObject({
