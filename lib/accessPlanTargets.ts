@@ -12,6 +12,7 @@ import type { Access } from "../config/roles";
 import type { AuthTarget } from "../config/targets";
 import { type PreviousTarget, recordedResourceName } from "../program/outputs";
 import type { EntryFacts, TargetReading } from "../targets/read";
+import { labelLogin } from "../targets/spec";
 import type { Explained, PlannedUser } from "./accessPlanUsers";
 import type { KeyPlan } from "./keyPlan";
 import { quoted } from "./printable";
@@ -139,6 +140,13 @@ export function planTargets(input: TargetsInput, explained: Explained): TargetCh
           `${reload?.command ? quoted(reload.command) : "(none)"}${reload?.command ? `: runs ${reload.where} after each change of the file` : ""}`,
       );
     }
+    // The login decides as whom the reload command and every write run there.
+    const login = labelLogin(reading.label);
+    const loginBefore = prevTarget && labelLogin(prevTarget.label);
+    if (login && loginBefore && login !== loginBefore)
+      targetLines.push(
+        `~ ${reading.label}: logs in as ${login} (was ${loginBefore}): the reload command and every write there run as ${login}`,
+      );
     const ownership = ownershipLine(reading.label, targetInput.ownership, prevTarget);
     if (ownership) targetLines.push(ownership);
     if (reading.unreachable) {

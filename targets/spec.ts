@@ -76,3 +76,8 @@ export type ServerSettings = Omit<SshTargetSpec, "kind"> & Required<Pick<z.infer
 export function targetLabel(spec: TargetSpec): string {
   return spec.kind === "ssh" ? `${spec.name} (${spec.user}@${spec.host}:${spec.port}:${spec.configPath})` : spec.configPath;
 }
+
+/** The login a server's label names (the last run records labels, not logins); undefined for a local target's. */
+export function labelLogin(label: string): string | undefined {
+  return /^[a-z][a-z0-9-]* \(([^@()]+)@/.exec(label)?.[1];
+}

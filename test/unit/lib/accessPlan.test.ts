@@ -560,6 +560,26 @@ describe("planAccess: where keys go and what runs with them", () => {
     expect(same.lines).toEqual([]);
   });
 
+  it("names a server's login changing (the target itself the same), as whom the reload command and the writes now run", () => {
+    // attack42 5: fetchml -> root kept the identity (host key, real path) and the command text: no line at all.
+    const identity = "ssh:SHA256:abc:/etc/fetchml/api.yaml";
+    const server = (login: string) => ({
+      resourceName: "server-box",
+      reading: reading([alice, bob], {}, { label: `box (${login}@10.0.0.5:22:/etc/fetchml/api.yaml)`, identity }),
+      reload: { command: "sudo -n /usr/local/sbin/fetchml-reload", where: `as ${login} on 10.0.0.5` },
+    });
+    const recorded = {
+      ...was("server-box", "box (fetchml@10.0.0.5:22:/etc/fetchml/api.yaml)", "sudo -n /usr/local/sbin/fetchml-reload"),
+      identity,
+    };
+    const changed = plan({ users: [alice, bob], previousUsers: previous, targets: [server("root")], previousTargets: [recorded] });
+    expect(changed.lines).toEqual([
+      "~ box (root@10.0.0.5:22:/etc/fetchml/api.yaml): logs in as root (was fetchml): the reload command and every write there run as root",
+    ]);
+    const same = plan({ users: [alice, bob], previousUsers: previous, targets: [server("fetchml")], previousTargets: [recorded] });
+    expect(same.lines).toEqual([]);
+  });
+
   it("says a server file's owner when there is nothing to compare: a first run, a record from 1.0.0", () => {
     const label = "gpu (x@10.0.0.9:22:/etc/api.yaml)";
     const server = { ...target("server-gpu", label), ownership: { owner: "root", group: "users" } };
