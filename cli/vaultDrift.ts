@@ -20,17 +20,22 @@ const idsByUser = z.record(z.string(), z.string());
 export interface RecordedVault {
   organizationId: string;
   cli?: string;
+  itemPrefix: string;
   users: VaultUser[];
   previous: Map<string, VaultRecord>;
 }
 
-/** What the last run recorded, as the vault step's input; undefined when it wrote no item. */
+/**
+ * What the last run recorded, as the vault step's input; undefined when it wrote no item.
+ * `itemPrefix`: the stack file's, for a last run that did not record its own (1.0.0).
+ */
 export function recordedVault(outputs: Record<string, StackOutput>, itemPrefix: string): RecordedVault | undefined {
   const settings = previousSettings.safeParse(outputs.settings?.value);
   const items = idsByUser.safeParse(outputs.vaultItems?.value ?? {});
   const keys = idsByUser.safeParse(outputs.apiKeys?.value ?? {});
   if (!settings.success || !settings.data.bitwardenOrganization || !items.success || !keys.success) return undefined;
   const recorded = readUsersOutput(outputs.users?.value);
+  const prefix = settings.data.bitwardenItemPrefix ?? itemPrefix;
   const users: VaultUser[] = [];
   const previous = new Map<string, VaultRecord>();
   for (const [name, id] of Object.entries(items.data)) {
@@ -39,7 +44,7 @@ export function recordedVault(outputs: Record<string, StackOutput>, itemPrefix: 
     if (!apiKey || !user?.fingerprint || !user.collectionIds) continue;
     users.push({
       name,
-      itemName: `${itemPrefix} ${name}`,
+      itemName: `${prefix} ${name}`,
       apiKey,
       apiKeyHash: hashApiKey(apiKey),
       fingerprint: user.fingerprint,
@@ -48,7 +53,13 @@ export function recordedVault(outputs: Record<string, StackOutput>, itemPrefix: 
     previous.set(name, { id, fingerprint: user.fingerprint });
   }
   if (users.length === 0) return undefined;
-  return { organizationId: settings.data.bitwardenOrganization, cli: settings.data.bitwardenCli ?? undefined, users, previous };
+  return {
+    organizationId: settings.data.bitwardenOrganization,
+    cli: settings.data.bitwardenCli ?? undefined,
+    itemPrefix: prefix,
+    users,
+    previous,
+  };
 }
 
 /** The differences between the vault and what the last run wrote there, one line each ("! ..."); none when it wrote no item. */
@@ -59,7 +70,7 @@ export async function vaultDrift(outputs: Record<string, StackOutput>, itemPrefi
   const existing = await withBwLock(async () => {
     const serve = await BwServe.start(bw, await acquireSession(bw));
     try {
-      return await readItems(serve, itemPrefix, recorded.previous);
+      return await readItems(serve, recorded.itemPrefix, recorded.previous);
     } finally {
       await serve.close();
     }

@@ -1,7 +1,7 @@
 /** The stack-wide lines of the access plan (lib/accessPlan.ts): settings that change between runs. Pure. */
 import type { PreviousSettings, SettingsOutput } from "../program/outputs";
 import type { TargetInput } from "./accessPlanTargets";
-import { quoted } from "./printable";
+import { escapeUnprintable, quoted } from "./printable";
 
 export interface SettingsInput {
   targets: readonly TargetInput[];
@@ -44,6 +44,19 @@ export function settingsLines(input: SettingsInput): string[] {
     );
   }
   if (cli) lines.push(cli);
+  // Compared only where both runs had a vault and the last one recorded them (1.0.0 did not).
+  if (before.bitwardenOrganization !== null && now.bitwardenOrganization !== null) {
+    const prefixWas = before.bitwardenItemPrefix;
+    if (prefixWas != null && prefixWas !== now.bitwardenItemPrefix)
+      lines.push(
+        `~ bitwarden.itemPrefix ${quoted(prefixWas)} -> ${quoted(now.bitwardenItemPrefix!)}: every Bitwarden user's item is renamed "${escapeUnprintable(now.bitwardenItemPrefix!)} <user>"`,
+      );
+    const revokeWas = before.bitwardenOnRevoke;
+    if (revokeWas != null && revokeWas !== now.bitwardenOnRevoke)
+      lines.push(
+        `~ bitwarden.onRevoke ${revokeWas} -> ${now.bitwardenOnRevoke}: ${ON_REVOKE[now.bitwardenOnRevoke as keyof typeof ON_REVOKE]}`,
+      );
+  }
   if (before.deliveryDir !== now.deliveryDir) {
     lines.push(
       `~ deliveryDir ${before.deliveryDir ?? "(none)"} -> ${now.deliveryDir ?? "(none)"}` +
@@ -60,6 +73,13 @@ export function settingsLines(input: SettingsInput): string[] {
   }
   return lines;
 }
+
+/** What the vault step does with a revoked user's item, by `bitwarden.onRevoke`. */
+const ON_REVOKE = {
+  trash: "a revoked user's item goes to the vault's trash",
+  delete: "a revoked user's item is deleted for good",
+  keep: "a revoked user's item stays, their old key in it",
+};
 
 const WITH_SECRETS = "the vault step runs it with the vault session (and BW_PASSWORD, BW_CLIENTSECRET when unattended)";
 

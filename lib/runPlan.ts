@@ -45,6 +45,8 @@ export function planRun(stack: string, settings: Settings, world: World, clock: 
     client: { workerHost: settings.client.workerHost, workerPort: settings.client.workerPort, apiUrl: settings.client.apiUrl },
     bitwardenOrganization: settings.bitwarden?.organizationId ?? null,
     bitwardenCli: settings.bitwarden?.cli ?? null,
+    bitwardenItemPrefix: settings.bitwarden?.itemPrefix ?? null,
+    bitwardenOnRevoke: settings.bitwarden?.onRevoke ?? null,
   };
   const access = planAccess({
     stack,

@@ -65,6 +65,12 @@ export const settingsOutput = z.object({
    * @bitwarden/cli, or no vault. Added after 1.0.0, whose output lacks it (see previousSettings).
    */
   bitwardenCli: z.string().nullable(),
+  /**
+   * What the vault step names each item ("<itemPrefix> <user>") and does with a revoked user's
+   * item (`bitwarden.onRevoke`); null without a vault. Added after 1.0.0 (see previousSettings).
+   */
+  bitwardenItemPrefix: z.string().nullable(),
+  bitwardenOnRevoke: z.string().nullable(),
 });
 
 /** The `delivery` output: the generation the delivery step was given and the files it wrote (its directory: `settings.deliveryDir`). */
@@ -87,7 +93,7 @@ export type DeliveryOutput = z.infer<typeof deliveryOutput>;
  */
 export const previousUser = userRecord.partial();
 export const previousTarget = targetOutput.partial({ generation: true, reloadCommand: true, owner: true, group: true });
-export const previousSettings = settingsOutput.partial({ bitwardenCli: true });
+export const previousSettings = settingsOutput.partial({ bitwardenCli: true, bitwardenItemPrefix: true, bitwardenOnRevoke: true });
 export type PreviousUser = z.infer<typeof previousUser>;
 export type PreviousTarget = z.infer<typeof previousTarget>;
 export type PreviousSettings = z.infer<typeof previousSettings>;

@@ -43,5 +43,7 @@ it("an apiUrl holding text-direction controls (where every user's ml CLI sends i
   e2e.setConfig({ authConfigPath: target, reloadCommand: "true", users, client: { apiUrl } });
   const { lines, refused } = await printedLines();
   for (const line of lines) expect(line).not.toMatch(UNPRINTABLE);
-  expect(refused).toContain('client.apiUrl: "wss://fetchml.example\\u2066.attacker.example/ws#\\u2069" holds a control or text-direction character');
+  expect(refused).toContain(
+    'client.apiUrl: "wss://fetchml.example\\u2066.attacker.example/ws#\\u2069" holds a control or text-direction character',
+  );
 });

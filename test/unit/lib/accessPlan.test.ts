@@ -5,7 +5,7 @@ import { planAccess, type AccessPlanInput } from "../../../lib/accessPlan";
 import type { PlannedUser } from "../../../lib/accessPlanUsers";
 import { entryDigest, renderApiKeyEntries } from "../../../lib/authSection";
 import { type KeyPlan, planKeys } from "../../../lib/keyPlan";
-import type { PreviousUser } from "../../../program/outputs";
+import type { PreviousSettings, PreviousUser } from "../../../program/outputs";
 import { targetRecordSchema } from "../../../lib/targetRecord";
 import { targetGeneration } from "../../../lib/targetGeneration";
 import type { TargetReading } from "../../../targets/read";
@@ -407,6 +407,8 @@ describe("planAccess: where keys go and what runs with them", () => {
     client: { workerHost: "localhost", workerPort: 9100, apiUrl: "ws://localhost:9100/ws" },
     bitwardenOrganization: null,
     bitwardenCli: null,
+    bitwardenItemPrefix: null,
+    bitwardenOnRevoke: null,
   };
 
   it("names a changed reload command, old and new text, and where it runs", () => {
@@ -492,6 +494,25 @@ describe("planAccess: where keys go and what runs with them", () => {
     ]);
     const same = plan({ users: [alice, bob], previousUsers: previous, settings: vault, previousSettings: vault });
     expect(same.lines).toEqual([]);
+  });
+
+  it("names the vault items' name prefix and what happens to a revoked user's item, old -> new (attack41 F5: neither was said)", () => {
+    const vault = { ...settings, bitwardenOrganization: "org-1", bitwardenItemPrefix: "FetchML API", bitwardenOnRevoke: "trash" };
+    const p = plan({
+      users: [alice, bob],
+      previousUsers: previous,
+      settings: { ...vault, bitwardenItemPrefix: "Shared team login", bitwardenOnRevoke: "delete" },
+      previousSettings: vault,
+    });
+    expect(p.lines).toEqual([
+      '~ bitwarden.itemPrefix "FetchML API" -> "Shared team login": every Bitwarden user\'s item is renamed "Shared team login <user>"',
+      "~ bitwarden.onRevoke trash -> delete: a revoked user's item is deleted for good",
+    ]);
+    // A 1.0.0 record has neither: nothing to compare with.
+    const recordedBy100: PreviousSettings = { ...vault };
+    delete recordedBy100.bitwardenItemPrefix;
+    delete recordedBy100.bitwardenOnRevoke;
+    expect(plan({ users: [alice, bob], previousUsers: previous, settings: vault, previousSettings: recordedBy100 }).lines).toEqual([]);
   });
 
   it("says which bw runs with the vault session when there is nothing to compare: a first run, a 1.0.0 record, a new vault", () => {
