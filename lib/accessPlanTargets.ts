@@ -169,6 +169,11 @@ export function planTargets(input: TargetsInput, explained: Explained): TargetCh
       const why = reading.recordProblem ? `unusable (${reading.recordProblem.split(";")[0]})` : "missing";
       targetLines.push(`! ${reading.label}: its record (the .<file>.fetchml-keys beside it) is ${why}: up rewrites it`);
     }
+    if (reading.record?.stack === input.stack && reading.record.replaced !== undefined) {
+      targetLines.push(
+        `! ${reading.label}: its record says a replacement of its write step did not finish (a run was interrupted): up rewrites it, so that destroy and moves take this stack's entries off it`,
+      );
+    }
     // Drift exists only where this stack wrote before; a target it takes on gets every entry anyway.
     const managedHere = reading.record?.stack === input.stack || recordLost;
     for (const user of managedHere ? input.users : []) {

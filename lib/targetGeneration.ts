@@ -7,7 +7,7 @@ import { nextGeneration } from "./targetRecord";
 /**
  * The target's record generation after this run's write: the same number while the target
  * is exactly what this stack wants (its entries, nothing else unpreserved, its record in
- * step, no reload owed), one more when it is not. The write step records it; so a hand edit
+ * step, no replacement of its write step left unfinished, no reload owed), one more when it is not. The write step records it; so a hand edit
  * shows as a change until an up repairs it, and then never again. Null for a target not
  * reached now: its write step, once it reaches it, takes the one after the record's.
  */
@@ -32,6 +32,7 @@ export function targetGeneration(
   const clean =
     record !== undefined &&
     record.stack === stack &&
+    record.replaced === undefined &&
     !record.reloadPending &&
     sameList([...record.managed].sort(), names) &&
     sameList(onTarget, names) &&

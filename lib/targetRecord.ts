@@ -37,6 +37,13 @@ export const targetRecordSchema = z.strictObject({
   reloadPending: z.boolean(),
   /** The entries of auth.api_keys this stack wrote. */
   managed: z.array(z.string().refine(printable, { error: UNPRINTABLE_RULE })),
+  /**
+   * The write step this one took the file over from (a --replace, a step moved here), until that
+   * one's delete has run and cleared it. Still set at the next read, the replacement did not
+   * finish (a run killed between the new step's write and the engine saving it): the step in
+   * state may be the old one, which the next write makes the record name again.
+   */
+  replaced: z.string().min(1).refine(printable, { error: UNPRINTABLE_RULE }).optional(),
 });
 
 export type TargetRecord = z.infer<typeof targetRecordSchema>;

@@ -27,6 +27,9 @@ import { type AuthRevokeRequest, type AuthWriteRequest, authWriteResult, previou
 
 const ATTEMPTS = 5;
 
+/** The writer a record gets from a revocation on a file no write step has written yet. */
+const NO_WRITER = "none";
+
 export async function authRevoke(request: AuthRevokeRequest): Promise<void> {
   const keep = new Set(request.keep);
   await withTarget(request.target, async (io) => {
@@ -37,7 +40,7 @@ export async function authRevoke(request: AuthRevokeRequest): Promise<void> {
         ...(record ?? {
           format: TARGET_RECORD_FORMAT,
           stack: request.stack,
-          writer: "none",
+          writer: NO_WRITER,
           generation: 0,
           reloadPending: false,
           managed: [],
@@ -52,12 +55,18 @@ export async function authRevoke(request: AuthRevokeRequest): Promise<void> {
 
 export async function authWrite(request: AuthWriteRequest, previousStdout: string | undefined): Promise<{ writer: string }> {
   // The id stays the same across updates; a new resource (a replacement) gets a new one.
-  const writer = previousResult(authWriteResult, previousStdout)?.writer ?? randomUUID();
+  const known = previousResult(authWriteResult, previousStdout)?.writer;
+  const writer = known ?? randomUUID();
   const entries = new Map<string, ApiKeyEntry>(request.entries);
   await withTarget(request.target, async (io) => {
     await editUntilStable(io, request.stack, (files, record) => {
       const result = mergeAuthConfig(files.config, entries, request.preserve, io.label);
       const generation = request.generation ?? nextGeneration(record?.generation ?? 0);
+      // A new step taking the file over from another of this stack's: named until that one's delete ran.
+      const replaced =
+        known === undefined && record?.stack === request.stack && record.writer !== writer && record.writer !== NO_WRITER
+          ? record.writer
+          : undefined;
       const next: TargetRecord = {
         format: TARGET_RECORD_FORMAT,
         stack: request.stack,
@@ -65,6 +74,7 @@ export async function authWrite(request: AuthWriteRequest, previousStdout: strin
         generation,
         reloadPending: record?.reloadPending ?? false,
         managed: [...entries.keys()],
+        ...(replaced ? { replaced } : {}),
       };
       return { result, next, verb: "REVOKED" };
     });
@@ -84,9 +94,14 @@ export async function authRemove(request: AuthWriteRequest, previousStdout: stri
     }
     if (record && record.stack !== request.stack)
       return say(`auth config ${io.label}: now managed by stack ${record.stack}; nothing removed`);
-    // A replaced writer (--replace, or a write step that moved) must not undo its successor.
-    if (record && record.writer !== writer)
+    // A replaced writer (--replace, or a write step that moved) must not undo its successor; it
+    // clears its name from the record, which says the replacement is done.
+    if (record && record.writer !== writer) {
+      if (writer && record.replaced === writer) {
+        await io.writeRecord(renderTargetRecord({ ...record, replaced: undefined }));
+      }
       return say(`auth config ${io.label}: written since by a newer step of this stack; nothing removed`);
+    }
     const managed = record?.managed ?? request.entries.map(([name]) => name);
     await editUntilStable(io, request.stack, (current) => ({
       result: removeAuthEntries(current.config ?? "", managed, io.label),

@@ -324,6 +324,24 @@ describe("planAccess", () => {
     expect(moved.targets.get("auth-config")!.recordLost).toBeUndefined();
   });
 
+  it("calls a record whose write step's replacement did not finish drift, rewritten by the next write (attack42 1)", () => {
+    const unfinished = reading(
+      [alice],
+      {},
+      { record: { format: 1, stack: STACK, writer: "w2", generation: 3, reloadPending: false, managed: ["alice"], replaced: "w" } },
+    );
+    const p = plan({
+      users: [alice],
+      previousUsers: new Map([["alice", record(alice)]]),
+      targets: [{ resourceName: "auth-config", reading: unfinished }],
+    });
+    expect(p.lines).toEqual([
+      "! /srv/api.yaml: its record says a replacement of its write step did not finish (a run was interrupted): up rewrites it, so that destroy and moves take this stack's entries off it",
+    ]);
+    const wanted = renderApiKeyEntries([{ name: "alice", access: alice.access, apiKeyHash: hash("a") }]);
+    expect(targetGeneration(unfinished, wanted, [], STACK)).toBe(4);
+  });
+
   it("treats names like constructor, valueOf and __proto__ as plain names", () => {
     const odd = [user("constructor"), user("valueof")];
     const r = reading(odd, { __proto__x: {} });
