@@ -17,6 +17,8 @@ export interface DeliveryReading {
   manifest?: string[];
   /** fileDigest of each `<user>.toml` there now that is this user's regular file; absent: missing or not such a file. */
   digests: Map<string, string>;
+  /** The manifest names a delivery step the writer took over from (steps/delivery.ts): that replacement did not finish. */
+  unfinishedReplacement?: boolean;
 }
 
 /** The digest a reading keeps of a delivered file (in memory only: the file holds a key). */
@@ -38,6 +40,10 @@ export function deliveryLines(reading: DeliveryReading, previous: PreviousDelive
     .map((name) => `+ ${name}: delivery file ${reading.dir}/${name}.toml is missing (or not this user's file): up writes it again`);
   if (reading.manifest === undefined || !sameList(reading.manifest, previous.files))
     lines.push(`! ${reading.dir}: its list of delivered files is missing or changed: up writes it again`);
+  if (reading.unfinishedReplacement)
+    lines.push(
+      `! ${reading.dir}: its list of delivered files says a replacement of the delivery step did not finish (a run was interrupted): up writes it again, so that destroy takes the files off`,
+    );
   return lines;
 }
 
@@ -57,7 +63,7 @@ export function changedByHand(
 
 /**
  * The generation for this run's request: last run's while every wanted file and the manifest
- * are as wanted (or the directory is new to this stack: the step writes everything anyway),
+ * are as wanted (no replacement of the step left unfinished) (or the directory is new to this stack: the step writes everything anyway),
  * else one more (never past what the request schema takes).
  */
 export function deliveryGeneration(
@@ -69,7 +75,10 @@ export function deliveryGeneration(
   const base = previous?.generation ?? 0;
   if (previous?.dir !== reading.dir) return base;
   const files = [...wanted.keys()].sort();
-  const clean = sameList(reading.manifest ?? [], files) && files.every((file) => reading.digests.get(file) === wanted.get(file));
+  const clean =
+    !reading.unfinishedReplacement &&
+    sameList(reading.manifest ?? [], files) &&
+    files.every((file) => reading.digests.get(file) === wanted.get(file));
   if (clean) return base;
   return base >= Number.MAX_SAFE_INTEGER ? 1 : base + 1;
 }

@@ -21,8 +21,13 @@ export function readDelivery(configured: string, files: readonly string[]): Deli
     const st = fs.lstatSync(full, { throwIfNoEntry: false });
     if (st?.isFile() && st.uid === process.getuid!()) digests.set(file, fileDigest(fs.readFileSync(full, "utf8")));
   }
-  const manifest = parseManifest(readIfFile(path.join(dir, MANIFEST)))?.files;
-  return { dir, digests, ...(manifest ? { manifest } : {}) };
+  const manifest = parseManifest(readIfFile(path.join(dir, MANIFEST)));
+  return {
+    dir,
+    digests,
+    ...(manifest ? { manifest: manifest.files } : {}),
+    ...(manifest?.replaced ? { unfinishedReplacement: true } : {}),
+  };
 }
 
 function realDirectory(configured: string): string {

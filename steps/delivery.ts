@@ -22,10 +22,14 @@ export const MANIFEST = ".fetchml-keys-delivery";
 
 export function deliveryWrite(request: DeliveryRequest, previousStdout?: string): { files: string[]; writer: string } {
   // The id stays the same across updates; a new resource (a replacement) gets a new one.
-  const writer = previousResult(deliveryResult, previousStdout)?.writer ?? randomUUID();
+  const known = previousResult(deliveryResult, previousStdout)?.writer;
+  const writer = known ?? randomUUID();
   const dir = safeDirectory(request.dir, true);
   const wanted = new Map(request.files.map(([name, content]) => [`${name}.toml`, content]));
-  const owned = readManifest(dir);
+  const manifest = parseManifest(readFileIfExists(path.join(dir, MANIFEST)));
+  const owned = manifest?.files ?? [];
+  // A new step taking the directory over from another: named until that one's delete ran.
+  const replaced = known === undefined && manifest?.writer && manifest.writer !== writer ? manifest.writer : undefined;
   for (const [file, content] of wanted) {
     const full = path.join(dir, file);
     const current = ownFileContent(full);
@@ -37,7 +41,7 @@ export function deliveryWrite(request: DeliveryRequest, previousStdout?: string)
     if (!wanted.has(file) && removeFile(path.join(dir, file))) say(`removed ${path.join(dir, file)}`);
   }
   const files = [...wanted.keys()].sort();
-  writeManifest(dir, files, writer);
+  writeManifest(dir, { files, writer, replaced });
   return { files, writer };
 }
 
@@ -46,26 +50,39 @@ export function deliveryRemove(request: DeliveryRequest, previousStdout?: string
   const dir = safeDirectory(request.dir, false);
   const writer = previousResult(deliveryResult, previousStdout)?.writer;
   const manifest = parseManifest(readFileIfExists(path.join(dir, MANIFEST)));
-  if (manifest && manifest.writer !== writer) return say(`${dir}: written since by a newer delivery step of this stack; nothing removed`);
+  if (manifest && manifest.writer !== writer) {
+    // Its successor's: this step's delete says the replacement is done.
+    if (writer && manifest.replaced === writer) writeManifest(dir, { files: manifest.files, writer: manifest.writer! });
+    return say(`${dir}: written since by a newer delivery step of this stack; nothing removed`);
+  }
   for (const file of manifest?.files ?? []) if (removeFile(path.join(dir, file))) say(`removed ${path.join(dir, file)}`);
   removeFile(path.join(dir, MANIFEST));
 }
 
-/** The files the delivery step owns in a directory. */
-function readManifest(dir: string): string[] {
-  return parseManifest(readFileIfExists(path.join(dir, MANIFEST)))?.files ?? [];
+interface Manifest {
+  files: string[];
+  writer?: string;
+  /** The step this one took the directory over from, until that one's delete has run (an unfinished replacement while set). */
+  replaced?: string;
 }
 
-/** A manifest's file names and writer id (`undefined`: there is none). */
-export function parseManifest(text: string | undefined): { files: string[]; writer?: string } | undefined {
+/** A manifest's file names and writer ids (`undefined`: there is none). */
+export function parseManifest(text: string | undefined): Manifest | undefined {
   if (text === undefined) return undefined;
   const lines = text.split("\n");
-  const writer = lines.map((line) => /^# writer ([0-9a-f-]{36})$/.exec(line)?.[1]).find(Boolean);
-  return { files: lines.filter((line) => /^[a-z][a-z0-9._-]*\.toml$/.test(line)), ...(writer ? { writer } : {}) };
+  const id = (tag: string) => lines.map((line) => new RegExp(`^# ${tag} ([0-9a-f-]{36})$`).exec(line)?.[1]).find(Boolean);
+  const writer = id("writer");
+  const replaced = id("replaced");
+  return {
+    files: lines.filter((line) => /^[a-z][a-z0-9._-]*\.toml$/.test(line)),
+    ...(writer ? { writer } : {}),
+    ...(replaced ? { replaced } : {}),
+  };
 }
 
-function writeManifest(dir: string, files: string[], writer: string): void {
-  replaceFile(path.join(dir, MANIFEST), [`# writer ${writer}`, ...files].map((line) => `${line}\n`).join(""), { unchecked: true });
+function writeManifest(dir: string, { files, writer, replaced }: Manifest): void {
+  const lines = [`# writer ${writer}`, ...(replaced ? [`# replaced ${replaced}`] : []), ...files];
+  replaceFile(path.join(dir, MANIFEST), lines.map((line) => `${line}\n`).join(""), { unchecked: true });
 }
 
 function safeDirectory(dir: string, create: boolean): string {

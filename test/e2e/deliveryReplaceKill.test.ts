@@ -1,0 +1,97 @@
+/**
+ * The delivery step's twin of replaceKill.test.ts: `up --replace <delivery step urn>` SIGKILLed
+ * after the new step wrote the manifest (its writer id) and before the engine saved the
+ * replacement. A later destroy then deleted no delivered file, every user's key left on disk
+ * (attack42, 4 of 5). Now the manifest names the step the new one took over from until that
+ * one's delete has run: still there, the next preview names it and the next up rewrites it.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { E2EStack } from "../support/e2eStack";
+import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
+import { descendants, findProcesses } from "../support/processWatch";
+
+let e2e: E2EStack;
+let deliveryDir: string;
+const manifest = () => path.join(deliveryDir, ".fetchml-keys-delivery");
+const writerOf = () => {
+  try {
+    return /^# writer (\S+)$/m.exec(fs.readFileSync(manifest(), "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+};
+const delivered = () =>
+  fs
+    .readdirSync(deliveryDir)
+    .filter((f) => f.endsWith(".toml"))
+    .sort();
+
+beforeAll(async () => {
+  e2e = await E2EStack.create({});
+  const serverFile = path.join(e2e.dir, "fetchml-server.yaml");
+  deliveryDir = path.join(e2e.dir, "handover");
+  fs.writeFileSync(serverFile, withoutManagedEntries(SERVER_CONFIG, ["mallory"]), { mode: 0o600 });
+  e2e.setConfig({
+    authConfigPath: serverFile,
+    deliveryDir,
+    preserveEntries: ["svc-backup"],
+    users: { alice: { role: "admin" }, bob: { role: "researcher" } },
+  });
+  await e2e.up();
+});
+afterAll(async () => {
+  await e2e?.cleanup();
+});
+
+describe("a killed --replace of the delivery step", () => {
+  it("leaves nothing that stops a later destroy from deleting the delivered files", async () => {
+    expect(delivered()).toEqual(["alice.toml", "bob.toml"]);
+    const oldWriter = writerOf();
+    const state = JSON.parse(e2e.exportWithoutSecrets());
+    const urn = (state.deployment.resources as Array<{ urn: string; type: string }>).find(
+      (r) => r.type === "command:local:Command" && r.urn.endsWith("-files"),
+    )?.urn;
+    expect(urn).toBeDefined();
+    const running = e2e.up({ replace: [urn!] }).then(
+      () => "finished",
+      () => "failed",
+    );
+    let killed = 0;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline && killed === 0) {
+      const w = writerOf();
+      if (w && w !== oldWriter) {
+        for (const engine of findProcesses((c) => c.includes("--stack") && c.includes(e2e.name) && c.includes(" up "))) {
+          for (const pid of [engine, ...descendants(engine)]) {
+            try {
+              process.kill(pid, "SIGKILL");
+              killed++;
+            } catch {
+              // gone
+            }
+          }
+        }
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    const outcome = await running;
+    expect(killed, "killed once the new writer's manifest was written").toBeGreaterThan(0);
+    expect(outcome, "the kill landed before the up finished").toBe("failed");
+    await e2e.stack.cancel();
+    expect([...(await e2e.summary())]).toContain(
+      `! ${fs.realpathSync(deliveryDir)}: its list of delivered files says a replacement of the delivery step did not finish (a run was interrupted): up writes it again, so that destroy takes the files off`,
+    );
+    await e2e.up();
+    const n = e2e.log.length;
+    await e2e.destroy();
+    const log = e2e.log
+      .slice(n)
+      .join("")
+      .split("\n")
+      .filter((l) => /handover|removed|nothing/.test(l))
+      .join("\n");
+    expect(delivered(), `after destroy:\n${log}`).toEqual([]);
+  });
+});
