@@ -12,6 +12,7 @@ import { type AccessPlan, planAccess } from "./accessPlan";
 import { deliveryLines } from "./deliveryPlan";
 import { issuedAt, type KeyPlan, planKeys } from "./keyPlan";
 import { missingTargets } from "./missingTarget";
+import { quoted } from "./printable";
 
 export interface RunPlan {
   keys: Map<string, KeyPlan>;
@@ -78,7 +79,15 @@ export function planRun(stack: string, settings: Settings, world: World, clock: 
     keys,
     access,
     conflicts: [...access.conflicts, ...missing],
-    lines: [...access.lines, ...(delivery ? deliveryLines(delivery, previous.delivery, settled) : [])],
+    lines: [
+      ...access.lines,
+      ...(delivery ? deliveryLines(delivery, previous.delivery, settled) : []),
+      ...(world.missingBw
+        ? [
+            `! bitwarden.cli ${quoted(world.missingBw)}: not found, or not executable: a run that changes a Bitwarden user's key stops at the vault check, before any key changes`,
+          ]
+        : []),
+    ],
     settings: runSettings,
     active,
     keep: [...active.map((user) => user.name), ...settings.preserveEntries],

@@ -7,6 +7,7 @@ import type { Settings } from "../config/settings";
 import { type AuthTarget, authTargets } from "../config/targets";
 import type { DeliveryReading } from "../lib/deliveryPlan";
 import { AdminError } from "../lib/adminError";
+import { onPath } from "../steps/bitwarden/bw";
 import { readTarget, type TargetReading } from "../targets/read";
 import { targetLabel } from "../targets/spec";
 import { readDelivery } from "./delivery";
@@ -19,6 +20,8 @@ export interface World {
   targets: Array<AuthTarget & { reading: TargetReading }>;
   /** The delivery directory (its real path) and what is in it now; absent without deliveryDir. */
   delivery?: DeliveryReading;
+  /** A configured `bitwarden.cli` that is not there to run (removed, not executable). */
+  missingBw?: string;
 }
 
 export async function readWorld(settings: Settings): Promise<World> {
@@ -35,7 +38,10 @@ export async function readWorld(settings: Settings): Promise<World> {
   // The delivery directory as it really is (its real path: another spelling changes nothing) and what is in it now.
   const delivery =
     settings.deliveryDir !== undefined ? refuseAdminErrors(() => readDelivery(settings.deliveryDir!, directFiles)) : undefined;
-  return { previous, targets, ...(delivery ? { delivery } : {}) };
+  // The bw the vault step would run, found as it would find it: gone, a key change would stop at the vault check.
+  const cli = settings.bitwarden?.cli;
+  const missingBw = cli !== undefined && onPath(cli, process.env.PATH) === undefined ? cli : undefined;
+  return { previous, targets, ...(delivery ? { delivery } : {}), ...(missingBw ? { missingBw } : {}) };
 }
 
 function refuseAdminErrors<T>(read: () => T): T {

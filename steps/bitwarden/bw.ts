@@ -55,17 +55,17 @@ export function bwTrustProblems(cli: string | undefined, env: NodeJS.ProcessEnv 
 
 /** The file a command name runs, as execvp finds it (a name with a '/' is a path); undefined when there is none. */
 export function onPath(command: string, searchPath = ""): string | undefined {
-  if (command.includes("/")) return path.resolve(command);
-  for (const dir of searchPath.split(":")) {
-    const file = path.resolve(dir || ".", command);
+  const candidates = command.includes("/")
+    ? [path.resolve(command)]
+    : searchPath.split(":").map((dir) => path.resolve(dir || ".", command));
+  return candidates.find((file) => {
     try {
       fs.accessSync(file, fs.constants.X_OK);
-      if (fs.statSync(file).isFile()) return file;
+      return fs.statSync(file).isFile();
     } catch {
-      // not here
+      return false; // not here
     }
-  }
-  return undefined;
+  });
 }
 
 export const NOT_UNLOCKED =

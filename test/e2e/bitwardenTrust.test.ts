@@ -226,3 +226,14 @@ it("bw serve does not outlive the vault step when the step's process group is ki
   expect(fs.existsSync(note)).toBe(true);
   expect(serves, fs.readFileSync(note, "utf8")).toEqual([]);
 });
+
+it("a bitwarden.cli that is gone is named in every plan (a key change would stop at the vault check), not passed over", async () => {
+  // attack42 6: the summary was empty and the drift check passed.
+  const cli = path.join(tempDir("bw-gone-"), "bw");
+  e2e.setConfig(config({ cli }));
+  const lines = [...(await e2e.summary())];
+  expect(lines, lines.join("\n")).toContain(
+    `! bitwarden.cli ${JSON.stringify(cli)}: not found, or not executable: a run that changes a Bitwarden user's key stops at the vault check, before any key changes`,
+  );
+  e2e.setConfig(config());
+});
