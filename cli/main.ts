@@ -14,7 +14,7 @@ import { explainFailure } from "./errors";
 import { humanOutput } from "./humanOutput";
 import { isolationWarning } from "./isolation";
 import { checkReplaceTargets, runStackCommand } from "./stackCommands";
-import { checkStackFile, defaultStack, existingStack, stacksCommand } from "./stacks";
+import { assertStackName, checkStackFile, defaultStack, existingStack, stacksCommand } from "./stacks";
 
 async function main(argv: string[]): Promise<number> {
   const { command, args, options } = parseCommandLine(argv);
@@ -34,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
   }
+  if (options.stack !== undefined) assertStackName(options.stack, "--stack");
   const stackName = options.stack ?? (await defaultStack());
   // For this run only: the program then lets an up revoke more than maxRevokedPercent.
   if (options["allow-mass-revocation"]) process.env.FETCHML_KEYS_ALLOW_MASS_REVOCATION = "1";

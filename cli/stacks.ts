@@ -49,7 +49,19 @@ export async function existingStack(stackName: string) {
   }
 }
 
+/**
+ * A stack name as Pulumi takes it (letters, digits, '-', '_', '.'; at most 100), said before it
+ * becomes a path (stacks/Pulumi.<stack>.yaml) or a hint to run `init` with it.
+ */
+export function assertStackName(name: string, given: string): void {
+  if (/^[A-Za-z0-9_.-]{1,100}$/.test(name) && name !== "." && name !== "..") return;
+  throw new UserCommandError(
+    `${given} ${JSON.stringify(name)}: a stack name holds only letters, digits, '-', '_' and '.' (at most 100); \`npm run -s keys -- stacks\` lists the stacks here`,
+  );
+}
+
 export async function stacksCommand(command: string, args: string[]): Promise<number> {
+  if (command === "init") assertStackName(args[0] ?? "", "init");
   const { workspace } = await openWorkspace(command === "init" ? { stackName: args[0] } : {});
   if (command === "init") {
     const name = args[0];

@@ -247,6 +247,22 @@ describe("the runner, day to day", () => {
     expect(stacks).toEqual([e2e.name]);
   });
 
+  it("a stack name with path parts is refused as such, with no hint to init it (attack42 7)", async () => {
+    for (const args of [
+      ["preview", "--stack", "../../etc/passwd"],
+      ["init", "../../tmp/evil"],
+    ]) {
+      const r = await runRunner(args, { env });
+      expect([r.code, r.stderr], args.join(" ")).toEqual([
+        1,
+        expect.stringContaining(
+          `${args[0] === "init" ? "init" : "--stack"} ${JSON.stringify(args.at(-1))}: a stack name holds only letters, digits, '-', '_' and '.'`,
+        ),
+      ]);
+      expect(r.stderr).not.toMatch(/keys -- init \.\./);
+    }
+  });
+
   it("defaults to the stack `pulumi stack select` chose, and never changes the selection", async () => {
     const pulumi = (...args: string[]) =>
       execFileSync(e2e.engineBinary, args, { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, encoding: "utf8" }).trim();
