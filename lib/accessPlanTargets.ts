@@ -83,11 +83,10 @@ export function planTargets(input: TargetsInput, explained: Explained): TargetCh
     const { resourceName, reading } = targetInput;
     const prevTarget = previousByName.get(resourceName);
     const identity = reading.identity ?? prevTarget?.identity;
-    if (reading.identity) {
-      const twin = seen.get(reading.identity);
-      if (twin) conflicts.push(`${reading.label} and ${twin} are the same file; name it once`);
-      seen.set(reading.identity, reading.label);
-    }
+    // One file named twice: spelled two ways, or reached both here and over SSH on this machine.
+    const twin = [reading.identity, reading.place].map((key) => key && seen.get(key)).find(Boolean);
+    if (twin) conflicts.push(`${reading.label} and ${twin} are the same file; name it once`);
+    for (const key of [reading.identity, reading.place]) if (key) seen.set(key, reading.label);
     // This stack wrote this very target last run: its record must be there and readable.
     const managedLastRun = prevTarget !== undefined && reading.identity !== undefined && prevTarget.identity === reading.identity;
     const recordLost = managedLastRun && !reading.record;

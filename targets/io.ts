@@ -13,6 +13,17 @@ export class TargetError extends AdminError {}
 export interface TargetFiles {
   config?: string;
   record?: string;
+  /**
+   * Where the file is, whichever way it is reached: the machine's boot id and the file's
+   * device and inode (for a file not made yet, its directory's and its name). A local target
+   * and a server that is this very machine then compare equal (two names for one file).
+   */
+  place?: string;
+}
+
+/** `place` from what `stat` says: "<boot id>:<dev>:<ino>", or for a missing file its directory's and "/<name>". */
+export function placeOf(bootId: string, dev: number | string, ino: number | string, missingName?: string): string {
+  return `${bootId.trim()}:${dev}:${ino}${missingName === undefined ? "" : `/${missingName}`}`;
 }
 
 export interface TargetIO {

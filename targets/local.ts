@@ -10,7 +10,7 @@ import { assertSafePath } from "../lib/safePath";
 import { recordPath } from "../lib/targetRecord";
 import { childEnvironment, execute, firstLine } from "../lib/childProcess";
 import { readConfigFile, pathError } from "./configFile";
-import { reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io";
+import { placeOf, reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io";
 import { type LocalTargetSpec, targetLabel } from "./spec";
 
 export class LocalTarget implements TargetIO {
@@ -45,7 +45,7 @@ export class LocalTarget implements TargetIO {
 
   async read(): Promise<TargetFiles> {
     const file = this.realPath();
-    return { config: readConfigFile(file, this.label), record: readFileIfExists(recordPath(file)) };
+    return { config: readConfigFile(file, this.label), record: readFileIfExists(recordPath(file)), ...placeOfFile(file) };
   }
 
   async writeConfig(text: string, expected: string | undefined) {
@@ -65,6 +65,19 @@ export class LocalTarget implements TargetIO {
   }
 
   async close() {}
+}
+
+/** The file's place (targets/io.ts placeOf); none where the kernel's boot id cannot be read. */
+function placeOfFile(file: string): { place?: string } {
+  try {
+    const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8");
+    const st = fs.statSync(file, { throwIfNoEntry: false });
+    if (st) return { place: placeOf(boot, st.dev, st.ino) };
+    const dir = fs.statSync(path.dirname(file));
+    return { place: placeOf(boot, dir.dev, dir.ino, path.basename(file)) };
+  } catch {
+    return {};
+  }
 }
 
 function isLink(file: string): boolean {

@@ -21,6 +21,8 @@ export interface TargetReading {
   label: string;
   /** What the target really is; undefined when it could not be reached. */
   identity?: string;
+  /** Where the file is on its machine (targets/io.ts TargetFiles.place): one file reached two ways compares equal. */
+  place?: string;
   /** Why it could not be reached (a server that is down), if so. */
   unreachable?: string;
   exists: boolean;
@@ -55,8 +57,9 @@ export async function readTarget(spec: TargetSpec, label: string): Promise<Targe
     // Whether a broken record is drift to repair (this stack wrote it last run) or a refusal is
     // the plan's decision (lib/accessPlanTargets.ts), not the reader's.
     const checked = files.record === undefined ? undefined : checkTargetRecord(files.record);
-    if (checked && "problem" in checked) return { label, identity, exists, entries, recordProblem: checked.problem };
-    return { label, identity, exists, entries, record: checked?.record };
+    const place = files.place === undefined ? {} : { place: files.place };
+    if (checked && "problem" in checked) return { label, identity, ...place, exists, entries, recordProblem: checked.problem };
+    return { label, identity, ...place, exists, entries, record: checked?.record };
   } finally {
     await io.close();
   }

@@ -14,7 +14,7 @@ import * as path from "node:path";
 import { Client, type ClientChannel } from "ssh2";
 import { ownerNotKept } from "../lib/atomicFile";
 import { firstLine } from "../lib/childProcess";
-import { reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io";
+import { placeOf, reloadFailed, TargetError, type TargetFiles, type TargetIO } from "./io";
 import { type SshTargetSpec, targetLabel } from "./spec";
 import { directoryProblem } from "../lib/safePath";
 import { recordPath } from "../lib/targetRecord";
@@ -179,15 +179,26 @@ export class SshTarget implements TargetIO {
     const config =
       `if [ -f ${f} ]; then s=$(wc -c < ${f} | tr -d ' '); if [ "$s" -gt ${SERVER_CONFIG_LIMITS.bytes} ]; then printf "L%s" "$s"; ` +
       `else printf C; base64 < ${f} | tr -d '\\n'; fi; elif [ -d ${f} ]; then printf D; elif [ -e ${f} ]; then printf X; else printf N; fi; echo`;
-    const r = await this.exec(`set -e; ${config}; ${dump(recordPath(real))}`);
+    // Where the file is (targets/io.ts placeOf): the boot id, then the file's device and inode, or its directory's.
+    const d = shellQuote(path.posix.dirname(real));
+    const place =
+      `printf 'P%s ' "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || :)"; ` +
+      `stat -L -c '%d %i' -- ${f} 2>/dev/null || { stat -L -c '%d %i' -- ${d} 2>/dev/null | tr '\n' ' '; echo new; } || echo`;
+    const r = await this.exec(`set -e; ${config}; ${dump(recordPath(real))}; ${place}`);
     if (r.code !== 0) throw new TargetError(`${this.label}: cannot read the config (exit ${r.code}): ${firstLine(r.stderr)}`);
-    const [configLine, record] = r.stdout.toString("utf8").split("\n");
+    const [configLine, record, placeLine] = r.stdout.toString("utf8").split("\n");
     if (configLine.startsWith("L")) throw new AuthConfigError(serverConfigTooLarge(this.label, Number(configLine.slice(1))));
     if (configLine === "D") throw new AuthConfigError(`${this.label}: is a directory on the server; name the config file itself`);
     if (configLine === "X") throw new AuthConfigError(`${this.label}: is not a regular file on the server; name the config file itself`);
     const decode = (line: string | undefined) =>
       line?.startsWith("C") ? Buffer.from(line.slice(1), "base64").toString("utf8") : undefined;
-    return { config: decode(configLine), record: decode(record) };
+    const [boot, dev, ino, isNew] = (placeLine ?? "").replace(/^P/, "").split(" ");
+    const placed = boot && /^\d+$/.test(dev ?? "") && /^\d+$/.test(ino ?? "");
+    return {
+      config: decode(configLine),
+      record: decode(record),
+      ...(placed ? { place: placeOf(boot, dev, ino, isNew === "new" ? path.posix.basename(real) : undefined) } : {}),
+    };
   }
 
   async writeConfig(text: string, expected: string | undefined) {

@@ -60,7 +60,10 @@ describe("the SSH target", () => {
     const io = await openSshTarget(spec);
     try {
       const read = await io.read();
-      expect(read).toEqual({ config: "old: true\n", record: undefined });
+      // Where the file is: this machine's boot id, its device and inode (as a local read says it).
+      const st = fs.statSync(file);
+      const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+      expect(read).toEqual({ config: "old: true\n", record: undefined, place: `${boot}:${st.dev}:${st.ino}` });
       expect(await io.writeConfig("new: true\n", read.config)).toBe("written");
       await io.writeRecord('{"format":1}\n');
       await io.reload();
