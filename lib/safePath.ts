@@ -331,8 +331,8 @@ export const ACCOUNT_FILES = { passwd: "/etc/passwd", group: "/etc/group" };
 /**
  * Why a directory's group may not be trusted to write it, as words to append to "group <name>",
  * or undefined when it may: the group must be the directory owner's own (its primary group in
- * /etc/passwd, as postgres's is for /var/run/postgresql) and every account /etc/group lists in
- * it trusted. Only the owner's own group, because accounts from a directory service whose
+ * /etc/passwd, as postgres's is for /var/run/postgresql) and every account in it trusted: those
+ * whose primary group it is, and those /etc/group lists. Only the owner's own group, because accounts from a directory service whose
  * primary group it is cannot be listed here.
  */
 export function untrustedGroup(
@@ -343,8 +343,11 @@ export function untrustedGroup(
   const accounts = rows(files.passwd);
   const account = accounts.find((a) => a[2] === String(owner.uid));
   if (account?.[3] !== String(owner.gid)) return `, not the group of ${account?.[0] ?? "uid"} (uid ${owner.uid})`;
+  // Its members: those whose primary group it is (sshd's nogroup is nobody's too), and those
+  // /etc/group lists.
+  const primary = accounts.filter((a) => a[3] === String(owner.gid)).map((a) => a[0]);
   const group = rows(files.group).find((g) => g[2] === String(owner.gid));
-  for (const name of (group?.[3] ?? "").split(",").filter(Boolean)) {
+  for (const name of [...primary, ...(group?.[3] ?? "").split(",").filter(Boolean)]) {
     const uid = accounts.find((a) => a[0] === name)?.[2];
     if (uid === undefined) return `, which ${name} (not in ${files.passwd}) is in`;
     if (!trusted(Number(uid))) return `, which ${name} (uid ${uid}) is in`;

@@ -10,7 +10,7 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
-import { descendants, findProcesses } from "../support/processWatch";
+import { killUpWhen } from "../support/processWatch";
 
 let e2e: E2EStack;
 let deliveryDir: string;
@@ -58,24 +58,10 @@ describe("a killed --replace of the delivery step", () => {
       () => "finished",
       () => "failed",
     );
-    let killed = 0;
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && killed === 0) {
+    const killed = await killUpWhen(e2e.name, () => {
       const w = writerOf();
-      if (w && w !== oldWriter) {
-        for (const engine of findProcesses((c) => c.includes("--stack") && c.includes(e2e.name) && c.includes(" up "))) {
-          for (const pid of [engine, ...descendants(engine)]) {
-            try {
-              process.kill(pid, "SIGKILL");
-              killed++;
-            } catch {
-              // gone
-            }
-          }
-        }
-      }
-      await new Promise((r) => setImmediate(r));
-    }
+      return w !== undefined && w !== oldWriter;
+    });
     const outcome = await running;
     expect(killed, "killed once the new writer's manifest was written").toBeGreaterThan(0);
     expect(outcome, "the kill landed before the up finished").toBe("failed");

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectedHash } from "../support/oracle";
 import { changesIn, E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
-import { descendants, findProcesses } from "../support/processWatch";
+import { findProcesses, killUpWhen } from "../support/processWatch";
 import { expectSameSecret, expectUnchanged } from "../support/secrets";
 
 let e2e: E2EStack;
@@ -44,23 +44,11 @@ describe("an interrupted up", () => {
       () => "failed",
     );
     // Wait for the writer to start on the new content, then kill the whole engine tree.
-    let killed = 0;
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline && killed === 0) {
-      if (findProcesses((c) => /fetchml-keys-step auth-write|steps\/main\.js auth-write/.test(c)).length > 0) {
-        for (const engine of findProcesses((c) => c.includes("--stack") && c.includes(e2e.name) && c.includes(" up "))) {
-          for (const pid of [engine, ...descendants(engine)]) {
-            try {
-              process.kill(pid, "SIGKILL");
-              killed++;
-            } catch {
-              // already gone
-            }
-          }
-        }
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
+    const killed = await killUpWhen(
+      e2e.name,
+      () => findProcesses((c) => /fetchml-keys-step auth-write|steps\/main\.js auth-write/.test(c)).length > 0,
+      5,
+    );
     expect(killed).toBeGreaterThan(0);
     expect(await running).toBe("failed");
 

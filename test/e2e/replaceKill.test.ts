@@ -13,7 +13,7 @@ import { parse } from "yaml";
 import { afterEach, describe, expect, it } from "vitest";
 import { E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
-import { descendants, findProcesses } from "../support/processWatch";
+import { killUpWhen } from "../support/processWatch";
 
 let e2e: E2EStack;
 let serverFile: string;
@@ -55,24 +55,10 @@ async function killedReplace(): Promise<string> {
     () => "finished",
     () => "failed",
   );
-  let killed = 0;
-  const deadline = Date.now() + 60_000;
-  while (Date.now() < deadline && killed === 0) {
+  const killed = await killUpWhen(e2e.name, () => {
     const w = writerOf();
-    if (w && w !== oldWriter) {
-      for (const engine of findProcesses((c) => c.includes("--stack") && c.includes(e2e.name) && c.includes(" up "))) {
-        for (const pid of [engine, ...descendants(engine)]) {
-          try {
-            process.kill(pid, "SIGKILL");
-            killed++;
-          } catch {
-            // gone
-          }
-        }
-      }
-    }
-    await new Promise((r) => setImmediate(r));
-  }
+    return w !== undefined && w !== oldWriter;
+  });
   expect(killed, "killed once the new writer's record was written").toBeGreaterThan(0);
   expect(await running).toBe("failed");
   const orphan = writerOf();

@@ -14,7 +14,7 @@ import { openSshTarget } from "../../targets/ssh";
 import { BW_DEFAULT } from "../support/bitwarden/bwCli";
 import { startVault, type TestVault } from "../support/bitwarden/vault";
 import { E2EStack } from "../support/e2eStack";
-import { descendants, findProcesses } from "../support/processWatch";
+import { findProcesses, killUpWhen } from "../support/processWatch";
 import { keyPairInMemory, privateSeedLine, TestSshd } from "../support/sshd";
 import { AS_NOBODY, NOBODY } from "../support/nobody";
 
@@ -217,25 +217,9 @@ describe("the SSH deploy key", () => {
       () => "finished",
       () => "failed",
     );
-    const deadline = Date.now() + 60_000;
-    let killed = false;
     try {
-      while (Date.now() < deadline && !killed) {
-        if (findProcesses((c) => /auth-write/.test(c)).length > 0) {
-          for (const engine of findProcesses((c) => c.includes(ssh.name) && c.includes(" up "))) {
-            for (const pid of [engine, ...descendants(engine)]) {
-              try {
-                process.kill(pid, "SIGKILL");
-                killed = true;
-              } catch {
-                // gone
-              }
-            }
-          }
-        }
-        await new Promise((r) => setTimeout(r, 5));
-      }
-      expect(killed).toBe(true);
+      const killed = await killUpWhen(ssh.name, () => findProcesses((c) => /auth-write/.test(c)).length > 0, 5);
+      expect(killed).toBeGreaterThan(0);
       await running;
     } finally {
       ssh.setProgramEnv("TMPDIR", undefined);

@@ -80,3 +80,30 @@ export function findProcesses(match: (cmdline: string) => boolean, root: number 
     return cmdline !== undefined && match(cmdline);
   });
 }
+
+/**
+ * Waits (up to `timeoutMs`, checking every `pollMs`; 0: as often as the event loop allows)
+ * until `when()` holds, then SIGKILLs the engine running `up` on `stack` and everything under
+ * it, as a crash or `kill -9` of the run would: how many processes it killed (0: the moment
+ * never came).
+ */
+export async function killUpWhen(stack: string, when: () => boolean, pollMs = 0, timeoutMs = 60_000): Promise<number> {
+  let killed = 0;
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline && killed === 0) {
+    if (when()) {
+      for (const engine of findProcesses((c) => c.includes(stack) && c.includes(" up "))) {
+        for (const pid of [engine, ...descendants(engine)]) {
+          try {
+            process.kill(pid, "SIGKILL");
+            killed++;
+          } catch {
+            // gone
+          }
+        }
+      }
+    }
+    await new Promise((r) => (pollMs > 0 ? setTimeout(r, pollMs) : setImmediate(r)));
+  }
+  return killed;
+}

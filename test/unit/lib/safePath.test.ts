@@ -146,6 +146,13 @@ describe("untrustedGroup (whether a directory's group may write it)", () => {
       expect(untrustedGroup({ uid: 101, gid: 105 }, trusted, files)).toBe(", which alice (uid 1001) is in");
       fs.writeFileSync(files.passwd, fs.readFileSync(files.passwd, "utf8").replace("postgres:x:101:105", "postgres:x:101:106"));
       expect(untrustedGroup({ uid: 101, gid: 106 }, trusted, files)).toBe(`, which carol (not in ${files.passwd}) is in`);
+      // recheck43 F1: another account whose primary group it is (nobody shares sshd's nogroup).
+      fs.appendFileSync(
+        files.passwd,
+        "sshd:x:102:65534::/run/sshd:/usr/sbin/nologin\nnobody:x:65534:65534::/nonexistent:/usr/sbin/nologin\n",
+      );
+      fs.appendFileSync(files.group, "nogroup:x:65534:\n");
+      expect(untrustedGroup({ uid: 102, gid: 65534 }, trusted, files)).toBe(", which nobody (uid 65534) is in");
     } finally {
       fs.rmSync(etc, { recursive: true, force: true });
     }
