@@ -10,8 +10,7 @@ import { pickOutput, readUsersOutput, usersTable } from "./outputs";
 import { previewAccess, printAccess } from "./summary";
 import { userCommand, UserCommandError } from "./user";
 import { vaultDrift } from "./vaultDrift";
-import { stackFilePath, UP_OPTIONS } from "./workspace";
-import { stackFileName } from "../config/rawConfig";
+import { assertUnchanged, reviewedFiles, stackFilePath, UP_OPTIONS } from "./workspace";
 import { DEFAULT_ITEM_PREFIX } from "../config/settings";
 import { AdminError } from "../lib/adminError";
 import { now } from "../lib/keyPlan";
@@ -34,14 +33,14 @@ export async function runStackCommand(
     case "up":
     case "destroy": {
       if (!options.yes) {
-        const shown = readStackFile(stackName);
+        const reviewed = reviewedFiles(stackName);
         if (command === "up") await stack.preview({ ...common, replace: options.replace });
         else await stack.destroy({ onOutput, target: options.target, previewOnly: true });
         if (!(await confirm(`Perform this ${command === "up" ? "update" : "destroy"} on stack ${stackName}?`))) {
           console.error("fetchml-keys: not confirmed; nothing changed");
           return 1;
         }
-        if (command === "up") assertUnchanged(stackName, shown);
+        if (command === "up") assertUnchanged(reviewed);
       }
       if (command === "destroy") {
         await stack.destroy({ onOutput, target: options.target });
@@ -83,31 +82,12 @@ export async function runStackCommand(
   return 2;
 }
 
-function readStackFile(stackName: string): string | undefined {
-  try {
-    return fs.readFileSync(stackFilePath(stackName), "utf8");
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * After "y": the update runs the program again, on the stack file as it is by then. One changed
- * while the question waited (a `git pull`, an editor) would be applied unseen, so nothing is.
- */
-function assertUnchanged(stackName: string, shown: string | undefined): void {
-  if (readStackFile(stackName) === shown) return;
-  throw new UserCommandError(
-    `${stackFileName(stackName)} changed while the question waited, so what was shown is not what up would do now; nothing applied: run it again to see the new plan`,
-  );
-}
-
 /**
  * The vault compared with what the last run wrote there (cli/vaultDrift.ts), or why it could
  * not be read: a vault left unread is said, never taken for one that matches.
  */
 async function readVaultDrift(stack: Stack, stackName: string): Promise<string[]> {
-  const prefix = settingsOf(readStackFile(stackName) ?? "").bitwarden?.itemPrefix ?? DEFAULT_ITEM_PREFIX;
+  const prefix = settingsOf(fs.readFileSync(stackFilePath(stackName), "utf8")).bitwarden?.itemPrefix ?? DEFAULT_ITEM_PREFIX;
   try {
     return await vaultDrift(await stack.outputs(), prefix);
   } catch (e) {

@@ -19,7 +19,7 @@ import type { Options } from "./options";
 import { pickOutput, readUsersOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
 import { type AccessPreview, printAccess } from "./summary";
-import { stackFilePath, UP_OPTIONS } from "./workspace";
+import { assertUnchanged, reviewedFiles, stackFilePath, UP_OPTIONS } from "./workspace";
 
 export class UserCommandError extends CommandError {}
 
@@ -103,6 +103,7 @@ async function editAndApply(file: string, shown: string, edit: UserEdit, options
     );
     return false;
   };
+  const reviewed = reviewedFiles(ctx.stackName);
   try {
     const access = await ctx.previewAccess(ctx.stack);
     printAccess(access);
@@ -119,10 +120,8 @@ async function editAndApply(file: string, shown: string, edit: UserEdit, options
     }
     settled = true;
     // What was shown is this edit's file: one changed by someone else meanwhile is not applied unseen.
-    if (!options.yes && fs.readFileSync(file, "utf8") !== after)
-      throw new UserCommandError(
-        `${shown} changed while the question waited, so what was shown is not what up would do now; nothing applied, and the file is left as it is now (check it: this command's edit may still be in it)`,
-      );
+    if (!options.yes)
+      assertUnchanged(reviewed, ", and the stack file is left as it is now (check it: this command's edit may still be in it)");
     await ctx.stack.up({ ...UP_OPTIONS, onOutput: ctx.onOutput, suppressOutputs: true });
     await ctx.printUserCounts(ctx.stack);
     return 0;

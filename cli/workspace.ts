@@ -59,6 +59,41 @@ export function stackFilePath(stackName: string): string {
   return path.join(PROJECT_ROOT, stackFileName(stackName));
 }
 
+/**
+ * What a confirmed plan was read from: the stack file and Pulumi.yaml (its `config:` is stack
+ * config too), by path, as text (undefined: absent).
+ */
+export function reviewedFiles(stackName: string): Map<string, string | undefined> {
+  return new Map([stackFilePath(stackName), path.join(PROJECT_ROOT, "Pulumi.yaml")].map((file) => [file, readIfExists(file)]));
+}
+
+/** The first of those files that changed since (relative to the checkout), or undefined. */
+export function changedSince(reviewed: ReadonlyMap<string, string | undefined>): string | undefined {
+  const changed = [...reviewed].find(([file, text]) => readIfExists(file) !== text);
+  return changed && path.relative(PROJECT_ROOT, changed[0]);
+}
+
+/**
+ * After "y": the update runs the program again, on the stack file and Pulumi.yaml as they are
+ * by then. One changed while the question waited (a `git pull`, an editor) would be applied
+ * unseen, so nothing is.
+ */
+export function assertUnchanged(reviewed: ReadonlyMap<string, string | undefined>, after = ""): void {
+  const changed = changedSince(reviewed);
+  if (changed === undefined) return;
+  throw new CommandError(
+    `${changed} changed while the question waited, so what was shown is not what up would do now; nothing applied${after}: run it again to see the new plan`,
+  );
+}
+
+function readIfExists(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
 /** The stacks that have a stack file here. */
 export function stackFiles(): string[] {
   return fs

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
 import { runRunner, type RunnerOptions } from "../support/runner";
+import { PROJECT_ROOT } from "../../cli/paths";
 
 let e2e: E2EStack;
 let serverFile: string;
@@ -97,5 +98,29 @@ describe("what a 'y' applies is what was shown", () => {
     expect(fs.existsSync(marker), "the reload command that was never shown ran").toBe(false);
     expect(r.code).toBe(1);
     expect(r.all).toContain("changed while the question waited, so what was shown is not what up would do now; nothing applied");
+  });
+
+  it("up: Pulumi.yaml (whose config: is stack config too) changed while the question waits is not applied unseen", async () => {
+    // recheck43 F7: only the stack file was compared; a reload command added there ran (3 of 3).
+    fs.rmSync(marker, { force: true });
+    const projectFile = path.join(PROJECT_ROOT, "Pulumi.yaml");
+    const projectText = fs.readFileSync(projectFile, "utf8");
+    fs.writeFileSync(e2e.stackFile, stackFile(`${BASE}    carol:\n      role: analyst\n`));
+    let r;
+    try {
+      r = await runner(["up"], {
+        terminalAnswer: async () => {
+          fs.writeFileSync(projectFile, `${projectText}config:\n  fetchml-keys:reloadCommand: touch ${marker}\n`);
+          return "y";
+        },
+      });
+    } finally {
+      fs.writeFileSync(projectFile, projectText);
+    }
+    expect(fs.existsSync(marker), "the reload command that was never shown ran").toBe(false);
+    expect(r.code).toBe(1);
+    expect(r.all).toContain(
+      "Pulumi.yaml changed while the question waited, so what was shown is not what up would do now; nothing applied",
+    );
   });
 });
