@@ -107,7 +107,8 @@ export function misplacedSecrets(
  * parser's limit) is refused: read as empty, it would hide every secret in it from the check.
  * So is one this parser would read otherwise than the engine's (YAML 1.1, go-yaml): a merge key
  * (`<<`, which the engine applies and this parser keeps as a key, so `{secure: X, <<: {}}` is a
- * secret there and a two-key map here) or an explicit tag. A stack file needs neither.
+ * secret there and a two-key map here), an explicit tag, or a line break other than \n (go-yaml
+ * ends a comment at U+2028; the yaml package does not). A stack file needs none of them.
  */
 function stackConfigOf(stackText: string | undefined): Record<string, unknown> {
   if (stackText === undefined) return {};
@@ -130,6 +131,14 @@ function stackConfigOf(stackText: string | undefined): Record<string, unknown> {
 function readOtherwise(stackText: string): string[] {
   const lines = new LineCounter();
   const found: string[] = [];
+  // A line break to the engine's reader (U+0085, U+2028 and U+2029 end a line there, in a
+  // comment too) that the yaml package keeps inside a comment or a value.
+  const breakAt = stackText.search(/[\u0085\u2028\u2029]/);
+  if (breakAt >= 0) {
+    const before = stackText.slice(0, breakAt);
+    const where = `line ${before.split("\n").length}, column ${breakAt - before.lastIndexOf("\n")}`;
+    found.push(`the stack file has a line break other than \\n (${escapeUnprintable(stackText[breakAt])}) at ${where}`);
+  }
   const at = (node: { range?: [number, number, number] | null }) => {
     const { line, col } = lines.linePos(node.range?.[0] ?? 0);
     return `line ${line}, column ${col}`;

@@ -64,6 +64,15 @@ describe("misplacedSecrets", () => {
     expect(() => misplacedSecrets(stackFile("  fetchml-keys:deliveryDir: !!str /srv/keys\n"), [])).toThrow(
       "the stack file has an explicit tag (tag:yaml.org,2002:str) at line 3, column 35",
     );
+    // recheck43 F3: U+2028 ends a comment for go-yaml, not for the yaml package.
+    for (const c of ["\u2028", "\u2029", "\u0085"])
+      expect(() =>
+        misplacedSecrets(stackFile(`  fetchml-keys:servers:\n    - host: a # note${c}hostKey:${c}  secure: v1:aaa\n`), [
+          "fetchml-keys:servers",
+        ]),
+      ).toThrow(
+        `the stack file has a line break other than \\n (\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}) at line 4, column 20`,
+      );
     // Quoted too: whether go-yaml takes a quoted "<<" for a merge is not this check's to guess.
     expect(() => misplacedSecrets(stackFile('  fetchml-keys:users: {"<<": {}}\n'), [])).toThrow(
       "the stack file has a merge key (<<) at line 3",
