@@ -71,7 +71,7 @@ describe("misplacedSecrets", () => {
           "fetchml-keys:servers",
         ]),
       ).toThrow(
-        `the stack file has a line break other than \\n (\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}) at line 4, column 20`,
+        `the stack file has a line break other than \\n (\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}) at line 4, column 21`,
       );
     // Quoted too: whether go-yaml takes a quoted "<<" for a merge is not this check's to guess.
     expect(() => misplacedSecrets(stackFile('  fetchml-keys:users: {"<<": {}}\n'), [])).toThrow(
