@@ -82,6 +82,8 @@ export const clientSchema = z.strictObject({
     .string()
     .regex(/^wss?:\/\/\S+$/, { error: "must be a ws:// or wss:// URL" })
     .refine(printable, { error: UNPRINTABLE_RULE })
+    // Every user's ml CLI sends its key there: a look-alike letter would read as the old host in the plan.
+    .refine((url) => /^[\x21-\x7e]+$/.test(url), { error: "must be ASCII (write an international host name in its xn-- form)" })
     .optional(),
 });
 

@@ -17,6 +17,7 @@ export const HASH_FIELD = "api_key_hash";
 
 export type { VaultRecord, VaultUser } from "./protocol";
 import type { VaultRecord, VaultUser } from "./protocol";
+import { quoted } from "../lib/printable";
 
 /** An item as `bw` returns it (decrypted). */
 export interface VaultItem {
@@ -79,7 +80,7 @@ export function planVault(
     const attachments = Array.isArray(item.attachments) ? item.attachments.length : 0;
     if (attachments > 0) {
       refusals.push(
-        `item "${item.name}" (${item.id}, collections ${list(item.collectionIds ?? [])}) has ${attachments} attachment(s) this tool ` +
+        `item ${quoted(item.name)} (${item.id}, collections ${list(item.collectionIds ?? [])}) has ${attachments} attachment(s) this tool ` +
           `did not write, and ${user.name}'s key will not be put beside them: delete the attachments or the item, then run up again`,
       );
       continue;
@@ -114,11 +115,11 @@ export function foreignContent(item: VaultItem): string[] {
   if (item.type !== undefined && item.type !== 1) found.push(`item type ${String(item.type)} (not a login)`);
   const login = (item.login ?? {}) as Record<string, unknown>;
   const uris = Array.isArray(login.uris) ? (login.uris as Array<{ uri?: string | null }>) : [];
-  for (const u of uris) found.push(`URI ${JSON.stringify(String(u?.uri ?? "").slice(0, 120))}`);
+  for (const u of uris) found.push(`URI ${quoted(String(u?.uri ?? "").slice(0, 120))}`);
   if (login.totp) found.push("a TOTP secret");
   if (Array.isArray(login.fido2Credentials) && login.fido2Credentials.length > 0) found.push("passkeys");
   if (item.notes && item.notes !== ITEM_NOTES) found.push("notes");
-  for (const f of item.fields ?? []) if (f.name !== HASH_FIELD) found.push(`custom field ${JSON.stringify(f.name ?? "")}`);
+  for (const f of item.fields ?? []) if (f.name !== HASH_FIELD) found.push(`custom field ${quoted(f.name ?? "")}`);
   for (const part of ["card", "identity", "secureNote", "sshKey"]) if (item[part]) found.push(`${part} data`);
   return found;
 }

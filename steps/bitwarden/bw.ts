@@ -24,7 +24,8 @@ import { SafeError } from "../io";
 export function bwCommand(cli: string | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
   const problems = bwTrustProblems(cli, env);
   if (problems.length > 0) throw new SafeError(problems.join("; "));
-  if (cli) return [cli];
+  // The very file checked (a name is looked up once, here): a later lookup could find another.
+  if (cli) return [onPath(cli, env.PATH) ?? cli];
   return [process.execPath, "--require", MODULE_PATHS_PRELOAD, require.resolve("@bitwarden/cli/build/bw.js")];
 }
 

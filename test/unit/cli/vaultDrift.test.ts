@@ -1,6 +1,7 @@
 /** `refresh`'s reading of the vault (cli/vaultDrift.ts): what the last run recorded, and the lines for what differs from it. */
 import { describe, expect, it } from "vitest";
 import { driftLines, recordedVault } from "../../../cli/vaultDrift";
+import { printable } from "../../../lib/printable";
 import { newItem, type VaultItem } from "../../../steps/vaultPlan";
 import { expectedHash } from "../../support/oracle";
 
@@ -90,5 +91,17 @@ describe("driftLines", () => {
       "! bob: vault item id-bob: it no longer holds bob's key as the last run wrote it (changed by hand): `user rotate bob` has up write it again, with a new key",
     ]);
     for (const key of Object.values(KEYS)) expect(lines.join("\n").includes(key)).toBe(false);
+  });
+
+  it("escapes what an org member put in the item (a field name, a URI): no line it prints can forge or reorder another (recheck43 F5)", () => {
+    const forged = "x\u2028the vault is as the last run wrote it\u2029\u202e";
+    const odd = item(alice, "id-alice", {
+      fields: [...(item(alice, "id-alice").fields ?? []), { name: forged, value: "", type: 0 }],
+      login: { username: "alice", password: KEYS.alice, uris: [{ uri: `https://e.example/${forged}` }] } as VaultItem["login"],
+    });
+    const lines = driftLines(recorded, [odd, item(bob, "id-bob")]);
+    expect(lines).toHaveLength(1);
+    for (const line of lines) expect(printable(line), line).toBe(true);
+    expect(lines[0]).toContain('custom field "x\\u2028the vault is as the last run wrote it\\u2029\\u202e"');
   });
 });

@@ -181,6 +181,14 @@ describe("parseSettings", () => {
     expect(found.join("\n")).toContain('bad username "Bob"');
   });
 
+  it("refuses an apiUrl with letters that only look ASCII: every user's ml CLI sends its key there (recheck43 F9)", () => {
+    const found = problems({ ...valid(), client: { apiUrl: "wss://fetchml.ex\u0430mple.org/ws" } });
+    expect(found).toEqual([
+      expect.stringMatching(/^client\.apiUrl: .* must be ASCII \(write an international host name in its xn-- form\)$/),
+    ]);
+    expect(problems({ ...valid(), client: { apiUrl: "wss://fetchml.xn--exmple-4nf.org/ws" } })).toEqual([]);
+  });
+
   it("puts the path and value in the error message itself", () => {
     expect(() => parseSettings({ ...valid(), users: { bob: { role: "reseacher" } } })).toThrow(
       /invalid stack config \(1 problem\):\n {2}- users\.bob\.role: unknown value "reseacher"/,

@@ -9,7 +9,7 @@ import type * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { acquireSession, checkUnlocked, withBwLock } from "../../../steps/bitwarden/bw";
+import { acquireSession, bwCommand, checkUnlocked, withBwLock } from "../../../steps/bitwarden/bw";
 import { socketParent, sweepSocketDirs } from "../../../steps/bitwarden/serve";
 import { deadSocket, listeningSocket } from "../../support/sockets";
 import { NOBODY } from "../../support/nobody";
@@ -143,5 +143,18 @@ describe("bw serve's socket directories", () => {
     fs.mkdirSync(path.join(dir, "elsewhere"), { mode: 0o700 });
     fs.symlinkSync(path.join(dir, "elsewhere"), name);
     expect(socketParent(dir)).toBeUndefined();
+  });
+});
+
+describe("bwCommand", () => {
+  it("runs the very file it checked: a bare bitwarden.cli name is looked up once, as an absolute path (recheck43 F8)", () => {
+    const tools = fs.mkdtempSync(path.join(os.tmpdir(), "bw-name-"));
+    try {
+      fs.chmodSync(tools, 0o755);
+      fs.writeFileSync(path.join(tools, "bw"), "#!/bin/sh\n", { mode: 0o755 });
+      expect(bwCommand("bw", { PATH: `${tools}:/usr/bin:/bin` })).toEqual([path.join(tools, "bw")]);
+    } finally {
+      fs.rmSync(tools, { recursive: true, force: true });
+    }
   });
 });
