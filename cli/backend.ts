@@ -110,13 +110,15 @@ function openDirectory(dir: string, uid = process.geteuid?.() ?? 0): string | un
 }
 
 /**
- * bin/fetchml-keys-isolated runs this before plain `pulumi` starts an engine with the
- * environment's backend (the runner checks in engineEnvironment).
+ * bin/fetchml-keys-isolated runs this, with the command's arguments, before plain `pulumi`
+ * starts an engine: the environment's backend, and a URL given on the command line (`pulumi
+ * login postgres://...`), are checked as the runner checks its own (engineEnvironment).
  */
 if (require.main === module) {
-  const problem = backendUrlProblem(process.env.PULUMI_BACKEND_URL);
-  if (problem) {
-    process.stderr.write(`fetchml-keys: refused: ${problem}. Nothing was run.\n`);
+  const urls = [process.env.PULUMI_BACKEND_URL, ...process.argv.slice(2).filter((arg) => /^postgres(ql)?:\/\//i.test(arg))];
+  const problems = urls.map((url) => backendUrlProblem(url)).filter((p) => p !== undefined);
+  if (problems.length > 0) {
+    process.stderr.write(`fetchml-keys: refused: ${problems.join("; ")}. Nothing was run.\n`);
     process.exit(1);
   }
 }

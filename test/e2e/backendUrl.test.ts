@@ -159,4 +159,33 @@ describe("PULUMI_BACKEND_URL for PostgreSQL", () => {
       ),
     ]);
   });
+
+  it("plain pulumi login through bin/fetchml-keys-isolated: a weak URL on the command line is refused too (recheck43 F6)", () => {
+    const password = `pw${randomBytes(9).toString("hex")}`;
+    const engine = ensureEngine();
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-home-"));
+    try {
+      const r = spawnSync(
+        path.join(PROJECT_ROOT, "bin", "fetchml-keys-isolated"),
+        ["pulumi", "login", `postgres://pulumi@127.0.0.1:${port}/postgres?sslmode=require`],
+        {
+          cwd: PROJECT_ROOT,
+          encoding: "utf8",
+          timeout: 120_000,
+          env: {
+            ...process.env,
+            PATH: `${path.dirname(engine.binary)}:${process.env.PATH}`,
+            PULUMI_HOME: home,
+            PULUMI_SKIP_UPDATE_CHECK: "true",
+            PULUMI_BACKEND_URL: "",
+            PGPASSWORD: password,
+          },
+        },
+      );
+      expectNoSecret(fs.readFileSync(`${dir}/log`, "utf8"), password, "what the impostor received");
+      expect([r.status, r.stderr]).toEqual([1, expect.stringContaining("sslmode=require (it checks no certificate)")]);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  });
 });
