@@ -13,7 +13,7 @@ import { FileLocked, lockFile } from "../../lib/fileLock";
 import { childEnvironment, execute, type ExecResult, firstLine } from "../../lib/childProcess";
 import { z } from "zod";
 import { parseJsonOr } from "../../lib/json";
-import { replaceableFile, systemRule } from "../../lib/safePath";
+import { openOnTheWay, realOwner, replaceableFile, systemRule, userName } from "../../lib/safePath";
 import { SafeError } from "../io";
 
 /**
@@ -45,6 +45,23 @@ export function bwTrustProblems(cli: string | undefined, env: NodeJS.ProcessEnv 
     problems.push(
       `bitwarden.cli ${JSON.stringify(cli)}: another account could replace what runs (${programOpen}), and it runs with the vault session; install bw where only root or you can change it`,
     );
+  // bw keeps the login (tokens, the client secret, the encrypted user key) in data.json here: a
+  // file another account made first, or can replace, would be read or pointed at its own server.
+  const data = path.join(bwDataDir(env), "data.json");
+  const dataOpen = openOnTheWay(data, { trusted: (owner) => owner === 0 || owner === (process.geteuid?.() ?? 0) });
+  const dataStat = fs.statSync(data, { throwIfNoEntry: false });
+  const dataOwner = dataStat && realOwner(data);
+  const dataProblem =
+    dataOpen ??
+    (dataStat && !dataOwner ? `${data} shows as owned by uid ${dataStat.uid} here` : undefined) ??
+    (dataOwner && dataOwner.uid !== 0 && dataOwner.uid !== (process.geteuid?.() ?? 0)
+      ? `${data} belongs to ${userName(dataOwner.uid)}`
+      : undefined) ??
+    (dataStat && dataStat.mode & 0o077 ? `${data} is open to others, mode ${(dataStat.mode & 0o777).toString(8)}` : undefined);
+  if (dataProblem)
+    problems.push(
+      `bw's data directory ${path.dirname(data)}: another account could read or replace its data.json (${dataProblem}), which holds the Bitwarden login; keep it (BITWARDENCLI_APPDATA_DIR) where only you or root can change it`,
+    );
   const ca = env.NODE_EXTRA_CA_CERTS;
   const caOpen = ca ? replaceableFile(path.resolve(ca), systemRule()) : undefined;
   if (caOpen)
@@ -52,6 +69,13 @@ export function bwTrustProblems(cli: string | undefined, env: NodeJS.ProcessEnv 
       `NODE_EXTRA_CA_CERTS ${ca}: another account could replace it (${caOpen}), and with it the certificate bw takes for the vault's, so whoever answers there would receive the Bitwarden login; keep the CA's certificate where only root or you can change it`,
     );
   return problems;
+}
+
+/** Where bw keeps its data (bw's own rule on Linux): BITWARDENCLI_APPDATA_DIR, else under XDG_CONFIG_HOME or ~/.config. */
+export function bwDataDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.BITWARDENCLI_APPDATA_DIR) return path.resolve(env.BITWARDENCLI_APPDATA_DIR);
+  if (env.XDG_CONFIG_HOME) return path.join(env.XDG_CONFIG_HOME, "Bitwarden CLI");
+  return path.join(env.HOME ?? "", ".config/Bitwarden CLI");
 }
 
 /** The file a command name runs, as execvp finds it (a name with a '/' is a path); undefined when there is none. */

@@ -9,7 +9,7 @@ import type * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { acquireSession, bwCommand, checkUnlocked, withBwLock } from "../../../steps/bitwarden/bw";
+import { acquireSession, bwCommand, bwTrustProblems, checkUnlocked, withBwLock } from "../../../steps/bitwarden/bw";
 import { socketParent, sweepSocketDirs } from "../../../steps/bitwarden/serve";
 import { deadSocket, listeningSocket } from "../../support/sockets";
 import { NOBODY } from "../../support/nobody";
@@ -155,6 +155,34 @@ describe("bwCommand", () => {
       expect(bwCommand("bw", { PATH: `${tools}:/usr/bin:/bin` })).toEqual([path.join(tools, "bw")]);
     } finally {
       fs.rmSync(tools, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("bwTrustProblems: bw's data directory (recheck43 F2)", () => {
+  it("refuses a data.json another account made or could replace, or one open to others; accepts this user's own", () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "bw-data-"));
+    try {
+      const own = path.join(home, "own");
+      fs.mkdirSync(own, { mode: 0o700 });
+      fs.writeFileSync(path.join(own, "data.json"), "{}", { mode: 0o600 });
+      expect(bwTrustProblems(undefined, { BITWARDENCLI_APPDATA_DIR: own })).toEqual([]);
+      fs.chmodSync(path.join(own, "data.json"), 0o644);
+      expect(bwTrustProblems(undefined, { BITWARDENCLI_APPDATA_DIR: own })).toEqual([
+        expect.stringContaining(
+          `bw's data directory ${own}: another account could read or replace its data.json (${own}/data.json is open to others, mode 644)`,
+        ),
+      ]);
+      const theirs = path.join(home, "theirs");
+      fs.mkdirSync(theirs, { mode: 0o755 });
+      fs.chownSync(theirs, NOBODY, NOBODY);
+      expect(bwTrustProblems(undefined, { BITWARDENCLI_APPDATA_DIR: theirs })).toEqual([
+        expect.stringContaining(`(${theirs} belongs to nobody (uid ${NOBODY}))`),
+      ]);
+      // The default place, under XDG_CONFIG_HOME or HOME, as bw itself finds it.
+      expect(bwTrustProblems(undefined, { XDG_CONFIG_HOME: theirs })).toEqual([expect.stringContaining(`${theirs}/Bitwarden CLI`)]);
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
     }
   });
 });
