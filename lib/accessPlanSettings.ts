@@ -44,17 +44,20 @@ export function settingsLines(input: SettingsInput): string[] {
     );
   }
   if (cli) lines.push(cli);
-  // Compared only where both runs had a vault and the last one recorded them (1.0.0 did not).
+  // Where both runs had a vault. A last run that did not record them (1.0.0): what this run
+  // uses is said, so a change that arrives with the upgrade is still seen.
   if (before.bitwardenOrganization !== null && now.bitwardenOrganization !== null) {
+    const unrecorded = "(not recorded by the last run)";
     const prefixWas = before.bitwardenItemPrefix;
-    if (prefixWas != null && prefixWas !== now.bitwardenItemPrefix)
+    if (prefixWas !== now.bitwardenItemPrefix)
       lines.push(
-        `~ bitwarden.itemPrefix ${quoted(prefixWas)} -> ${quoted(now.bitwardenItemPrefix!)}: every Bitwarden user's item is renamed "${escapeUnprintable(now.bitwardenItemPrefix!)} <user>"`,
+        `~ bitwarden.itemPrefix ${prefixWas == null ? unrecorded : quoted(prefixWas)} -> ${quoted(now.bitwardenItemPrefix!)}: ` +
+          `every Bitwarden user's item is named "${escapeUnprintable(now.bitwardenItemPrefix!)} <user>"`,
       );
     const revokeWas = before.bitwardenOnRevoke;
-    if (revokeWas != null && revokeWas !== now.bitwardenOnRevoke)
+    if (revokeWas !== now.bitwardenOnRevoke)
       lines.push(
-        `~ bitwarden.onRevoke ${revokeWas} -> ${now.bitwardenOnRevoke}: ${ON_REVOKE[now.bitwardenOnRevoke as keyof typeof ON_REVOKE]}`,
+        `~ bitwarden.onRevoke ${revokeWas ?? unrecorded} -> ${now.bitwardenOnRevoke}: ${ON_REVOKE[now.bitwardenOnRevoke as keyof typeof ON_REVOKE]}`,
       );
   }
   if (before.deliveryDir !== now.deliveryDir) {

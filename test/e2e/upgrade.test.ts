@@ -188,7 +188,8 @@ describe("upgrading from 1.0.0, with a server over SSH and Bitwarden delivery", 
 
     await checkout(thisVersion);
     // What 1.0.0 did not record, said once (README "Versions and state"): which bw gets the
-    // session, who the server's file is given to. Nothing about a key or a hash.
+    // session, the items' names and revoke policy, who the server's file is given to. Nothing
+    // about a key or a hash.
     const summary = await run(["bin/fetchml-keys", "summary", "--stack", "lab"], { env });
     expect(summary.status, summary.all).toBe(0);
     expect(summary.all.split("\n").filter((line) => /^[-+~!] /.test(line))).toEqual([
@@ -196,6 +197,8 @@ describe("upgrading from 1.0.0, with a server over SSH and Bitwarden delivery", 
       expect.stringMatching(
         /^~ bitwarden\.cli \(not recorded by the last run\) -> \(the pinned @bitwarden\/cli\): the vault step runs it with the vault session/,
       ),
+      '~ bitwarden.itemPrefix (not recorded by the last run) -> "FetchML API": every Bitwarden user\'s item is named "FetchML API <user>"',
+      "~ bitwarden.onRevoke (not recorded by the last run) -> trash: a revoked user's item goes to the vault's trash",
     ]);
     const up = await run(["bin/fetchml-keys", "up", "--stack", "lab", "--yes"], { env });
     expect(up.status, up.all).toBe(0);

@@ -523,14 +523,17 @@ describe("planAccess: where keys go and what runs with them", () => {
       previousSettings: vault,
     });
     expect(p.lines).toEqual([
-      '~ bitwarden.itemPrefix "FetchML API" -> "Shared team login": every Bitwarden user\'s item is renamed "Shared team login <user>"',
+      '~ bitwarden.itemPrefix "FetchML API" -> "Shared team login": every Bitwarden user\'s item is named "Shared team login <user>"',
       "~ bitwarden.onRevoke trash -> delete: a revoked user's item is deleted for good",
     ]);
-    // A 1.0.0 record has neither: nothing to compare with.
+    // A 1.0.0 record has neither: what this run uses is said (recheck43 F10: a change that came with the upgrade was silent).
     const recordedBy100: PreviousSettings = { ...vault };
     delete recordedBy100.bitwardenItemPrefix;
     delete recordedBy100.bitwardenOnRevoke;
-    expect(plan({ users: [alice, bob], previousUsers: previous, settings: vault, previousSettings: recordedBy100 }).lines).toEqual([]);
+    expect(plan({ users: [alice, bob], previousUsers: previous, settings: vault, previousSettings: recordedBy100 }).lines).toEqual([
+      '~ bitwarden.itemPrefix (not recorded by the last run) -> "FetchML API": every Bitwarden user\'s item is named "FetchML API <user>"',
+      "~ bitwarden.onRevoke (not recorded by the last run) -> trash: a revoked user's item goes to the vault's trash",
+    ]);
   });
 
   it("says which bw runs with the vault session when there is nothing to compare: a first run, a 1.0.0 record, a new vault", () => {
