@@ -13,7 +13,7 @@ import { FileLocked, lockFile } from "../../lib/fileLock";
 import { childEnvironment, execute, type ExecResult, firstLine } from "../../lib/childProcess";
 import { z } from "zod";
 import { parseJsonOr } from "../../lib/json";
-import { openOnTheWay, realOwner, replaceableFile, systemRule, userName } from "../../lib/safePath";
+import { openOnTheWay, replaceableFile, systemRule } from "../../lib/safePath";
 import { SafeError } from "../io";
 
 /**
@@ -48,16 +48,11 @@ export function bwTrustProblems(cli: string | undefined, env: NodeJS.ProcessEnv 
   // bw keeps the login (tokens, the client secret, the encrypted user key) in data.json here: a
   // file another account made first, or can replace, would be read or pointed at its own server.
   const data = path.join(bwDataDir(env), "data.json");
-  const dataOpen = openOnTheWay(data, { trusted: (owner) => owner === 0 || owner === (process.geteuid?.() ?? 0) });
-  const dataStat = fs.statSync(data, { throwIfNoEntry: false });
-  const dataOwner = dataStat && realOwner(data);
+  const own = { trusted: (owner: number) => owner === 0 || owner === (process.geteuid?.() ?? 0) };
+  const dataMode = fs.statSync(data, { throwIfNoEntry: false })?.mode;
   const dataProblem =
-    dataOpen ??
-    (dataStat && !dataOwner ? `${data} shows as owned by uid ${dataStat.uid} here` : undefined) ??
-    (dataOwner && dataOwner.uid !== 0 && dataOwner.uid !== (process.geteuid?.() ?? 0)
-      ? `${data} belongs to ${userName(dataOwner.uid)}`
-      : undefined) ??
-    (dataStat && dataStat.mode & 0o077 ? `${data} is open to others, mode ${(dataStat.mode & 0o777).toString(8)}` : undefined);
+    (dataMode === undefined ? openOnTheWay(data, own) : replaceableFile(data, own)) ??
+    (dataMode !== undefined && dataMode & 0o044 ? `${data} is readable by others, mode ${(dataMode & 0o777).toString(8)}` : undefined);
   if (dataProblem)
     problems.push(
       `bw's data directory ${path.dirname(data)}: another account could read or replace its data.json (${dataProblem}), which holds the Bitwarden login; keep it (BITWARDENCLI_APPDATA_DIR) where only you or root can change it`,

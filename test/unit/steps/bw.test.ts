@@ -170,7 +170,7 @@ describe("bwTrustProblems: bw's data directory (recheck43 F2)", () => {
       fs.chmodSync(path.join(own, "data.json"), 0o644);
       expect(bwTrustProblems(undefined, { BITWARDENCLI_APPDATA_DIR: own })).toEqual([
         expect.stringContaining(
-          `bw's data directory ${own}: another account could read or replace its data.json (${own}/data.json is open to others, mode 644)`,
+          `bw's data directory ${own}: another account could read or replace its data.json (${own}/data.json is readable by others, mode 644)`,
         ),
       ]);
       const theirs = path.join(home, "theirs");
