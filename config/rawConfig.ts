@@ -127,7 +127,7 @@ function stackConfigOf(stackText: string | undefined): Record<string, unknown> {
   return config !== null && typeof config === "object" ? (config as Record<string, unknown>) : {};
 }
 
-/** Each merge key and explicit tag in the stack file, with its line and column (never a value). */
+/** Each merge key, explicit tag and line break other than \n in the stack file, with its line and column (never a value). */
 function readOtherwise(stackText: string): string[] {
   const lines = new LineCounter();
   const found: string[] = [];

@@ -326,14 +326,14 @@ export function groupName(gid: number): string {
   return name ? `${name} (gid ${gid})` : `gid ${gid}`;
 }
 
-export const ACCOUNT_FILES = { passwd: "/etc/passwd", group: "/etc/group" };
+const ACCOUNT_FILES = { passwd: "/etc/passwd", group: "/etc/group" };
 
 /**
  * Why a directory's group may not be trusted to write it, as words to append to "group <name>",
  * or undefined when it may: the group must be the directory owner's own (its primary group in
  * /etc/passwd, as postgres's is for /var/run/postgresql) and every account in it trusted: those
- * whose primary group it is, and those /etc/group lists. Only the owner's own group, because accounts from a directory service whose
- * primary group it is cannot be listed here.
+ * whose primary group it is, and those /etc/group lists. Only the owner's own group: accounts
+ * from a directory service whose primary group some other group is cannot be listed here.
  */
 export function untrustedGroup(
   owner: { uid: number; gid: number },
