@@ -128,27 +128,36 @@ describe("PULUMI_BACKEND_URL for PostgreSQL", () => {
     expect(r.code).not.toBe(0);
   });
 
-  it("plain pulumi through bin/fetchml-keys-isolated: a weak URL is refused there too, the password sent nowhere", () => {
+  /** Plain `pulumi <args>` through bin/fetchml-keys-isolated with a fresh password: its result, the password checked sent nowhere. */
+  function plainPulumi(args: string[], env: Record<string, string>) {
     const password = `pw${randomBytes(9).toString("hex")}`;
-    const engine = ensureEngine();
-    const r = spawnSync(
-      path.join(PROJECT_ROOT, "bin", "fetchml-keys-isolated"),
-      ["pulumi", "preview", "--stack", "dev", "--non-interactive"],
-      {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-home-"));
+    try {
+      const r = spawnSync(path.join(PROJECT_ROOT, "bin", "fetchml-keys-isolated"), ["pulumi", ...args], {
         cwd: PROJECT_ROOT,
         encoding: "utf8",
         timeout: 120_000,
         env: {
           ...process.env,
-          PATH: `${path.dirname(engine.binary)}:${process.env.PATH}`,
+          PATH: `${path.dirname(ensureEngine().binary)}:${process.env.PATH}`,
+          PULUMI_HOME: home,
           PULUMI_SKIP_UPDATE_CHECK: "true",
-          PULUMI_BACKEND_URL: `postgres://pulumi@127.0.0.1:${port}/postgres?sslmode=require`,
           PGPASSWORD: password,
+          ...env,
         },
-      },
-    );
-    expectNoSecret(fs.readFileSync(`${dir}/log`, "utf8"), password, "what the impostor received");
-    expectNoSecret(r.stdout + r.stderr, password, "the wrapper's output");
+      });
+      expectNoSecret(fs.readFileSync(`${dir}/log`, "utf8"), password, "what the impostor received");
+      expectNoSecret(r.stdout + r.stderr, password, "the wrapper's output");
+      return r;
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  }
+
+  it("plain pulumi through bin/fetchml-keys-isolated: a weak URL is refused there too, the password sent nowhere", () => {
+    const r = plainPulumi(["preview", "--stack", "dev", "--non-interactive"], {
+      PULUMI_BACKEND_URL: `postgres://pulumi@127.0.0.1:${port}/postgres?sslmode=require`,
+    });
     expect([r.status, r.stdout, r.stderr]).toEqual([
       1,
       "",
@@ -161,31 +170,7 @@ describe("PULUMI_BACKEND_URL for PostgreSQL", () => {
   });
 
   it("plain pulumi login through bin/fetchml-keys-isolated: a weak URL on the command line is refused too (recheck43 F6)", () => {
-    const password = `pw${randomBytes(9).toString("hex")}`;
-    const engine = ensureEngine();
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-home-"));
-    try {
-      const r = spawnSync(
-        path.join(PROJECT_ROOT, "bin", "fetchml-keys-isolated"),
-        ["pulumi", "login", `postgres://pulumi@127.0.0.1:${port}/postgres?sslmode=require`],
-        {
-          cwd: PROJECT_ROOT,
-          encoding: "utf8",
-          timeout: 120_000,
-          env: {
-            ...process.env,
-            PATH: `${path.dirname(engine.binary)}:${process.env.PATH}`,
-            PULUMI_HOME: home,
-            PULUMI_SKIP_UPDATE_CHECK: "true",
-            PULUMI_BACKEND_URL: "",
-            PGPASSWORD: password,
-          },
-        },
-      );
-      expectNoSecret(fs.readFileSync(`${dir}/log`, "utf8"), password, "what the impostor received");
-      expect([r.status, r.stderr]).toEqual([1, expect.stringContaining("sslmode=require (it checks no certificate)")]);
-    } finally {
-      fs.rmSync(home, { recursive: true, force: true });
-    }
+    const r = plainPulumi(["login", `postgres://pulumi@127.0.0.1:${port}/postgres?sslmode=require`], { PULUMI_BACKEND_URL: "" });
+    expect([r.status, r.stderr]).toEqual([1, expect.stringContaining("sslmode=require (it checks no certificate)")]);
   });
 });

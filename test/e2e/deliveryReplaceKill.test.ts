@@ -10,7 +10,6 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
-import { killUpWhen } from "../support/processWatch";
 
 let e2e: E2EStack;
 let deliveryDir: string;
@@ -49,20 +48,10 @@ describe("a killed --replace of the delivery step", () => {
   it("leaves nothing that stops a later destroy from deleting the delivered files", async () => {
     expect(delivered()).toEqual(["alice.toml", "bob.toml"]);
     const oldWriter = writerOf();
-    const state = JSON.parse(e2e.exportWithoutSecrets());
-    const urn = (state.deployment.resources as Array<{ urn: string; type: string }>).find(
-      (r) => r.type === "command:local:Command" && r.urn.endsWith("-files"),
-    )?.urn;
-    expect(urn).toBeDefined();
-    const running = e2e.up({ replace: [urn!] }).then(
-      () => "finished",
-      () => "failed",
-    );
-    const killed = await killUpWhen(e2e.name, () => {
+    const { killed, outcome } = await e2e.replaceKilledWhen("::delivery-files", () => {
       const w = writerOf();
       return w !== undefined && w !== oldWriter;
     });
-    const outcome = await running;
     expect(killed, "killed once the new writer's manifest was written").toBeGreaterThan(0);
     expect(outcome, "the kill landed before the up finished").toBe("failed");
     await e2e.stack.cancel();

@@ -13,7 +13,6 @@ import { parse } from "yaml";
 import { afterEach, describe, expect, it } from "vitest";
 import { E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
-import { killUpWhen } from "../support/processWatch";
 
 let e2e: E2EStack;
 let serverFile: string;
@@ -48,19 +47,12 @@ async function killedReplace(): Promise<string> {
   expect(holders()).toEqual(["alice", "bob", "svc-backup"]);
   const oldWriter = writerOf();
   expect(oldWriter).toBeDefined();
-  const state = JSON.parse(e2e.exportWithoutSecrets());
-  const urn = (state.deployment.resources as Array<{ urn: string }>).map((r) => r.urn).find((u) => u.endsWith("::auth-config-write"));
-  expect(urn).toBeDefined();
-  const running = e2e.up({ replace: [urn!] }).then(
-    () => "finished",
-    () => "failed",
-  );
-  const killed = await killUpWhen(e2e.name, () => {
+  const { killed, outcome } = await e2e.replaceKilledWhen("::auth-config-write", () => {
     const w = writerOf();
     return w !== undefined && w !== oldWriter;
   });
   expect(killed, "killed once the new writer's record was written").toBeGreaterThan(0);
-  expect(await running).toBe("failed");
+  expect(outcome).toBe("failed");
   const orphan = writerOf();
   // The documented recovery: cancel, then up; the preview names the orphaned record first.
   await e2e.stack.cancel();

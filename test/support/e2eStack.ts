@@ -17,7 +17,7 @@ import { parseDocument, stringify } from "yaml";
 import { PROJECT_ROOT } from "../../cli/paths";
 import { previewAccess } from "../../cli/summary";
 import { openStack, UP_OPTIONS, type OpenedStack } from "../../cli/workspace";
-import { ProcessWatch } from "./processWatch";
+import { killUpWhen, ProcessWatch } from "./processWatch";
 
 export const E2E_PASSPHRASE = "e2e-only-passphrase";
 
@@ -148,6 +148,23 @@ export class E2EStack {
   async up(options: { replace?: string[] } = {}) {
     const { stack } = await this.current();
     return this.watched(() => stack.up({ ...UP_OPTIONS, ...this.stream(), ...options }));
+  }
+
+  /**
+   * `up --replace <the resource whose URN ends with urnSuffix>`, killed (the engine and all
+   * under it) once `written()` says the new step wrote: how many processes were killed, and
+   * how the up ended.
+   */
+  async replaceKilledWhen(urnSuffix: string, written: () => boolean): Promise<{ killed: number; outcome: "finished" | "failed" }> {
+    const state = JSON.parse(this.exportWithoutSecrets()) as { deployment: { resources: Array<{ urn: string }> } };
+    const urn = state.deployment.resources.map((r) => r.urn).find((u) => u.endsWith(urnSuffix));
+    if (!urn) throw new Error(`no resource in state ends with ${urnSuffix}`);
+    const running = this.up({ replace: [urn] }).then(
+      () => "finished" as const,
+      () => "failed" as const,
+    );
+    const killed = await killUpWhen(this.name, written);
+    return { killed, outcome: await running };
   }
 
   async preview(options: { replace?: string[]; expectNoChanges?: boolean } = {}) {
