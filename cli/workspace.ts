@@ -19,6 +19,7 @@ import { stackFileName } from "../config/rawConfig";
 // index.ts uses `export =`: with esModuleInterop the default import is the program function.
 import program from "../index";
 import { backendUrlProblem } from "./backend";
+import { readFileIfExists } from "../lib/atomicFile";
 import { CommandError } from "./commandError";
 import { ensureEngine, type Engine } from "./engine";
 import { PROJECT_NAME, PROJECT_ROOT } from "./paths";
@@ -64,12 +65,12 @@ export function stackFilePath(stackName: string): string {
  * config too), by path, as text (undefined: absent).
  */
 export function reviewedFiles(stackName: string): Map<string, string | undefined> {
-  return new Map([stackFilePath(stackName), path.join(PROJECT_ROOT, "Pulumi.yaml")].map((file) => [file, readIfExists(file)]));
+  return new Map([stackFilePath(stackName), path.join(PROJECT_ROOT, "Pulumi.yaml")].map((file) => [file, readFileIfExists(file)]));
 }
 
 /** The first of those files that changed since (relative to the checkout), or undefined. */
 export function changedSince(reviewed: ReadonlyMap<string, string | undefined>): string | undefined {
-  const changed = [...reviewed].find(([file, text]) => readIfExists(file) !== text);
+  const changed = [...reviewed].find(([file, text]) => readFileIfExists(file) !== text);
   return changed && path.relative(PROJECT_ROOT, changed[0]);
 }
 
@@ -84,14 +85,6 @@ export function assertUnchanged(reviewed: ReadonlyMap<string, string | undefined
   throw new CommandError(
     `${changed} changed while the question waited, so what was shown is not what up would do now; nothing applied${after}: run it again to see the new plan`,
   );
-}
-
-function readIfExists(file: string): string | undefined {
-  try {
-    return fs.readFileSync(file, "utf8");
-  } catch {
-    return undefined;
-  }
 }
 
 /** The stacks that have a stack file here. */
