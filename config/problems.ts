@@ -91,6 +91,9 @@ const SECRET = Symbol("secret");
 /** A value as it would be typed in config, cut short so a pasted blob cannot flood the log. */
 export function show(value: unknown): string {
   if (value === SECRET) return "[secret]";
+  // YAML reads 1e400 as Infinity and .nan as NaN; JSON would print both as null, which nobody typed.
+  if (typeof value === "number" && !Number.isFinite(value))
+    return Number.isNaN(value) ? "NaN (not a number)" : `${String(value)} (a number too large to use)`;
   // JSON escapes C0 controls; the rest of what could forge a line is escaped too.
   const text = escapeUnprintable(JSON.stringify(value) ?? String(value));
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;

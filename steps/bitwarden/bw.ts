@@ -6,7 +6,6 @@
  * request bodies, never in argv; each `bw` gets only the environment it needs.
  */
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { MODULE_PATHS_PRELOAD } from "../../cli/paths";
 import { FileLocked, lockFile } from "../../lib/fileLock";
@@ -154,9 +153,9 @@ export async function bwWithSession(bw: string[], session: string, args: string[
     throw new SafeError(`bw ${args.slice(0, 2).join(" ")} failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout, 200)}`);
 }
 
-/** One `bw` user at a time: parallel processes corrupt its data file. */
+/** One `bw` user at a time: parallel processes corrupt its data file, so the lock lives beside it. */
 export async function withBwLock<T>(work: () => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
-  const dir = env.BITWARDENCLI_APPDATA_DIR ?? path.join(os.homedir(), ".config", "Bitwarden CLI");
+  const dir = bwDataDir(env);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   let release: () => void;
   try {

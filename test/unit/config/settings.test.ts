@@ -147,6 +147,10 @@ describe("parseSettings", () => {
       "users.bob.rotation: expected int, got 1.5",
     ]);
     expect(problems({ ...valid(), client: { workerPort: 70000 } })).toEqual(["client.workerPort: 70000 is too big (maximum 65535)"]);
+    // YAML reads 1e400 as Infinity, which JSON would print as null.
+    expect(problems({ ...valid(), users: { bob: { role: "admin", rotation: Infinity } } })).toEqual([
+      "users.bob.rotation: expected number, got Infinity (a number too large to use)",
+    ]);
   });
 
   it("refuses an empty user list", () => {

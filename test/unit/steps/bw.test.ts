@@ -91,6 +91,17 @@ describe("one bw at a time", () => {
     expect(fs.readdirSync(path.join(dir, "fetchml-keys.lock"))).toEqual([]);
   });
 
+  it("locks bw's own data directory, wherever bw keeps it (XDG_CONFIG_HOME too)", async () => {
+    const home = path.join(dir, "home");
+    const xdg = path.join(dir, "xdg");
+    let inside: string[] = [];
+    await withBwLock(async () => {
+      inside = fs.readdirSync(path.join(xdg, "Bitwarden CLI"));
+    }, { HOME: home, XDG_CONFIG_HOME: xdg });
+    expect(inside).toContain("fetchml-keys.lock");
+    expect(fs.existsSync(path.join(home, ".config"))).toBe(false);
+  });
+
   it("takes over the lock of a run that was killed", async () => {
     fs.writeFileSync(path.join(dir, "fetchml-keys.lock"), "2147483646");
     expect(await withBwLock(async () => "ran", { BITWARDENCLI_APPDATA_DIR: dir })).toBe("ran");
