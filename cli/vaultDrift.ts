@@ -21,6 +21,8 @@ export interface RecordedVault {
   organizationId: string;
   cli?: string;
   itemPrefix: string;
+  /** `bitwarden.repair` as the last run had it (0 when it did not record it). */
+  repair: number;
   users: VaultUser[];
   previous: Map<string, VaultRecord>;
 }
@@ -57,6 +59,7 @@ export function recordedVault(outputs: Record<string, StackOutput>, itemPrefix: 
     organizationId: settings.data.bitwardenOrganization,
     cli: settings.data.bitwardenCli ?? undefined,
     itemPrefix: prefix,
+    repair: settings.data.bitwardenRepair ?? 0,
     users,
     previous,
   };
@@ -84,15 +87,17 @@ export function driftLines(recorded: RecordedVault, existing: readonly VaultItem
   return [
     ...plan.refusals.map((r) => `! ${r}`),
     ...plan.warnings.map((w) => `! ${w}`),
-    ...plan.actions.flatMap((action) => driftLine(action, recorded.previous)),
+    ...plan.actions.flatMap((action) => driftLine(action, recorded)),
   ];
 }
 
-function driftLine(action: VaultAction, previous: ReadonlyMap<string, VaultRecord>): string[] {
+function driftLine(action: VaultAction, recorded: RecordedVault): string[] {
   if (action.kind === "keep" || action.kind === "remove") return [];
   const { name } = action.user;
-  const fix = `\`user rotate ${name}\` has up write it again, with a new key`;
-  const id = previous.get(name)?.id;
+  const fix =
+    `set bitwarden.repair to ${recorded.repair + 1} in the stack file and run up: it writes the item again with ${name}'s key ` +
+    `(\`user rotate ${name}\` gives a new key instead)`;
+  const id = recorded.previous.get(name)?.id;
   if (action.kind === "create") {
     return [`! ${name}: the vault item the last run wrote (${id}) is gone or in the trash: restore it in the vault, or ${fix}`];
   }

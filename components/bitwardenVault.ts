@@ -43,6 +43,8 @@ export class BitwardenVault extends pulumi.ComponentResource {
           itemPrefix: settings.itemPrefix,
           onRevoke: settings.onRevoke,
           ...(settings.cli ? { cli: settings.cli } : {}),
+          // Absent at 0, so a stack from before the counter sees no change in the request.
+          ...(settings.repair > 0 ? { repair: settings.repair } : {}),
           users: args.users.map((u) => ({
             name: u.name,
             itemName: `${settings.itemPrefix} ${u.name}`,

@@ -64,6 +64,12 @@ export const bitwardenSchema = z.strictObject({
   onRevoke: z.enum(REVOKE_POLICIES).optional(),
   /** A `bw` executable to use instead of the project's pinned @bitwarden/cli. */
   cli: z.string().min(1).refine(printable, { error: UNPRINTABLE_RULE }).optional(),
+  /**
+   * A counter: raising it makes the next up read every item back and write again each one that
+   * is gone, trashed, moved or changed by hand, with the key it has (a preview cannot see the
+   * vault; `refresh` names what drifted and says to raise this).
+   */
+  repair: z.int().min(0).max(1_000_000).optional(),
 });
 
 export const defaultsSchema = z.strictObject({

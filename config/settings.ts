@@ -27,6 +27,7 @@ export interface BitwardenSettings {
   itemPrefix: string;
   onRevoke: (typeof REVOKE_POLICIES)[number];
   cli?: string;
+  repair: number;
 }
 
 export interface ClientSettings {
@@ -111,6 +112,7 @@ export function parseSettings(config: Record<string, unknown>, stray: readonly s
       itemPrefix: data.bitwarden.itemPrefix ?? DEFAULT_ITEM_PREFIX,
       onRevoke: data.bitwarden.onRevoke ?? "trash",
       cli: data.bitwarden.cli,
+      repair: data.bitwarden.repair ?? 0,
     },
   };
 }

@@ -59,6 +59,12 @@ export function settingsLines(input: SettingsInput): string[] {
       lines.push(
         `~ bitwarden.onRevoke ${revokeWas ?? unrecorded} -> ${now.bitwardenOnRevoke}: ${ON_REVOKE[now.bitwardenOnRevoke as keyof typeof ON_REVOKE]}`,
       );
+    const [repairWas, repair] = [before.bitwardenRepair ?? 0, now.bitwardenRepair ?? 0];
+    if (repairWas !== repair)
+      lines.push(
+        `~ bitwarden.repair ${repairWas} -> ${repair}: up reads every Bitwarden user's item back and writes again ` +
+          "each one that is gone, trashed, moved or changed by hand, with the key it has now (the vault is read during up, not in this preview)",
+      );
   }
   if (before.deliveryDir !== now.deliveryDir) {
     lines.push(

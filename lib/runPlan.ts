@@ -48,6 +48,7 @@ export function planRun(stack: string, settings: Settings, world: World, clock: 
     bitwardenCli: settings.bitwarden?.cli ?? null,
     bitwardenItemPrefix: settings.bitwarden?.itemPrefix ?? null,
     bitwardenOnRevoke: settings.bitwarden?.onRevoke ?? null,
+    bitwardenRepair: settings.bitwarden?.repair ?? null,
   };
   const access = planAccess({
     stack,

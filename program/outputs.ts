@@ -71,6 +71,8 @@ export const settingsOutput = z.object({
    */
   bitwardenItemPrefix: z.string().nullable(),
   bitwardenOnRevoke: z.string().nullable(),
+  /** `bitwarden.repair`; null without a vault. Added after 1.0.0 (read as 0 when absent). */
+  bitwardenRepair: z.int().min(0).nullable(),
 });
 
 /** The `delivery` output: the generation the delivery step was given and the files it wrote (its directory: `settings.deliveryDir`). */
@@ -93,7 +95,12 @@ export type DeliveryOutput = z.infer<typeof deliveryOutput>;
  */
 export const previousUser = userRecord.partial();
 export const previousTarget = targetOutput.partial({ generation: true, reloadCommand: true, owner: true, group: true });
-export const previousSettings = settingsOutput.partial({ bitwardenCli: true, bitwardenItemPrefix: true, bitwardenOnRevoke: true });
+export const previousSettings = settingsOutput.partial({
+  bitwardenCli: true,
+  bitwardenItemPrefix: true,
+  bitwardenOnRevoke: true,
+  bitwardenRepair: true,
+});
 export type PreviousUser = z.infer<typeof previousUser>;
 export type PreviousTarget = z.infer<typeof previousTarget>;
 export type PreviousSettings = z.infer<typeof previousSettings>;

@@ -62,6 +62,8 @@ export const vaultRequest = z.strictObject({
   itemPrefix: z.string(),
   onRevoke: z.enum(["trash", "delete", "keep"]),
   cli: z.string().optional(),
+  /** `bitwarden.repair`: only there to change the request, so the step runs and rewrites what drifted. */
+  repair: z.int().min(1).optional(),
   users: z.array(vaultUser),
 });
 

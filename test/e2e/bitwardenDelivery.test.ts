@@ -26,10 +26,12 @@ let serverFile: string;
 let users: Record<string, Record<string, unknown>>;
 const seenSecrets = new Set<string>();
 
+/** `bitwarden.repair` once a test raised it: every later config keeps it. */
+let repair: { repair?: number } = {};
 const config = () => ({
   authConfigPath: serverFile,
   preserveEntries: ["svc-backup"],
-  bitwarden: { organizationId: org.id, collectionIds: [org.collections.FetchML] },
+  bitwarden: { organizationId: org.id, collectionIds: [org.collections.FetchML], ...repair },
   users,
 });
 const serverEntries = () => parse(fs.readFileSync(serverFile, "utf8")).auth.api_keys;
@@ -193,7 +195,7 @@ describe("Bitwarden delivery", () => {
     expect(trash.map((i: { id: string }) => i.id)).toEqual([vaultItems.carol]);
   });
 
-  it("refresh reads the vault back: an item trashed or edited by hand is named, and the next run that writes the vault makes it whole", async () => {
+  it("refresh reads the vault back: an item trashed or edited by hand is named, and raising bitwarden.repair makes it whole with the same keys", async () => {
     // A preview does not see it (no-change runs start no bw; README, "Bitwarden delivery").
     const refresh = () => runRunner(["refresh", "--expect-no-changes", "--stack", e2e.name], { env: e2e.env });
     const before = await outputs();
@@ -205,17 +207,23 @@ describe("Bitwarden delivery", () => {
     const bob = await getItem(before.vaultItems.bob);
     await bw.editItem(bob.id, { ...bob, login: { ...bob.login, password: "changed-by-hand" } });
     const drift = await refresh();
+    const fix = (name: string) =>
+      `set bitwarden.repair to 1 in the stack file and run up: it writes the item again with ${name}'s key (\`user rotate ${name}\` gives a new key instead)`;
     for (const key of Object.values(before.apiKeys)) expectNoSecret(drift.all, key, "refresh's output");
     expect(drift.code, drift.all).toBe(1);
     expect(drift.stdout).toContain(
       "the vault differs from what the last run wrote there:\n" +
-        `! alice: the vault item the last run wrote (${before.vaultItems.alice}) is gone or in the trash: restore it in the vault, or \`user rotate alice\` has up write it again, with a new key\n` +
-        `! bob: vault item ${before.vaultItems.bob}: it no longer holds bob's key as the last run wrote it (changed by hand): \`user rotate bob\` has up write it again, with a new key`,
+        `! alice: the vault item the last run wrote (${before.vaultItems.alice}) is gone or in the trash: restore it in the vault, or ${fix("alice")}\n` +
+        `! bob: vault item ${before.vaultItems.bob}: it no longer holds bob's key as the last run wrote it (changed by hand): ${fix("bob")}`,
     );
 
-    // Any vault write brings every Bitwarden user's item in line: here bob's rotation.
-    users.bob = { ...users.bob, rotation: 2 };
+    // The repair the lines name: reviewed first, then every item written again with the key it has.
+    repair = { repair: 1 };
     e2e.setConfig(config());
+    expect([...(await e2e.summary())]).toContain(
+      "~ bitwarden.repair 0 -> 1: up reads every Bitwarden user's item back and writes again each one that is gone, trashed, " +
+        "moved or changed by hand, with the key it has now (the vault is read during up, not in this preview)",
+    );
     await e2e.up();
     const after = await outputs();
     expect(after.vaultItems.alice, vaultLog()).not.toBe(before.vaultItems.alice);
@@ -224,7 +232,8 @@ describe("Bitwarden delivery", () => {
     const alice = await getItem(after.vaultItems.alice);
     expectSameSecret(alice.login.password, before.apiKeys.alice, "alice's key");
     expect(alice.collectionIds).toEqual([org.collections["alice-only"]]);
-    expectSameSecret((await getItem(after.vaultItems.bob)).login.password, after.apiKeys.bob, "bob's key");
+    for (const name of ["alice", "bob"]) expectSameSecret(after.apiKeys[name], before.apiKeys[name], `${name}'s key in state`);
+    expectSameSecret((await getItem(after.vaultItems.bob)).login.password, before.apiKeys.bob, "bob's key in the vault");
     const again = await refresh();
     expect([again.code, again.stdout], again.all).toEqual([0, expect.not.stringContaining("the vault differs")]);
   });

@@ -82,15 +82,27 @@ describe("driftLines", () => {
       item(bob, "id-bob", { collectionIds: ["c-elsewhere"], notes: "mine", login: { username: "bob", password: "typed-over" } }),
     ]);
     expect(lines).toEqual([
-      "! alice: the vault item the last run wrote (id-alice) is gone or in the trash: restore it in the vault, or `user rotate alice` has up write it again, with a new key",
-      "! bob: vault item id-bob: it is in collections c-elsewhere, not c-all; it holds what this tool did not write: notes; it no longer holds bob's key as the last run wrote it (changed by hand): `user rotate bob` has up write it again, with a new key",
+      "! alice: the vault item the last run wrote (id-alice) is gone or in the trash: restore it in the vault, or set bitwarden.repair to 1 in the stack file and run up: it writes the item again with alice's key (`user rotate alice` gives a new key instead)",
+      "! bob: vault item id-bob: it is in collections c-elsewhere, not c-all; it holds what this tool did not write: notes; it no longer holds bob's key as the last run wrote it (changed by hand): set bitwarden.repair to 1 in the stack file and run up: it writes the item again with bob's key (`user rotate bob` gives a new key instead)",
     ]);
     expect(
       driftLines(recorded, [item(alice, "id-alice"), item(bob, "id-bob", { login: { username: "bob", password: "typed-over" } })]),
     ).toEqual([
-      "! bob: vault item id-bob: it no longer holds bob's key as the last run wrote it (changed by hand): `user rotate bob` has up write it again, with a new key",
+      "! bob: vault item id-bob: it no longer holds bob's key as the last run wrote it (changed by hand): set bitwarden.repair to 1 in the stack file and run up: it writes the item again with bob's key (`user rotate bob` gives a new key instead)",
     ]);
     for (const key of Object.values(KEYS)) expect(lines.join("\n").includes(key)).toBe(false);
+  });
+
+  it("says the next value of bitwarden.repair the last run recorded", () => {
+    const repaired = recordedVault(
+      { ...outputs, settings: { value: { ...outputs.settings.value, bitwardenRepair: 2 }, secret: false } },
+      "FetchML API",
+    )!;
+    expect(
+      driftLines(repaired, [item(alice, "id-alice"), item(bob, "id-bob", { login: { username: "bob", password: "typed-over" } })]),
+    ).toEqual([
+      "! bob: vault item id-bob: it no longer holds bob's key as the last run wrote it (changed by hand): set bitwarden.repair to 3 in the stack file and run up: it writes the item again with bob's key (`user rotate bob` gives a new key instead)",
+    ]);
   });
 
   it("escapes what an org member put in the item (a field name, a URI): no line it prints can forge or reorder another (recheck43 F5)", () => {

@@ -427,6 +427,7 @@ describe("planAccess: where keys go and what runs with them", () => {
     bitwardenCli: null,
     bitwardenItemPrefix: null,
     bitwardenOnRevoke: null,
+    bitwardenRepair: null,
   };
 
   it("names a changed reload command, old and new text, and where it runs", () => {
@@ -515,7 +516,13 @@ describe("planAccess: where keys go and what runs with them", () => {
   });
 
   it("names the vault items' name prefix and what happens to a revoked user's item, old -> new (attack41 F5: neither was said)", () => {
-    const vault = { ...settings, bitwardenOrganization: "org-1", bitwardenItemPrefix: "FetchML API", bitwardenOnRevoke: "trash" };
+    const vault = {
+      ...settings,
+      bitwardenOrganization: "org-1",
+      bitwardenItemPrefix: "FetchML API",
+      bitwardenOnRevoke: "trash",
+      bitwardenRepair: 0,
+    };
     const p = plan({
       users: [alice, bob],
       previousUsers: previous,
@@ -530,10 +537,23 @@ describe("planAccess: where keys go and what runs with them", () => {
     const recordedBy100: PreviousSettings = { ...vault };
     delete recordedBy100.bitwardenItemPrefix;
     delete recordedBy100.bitwardenOnRevoke;
+    delete recordedBy100.bitwardenRepair;
     expect(plan({ users: [alice, bob], previousUsers: previous, settings: vault, previousSettings: recordedBy100 }).lines).toEqual([
       '~ bitwarden.itemPrefix (not recorded by the last run) -> "FetchML API": every Bitwarden user\'s item is named "FetchML API <user>"',
       "~ bitwarden.onRevoke (not recorded by the last run) -> trash: a revoked user's item goes to the vault's trash",
     ]);
+  });
+
+  it("names a raised bitwarden.repair: the up that reads every item back and writes again what drifted", () => {
+    const vault = { ...settings, bitwardenOrganization: "org-1", bitwardenItemPrefix: "FetchML API", bitwardenOnRevoke: "trash" };
+    const p = plan({ users: [alice, bob], previousUsers: previous, settings: { ...vault, bitwardenRepair: 1 }, previousSettings: vault });
+    expect(p.lines).toEqual([
+      "~ bitwarden.repair 0 -> 1: up reads every Bitwarden user's item back and writes again each one that is gone, trashed, " +
+        "moved or changed by hand, with the key it has now (the vault is read during up, not in this preview)",
+    ]);
+    expect(
+      plan({ users: [alice, bob], previousUsers: previous, settings: { ...vault, bitwardenRepair: 0 }, previousSettings: vault }).lines,
+    ).toEqual([]);
   });
 
   it("says which bw runs with the vault session when there is nothing to compare: a first run, a 1.0.0 record, a new vault", () => {

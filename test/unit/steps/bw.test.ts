@@ -95,9 +95,12 @@ describe("one bw at a time", () => {
     const home = path.join(dir, "home");
     const xdg = path.join(dir, "xdg");
     let inside: string[] = [];
-    await withBwLock(async () => {
-      inside = fs.readdirSync(path.join(xdg, "Bitwarden CLI"));
-    }, { HOME: home, XDG_CONFIG_HOME: xdg });
+    await withBwLock(
+      async () => {
+        inside = fs.readdirSync(path.join(xdg, "Bitwarden CLI"));
+      },
+      { HOME: home, XDG_CONFIG_HOME: xdg },
+    );
     expect(inside).toContain("fetchml-keys.lock");
     expect(fs.existsSync(path.join(home, ".config"))).toBe(false);
   });
