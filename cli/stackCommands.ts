@@ -13,6 +13,8 @@ import { vaultDrift } from "./vaultDrift";
 import { assertUnchanged, reviewedFiles, stackFilePath, UP_OPTIONS } from "./workspace";
 import { DEFAULT_ITEM_PREFIX } from "../config/settings";
 import { AdminError } from "../lib/adminError";
+import { firstLine } from "../lib/childProcess";
+import { UNFINISHED_REPLACEMENT } from "../lib/targetRecord";
 import { now } from "../lib/keyPlan";
 import { settingsOf } from "../lib/stackFile";
 
@@ -32,6 +34,7 @@ export async function runStackCommand(
       return 0;
     case "up":
     case "destroy": {
+      if (command === "destroy") await refuseUnfinished(stack, stackName);
       if (!options.yes) {
         const reviewed = reviewedFiles(stackName);
         if (command === "up") await stack.preview({ ...common, replace: options.replace });
@@ -94,6 +97,31 @@ async function readVaultDrift(stack: Stack, stackName: string): Promise<string[]
     if (!(e instanceof AdminError)) throw e;
     return [`! the vault was not read (${e.message}): items deleted or changed there by hand are not seen`];
   }
+}
+
+/**
+ * A destroy right after a killed `up --replace`: the engine had started changes it never
+ * recorded (a write step taking a target over), and a destroy would run only the old step's
+ * delete, which leaves its successor's entries on the target. Those "pending operations" stay
+ * in state (plain `pulumi destroy` warns of them and goes on), so they alone do not refuse: the
+ * program's plan is asked whether a replacement is still unfinished (an up repairs it).
+ */
+async function refuseUnfinished(stack: Stack, stackName: string): Promise<void> {
+  const state = await stack.exportStack();
+  const pending = (state.deployment as { pending_operations?: unknown[] } | undefined)?.pending_operations;
+  if (!pending?.length) return;
+  let unfinished: string[];
+  try {
+    const access = await previewAccess(stack);
+    unfinished = access.refused ? [access.refused] : access.lines.filter((line) => line.includes(UNFINISHED_REPLACEMENT));
+  } catch (e) {
+    unfinished = [`(the plan could not be read: ${firstLine((e as Error).message, 200)})`];
+  }
+  if (unfinished.length === 0) return;
+  throw new UserCommandError(
+    `stack ${stackName}: its last run was interrupted, and a destroy now would leave what it wrote on the targets:\n` +
+      `${unfinished.join("\n")}\nRun \`npm run up\` first (npm run -s keys -- up --stack ${stackName}), then destroy`,
+  );
 }
 
 /**

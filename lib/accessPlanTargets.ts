@@ -16,6 +16,7 @@ import { labelLogin } from "../targets/spec";
 import type { Explained, PlannedUser } from "./accessPlanUsers";
 import type { KeyPlan } from "./keyPlan";
 import { quoted } from "./printable";
+import { UNFINISHED_REPLACEMENT } from "./targetRecord";
 
 /** A target from stack config (config/targets.ts; its three names: targets/spec.ts) and what is on it now. */
 export interface TargetInput extends Pick<AuthTarget, "resourceName"> {
@@ -170,7 +171,7 @@ export function planTargets(input: TargetsInput, explained: Explained): TargetCh
     }
     if (reading.record?.stack === input.stack && reading.record.replaced !== undefined) {
       targetLines.push(
-        `! ${reading.label}: its record says a replacement of its write step did not finish (a run was interrupted): up rewrites it, so that destroy and moves take this stack's entries off it`,
+        `! ${reading.label}: its record says a replacement of its write step ${UNFINISHED_REPLACEMENT}: up rewrites it, so that destroy and moves take this stack's entries off it`,
       );
     }
     // Drift exists only where this stack wrote before; a target it takes on gets every entry anyway.

@@ -8,6 +8,7 @@
  */
 import { createHash } from "node:crypto";
 import type { DeliveryOutput } from "../program/outputs";
+import { UNFINISHED_REPLACEMENT } from "./targetRecord";
 
 /** What the program read in the delivery directory (program/delivery.ts). */
 export interface DeliveryReading {
@@ -42,7 +43,7 @@ export function deliveryLines(reading: DeliveryReading, previous: PreviousDelive
     lines.push(`! ${reading.dir}: its list of delivered files is missing or changed: up writes it again`);
   if (reading.unfinishedReplacement)
     lines.push(
-      `! ${reading.dir}: its list of delivered files says a replacement of the delivery step did not finish (a run was interrupted): up writes it again, so that destroy takes the files off`,
+      `! ${reading.dir}: its list of delivered files says a replacement of the delivery step ${UNFINISHED_REPLACEMENT}: up writes it again, so that destroy takes the files off`,
     );
   return lines;
 }

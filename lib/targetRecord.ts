@@ -48,6 +48,12 @@ export const targetRecordSchema = z.strictObject({
 
 export type TargetRecord = z.infer<typeof targetRecordSchema>;
 
+/**
+ * How the plan says a write step's replacement did not finish (a record's `replaced`, a delivery
+ * manifest's `# replaced`); the runner's destroy looks for these words before it goes on.
+ */
+export const UNFINISHED_REPLACEMENT = "did not finish (a run was interrupted)";
+
 export function recordPath(configPath: string): string {
   return path.posix.join(path.posix.dirname(configPath), `.${path.posix.basename(configPath)}.fetchml-keys`);
 }

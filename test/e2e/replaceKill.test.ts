@@ -5,7 +5,8 @@
  * and `destroy` (or a move of the target) ran the old step's delete, which found the file
  * "written since by a newer step" and removed nothing: every hash stayed on the server (attack42,
  * 5 of 5). Now the record names the step a new one took over from until that one's delete has
- * run: still there, the next preview names it and the next up rewrites the record.
+ * run: still there, the next preview names it, the next up rewrites the record, and the
+ * runner refuses a destroy until then.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -13,6 +14,7 @@ import { parse } from "yaml";
 import { afterEach, describe, expect, it } from "vitest";
 import { E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
+import { runRunner } from "../support/runner";
 
 let e2e: E2EStack;
 let serverFile: string;
@@ -102,5 +104,28 @@ describe("a killed --replace of the write step", () => {
     } finally {
       e2e.setProgramEnv("FETCHML_KEYS_ALLOW_MASS_REVOCATION", undefined);
     }
+  });
+
+  it("a destroy straight after the kill, with no up between, is refused and says to run up first; then destroy takes the entries off", async () => {
+    await setUp();
+    const oldWriter = writerOf();
+    const { killed, outcome } = await e2e.replaceKilledWhen("::auth-config-write", () => {
+      const w = writerOf();
+      return w !== undefined && w !== oldWriter;
+    });
+    expect([killed > 0, outcome]).toEqual([true, "failed"]);
+    await e2e.stack.cancel();
+    const state = JSON.parse(e2e.exportWithoutSecrets()) as { deployment: { pending_operations?: unknown[] } };
+    const destroy = () => runRunner(["destroy", "--yes", "--stack", e2e.name], { env: e2e.env });
+    const refused = await destroy();
+    expect(refused.code, `${refused.all}\npending: ${JSON.stringify(state.deployment.pending_operations)}`).toBe(1);
+    expect(refused.stderr).toContain("its record says a replacement of its write step did not finish");
+    expect(refused.stderr).toContain("Run `npm run up` first");
+    expect(holders()).toEqual(["alice", "bob", "svc-backup"]);
+    await e2e.up();
+    const done = await destroy();
+    expect(done.code, done.all).toBe(0);
+    expect(holders()).toEqual(["svc-backup"]);
+    expect(fs.existsSync(recordFile)).toBe(false);
   });
 });
