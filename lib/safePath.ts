@@ -165,6 +165,35 @@ export function systemRule(uid = process.geteuid?.() ?? 0): WayRule {
 }
 
 /**
+ * The directories of a PATH (as `dir: why`) where another account could put a program that a
+ * command found by name would then run as this user: one it may change by systemRule, one not
+ * there yet that it could create, and an empty or relative entry (the current directory). Each
+ * entry once, in PATH order.
+ */
+export function searchPathProblems(searchPath: string | undefined, rule: WayRule = systemRule()): string[] {
+  const problems: string[] = [];
+  for (const dir of new Set((searchPath ?? "").split(":"))) {
+    if (!path.isAbsolute(dir)) {
+      problems.push(
+        `${JSON.stringify(dir)}: ${dir === "" || dir === "." ? "the current directory" : "under the current directory"}, wherever the run is`,
+      );
+      continue;
+    }
+    // A name in the directory, so the directory itself is the one that holds it (no sticky exception).
+    let open: string | undefined;
+    try {
+      open = openOnTheWay(path.join(dir, "fetchml-keys-probe"), rule);
+    } catch (e) {
+      // One this user cannot search (another account's home): nothing in it can be started either.
+      if ((e as NodeJS.ErrnoException).code === "EACCES") continue;
+      throw e;
+    }
+    if (open) problems.push(`${dir}: ${open}`);
+  }
+  return problems;
+}
+
+/**
  * Why another account could replace this file, or undefined: its own owner and mode (writable
  * by nobody but its owner), then every directory on the way (openOnTheWay). A file that is not
  * there: undefined (whatever uses it fails, and says so).

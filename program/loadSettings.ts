@@ -4,7 +4,9 @@ import { exposureProblems } from "../config/exposure";
 import { ConfigError, formatPath } from "../config/problems";
 import { misplacedSecretProblem, misplacedSecrets, readNamespace, stackFileName, strayKeys } from "../config/rawConfig";
 import { parseSettings, type Settings } from "../config/settings";
+import { authTargets } from "../config/targets";
 import { readFileIfExists } from "../lib/atomicFile";
+import { searchPathProblems } from "../lib/safePath";
 import { bwTrustProblems } from "../steps/bitwarden/bw";
 import { refusal } from "./refusal";
 
@@ -17,6 +19,7 @@ export function loadSettings(): Settings {
     const exposed = [
       ...exposureProblems(settings, pulumi.getStack()),
       ...(settings.bitwarden ? bwTrustProblems(settings.bitwarden.cli) : []),
+      ...searchPathRefusals(settings),
     ];
     if (exposed.length > 0) throw new ConfigError(exposed);
     return settings;
@@ -25,6 +28,26 @@ export function loadSettings(): Settings {
     if (e instanceof ConfigError) throw refusal(`${file}: ${e.message}`);
     throw e;
   }
+}
+
+/**
+ * Where this run starts programs by name on this machine: a local target's reload command (a
+ * shell looks its words up on PATH, and the admin may be root) and `bw` (a `bw` script's
+ * `#!/usr/bin/env node` finds node on PATH, and runs with the vault session). A PATH directory
+ * another account can write would choose what runs. Checked here, at preview, for both ways of
+ * running: the steps get this same PATH. (Over SSH, the reload runs with the server's PATH.)
+ */
+function searchPathRefusals(settings: Settings, env: NodeJS.ProcessEnv = process.env): string[] {
+  const uses = [
+    ...authTargets(settings).flatMap((t) => (t.spec.kind === "local" && t.spec.reloadCommand ? ["the reload command"] : [])),
+    ...(settings.bitwarden ? ["bw"] : []),
+  ];
+  if (uses.length === 0) return [];
+  return searchPathProblems(env.PATH).map(
+    (problem) =>
+      `PATH: ${problem}: another account could put a program there that ${uses.join(" and ")} would start by name, as you; ` +
+      "take it off PATH for fetchml-keys, or make it a directory only root or you can change",
+  );
 }
 
 /**

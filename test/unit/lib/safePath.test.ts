@@ -5,8 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../../../cli/paths";
-import { assertSafePath, newFileProblem, OWNERS_VARIABLE, ownersOnTheWay, untrustedGroup } from "../../../lib/safePath";
-import { NOBODY, pythonAsNobody } from "../../support/nobody";
+import { assertSafePath, newFileProblem, OWNERS_VARIABLE, ownersOnTheWay, searchPathProblems, untrustedGroup } from "../../../lib/safePath";
+import { AS_NOBODY, NOBODY, pythonAsNobody } from "../../support/nobody";
 
 let dir: string;
 beforeEach(() => {
@@ -156,5 +156,39 @@ describe("untrustedGroup (whether a directory's group may write it)", () => {
     } finally {
       fs.rmSync(etc, { recursive: true, force: true });
     }
+  });
+});
+
+describe("searchPathProblems (PATH directories a program started by name could come from)", () => {
+  it("passes directories only root, this user or a system account can change; names the rest, each with why", () => {
+    const own = mkdir("own/bin");
+    const open = mkdir("open/bin", 0o777);
+    const theirs = mkdir("theirs/bin", 0o755, NOBODY);
+    const sticky = mkdir("sticky", 0o1777);
+    expect(searchPathProblems(`/usr/bin:${own}:/bin:${path.join(own, "not-yet")}`)).toEqual([]);
+    expect(searchPathProblems(`${own}:${open}::relative/bin:${theirs}:${sticky}:${path.join(open, "not-yet")}:${open}`)).toEqual([
+      `${open}: ${open} is writable by every account (mode 777)`,
+      '"": the current directory, wherever the run is',
+      '"relative/bin": under the current directory, wherever the run is',
+      `${theirs}: ${theirs} belongs to nobody (uid ${NOBODY})`,
+      `${sticky}: ${sticky} is writable by every account (mode 1777)`,
+      `${path.join(open, "not-yet")}: ${open} is writable by every account (mode 777)`,
+    ]);
+  });
+
+  it("passes over a directory this user cannot search: nothing in it can be started either", () => {
+    mkdir("closed", 0o700);
+    const inside = mkdir("closed/bin", 0o777);
+    const r = spawnSync(
+      AS_NOBODY[0],
+      [
+        ...AS_NOBODY.slice(1),
+        process.execPath,
+        "-e",
+        `console.log(JSON.stringify(require(${JSON.stringify(path.join(PROJECT_ROOT, "dist/lib/safePath.js"))}).searchPathProblems(${JSON.stringify(`/usr/bin:${inside}`)})))`,
+      ],
+      { encoding: "utf8" },
+    );
+    expect([r.stdout.trim(), r.stderr]).toEqual(["[]", ""]);
   });
 });

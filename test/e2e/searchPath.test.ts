@@ -1,0 +1,58 @@
+/**
+ * A PATH directory another account can write, where the run starts programs by name: a local
+ * reload command's words (the admin may be root) and bw. uid 65534 puts a program of the reload
+ * command's name there; before, `up` ran it as root (1 of 1). Now the preview refuses, naming
+ * the directory, and nothing runs or changes; both ways of running.
+ */
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { E2EStack } from "../support/e2eStack";
+import { AS_NOBODY } from "../support/nobody";
+import { expectUnchanged } from "../support/secrets";
+
+const BASE = "auth:\n  enabled: true\n  api_keys: {}\nlogging:\n  level: info\n";
+let e2e: E2EStack | undefined;
+let shared: string;
+const pathBefore = process.env.PATH;
+
+afterEach(async () => {
+  process.env.PATH = pathBefore;
+  await e2e?.cleanup();
+  fs.rmSync(shared, { recursive: true, force: true });
+});
+
+describe.each(["runner", "plain"] as const)("a PATH directory others can write (%s)", (via) => {
+  it("refuses at preview when a local reload command would be looked up there; the planted program never runs", async () => {
+    shared = fs.mkdtempSync(path.join(os.tmpdir(), "fetchml-path-"));
+    fs.chmodSync(shared, 0o755);
+    const bin = path.join(shared, "bin");
+    fs.mkdirSync(bin, { mode: 0o777 });
+    fs.chmodSync(bin, 0o777);
+    const marker = path.join(bin, "ran-as");
+    const planted = path.join(bin, "fetchml-reload-probe");
+    const plant = spawnSync(
+      AS_NOBODY[0],
+      [...AS_NOBODY.slice(1), "/bin/sh", "-c", `printf '#!/bin/sh\\nid -u > ${marker}\\n' > ${planted} && chmod 755 ${planted}`],
+      {
+        encoding: "utf8",
+      },
+    );
+    expect(plant.status, plant.stderr).toBe(0);
+
+    e2e = await E2EStack.create({}, { via });
+    const serverFile = path.join(e2e.dir, "fetchml-server.yaml");
+    fs.writeFileSync(serverFile, BASE, { mode: 0o600 });
+    // Before the plugin directories the stack's own PATH starts with: the shared directory is searched first.
+    e2e.setProgramEnv("PATH", `${bin}:${e2e.env.PATH}`);
+    e2e.setConfig({ authConfigPath: serverFile, reloadCommand: "fetchml-reload-probe", users: { alice: { role: "admin" } } });
+    await expect(e2e.up()).rejects.toThrow();
+    expect(e2e.output()).toContain(
+      `PATH: ${bin}: ${bin} is writable by every account (mode 777): another account could put a program there`,
+    );
+    expect(fs.existsSync(marker), "the planted program ran").toBe(false);
+    expectUnchanged(fs.readFileSync(serverFile, "utf8"), BASE, "the server config");
+  });
+});
