@@ -32,15 +32,16 @@ export function loadSettings(): Settings {
 
 /**
  * Where this run starts programs by name on this machine: a local target's reload command (a
- * shell looks its words up on PATH, and the admin may be root) and `bw` (a `bw` script's
- * `#!/usr/bin/env node` finds node on PATH, and runs with the vault session). A PATH directory
+ * shell looks its words up on PATH, and the admin may be root) and the admin's own `bw`
+ * (`bitwarden.cli`: a script's `#!/usr/bin/env node` finds node on PATH, and runs with the
+ * vault session; the pinned bw runs under this node, by its path). A PATH directory
  * another account can write would choose what runs. Checked here, at preview, for both ways of
  * running: the steps get this same PATH. (Over SSH, the reload runs with the server's PATH.)
  */
 function searchPathRefusals(settings: Settings, env: NodeJS.ProcessEnv = process.env): string[] {
   const uses = [
     ...authTargets(settings).flatMap((t) => (t.spec.kind === "local" && t.spec.reloadCommand ? ["the reload command"] : [])),
-    ...(settings.bitwarden ? ["bw"] : []),
+    ...(settings.bitwarden?.cli ? ["bitwarden.cli"] : []),
   ];
   if (uses.length === 0) return [];
   return searchPathProblems(env.PATH).map(
