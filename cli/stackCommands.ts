@@ -103,7 +103,7 @@ async function readVaultDrift(stack: Stack, stackName: string): Promise<string[]
  * A destroy right after a killed `up --replace`: the engine had started changes it never
  * recorded (a write step taking a target over), and a destroy would run only the old step's
  * delete, which leaves its successor's entries on the target. Those "pending operations" stay
- * in state (plain `pulumi destroy` warns of them and goes on), so they alone do not refuse: the
+ * in state (plain `pulumi destroy` goes on regardless), so they alone do not refuse: the
  * program's plan is asked whether a replacement is still unfinished (an up repairs it).
  */
 async function refuseUnfinished(stack: Stack, stackName: string): Promise<void> {
