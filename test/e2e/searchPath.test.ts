@@ -55,4 +55,25 @@ describe.each(["runner", "plain"] as const)("a PATH directory others can write (
     expect(fs.existsSync(marker), "the planted program ran").toBe(false);
     expectUnchanged(fs.readFileSync(serverFile, "utf8"), BASE, "the server config");
   });
+
+  it("refuses at preview for the admin's own bw (bitwarden.cli: a script's env node is looked up there), before any bw starts", async () => {
+    shared = fs.mkdtempSync(path.join(os.tmpdir(), "fetchml-path-"));
+    const bin = path.join(shared, "bin");
+    fs.mkdirSync(bin, { mode: 0o777 });
+    fs.chmodSync(bin, 0o777);
+    e2e = await E2EStack.create({}, { via });
+    const serverFile = path.join(e2e.dir, "fetchml-server.yaml");
+    fs.writeFileSync(serverFile, BASE, { mode: 0o600 });
+    e2e.setProgramEnv("PATH", `${bin}:${e2e.env.PATH}`);
+    const org = "6482c696-db35-4f9a-b818-2c0e2f3c9d10";
+    e2e.setConfig({
+      authConfigPath: serverFile,
+      bitwarden: { organizationId: org, collectionIds: ["95ed2272-f909-44fc-b935-9a7260582fc7"], cli: "/bin/true" },
+      users: { alice: { role: "admin", delivery: "bitwarden" } },
+    });
+    await expect(e2e.preview()).rejects.toThrow();
+    expect(e2e.output()).toContain(
+      `PATH: ${bin}: ${bin} is writable by every account (mode 777): another account could put a program there that bitwarden.cli would start`,
+    );
+  });
 });
