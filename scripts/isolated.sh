@@ -18,8 +18,9 @@
 #   hold every key and hash) is never on disk, nor in a directory another account can read.
 #
 # Where this cannot be had (not Linux, no user namespaces, pasta missing, no network to give
-# it), it says so in one line with the risk and runs the command as it is. pasta failing where
-# it should work is different: another account can cause that (below), so then nothing runs.
+# it), it says so in one line with the risk and runs the command as it is. A check failing for
+# a reason another account can cause (no free process id: refused_check), or pasta failing
+# where it should work, is different: then nothing runs.
 # FETCHML_KEYS_ISOLATED=1|0 in the environment marks a command already inside (or knowingly
 # outside): it is run as it is.
 #
@@ -148,21 +149,38 @@ esac
 }
 case "${FETCHML_KEYS_ISOLATED:-}" in 1 | 0) exec "$@" ;; esac
 
-uid=$(id -u)
-gid=$(id -g)
+# A check below that fails for a reason another account can cause (a fork or clone that finds
+# no free process id, or no memory: both are pools the whole machine shares) is not taken for
+# "this host cannot isolate": running unisolated would open the run's ports to that account.
+# Only an answer that says what the host is (not Linux, a missing program or option, user
+# namespaces not permitted) runs the command as it is, with the one line.
+refused_check() {
+  echo "fetchml-keys: refused: $1 failed ($2), which another account can cause (by holding every free process id, or the memory), and running without isolation would open the run's ports to it; nothing was run. Try again; if it keeps failing, see who holds processes: ps -eo user= | sort | uniq -c | sort -n" >&2
+  exit 1
+}
+uid=$(id -u) || refused_check "id -u" "no answer"
+gid=$(id -g) || refused_check "id -g" "no answer"
 userns=""
 [ "$uid" = 0 ] || userns="--map-root-user"
 mode=net
 reason=""
-if [ "$(uname -s)" != Linux ]; then
-  mode=none reason="$(uname -s) has no network or PID namespaces"
+os=$(uname -s) || os=""
+[ -n "$os" ] || refused_check "uname -s" "no answer"
+if [ "$os" != Linux ]; then
+  mode=none reason="$os has no network or PID namespaces"
 elif ! command -v unshare >/dev/null 2>&1 || ! command -v setpriv >/dev/null 2>&1; then
   mode=none reason="unshare or setpriv not found (Debian package util-linux)"
-elif ! env --default-signal=INT true 2>/dev/null; then
-  mode=none reason="env --default-signal is missing (GNU coreutils >= 8.31)"
+elif ! envcheck=$(env --default-signal=INT true 2>&1); then
+  case $envcheck in
+    *"unrecognized option"* | *"invalid option"*) mode=none reason="env --default-signal is missing (GNU coreutils >= 8.31)" ;;
+    *) refused_check "env --default-signal" "${envcheck:-no answer}" ;;
+  esac
 # shellcheck disable=SC2086
 elif ! probe=$(unshare $userns --net --pid --fork --mount-proc true 2>&1); then
-  mode=none reason="cannot create namespaces here ($probe)"
+  case $probe in
+    *"Operation not permitted"* | *"Invalid argument"* | *"No space left on device"*) mode=none reason="cannot create namespaces here ($probe)" ;;
+    *) refused_check "the namespace probe (unshare)" "${probe:-no answer}" ;;
+  esac
 elif [ "${FETCHML_KEYS_ISOLATION:-on}" = off ]; then
   mode=pid reason="FETCHML_KEYS_ISOLATION=off"
 elif ! command -v pasta >/dev/null 2>&1; then
