@@ -19,7 +19,7 @@ let cached: Engine | undefined;
 
 export function ensureEngine(): Engine {
   if (cached) return cached;
-  const binDir = execFileSync("bash", [path.join(PROJECT_ROOT, "scripts", "ensure-engine.sh")], {
+  const binDir = execFileSync("/bin/bash", [path.join(PROJECT_ROOT, "scripts", "ensure-engine.sh")], {
     encoding: "utf8",
     stdio: ["ignore", "pipe", "inherit"],
   }).trim();

@@ -462,7 +462,7 @@ function summary(): void {
   if (!opts["no-isolation"]) benchIsolation();
   if (!opts["no-processes"] && !opts["isolation-only"]) {
     if (!strace()) throw new Error("counting processes needs strace (apt-get install strace), or run with --no-processes");
-    const binDir = spawnSync("bash", [path.join(PROJECT_ROOT, "scripts", "ensure-engine.sh")], {
+    const binDir = spawnSync("/bin/bash", [path.join(PROJECT_ROOT, "scripts", "ensure-engine.sh")], {
       encoding: "utf8",
       stdio: ["ignore", "pipe", "inherit"],
     });

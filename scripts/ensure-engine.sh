@@ -7,7 +7,22 @@
 # Progress goes to stderr so callers can capture the path from stdout.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/.." && pwd)
+here=${0%/*}/..
+here=$(CDPATH="" cd "$here" && pwd)
+# PATH: only directories no other account can add a program to (a `pulumi` found there runs
+# with the passphrase, perhaps as root).
+root=$here
+. "$here/scripts/path.sh"
+
+# The engine every run starts must be a file only root or this user can change (a cached build
+# chowned to another account, or a `pulumi` it can rewrite, would run its code as this user).
+trusted_engine() {
+  local why
+  why=$(fetchml_keys_trusted "$1") || {
+    echo "ensure-engine: refused $1: $why; another account could change the engine every run starts. Give it to root or yourself (and no group or other write), or remove it (a build in the cache is made again by the next run)" >&2
+    exit 1
+  }
+}
 version=${FETCHML_KEYS_PULUMI_VERSION:-$(sed -n 's/.*"pulumiVersion": *"\([^"]*\)".*/\1/p' "$here/package.json")}
 [ -n "$version" ] || { echo "ensure-engine: no pulumiVersion in package.json" >&2; exit 1; }
 cache_root=${FETCHML_KEYS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fetchml-keys}
@@ -17,15 +32,18 @@ cache_dir="$cache_root/pulumi-v$version"
 version_ge() { [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$2" ]; }
 
 if [ "${FETCHML_KEYS_ENGINE:-auto}" != "build" ] && command -v pulumi >/dev/null 2>&1; then
-  found=$(pulumi version 2>/dev/null | sed 's/^v//')
+  found_at=$(command -v pulumi)
+  trusted_engine "$found_at" # before it runs at all
+  found=$("$found_at" version 2>/dev/null | sed 's/^v//')
   if [ -n "$found" ] && version_ge "$found" "$version"; then
-    dirname "$(command -v pulumi)"
+    echo "${found_at%/*}"
     exit 0
   fi
   echo "ensure-engine: pulumi on PATH is v$found, older than v$version; using a pinned build" >&2
 fi
 
 if [ -x "$cache_dir/bin/pulumi" ]; then
+  trusted_engine "$cache_dir/bin/pulumi"
   echo "$cache_dir/bin"
   exit 0
 fi
@@ -46,6 +64,7 @@ if command -v flock >/dev/null 2>&1; then
   exec 9>"$cache_root/build-v$version.lock"
   flock 9
   if [ -x "$cache_dir/bin/pulumi" ]; then
+    trusted_engine "$cache_dir/bin/pulumi"
     echo "$cache_dir/bin"
     exit 0
   fi

@@ -9,26 +9,13 @@
 #   $TMPDIR/node-compile-cache, a name another account can take first in a shared /tmp and fill
 #   with compiled code Node loads without checking who wrote it (reproduced as uid 65534: root's
 #   `npm --version` ran the planted code).
-# - PATH holds this checkout's node_modules/.bin and no other: `npm run` puts the .bin of every
-#   parent directory first, and a planted `<parent>/node_modules/.bin/id` (or npm, node, unshare)
-#   would run as whoever runs this.
+# - PATH holds this checkout's node_modules/.bin and no other (`npm run` puts the .bin of every
+#   parent directory first, and a planted `<parent>/node_modules/.bin/id`, or npm, node, unshare,
+#   would run as whoever runs this), and only directories no other account can add a program to
+#   (scripts/path.sh).
 case $0 in /*) root=${0%/*}/.. ;; */*) root=./${0%/*}/.. ;; *) root=.. ;; esac
 root=$(CDPATH="" cd "$root" && pwd)
 cd "$root"
 NODE_DISABLE_COMPILE_CACHE=1
 export NODE_DISABLE_COMPILE_CACHE
-fetchml_keys_path=
-fetchml_keys_ifs=$IFS
-IFS=:
-set -f
-for fetchml_keys_dir in $PATH; do
-  case "$fetchml_keys_dir" in
-    "" | */node_modules/.bin | */node_modules/.bin/) ;;
-    *) fetchml_keys_path="${fetchml_keys_path:+$fetchml_keys_path:}$fetchml_keys_dir" ;;
-  esac
-done
-set +f
-IFS=$fetchml_keys_ifs
-PATH="$root/node_modules/.bin:$fetchml_keys_path"
-export PATH
-unset fetchml_keys_path fetchml_keys_ifs fetchml_keys_dir
+. "$root/scripts/path.sh"

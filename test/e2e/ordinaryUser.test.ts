@@ -24,15 +24,12 @@ beforeAll(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "fetchml-ordinary-user-"));
   fs.chmodSync(dir, 0o755);
   for (const sub of ["home", "bin"]) fs.mkdirSync(path.join(dir, sub));
-  // The engine on its PATH (root's cache is not open to it), linked where it can be.
+  // The engine on its PATH (root's cache is not open to it): a copy, root's. Never a hard link
+  // with a chown: that gave the account root's cached engine, which every root run starts.
   const engine = path.join(dir, "bin", "pulumi");
-  try {
-    fs.linkSync(ensureEngine().binary, engine);
-  } catch {
-    fs.copyFileSync(ensureEngine().binary, engine);
-  }
+  fs.copyFileSync(ensureEngine().binary, engine);
   fs.chmodSync(engine, 0o755);
-  execFileSync("chown", ["-R", `${ADMIN}:${ADMIN}`, path.join(dir, "home"), path.join(dir, "bin")]);
+  execFileSync("chown", ["-R", `${ADMIN}:${ADMIN}`, path.join(dir, "home")]);
 }, 300_000);
 afterAll(() => {
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
