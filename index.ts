@@ -25,7 +25,7 @@ import { readWorld } from "./program/world";
 async function program() {
   const settings = loadSettings();
   const stack = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
-  const world = await readWorld(settings);
+  const world = await readWorld(settings, stack);
   const clock = now();
   const plan = planRun(stack, settings, world, clock, stackFileName(pulumi.getStack()));
   // Before the plan is printed: its lines would describe a run (a move, a new file) that is refused.

@@ -100,26 +100,27 @@ async function readVaultDrift(stack: Stack, stackName: string): Promise<string[]
 }
 
 /**
- * A destroy right after a killed `up --replace`: the engine had started changes it never
- * recorded (a write step taking a target over), and a destroy would run only the old step's
- * delete, which leaves its successor's entries on the target. Those "pending operations" stay
- * in state (plain `pulumi destroy` goes on regardless), so they alone do not refuse: the
- * program's plan is asked whether a replacement is still unfinished (an up repairs it).
+ * A destroy after a killed `up --replace`: the engine had started a change it never recorded (a
+ * write step taking a target over), and a destroy would run only the old step's delete, which
+ * leaves its successor's entries on the target. The program's plan says so (a target's or the
+ * delivery directory's record, or the file the last run wrote when the stack no longer names
+ * it), so it is asked before every destroy; an up repairs it. A plan that cannot be read
+ * refuses only while the state holds such an unrecorded change ("pending operations", which
+ * plain `pulumi destroy` goes on past).
  */
 async function refuseUnfinished(stack: Stack, stackName: string): Promise<void> {
-  const state = await stack.exportStack();
-  const pending = (state.deployment as { pending_operations?: unknown[] } | undefined)?.pending_operations;
-  if (!pending?.length) return;
   let unfinished: string[];
   try {
     const access = await previewAccess(stack);
-    unfinished = access.refused ? [access.refused] : access.lines.filter((line) => line.includes(UNFINISHED_REPLACEMENT));
+    unfinished = [...(access.refused ? [access.refused] : []), ...access.lines].filter((line) => line.includes(UNFINISHED_REPLACEMENT));
   } catch (e) {
-    unfinished = [`(the plan could not be read: ${firstLine((e as Error).message, 200)})`];
+    const state = await stack.exportStack();
+    const pending = (state.deployment as { pending_operations?: unknown[] } | undefined)?.pending_operations;
+    unfinished = pending?.length ? [`(the plan could not be read: ${firstLine((e as Error).message, 200)})`] : [];
   }
   if (unfinished.length === 0) return;
   throw new UserCommandError(
-    `stack ${stackName}: its last run was interrupted, and a destroy now would leave what it wrote on the targets:\n` +
+    `stack ${stackName}: a run was interrupted, and a destroy now would leave what it wrote on the targets:\n` +
       `${unfinished.join("\n")}\nRun \`npm run up\` first (npm run -s keys -- up --stack ${stackName}), then destroy`,
   );
 }

@@ -16,11 +16,14 @@ export interface AuthTarget {
   createIfMissing: ServerSettings["createIfMissing"];
 }
 
+/** The resource name of the local target (`authConfigPath`); a server's is `server-<name>`. */
+export const LOCAL_TARGET = "auth-config";
+
 export function authTargets(settings: Settings): AuthTarget[] {
   const targets: AuthTarget[] = [];
   if (settings.authConfigPath !== undefined) {
     targets.push({
-      resourceName: "auth-config",
+      resourceName: LOCAL_TARGET,
       spec: {
         kind: "local",
         configPath: settings.authConfigPath,

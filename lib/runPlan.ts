@@ -13,6 +13,7 @@ import { deliveryLines } from "./deliveryPlan";
 import { issuedAt, type KeyPlan, planKeys } from "./keyPlan";
 import { missingTargets } from "./missingTarget";
 import { quoted } from "./printable";
+import { UNFINISHED_REPLACEMENT } from "./targetRecord";
 
 export interface RunPlan {
   keys: Map<string, KeyPlan>;
@@ -79,7 +80,15 @@ export function planRun(stack: string, settings: Settings, world: World, clock: 
   return {
     keys,
     access,
-    conflicts: [...access.conflicts, ...missing],
+    conflicts: [
+      ...access.conflicts,
+      ...missing,
+      ...(world.unfinishedElsewhere
+        ? [
+            `${world.unfinishedElsewhere}, which the last run wrote and this run no longer names: its record says a replacement of its write step ${UNFINISHED_REPLACEMENT}, so its entries would stay there. Run up with it still configured first (it repairs the record), then move or remove it`,
+          ]
+        : []),
+    ],
     lines: [
       ...access.lines,
       ...(delivery ? deliveryLines(delivery, previous.delivery, settled) : []),

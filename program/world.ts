@@ -4,13 +4,16 @@
  * (bad YAML, a wrong host key, a broken record, an unsafe path) stops the run, said plainly.
  */
 import type { Settings } from "../config/settings";
-import { type AuthTarget, authTargets } from "../config/targets";
+import { type AuthTarget, authTargets, LOCAL_TARGET } from "../config/targets";
+import { readFileIfExists } from "../lib/atomicFile";
+import { parseTargetRecord, recordPath } from "../lib/targetRecord";
 import type { DeliveryReading } from "../lib/deliveryPlan";
 import { AdminError } from "../lib/adminError";
 import { onPath } from "../steps/bitwarden/bw";
 import { readTarget, type TargetReading } from "../targets/read";
 import { targetLabel } from "../targets/spec";
 import { readDelivery } from "./delivery";
+import { recordedResourceName } from "./outputs";
 import { type PreviousRun, readPreviousRun } from "./previousRun";
 import { refusal } from "./refusal";
 
@@ -22,9 +25,15 @@ export interface World {
   delivery?: DeliveryReading;
   /** A configured `bitwarden.cli` that is not there to run (removed, not executable). */
   missingBw?: string;
+  /**
+   * The local file the last run wrote when this run no longer names it (moved, or removed from
+   * stack config), if its record says a replacement of the write step did not finish: its
+   * entries would then stay there, whatever the plan says (lib/runPlan.ts refuses).
+   */
+  unfinishedElsewhere?: string;
 }
 
-export async function readWorld(settings: Settings): Promise<World> {
+export async function readWorld(settings: Settings, stack: string): Promise<World> {
   const previous = await readPreviousRun();
   const targets = await Promise.all(
     authTargets(settings).map(async (target) => {
@@ -41,7 +50,26 @@ export async function readWorld(settings: Settings): Promise<World> {
   // The bw the vault step would run, found as it would find it: gone, a key change would stop at the vault check.
   const cli = settings.bitwarden?.cli;
   const missingBw = cli !== undefined && onPath(cli, process.env.PATH) === undefined ? cli : undefined;
-  return { previous, targets, ...(delivery ? { delivery } : {}), ...(missingBw ? { missingBw } : {}) };
+  const unfinishedElsewhere = unfinishedAt(previous, targets, stack);
+  return {
+    previous,
+    targets,
+    ...(delivery ? { delivery } : {}),
+    ...(missingBw ? { missingBw } : {}),
+    ...(unfinishedElsewhere ? { unfinishedElsewhere } : {}),
+  };
+}
+
+/** World.unfinishedElsewhere: read from the last run's local file (a server no longer named is not read). */
+function unfinishedAt(previous: PreviousRun, targets: World["targets"], stack: string): string | undefined {
+  const before = previous.targets.find((t) => recordedResourceName(t) === LOCAL_TARGET);
+  if (!before?.identity || targets.some((t) => t.reading.identity === before.identity)) return undefined;
+  try {
+    const record = parseTargetRecord(readFileIfExists(recordPath(before.identity)), before.identity);
+    return record?.stack === stack && record.replaced !== undefined ? before.identity : undefined;
+  } catch {
+    return undefined; // gone or unreadable: nothing this run could take off it either
+  }
 }
 
 function refuseAdminErrors<T>(read: () => T): T {
