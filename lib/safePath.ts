@@ -165,32 +165,63 @@ export function systemRule(uid = process.geteuid?.() ?? 0): WayRule {
 }
 
 /**
- * The directories of a PATH (as `dir: why`) where another account could put a program that a
+ * The directories of a PATH (as `entry: why`) where another account could put a program that a
  * command found by name would then run as this user: one it may change by systemRule, one not
- * there yet that it could create, and an empty or relative entry (the current directory). Each
- * entry once, in PATH order.
+ * there yet that it could create, one it owns that is closed to this user now (it can open it
+ * later), and an empty or relative entry (the current directory). Each entry is checked as the
+ * kernel resolves it (links first, then `..`); each once, in PATH order.
  */
 export function searchPathProblems(searchPath: string | undefined, rule: WayRule = systemRule()): string[] {
   const problems: string[] = [];
-  for (const dir of new Set((searchPath ?? "").split(":"))) {
-    if (!path.isAbsolute(dir)) {
+  for (const entry of new Set((searchPath ?? "").split(":"))) {
+    if (!path.isAbsolute(entry)) {
       problems.push(
-        `${JSON.stringify(dir)}: ${dir === "" || dir === "." ? "the current directory" : "under the current directory"}, wherever the run is`,
+        `${JSON.stringify(entry)}: ${entry === "" || entry === "." ? "the current directory" : "under the current directory"}, wherever the run is`,
       );
       continue;
     }
-    // A name in the directory, so the directory itself is the one that holds it (no sticky exception).
-    let open: string | undefined;
-    try {
-      open = openOnTheWay(path.join(dir, "fetchml-keys-probe"), rule);
-    } catch (e) {
-      // One this user cannot search (another account's home): nothing in it can be started either.
-      if ((e as NodeJS.ErrnoException).code === "EACCES") continue;
-      throw e;
+    const resolved = resolvedEntry(entry, rule);
+    if ("problem" in resolved) {
+      if (resolved.problem) problems.push(`${entry}: ${resolved.problem}`);
+      continue;
     }
-    if (open) problems.push(`${dir}: ${open}`);
+    // A name in the directory, so the directory itself is the one that holds it (no sticky exception).
+    const open = openOnTheWay(path.join(resolved.dir, "fetchml-keys-probe"), rule);
+    if (open) problems.push(`${entry}: ${open}`);
   }
   return problems;
+}
+
+/** A PATH entry as the kernel resolves it, or why not (`problem` undefined: nothing can be started from it by this user, ever). */
+function resolvedEntry(entry: string, rule: WayRule): { dir: string } | { problem: string | undefined } {
+  try {
+    return { dir: fs.realpathSync(entry) };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") {
+      // Not there yet: the way to it decides. A `..` cannot be resolved as text (a link before it leads elsewhere).
+      if (entry.split("/").includes("..")) return { problem: "has a `..` and does not resolve now, so where it leads cannot be checked" };
+      return { dir: entry };
+    }
+    if (code !== "EACCES") throw e;
+  }
+  // A directory on the way is closed to this user: whoever owns it can open it later.
+  const owners = rule.owners ?? ownersFromEnvironment();
+  let at = "/";
+  for (const name of path.resolve(entry).split("/").filter(Boolean)) {
+    const next = path.join(at, name);
+    try {
+      fs.lstatSync(next);
+    } catch {
+      const owner = ownerOf(at, fs.lstatSync(at), owners);
+      if (owner && rule.trusted(owner.uid)) return { problem: undefined };
+      return {
+        problem: owner ? `${at} belongs to ${userName(owner.uid)}, closed to you now: its owner can open it` : unmappedOwnerProblem(at),
+      };
+    }
+    at = next;
+  }
+  return { problem: undefined };
 }
 
 /**

@@ -192,3 +192,56 @@ describe("searchPathProblems (PATH directories a program started by name could c
     expect([r.stdout.trim(), r.stderr]).toEqual(["[]", ""]);
   });
 });
+
+const ADMIN = 4242; // an ordinary admin (not root), not the attacking account
+const asNobody = (script: string) => spawnSync(AS_NOBODY[0], [...AS_NOBODY.slice(1), "/bin/sh", "-c", script], { encoding: "utf8" });
+const plant = (bin: string) =>
+  asNobody(`mkdir -p ${bin} && printf '#!/bin/sh\\necho planted $(id -u)\\n' > ${bin}/fkprobe && chmod 755 ${bin}/fkprobe`);
+
+describe("searchPathProblems and how sh really searches (recheck44: both got past the check)", () => {
+  // Reachable by the other accounts here (mkdtemp makes it 0700).
+  beforeEach(() => fs.chmodSync(dir, 0o755));
+
+  it("names a PATH entry whose `..` follows a link into another account's directory", () => {
+    const trusted = path.join(dir, "trusted");
+    fs.mkdirSync(trusted, { mode: 0o755 });
+    const theirs = path.join(dir, "theirs");
+    fs.mkdirSync(path.join(theirs, "sub"), { recursive: true });
+    fs.chownSync(theirs, NOBODY, NOBODY);
+    fs.chownSync(path.join(theirs, "sub"), NOBODY, NOBODY);
+    fs.symlinkSync(path.join(theirs, "sub"), path.join(trusted, "lnk"));
+    expect(plant(path.join(theirs, "bin")).status).toBe(0);
+    const entry = `${trusted}/lnk/../bin`;
+    const found = spawnSync("/bin/sh", ["-c", "fkprobe"], { encoding: "utf8", env: { PATH: `${entry}:/usr/bin:/bin` } }).stdout.trim();
+    expect(found, "sh finds uid 65534's program through the entry").toBe("planted 0");
+    expect(searchPathProblems(`${entry}:/usr/bin`), `the check on ${entry}`).not.toEqual([]);
+  });
+
+  it("names a directory another account owns even while this user cannot search it (its owner can open it later)", () => {
+    const home = path.join(dir, "home");
+    fs.mkdirSync(home, { mode: 0o700 });
+    fs.chownSync(home, NOBODY, NOBODY);
+    const bin = path.join(home, "bin");
+    expect(plant(bin).status).toBe(0);
+    const check = spawnSync(
+      "setpriv",
+      [
+        `--reuid=${ADMIN}`,
+        `--regid=${ADMIN}`,
+        "--clear-groups",
+        process.execPath,
+        "-e",
+        `console.log(JSON.stringify(require(${JSON.stringify(path.join(PROJECT_ROOT, "dist/lib/safePath.js"))}).searchPathProblems(${JSON.stringify(`${bin}:/usr/bin`)})))`,
+      ],
+      { encoding: "utf8" },
+    );
+    // After the check, the owner opens the directory; the admin's shell then runs what is there.
+    expect(asNobody(`chmod 755 ${home}`).status).toBe(0);
+    const ran = spawnSync("setpriv", [`--reuid=${ADMIN}`, `--regid=${ADMIN}`, "--clear-groups", "/bin/sh", "-c", "fkprobe"], {
+      encoding: "utf8",
+      env: { PATH: `${bin}:/usr/bin:/bin` },
+    }).stdout.trim();
+    expect(ran, "the admin's sh runs uid 65534's program").toBe(`planted ${ADMIN}`);
+    expect(JSON.parse(check.stdout.trim() || "null"), `the check as uid ${ADMIN} (${check.stderr})`).not.toEqual([]);
+  });
+});
