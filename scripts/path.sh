@@ -65,6 +65,11 @@ fetchml_keys_trusted() {
 }
 
 fetchml_keys_uid=$(/usr/bin/id -u)
+# GitHub's hosted runners are a fresh VM per job with one account, and their tool cache (where
+# setup-node puts node) is made world-writable on purpose: there, no other account exists to
+# use that. A self-hosted runner (a shared server) says self-hosted, and gets the check.
+fetchml_keys_single_user=
+[ "${GITHUB_ACTIONS:-}" = true ] && [ "${RUNNER_ENVIRONMENT:-}" = github-hosted ] && fetchml_keys_single_user=1
 fetchml_keys_path=
 fetchml_keys_ifs=$IFS
 IFS=:
@@ -75,7 +80,7 @@ for fetchml_keys_dir in $PATH; do
     /*)
       # One not there (or not searchable) holds nothing to start now: left out without a word.
       [ -d "$fetchml_keys_dir" ] || continue
-      if fetchml_keys_why=$(fetchml_keys_trusted "$fetchml_keys_dir"); then
+      if [ -n "$fetchml_keys_single_user" ] || fetchml_keys_why=$(fetchml_keys_trusted "$fetchml_keys_dir"); then
         fetchml_keys_path="${fetchml_keys_path:+$fetchml_keys_path:}$fetchml_keys_dir"
       else
         echo "fetchml-keys: left out of PATH: $fetchml_keys_why (another account could put a program there)" >&2
@@ -88,4 +93,4 @@ set +f
 IFS=$fetchml_keys_ifs
 PATH="$root/node_modules/.bin:$fetchml_keys_path"
 export PATH
-unset fetchml_keys_path fetchml_keys_ifs fetchml_keys_dir fetchml_keys_why
+unset fetchml_keys_path fetchml_keys_ifs fetchml_keys_dir fetchml_keys_why fetchml_keys_single_user

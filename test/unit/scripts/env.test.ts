@@ -144,3 +144,24 @@ describe("npm run in a checkout under a directory others can write", () => {
     expect(fs.existsSync(marker)).toBe(false);
   });
 });
+
+describe("scripts/path.sh (through env.sh)", () => {
+  const pathAfter = (entry: string, extra: Record<string, string> = {}) =>
+    spawnSync("sh", ["-c", '. scripts/env.sh; printf %s "$PATH"', "scripts/fetchml-keys.sh"], {
+      cwd: PROJECT_ROOT,
+      encoding: "utf8",
+      env: { HOME: process.env.HOME, PATH: `${entry}:/usr/bin:/bin`, ...extra },
+    });
+
+  it("leaves out a directory others can write, says so; keeps it only on GitHub's hosted runners (one account per VM)", () => {
+    const open = path.join(tmp, "open");
+    fs.mkdirSync(open, { mode: 0o777 });
+    fs.chmodSync(open, 0o777);
+    fs.chmodSync(tmp, 0o755);
+    const strict = pathAfter(open);
+    expect(strict.stdout.split(":")).not.toContain(open);
+    expect(strict.stderr).toContain(`fetchml-keys: left out of PATH: ${open} is writable by others (mode 777)`);
+    expect(pathAfter(open, { GITHUB_ACTIONS: "true", RUNNER_ENVIRONMENT: "self-hosted" }).stdout.split(":")).not.toContain(open);
+    expect(pathAfter(open, { GITHUB_ACTIONS: "true", RUNNER_ENVIRONMENT: "github-hosted" }).stdout.split(":")).toContain(open);
+  });
+});
