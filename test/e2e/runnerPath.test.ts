@@ -8,11 +8,10 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { E2EStack } from "../support/e2eStack";
-import { AS_NOBODY } from "../support/nobody";
+import { plantAsNobody, sharedBin } from "../support/nobody";
 import { runRunner } from "../support/runner";
 
 const BASE = "auth:\n  enabled: true\n  api_keys: {}\nlogging:\n  level: info\n";
@@ -27,21 +26,14 @@ afterEach(async () => {
 
 describe("what the runner starts by name", () => {
   it.each([true, false])("runs nothing another account planted on PATH (stack with a reload command: %s)", async (withReload) => {
-    shared = fs.mkdtempSync(path.join(os.tmpdir(), "runner-path-"));
-    fs.chmodSync(shared, 0o755);
-    const bin = path.join(shared, "bin");
-    fs.mkdirSync(bin);
-    fs.chmodSync(bin, 0o777);
+    const { root, bin } = sharedBin("runner-path-");
+    shared = root;
     const log = path.join(bin, "ran.log");
     // As uid 65534: a wrapper for each name that notes who ran it, then runs the real one.
     for (const n of NAMES) {
       const real = spawnSync("/bin/sh", ["-c", `command -v ${n}`], { encoding: "utf8" }).stdout.trim();
       const body = `#!/bin/sh\necho "${n} uid $(/usr/bin/id -u)" >> ${log}\n${real ? `exec ${real} "$@"` : "exit 127"}\n`;
-      const plant = spawnSync(AS_NOBODY[0], [...AS_NOBODY.slice(1), "/bin/sh", "-c", `cat > ${bin}/${n} && chmod 755 ${bin}/${n}`], {
-        encoding: "utf8",
-        input: body,
-      });
-      expect(plant.status, plant.stderr).toBe(0);
+      plantAsNobody(path.join(bin, n), body);
     }
     expect(fs.statSync(path.join(bin, "sh")).uid).toBe(65534);
 
@@ -62,11 +54,8 @@ describe("what the runner starts by name", () => {
 
 describe("a shared PATH directory last on PATH", () => {
   it("runs no `pulumi` another account put there (scripts/ensure-engine.sh: `command -v pulumi`)", async () => {
-    shared = fs.mkdtempSync(path.join(os.tmpdir(), "runner-path-"));
-    fs.chmodSync(shared, 0o755);
-    const bin = path.join(shared, "bin");
-    fs.mkdirSync(bin);
-    fs.chmodSync(bin, 0o777);
+    const { root, bin } = sharedBin("runner-path-");
+    shared = root;
     const log = path.join(bin, "ran.log");
     e2e = await E2EStack.create({}, { via: "runner" });
     const real = e2e.engineBinary;
@@ -74,11 +63,7 @@ describe("a shared PATH directory last on PATH", () => {
     const body =
       `#!/bin/sh\necho "pulumi $1 uid $(/usr/bin/id -u) passphrase:\${PULUMI_CONFIG_PASSPHRASE:+yes}" >> ${log}\n` +
       `[ "$1" = version ] && { echo v3.999.0; exit 0; }\nexec ${real} "$@"\n`;
-    const plant = spawnSync(AS_NOBODY[0], [...AS_NOBODY.slice(1), "/bin/sh", "-c", `cat > ${bin}/pulumi && chmod 755 ${bin}/pulumi`], {
-      encoding: "utf8",
-      input: body,
-    });
-    expect(plant.status, plant.stderr).toBe(0);
+    plantAsNobody(path.join(bin, "pulumi"), body);
     const serverFile = path.join(e2e.dir, "fetchml-server.yaml");
     fs.writeFileSync(serverFile, BASE, { mode: 0o600 });
     e2e.setConfig({ authConfigPath: serverFile, reloadCommand: "true", users: { alice: { role: "admin" } } });

@@ -4,13 +4,11 @@
  * command's name there; before, `up` ran it as root (1 of 1). Now the preview refuses, naming
  * the directory, and nothing runs or changes; both ways of running.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { E2EStack } from "../support/e2eStack";
-import { AS_NOBODY } from "../support/nobody";
+import { plantAsNobody, sharedBin } from "../support/nobody";
 import { expectUnchanged } from "../support/secrets";
 
 const BASE = "auth:\n  enabled: true\n  api_keys: {}\nlogging:\n  level: info\n";
@@ -26,21 +24,11 @@ afterEach(async () => {
 
 describe.each(["runner", "plain"] as const)("a PATH directory others can write (%s)", (via) => {
   it("refuses at preview when a local reload command would be looked up there; the planted program never runs", async () => {
-    shared = fs.mkdtempSync(path.join(os.tmpdir(), "fetchml-path-"));
-    fs.chmodSync(shared, 0o755);
-    const bin = path.join(shared, "bin");
-    fs.mkdirSync(bin, { mode: 0o777 });
-    fs.chmodSync(bin, 0o777);
+    const { root, bin } = sharedBin("fetchml-path-");
+    shared = root;
     const marker = path.join(bin, "ran-as");
     const planted = path.join(bin, "fetchml-reload-probe");
-    const plant = spawnSync(
-      AS_NOBODY[0],
-      [...AS_NOBODY.slice(1), "/bin/sh", "-c", `printf '#!/bin/sh\\nid -u > ${marker}\\n' > ${planted} && chmod 755 ${planted}`],
-      {
-        encoding: "utf8",
-      },
-    );
-    expect(plant.status, plant.stderr).toBe(0);
+    plantAsNobody(planted, `#!/bin/sh\nid -u > ${marker}\n`);
 
     e2e = await E2EStack.create({}, { via });
     const serverFile = path.join(e2e.dir, "fetchml-server.yaml");
@@ -57,10 +45,8 @@ describe.each(["runner", "plain"] as const)("a PATH directory others can write (
   });
 
   it("refuses at preview for the admin's own bw (bitwarden.cli: a script's env node is looked up there), before any bw starts", async () => {
-    shared = fs.mkdtempSync(path.join(os.tmpdir(), "fetchml-path-"));
-    const bin = path.join(shared, "bin");
-    fs.mkdirSync(bin, { mode: 0o777 });
-    fs.chmodSync(bin, 0o777);
+    const { root, bin } = sharedBin("fetchml-path-");
+    shared = root;
     e2e = await E2EStack.create({}, { via });
     const serverFile = path.join(e2e.dir, "fetchml-server.yaml");
     fs.writeFileSync(serverFile, BASE, { mode: 0o600 });
