@@ -13,7 +13,7 @@ import { AuthConfig } from "./components/authConfig";
 import { AuthRevocation } from "./components/authRevocation";
 import { BitwardenVault } from "./components/bitwardenVault";
 import { DirectDelivery } from "./components/directDelivery";
-import { UserKey } from "./components/userKey";
+import { type IssuedKey, UserKeys } from "./components/userKeys";
 import { now } from "./lib/keyPlan";
 import { planRun, targetOutputOf, userRecordOf } from "./lib/runPlan";
 import { loadSettings } from "./program/loadSettings";
@@ -45,14 +45,13 @@ async function program() {
       }),
   );
   const vaultCheck = settings.bitwarden ? vaultCheckHook(settings.bitwarden) : undefined;
-  const keys = new Map(
-    settings.users.map((user) => {
-      const vaulted = user.delivery === "bitwarden";
-      // The vault check (a `bw` process) runs as such a key changes: only once every revocation is done.
-      const args = { user, key: plan.keys.get(user.name)!, client: settings.client, beforeKeyChange: vaulted ? vaultCheck : undefined };
-      return [user.name, new UserKey(user.name, args, vaulted ? { dependsOn: revocations } : undefined)];
-    }),
-  );
+  // The vault check (a `bw` process) runs as a Bitwarden user's key changes: only once every revocation is done.
+  const { keys } = new UserKeys("users", {
+    users: settings.users,
+    plans: plan.keys,
+    client: settings.client,
+    ...(vaultCheck ? { vault: { beforeKeyChange: vaultCheck, after: revocations } } : {}),
+  });
   const vaultUsers = settings.users
     .filter((user) => user.delivery === "bitwarden")
     .map(({ name, collectionIds }) => {
@@ -83,7 +82,7 @@ async function program() {
   const directDelivery =
     delivery && new DirectDelivery("delivery", { reading: delivery, previous: previous.delivery, settled: plan.settled, files });
 
-  const byName = <T>(pick: (key: UserKey, user: UserSettings) => pulumi.Output<T>) =>
+  const byName = <T>(pick: (key: IssuedKey, user: UserSettings) => pulumi.Output<T>) =>
     pulumi.all(Object.fromEntries(settings.users.map((user) => [user.name, pick(keys.get(user.name)!, user)])));
   return {
     /** Public audit view, and the next run's memory: who has which access and which key since when. */

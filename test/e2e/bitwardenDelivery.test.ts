@@ -360,7 +360,7 @@ describe("Bitwarden delivery", () => {
     e2e.setProgramEnv("BW_SESSION", "not-a-session");
     const before = fs.readFileSync(serverFile, "utf8");
     const key = (await outputs()).apiKeys.bob;
-    const urn = `urn:pulumi:${e2e.name}::fetchml-keys::fetchml:index:UserKey$random:index/randomPassword:RandomPassword::bob-key`;
+    const urn = `urn:pulumi:${e2e.name}::fetchml-keys::fetchml:index:UserKeys$random:index/randomPassword:RandomPassword::bob-key`;
     await expect(e2e.up({ replace: [urn] })).rejects.toThrow();
     expect(e2e.output()).toContain('before hook "bitwarden-vault-check" failed: the Bitwarden vault is not unlocked for this run');
     expectSameSecret((await outputs()).apiKeys.bob, key, "bob's key");

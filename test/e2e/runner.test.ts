@@ -204,7 +204,7 @@ describe("the runner, day to day", () => {
   });
 
   it("summary says what --replace will do, and --json prints the same as JSON", async () => {
-    const urn = `urn:pulumi:${e2e.name}::fetchml-keys::fetchml:index:UserKey$random:index/randomPassword:RandomPassword::carol-key`;
+    const urn = `urn:pulumi:${e2e.name}::fetchml-keys::fetchml:index:UserKeys$random:index/randomPassword:RandomPassword::carol-key`;
     const r = await runner(["summary", "--replace", urn]);
     expect([r.code, r.stdout.trim()]).toEqual([0, "~ carol: key replaced (asked for with --replace)"]);
     const json = await runner(["summary", "--json", "--replace", urn]);
@@ -212,7 +212,7 @@ describe("the runner, day to day", () => {
   });
 
   it("--replace of a resource the stack does not have is named before any work, not shown as a refusal", async () => {
-    const urn = `urn:pulumi:${e2e.name}::fetchml-keys::fetchml:index:UserKey::nobody`;
+    const urn = `urn:pulumi:${e2e.name}::fetchml-keys::fetchml:index:UserKeys$random:index/randomPassword:RandomPassword::nobody-key`;
     for (const command of ["summary", "preview", "up"]) {
       const r = await runner([command, "--yes", "--replace", urn].filter((a) => command === "up" || a !== "--yes"));
       expect(r.code, command).toBe(1);

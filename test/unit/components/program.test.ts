@@ -21,7 +21,7 @@ interface Recorded {
 }
 const created: Recorded[] = [];
 /** What each registration told the engine: its parent and the resources it must wait for (URNs). */
-const registered = new Map<string, { type: string; name: string; parent: string; dependencies: string[] }>();
+const registered = new Map<string, { type: string; name: string; parent: string; dependencies: string[]; aliases: string[] }>();
 const reads: string[] = [];
 let previousUsers: Record<string, Record<string, unknown>> = {};
 /** The other outputs the last run left (authTargets, settings, delivery), besides `users`. */
@@ -74,7 +74,7 @@ beforeAll(async () => {
             return { id: "none", state: { ...args.inputs, result: fakeKey(args.name, args.inputs.keepers) } };
           case "command:local:Command":
             return { id: `${args.name}-id`, state: { ...args.inputs, stdout: "", stderr: "" } };
-          case "fetchml:index:UserKey":
+          case "fetchml:index:UserKeys":
           case "fetchml:index:AuthConfig":
           case "fetchml:index:AuthRevocation":
           case "fetchml:index:BitwardenVault":
@@ -114,6 +114,11 @@ beforeAll(async () => {
           name: req.getName(),
           parent: req.getParent(),
           dependencies: req.getDependenciesList(),
+          // An alias as a URN, or as a spec (the engine fills in the name and type it leaves out).
+          aliases: [
+            ...req.getAliasurnsList(),
+            ...req.getAliasesList().map((a: any) => a.getUrn() || `parent ${a.getSpec().getParenturn()}`),
+          ],
         });
       callback(err, res);
     });
@@ -140,11 +145,7 @@ describe("the program under mocks", () => {
   it("gives each user a key, each target a revocation and a write step, and direct users one delivery step", async () => {
     await program();
     await settle();
-    expect(
-      ofType("fetchml:index:UserKey")
-        .map((r) => r.name)
-        .sort(),
-    ).toEqual(["aaron", "alice", "bob", "carol", "dave"]);
+    expect(ofType("fetchml:index:UserKeys").map((r) => r.name)).toEqual(["users"]);
     expect(
       ofType("random:index/randomPassword:RandomPassword")
         .map((r) => r.name)
@@ -231,7 +232,7 @@ describe("the program under mocks", () => {
     });
     expect(entries.alice.admin).toBe(true);
     expect(users.ops).toMatchObject({ role: "admin", admin: false, roles: ["admin"] });
-    expect(ofType("fetchml:index:UserKey").find((r) => r.name === "ops")!.inputs).toMatchObject({ role: "admin", admin: false });
+    expect(ofType("fetchml:index:UserKeys")[0].inputs.users.ops).toMatchObject({ role: "admin", admin: false });
   });
 
   it("rotates a key that reached its maximum age, and only that one", async () => {
@@ -358,17 +359,34 @@ describe("the program under mocks", () => {
   });
 });
 
-describe("UserKey component", () => {
+describe("UserKeys component", () => {
   it("marks key, hash and ml config secret", async () => {
-    const { UserKey } = await import("../../../components/userKey");
+    const { UserKeys } = await import("../../../components/userKeys");
     const { parseSettings } = await import("../../../config/settings");
     const settings = parseSettings({ authConfigPath: "x", users: { erin: { role: "analyst" } } });
-    const user = new UserKey("erin", { user: settings.users[0], client: settings.client, key: { keeper: "0", autoRotations: 0 } });
+    const user = new UserKeys("users", {
+      users: settings.users,
+      client: settings.client,
+      plans: new Map([["erin", { keeper: "0", autoRotations: 0 }]]),
+    }).keys.get("erin")!;
     expect(await pulumi.isSecret(user.apiKey)).toBe(true);
     expect(await pulumi.isSecret(user.apiKeyHash)).toBe(true);
     expect(await pulumi.isSecret(user.mlConfig)).toBe(true);
     expect(await pulumi.isSecret(user.fingerprint)).toBe(false);
     expectSameSecret(await promiseOf(user.apiKeyHash), expectedHash(await promiseOf(user.apiKey)), "the hash");
+  });
+
+  it("keeps 1.0.0's keys: each key sits under the one users component, aliased to the same name inside that user's own component", async () => {
+    await program();
+    await settle();
+    const keys = [...registered.values()].filter((r) => r.type === "random:index/randomPassword:RandomPassword");
+    const component = [...registered].find(([, r]) => r.type === "fetchml:index:UserKeys")![0];
+    expect(keys.map((k) => k.name).sort()).toEqual(["aaron-key", "alice-key", "bob-key", "carol-key", "dave-key"]);
+    for (const key of keys) {
+      const user = key.name.replace(/-key$/, "");
+      expect(key.parent).toBe(component);
+      expect(key.aliases).toEqual([`parent urn:pulumi:${pulumi.getStack()}::${pulumi.getProject()}::fetchml:index:UserKey::${user}`]);
+    }
   });
 });
 

@@ -4,7 +4,7 @@ import { summarizeAccess } from "../../../lib/accessSummary";
 const key = (user: string, op: string, name = `${user}-key`) => ({
   op,
   type: "random:index/randomPassword:RandomPassword",
-  urn: `urn:pulumi:dev::fetchml-keys::fetchml:index:UserKey$random:index/randomPassword:RandomPassword::${name}`,
+  urn: `urn:pulumi:dev::fetchml-keys::fetchml:index:UserKeys$random:index/randomPassword:RandomPassword::${name}`,
 });
 
 describe("summarizeAccess", () => {
