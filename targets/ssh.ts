@@ -32,6 +32,9 @@ export function hostKeyBlob(line: string): Buffer {
   return Buffer.from(field, "base64");
 }
 
+/** Where remote scripts find the tools they start by name (see exec). */
+const REMOTE_PATH = "PATH=/usr/sbin:/usr/bin:/sbin:/bin; export PATH";
+
 /** The remote script's exit code for a temp file that is not what was sent. */
 const INCOMPLETE = 76;
 
@@ -117,9 +120,15 @@ export class SshTarget implements TargetIO {
     });
   }
 
+  /**
+   * Runs a script in the login's shell on the server. It starts tools by name (`cat` gets every
+   * hash, `base64` the whole config), so it first sets PATH to the system's directories: the
+   * login's own PATH is the server's to set (`/etc/environment`, `SetEnv`) and may hold a
+   * directory another account there can add programs to. The reload command runs the same way.
+   */
   private exec(script: string, stdin = ""): Promise<ExecResult> {
     return new Promise((resolve, reject) => {
-      this.client.exec(script, (err: Error | undefined, channel: ClientChannel) => {
+      this.client.exec(`${REMOTE_PATH}\n${script}`, (err: Error | undefined, channel: ClientChannel) => {
         if (err) return reject(new TargetError(`${this.label}: ${firstLine(err.message)}`));
         const out: Buffer[] = [];
         let stderr = "";
@@ -265,7 +274,8 @@ export class SshTarget implements TargetIO {
     if (!this.spec.reloadCommand) return;
     const r = await this.exec(this.spec.reloadCommand);
     if (r.code !== 0) {
-      throw new TargetError(reloadFailed(this.label, r.code, firstLine(r.stderr || r.stdout.toString("utf8"))));
+      const notFound = r.code === 127 ? ` (it runs with ${REMOTE_PATH.split(";")[0]}: name a program elsewhere by its full path)` : "";
+      throw new TargetError(reloadFailed(this.label, r.code, firstLine(r.stderr || r.stdout.toString("utf8")) + notFound));
     }
   }
 

@@ -53,11 +53,13 @@ export class TestSshd {
   constructor(
     readonly dir: string,
     readonly authorizedKey: string,
+    /** More sshd_config lines (`SetEnv PATH=...`, as a server's /etc/environment would give). */
+    readonly extraConfig: readonly string[] = [],
   ) {}
 
-  static async start(authorizedKey: string): Promise<TestSshd> {
+  static async start(authorizedKey: string, extraConfig: readonly string[] = []): Promise<TestSshd> {
     if (!fs.existsSync(SSHD)) throw new Error(`${SSHD} is missing: install Debian's openssh-server (.ci/run does)`);
-    const sshd = new TestSshd(fs.mkdtempSync(path.join(os.tmpdir(), "sshd-")), authorizedKey);
+    const sshd = new TestSshd(fs.mkdtempSync(path.join(os.tmpdir(), "sshd-")), authorizedKey, extraConfig);
     sshd.hostKey = generateKeyPair(sshd.dir, "ssh_host_ed25519_key").publicKey;
     fs.writeFileSync(path.join(sshd.dir, "authorized_keys"), `${authorizedKey}\n`, { mode: 0o600 });
     sshd.port = await freePort();
@@ -83,6 +85,7 @@ export class TestSshd {
         "StrictModes no",
         "UsePAM no",
         "LogLevel ERROR",
+        ...this.extraConfig,
       ].join("\n") + "\n",
     );
     return config;
