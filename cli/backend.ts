@@ -5,7 +5,8 @@
  * sends the password to whatever answers; at a loopback address, another local account answers
  * whenever the database is down (and the run's network namespace reaches the host's loopback).
  * Over a Unix socket lib/pq drops TLS whatever the URL says, so there only the socket's
- * directory vouches for the server: it must be closed to every other account.
+ * directory vouches for the server: it must be closed to every other account (and an abstract
+ * socket, `@name`, has no directory at all).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -20,7 +21,26 @@ export function backendUrlProblem(url: string | undefined, env: NodeJS.ProcessEn
   // Pulumi masks a password in USER:PASSWORD@, not in the query.
   if (params.has("password"))
     return `PULUMI_BACKEND_URL (${shown}): the password is in its query (password=), which is printed unmasked; take it out and set PGPASSWORD (or ~/.pgpass) instead`;
+  // Where lib/pq connects is then not the host this check reads: hostaddr (a TCP address, even
+  // beside a socket directory), a service (its host comes from a pg_service.conf).
+  const elsewhere = [
+    ...["hostaddr", "service"].filter((p) => params.has(p)).map((p) => `${p}= in its query`),
+    ...["PGHOSTADDR", "PGSERVICE", "PGSERVICEFILE"].filter((v) => env[v] !== undefined).map((v) => `${v} in the environment`),
+  ];
+  if (elsewhere.length > 0)
+    return (
+      `PULUMI_BACKEND_URL (${shown}): ${elsewhere.join(", ")} would have the driver connect somewhere this check cannot ` +
+      "follow; take it out and name the server by its host alone (host= or HOST:PORT, with sslmode=verify-full)"
+    );
   const where = host || env.PGHOST || "";
+  if (where.includes(","))
+    return `PULUMI_BACKEND_URL (${shown}): its host ${where} is a list, and the driver tries each in turn; name one server`;
+  if (where.startsWith("@"))
+    return (
+      `PULUMI_BACKEND_URL (${shown}): its host ${where} is an abstract Unix socket to the driver: no TLS there, and any ` +
+      "account of this machine can make that socket first. Use the socket directory the server's own account keeps " +
+      "(such as /var/run/postgresql), or a TCP address with sslmode=verify-full"
+    );
   if (where.startsWith("/")) {
     const open = openDirectory(where);
     if (!open) return undefined;

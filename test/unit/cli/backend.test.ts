@@ -60,6 +60,24 @@ describe("backendUrlProblem", () => {
     expect(backendUrlProblem("postgres://a@b@127.0.0.1:5432/postgres", {})).toMatch(/whoever answers at 127\.0\.0\.1 receives/);
   });
 
+  it("refuses what sends the driver elsewhere than the host checked: hostaddr, a service, a host list, an abstract socket (attack45 F2)", () => {
+    // Each of these, beside a URL the check accepts, sent uid 65534's impostor the password (3 of 3).
+    const socket = "postgres://pulumi@/pulumi?host=/var/run/postgresql";
+    const tls = "postgres://pulumi@db.lan:5432/pulumi?sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt";
+    expect(backendUrlProblem(`${socket}&hostaddr=127.0.0.1`, {})).toMatch(
+      /: hostaddr= in its query would have the driver connect somewhere this check cannot follow; take it out/,
+    );
+    expect(backendUrlProblem(socket, { PGHOSTADDR: "127.0.0.1" })).toMatch(/: PGHOSTADDR in the environment would have the driver/);
+    expect(backendUrlProblem(`${tls}&service=pg`, { PGSERVICEFILE: "/tmp/x" })).toMatch(
+      /: service= in its query, PGSERVICEFILE in the environment would have/,
+    );
+    expect(backendUrlProblem(tls.replace("db.lan:5432", "db.lan,127.0.0.1"), {})).toMatch(/its host db\.lan,127\.0\.0\.1 is a list/);
+    expect(
+      backendUrlProblem("postgres://pulumi@/pulumi?host=@pg&sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt", {}),
+    ).toMatch(/its host @pg is an abstract Unix socket to the driver: no TLS there/);
+    expect(backendUrlProblem("postgres://pulumi@/pulumi?sslmode=verify-full", { PGHOST: "@pg" })).toMatch(/abstract Unix socket/);
+  });
+
   it("refuses a password in the query (printed unmasked), never showing it", () => {
     const problem = backendUrlProblem("postgres://pulumi@db.lan/pulumi?sslmode=verify-full&password=s3cr3t", {});
     expect(problem).toMatch(/the password is in its query \(password=\)/);
