@@ -32,6 +32,18 @@ describe("CI workflows", () => {
     expect(triggers.flat()).toEqual(expect.arrayContaining(["pull_request", "push", "schedule"]));
   });
 
+  it("run on a change of any code their jobs run: no allowlist of paths, only docs and tests left out (attack45 F5)", () => {
+    // The allowlists had left out cli/, scripts/, build/ (and deploy also bin/, steps/, targets/,
+    // program/): such a change got no preview, and on merge rode into the next deploy unseen.
+    for (const w of workflows) {
+      for (const [event, trigger] of Object.entries((w.doc.on ?? {}) as Record<string, any>)) {
+        if (!["push", "pull_request"].includes(event) || !trigger) continue;
+        expect(trigger.paths, `${w.file} ${event}`).toBeUndefined();
+        expect(trigger["paths-ignore"] ?? [], `${w.file} ${event}`).toEqual(["**/*.md", "test/**"]);
+      }
+    }
+  });
+
   it("pass actionlint", () => {
     const result = spawnSync(ensureActionlint(), ["-no-color", ...files.map((f) => path.join(dir, f))], { encoding: "utf8" });
     expect(result.stdout + result.stderr).toBe("");
