@@ -1,6 +1,7 @@
 /**
  * The target lines of the access plan (lib/accessPlan.ts) and each target's plan: entries an
- * up removes, drift (missing, differing or unchecked entries, a lost record, a reload owed),
+ * up removes, drift (missing, differing or unchecked entries, a lost record, a reload owed, a
+ * file other accounts can read),
  * moves and new targets, reasons not to go ahead (another stack's file, two targets that are
  * one), and the guard that refuses a run taking access from too many of a target's current
  * key holders, counting entries nobody declared too. Pure.
@@ -11,6 +12,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { Access } from "../config/roles";
 import type { AuthTarget } from "../config/targets";
 import { type PreviousTarget, recordedResourceName } from "../program/outputs";
+import { openToOthers } from "../targets/io";
 import type { EntryFacts, TargetReading } from "../targets/read";
 import { labelLogin } from "../targets/spec";
 import type { Explained, PlannedUser } from "./accessPlanUsers";
@@ -187,6 +189,10 @@ export function planTargets(input: TargetsInput, explained: Explained): TargetCh
         plan.verify.push(user.name);
       }
     }
+    if (openToOthers(reading.mode))
+      targetLines.push(
+        `! ${reading.label}: its mode ${reading.mode!.toString(8)} lets every account on its machine read it, and so every hash: up takes that away (mode ${(reading.mode! & 0o770).toString(8)})`,
+      );
     if (plan.reloadPending)
       targetLines.push(`! ${reading.label}: a reload is still owed (the last one failed or was cut short): up runs it`);
     if (present.length > 0 && removals.length / present.length > input.maxRevokedShare) {

@@ -1,4 +1,5 @@
 /** The generation a target's record gets from this run's write step (components/authConfig.ts). Pure. */
+import { openToOthers } from "../targets/io";
 import type { TargetReading } from "../targets/read";
 import type { TargetPlan } from "./accessPlanTargets";
 import { type ApiKeyEntry, entryDigest } from "./authSection";
@@ -7,7 +8,8 @@ import { nextGeneration } from "./targetRecord";
 /**
  * The target's record generation after this run's write: the same number while the target
  * is exactly what this stack wants (its entries, nothing else unpreserved, its record in
- * step, no replacement of its write step left unfinished, no reload owed), one more when it is not. The write step records it; so a hand edit
+ * step, no replacement of its write step left unfinished, no reload owed, closed to other
+ * accounts), one more when it is not. The write step records it; so a hand edit
  * shows as a change until an up repairs it, and then never again. Null for a target not
  * reached now: its write step, once it reaches it, takes the one after the record's.
  */
@@ -34,6 +36,7 @@ export function targetGeneration(
     record.stack === stack &&
     record.replaced === undefined &&
     !record.reloadPending &&
+    !openToOthers(reading.mode) &&
     sameList([...record.managed].sort(), names) &&
     sameList(onTarget, names) &&
     names.every((n) => reading.entries.get(n)?.digest === entryDigest(wanted.get(n)));

@@ -19,7 +19,7 @@ import {
   TARGET_RECORD_FORMAT,
   type TargetRecord,
 } from "../lib/targetRecord";
-import type { TargetFiles, TargetIO } from "../targets/io";
+import { openToOthers, type TargetFiles, type TargetIO } from "../targets/io";
 import { openTarget } from "../targets/open";
 import type { TargetSpec } from "../targets/spec";
 import { SafeError, say } from "./io";
@@ -147,17 +147,24 @@ export async function editUntilStable(
     const { result, next, verb } = plan(files, record);
     // A reload a previous run still owes (it failed, or the run was killed during it).
     const owed = record?.reloadPending ?? false;
+    const changedMeanwhile = async (text: string) => {
+      if ((await io.writeConfig(text, files.config)) !== "changed-meanwhile") return false;
+      if (attempt >= ATTEMPTS)
+        throw new SafeError(`${io.label}: changed by someone else ${ATTEMPTS} times while being written; run up again`);
+      say(`auth config ${io.label}: changed by someone else while being written; merging again`);
+      return true;
+    };
     if (result.changed) {
       if (next) await io.writeRecord(renderTargetRecord({ ...next, reloadPending: true }));
-      if ((await io.writeConfig(result.text, files.config)) === "changed-meanwhile") {
-        if (attempt >= ATTEMPTS)
-          throw new SafeError(`${io.label}: changed by someone else ${ATTEMPTS} times while being written; run up again`);
-        say(`auth config ${io.label}: changed by someone else while being written; merging again`);
-        continue;
-      }
+      if (await changedMeanwhile(result.text)) continue;
       say(summarize(io.label, result, verb));
-    } else if (next && renderTargetRecord(next) !== (files.record ?? "")) {
-      await io.writeRecord(renderTargetRecord(next));
+    } else {
+      // The same text again: a write keeps the file's mode less any bits for others. No reload: FetchML reads the same.
+      if (files.config !== undefined && openToOthers(files.mode)) {
+        if (await changedMeanwhile(files.config)) continue;
+        say(`auth config ${io.label}: closed to other accounts (mode ${files.mode!.toString(8)} -> ${(files.mode! & 0o770).toString(8)})`);
+      }
+      if (next && renderTargetRecord(next) !== (files.record ?? "")) await io.writeRecord(renderTargetRecord(next));
     }
     if (result.changed || owed) {
       await io.reload();

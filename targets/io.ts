@@ -19,6 +19,13 @@ export interface TargetFiles {
    * and a server that is this very machine then compare equal (two names for one file).
    */
   place?: string;
+  /** The config file's permission bits, when it is there: a write keeps them, less any for others. */
+  mode?: number;
+}
+
+/** Whether a config file's mode gives other accounts any access to it (and so to every hash): a write takes that away. */
+export function openToOthers(mode: number | undefined): boolean {
+  return mode !== undefined && (mode & 0o007) !== 0;
 }
 
 /** `place` from what `stat` says: "<boot id>:<dev>:<ino>", or for a missing file its directory's and "/<name>". */

@@ -45,7 +45,14 @@ export class LocalTarget implements TargetIO {
 
   async read(): Promise<TargetFiles> {
     const file = this.realPath();
-    return { config: readConfigFile(file, this.label), record: readFileIfExists(recordPath(file)), ...placeOfFile(file) };
+    const config = readConfigFile(file, this.label);
+    const mode = config === undefined ? undefined : fs.statSync(file, { throwIfNoEntry: false })?.mode;
+    return {
+      config,
+      record: readFileIfExists(recordPath(file)),
+      ...placeOfFile(file),
+      ...(mode === undefined ? {} : { mode: mode & 0o7777 }),
+    };
   }
 
   async writeConfig(text: string, expected: string | undefined) {

@@ -31,6 +31,8 @@ export interface TargetReading {
   record?: TargetRecord;
   /** Why the record beside the file cannot be used (not JSON, out of range), if so. */
   recordProblem?: string;
+  /** The config file's permission bits (targets/io.ts TargetFiles.mode). */
+  mode?: number;
 }
 
 /** Errors that mean "not reachable right now" rather than "wrong" (a wrong host key is wrong). */
@@ -57,9 +59,12 @@ export async function readTarget(spec: TargetSpec, label: string): Promise<Targe
     // Whether a broken record is drift to repair (this stack wrote it last run) or a refusal is
     // the plan's decision (lib/accessPlanTargets.ts), not the reader's.
     const checked = files.record === undefined ? undefined : checkTargetRecord(files.record);
-    const place = files.place === undefined ? {} : { place: files.place };
-    if (checked && "problem" in checked) return { label, identity, ...place, exists, entries, recordProblem: checked.problem };
-    return { label, identity, ...place, exists, entries, record: checked?.record };
+    const file = {
+      ...(files.place === undefined ? {} : { place: files.place }),
+      ...(files.mode === undefined ? {} : { mode: files.mode }),
+    };
+    if (checked && "problem" in checked) return { label, identity, ...file, exists, entries, recordProblem: checked.problem };
+    return { label, identity, ...file, exists, entries, record: checked?.record };
   } finally {
     await io.close();
   }

@@ -188,11 +188,11 @@ export class SshTarget implements TargetIO {
     const config =
       `if [ -f ${f} ]; then s=$(wc -c < ${f} | tr -d ' '); if [ "$s" -gt ${SERVER_CONFIG_LIMITS.bytes} ]; then printf "L%s" "$s"; ` +
       `else printf C; base64 < ${f} | tr -d '\\n'; fi; elif [ -d ${f} ]; then printf D; elif [ -e ${f} ]; then printf X; else printf N; fi; echo`;
-    // Where the file is (targets/io.ts placeOf): the boot id, then the file's device and inode, or its directory's.
+    // Where the file is (targets/io.ts placeOf): the boot id, then the file's device, inode and mode, or its directory's.
     const d = shellQuote(path.posix.dirname(real));
     const place =
       `printf 'P%s ' "$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || :)"; ` +
-      `stat -L -c '%d %i' -- ${f} 2>/dev/null || { stat -L -c '%d %i' -- ${d} 2>/dev/null | tr '\n' ' '; echo new; } || echo`;
+      `stat -L -c '%d %i %a' -- ${f} 2>/dev/null || { stat -L -c '%d %i' -- ${d} 2>/dev/null | tr '\n' ' '; echo new; } || echo`;
     const r = await this.exec(`set -e; ${config}; ${dump(recordPath(real))}; ${place}`);
     if (r.code !== 0) throw new TargetError(`${this.label}: cannot read the config (exit ${r.code}): ${firstLine(r.stderr)}`);
     const [configLine, record, placeLine] = r.stdout.toString("utf8").split("\n");
@@ -201,12 +201,14 @@ export class SshTarget implements TargetIO {
     if (configLine === "X") throw new AuthConfigError(`${this.label}: is not a regular file on the server; name the config file itself`);
     const decode = (line: string | undefined) =>
       line?.startsWith("C") ? Buffer.from(line.slice(1), "base64").toString("utf8") : undefined;
-    const [boot, dev, ino, isNew] = (placeLine ?? "").replace(/^P/, "").split(" ");
+    const [boot, dev, ino, modeOrNew] = (placeLine ?? "").replace(/^P/, "").split(" ");
     const placed = boot && /^\d+$/.test(dev ?? "") && /^\d+$/.test(ino ?? "");
+    const text = decode(configLine);
     return {
-      config: decode(configLine),
+      config: text,
       record: decode(record),
-      ...(placed ? { place: placeOf(boot, dev, ino, isNew === "new" ? path.posix.basename(real) : undefined) } : {}),
+      ...(placed ? { place: placeOf(boot, dev, ino, modeOrNew === "new" ? path.posix.basename(real) : undefined) } : {}),
+      ...(text !== undefined && /^[0-7]{1,4}$/.test(modeOrNew ?? "") ? { mode: parseInt(modeOrNew, 8) } : {}),
     };
   }
 

@@ -342,6 +342,23 @@ describe("planAccess", () => {
     expect(targetGeneration(unfinished, wanted, [], STACK)).toBe(4);
   });
 
+  it("calls a file other accounts can read drift: named, and the generation moves on so that up closes it (attack45 F3)", () => {
+    const open = (mode: number) =>
+      plan({
+        users: [alice],
+        previousUsers: new Map([["alice", record(alice)]]),
+        targets: [{ resourceName: "auth-config", reading: reading([alice], {}, { mode }) }],
+      });
+    expect(open(0o644).lines).toEqual([
+      "! /srv/api.yaml: its mode 644 lets every account on its machine read it, and so every hash: up takes that away (mode 640)",
+    ]);
+    expect(open(0o602).lines).toHaveLength(1);
+    expect(open(0o640).lines).toEqual([]);
+    const wanted = renderApiKeyEntries([{ name: "alice", access: alice.access, apiKeyHash: hash("a") }]);
+    expect(targetGeneration(reading([alice], {}, { mode: 0o644 }), wanted, [], STACK)).toBe(4);
+    expect(targetGeneration(reading([alice], {}, { mode: 0o640 }), wanted, [], STACK)).toBe(3);
+  });
+
   it("treats names like constructor, valueOf and __proto__ as plain names", () => {
     const odd = [user("constructor"), user("valueof")];
     const r = reading(odd, { __proto__x: {} });

@@ -63,7 +63,7 @@ describe("the SSH target", () => {
       // Where the file is: this machine's boot id, its device and inode (as a local read says it).
       const st = fs.statSync(file);
       const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-      expect(read).toEqual({ config: "old: true\n", record: undefined, place: `${boot}:${st.dev}:${st.ino}` });
+      expect(read).toEqual({ config: "old: true\n", record: undefined, place: `${boot}:${st.dev}:${st.ino}`, mode: st.mode & 0o7777 });
       expect(await io.writeConfig("new: true\n", read.config)).toBe("written");
       await io.writeRecord('{"format":1}\n');
       await io.reload();
