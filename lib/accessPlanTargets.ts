@@ -149,6 +149,15 @@ export function planTargets(input: TargetsInput, explained: Explained): TargetCh
       targetLines.push(
         `~ ${reading.label}: logs in as ${login} (was ${loginBefore}): the reload command and every write there run as ${login}`,
       );
+    // Another address (or name) with the same host key and file: the same server to this tool,
+    // but a machine cloned from it answers with that key too, and would get every hash.
+    const addressBefore =
+      loginBefore && prevTarget.identity === reading.identity && prevTarget.label.replace(`(${loginBefore}@`, `(${login}@`);
+    if (addressBefore && addressBefore !== reading.label)
+      targetLines.push(
+        `~ ${reading.label}: was reached as ${prevTarget.label}; the same host key and file answer at the new address, so up ` +
+          "writes every hash there as to the same server (a machine cloned from it answers with the same host key: make sure it is that server)",
+      );
     const ownership = ownershipLine(reading.label, targetInput.ownership, prevTarget);
     if (ownership) targetLines.push(ownership);
     if (reading.unreachable) {

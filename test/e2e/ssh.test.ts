@@ -115,10 +115,15 @@ describe("FetchML servers over SSH", () => {
     }
   });
 
-  it("the same server reached by another name (localhost for 127.0.0.1) changes no entry and replaces nothing", async () => {
+  it("the same server reached by another name (localhost for 127.0.0.1) changes no entry and replaces nothing, and the plan says so", async () => {
     const before = [fs.readFileSync(configFile("a"), "utf8"), reloads("a")];
     e2e.setConfig(config({ servers: [{ ...server("a"), host: "localhost" }, server("b")] }));
-    expect([...(await e2e.summary())]).toEqual([]);
+    // The host key and file decide it is the same server; the reviewer still sees the address change (attack45 F6).
+    expect([...(await e2e.summary())]).toEqual([
+      expect.stringMatching(
+        /^~ fetchml-a \(.*@localhost:\d+:.*\): was reached as fetchml-a \(.*@127\.0\.0\.1:\d+:.*\); the same host key and file/,
+      ),
+    ]);
     const preview = await e2e.preview();
     expect(preview.changeSummary.replace ?? 0).toBe(0);
     expect(preview.changeSummary.delete ?? 0).toBe(0);

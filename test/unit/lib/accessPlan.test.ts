@@ -659,6 +659,29 @@ describe("planAccess: where keys go and what runs with them", () => {
     expect(same.lines).toEqual([]);
   });
 
+  it("names a server reached at another address with the same host key and file (a clone answers with that key too; attack45 F6)", () => {
+    const identity = "ssh:SHA256:abc:/etc/fetchml/api.yaml";
+    const at = (address: string, login = "fetchml") => ({
+      resourceName: "server-box",
+      reading: reading([alice, bob], {}, { label: `box (${login}@${address}:/etc/fetchml/api.yaml)`, identity }),
+      reload: { command: "true", where: `as ${login} on ${address}` },
+    });
+    const recorded = { ...was("server-box", "box (fetchml@10.0.0.5:22:/etc/fetchml/api.yaml)", "true"), identity };
+    const moved = plan({ users: [alice, bob], previousUsers: previous, targets: [at("10.0.0.9:22")], previousTargets: [recorded] });
+    expect(moved.lines).toEqual([
+      "~ box (fetchml@10.0.0.9:22:/etc/fetchml/api.yaml): was reached as box (fetchml@10.0.0.5:22:/etc/fetchml/api.yaml); the same host " +
+        "key and file answer at the new address, so up writes every hash there as to the same server (a machine cloned from it answers " +
+        "with the same host key: make sure it is that server)",
+    ]);
+    // A login change alone has its own line, and the same address none.
+    expect(
+      plan({ users: [alice, bob], previousUsers: previous, targets: [at("10.0.0.5:22", "root")], previousTargets: [recorded] }).lines,
+    ).toHaveLength(1);
+    expect(plan({ users: [alice, bob], previousUsers: previous, targets: [at("10.0.0.5:22")], previousTargets: [recorded] }).lines).toEqual(
+      [],
+    );
+  });
+
   it("says a server file's owner when there is nothing to compare: a first run, a record from 1.0.0", () => {
     const label = "gpu (x@10.0.0.9:22:/etc/api.yaml)";
     const server = { ...target("server-gpu", label), ownership: { owner: "root", group: "users" } };
