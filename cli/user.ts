@@ -19,7 +19,7 @@ import type { Options } from "./options";
 import { pickOutput, readUsersOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
 import { type AccessPreview, printAccess } from "./summary";
-import { assertUnchanged, reviewedFiles, stackFilePath, UP_OPTIONS } from "./workspace";
+import { assertUnchanged, refuseForeignCommands, reviewedFiles, stackFilePath, UP_OPTIONS } from "./workspace";
 
 export class UserCommandError extends CommandError {}
 
@@ -118,6 +118,8 @@ async function editAndApply(file: string, shown: string, edit: UserEdit, options
       else console.error("fetchml-keys: not confirmed; nothing applied");
       return 1;
     }
+    // Refused here, the edit is put back (below) like any refusal before the up.
+    await refuseForeignCommands(ctx.stack, ctx.stackName);
     settled = true;
     // What was shown is this edit's file: one changed by someone else meanwhile is not applied unseen.
     if (!options.yes)
