@@ -3,6 +3,7 @@
  * "[secret]"), and for an unknown key the keys allowed there. Turns zod's issues into these
  * lines; ConfigError carries all of them at once.
  */
+import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { escapeUnprintable } from "../lib/printable";
 import { stackConfigSchema } from "./schema";
@@ -94,7 +95,11 @@ export function show(value: unknown): string {
   // YAML reads 1e400 as Infinity and .nan as NaN; JSON would print both as null, which nobody typed.
   if (typeof value === "number" && !Number.isFinite(value))
     return Number.isNaN(value) ? "NaN (not a number)" : `${String(value)} (a number too large to use)`;
-  // JSON escapes C0 controls; the rest of what could forge a line is escaped too.
-  const text = escapeUnprintable(JSON.stringify(value) ?? String(value));
+  // JSON escapes C0 controls; the rest of what could forge a line is escaped too. Inside a
+  // list or map, an infinite number reads as typed rather than as JSON's null (a random mark,
+  // which no typed string can foresee, stands for it until then).
+  const mark = randomUUID();
+  const json = JSON.stringify(value, (_, v: unknown) => (typeof v === "number" && !Number.isFinite(v) ? `${mark}${String(v)}` : v));
+  const text = escapeUnprintable(json === undefined ? String(value) : json.replace(new RegExp(`"${mark}(-?Infinity|NaN)"`, "g"), "$1"));
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError } from "../../../config/problems";
+import { ConfigError, show } from "../../../config/problems";
 import { readNamespace, strayKeys } from "../../../config/rawConfig";
 import { parseSettings } from "../../../config/settings";
 import { authTargets } from "../../../config/targets";
@@ -148,6 +148,9 @@ describe("parseSettings", () => {
     ]);
     expect(problems({ ...valid(), client: { workerPort: 70000 } })).toEqual(["client.workerPort: 70000 is too big (maximum 65535)"]);
     // YAML reads 1e400 as Infinity, which JSON would print as null.
+    // Inside a list too (last stop's note: it printed null there).
+    expect(show([1, Infinity, -Infinity, NaN])).toBe("[1,Infinity,-Infinity,NaN]");
+    expect(show({ a: "\u0000Infinity" })).toBe('{"a":"\\u0000Infinity"}');
     expect(problems({ ...valid(), users: { bob: { role: "admin", rotation: Infinity } } })).toEqual([
       "users.bob.rotation: expected number, got Infinity (a number too large to use)",
     ]);
