@@ -10,7 +10,8 @@ import { pickOutput, readUsersOutput, usersTable } from "./outputs";
 import { previewAccess, printAccess } from "./summary";
 import { userCommand, UserCommandError } from "./user";
 import { vaultDrift } from "./vaultDrift";
-import { assertUnchanged, refuseForeignCommands, reviewedFiles, stackFilePath, UP_OPTIONS } from "./workspace";
+import { refuseUntrustedState } from "./stateTrust";
+import { assertUnchanged, reviewedFiles, stackFilePath, UP_OPTIONS } from "./workspace";
 import { DEFAULT_ITEM_PREFIX } from "../config/settings";
 import { AdminError } from "../lib/adminError";
 import { firstLine } from "../lib/childProcess";
@@ -34,7 +35,7 @@ export async function runStackCommand(
       return 0;
     case "up":
     case "destroy": {
-      await refuseForeignCommands(stack, stackName);
+      await refuseUntrustedState(stack, stackName);
       if (command === "destroy") await refuseUnfinished(stack, stackName);
       if (!options.yes) {
         const reviewed = reviewedFiles(stackName);

@@ -19,7 +19,8 @@ import type { Options } from "./options";
 import { pickOutput, readUsersOutput, usersTable } from "./outputs";
 import { PROJECT_ROOT } from "./paths";
 import { type AccessPreview, printAccess } from "./summary";
-import { assertUnchanged, refuseForeignCommands, reviewedFiles, stackFilePath, UP_OPTIONS } from "./workspace";
+import { refuseUntrustedState } from "./stateTrust";
+import { assertUnchanged, reviewedFiles, stackFilePath, UP_OPTIONS } from "./workspace";
 
 export class UserCommandError extends CommandError {}
 
@@ -119,7 +120,7 @@ async function editAndApply(file: string, shown: string, edit: UserEdit, options
       return 1;
     }
     // Refused here, the edit is put back (below) like any refusal before the up.
-    await refuseForeignCommands(ctx.stack, ctx.stackName);
+    await refuseUntrustedState(ctx.stack, ctx.stackName);
     settled = true;
     // What was shown is this edit's file: one changed by someone else meanwhile is not applied unseen.
     if (!options.yes)

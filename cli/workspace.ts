@@ -19,7 +19,6 @@ import { stackFileName } from "../config/rawConfig";
 // index.ts uses `export =`: with esModuleInterop the default import is the program function.
 import program from "../index";
 import { backendUrlProblem } from "./backend";
-import { foreignCommands, type StateResource } from "../components/step";
 import { readFileIfExists } from "../lib/atomicFile";
 import { CommandError } from "./commandError";
 import { ensureEngine, type Engine } from "./engine";
@@ -161,20 +160,3 @@ export async function selectedStack(workspace: LocalWorkspace): Promise<string |
 }
 
 export { PROJECT_NAME };
-
-/**
- * Before an up or destroy: the state's command resources must be this program's steps
- * (components/step.ts foreignCommands), or the engine would run what a state writer put there
- * as you, with the request decrypted on its stdin. Plain `pulumi` checks nothing of the kind.
- */
-export async function refuseForeignCommands(stack: Stack, stackName: string): Promise<void> {
-  const state = await stack.exportStack();
-  const problems = foreignCommands((state.deployment as { resources?: StateResource[] } | undefined)?.resources ?? []);
-  if (problems.length === 0) return;
-  throw new CommandError(
-    `stack ${stackName}: its state holds commands this program never declares, which the engine would run as you ` +
-      `(with the stored request on their stdin) at the next destroy, move or removal:\n${problems.join("\n")}\n` +
-      "Someone with write access to the state store put them there. Nothing was run. Restore the state from a backup you trust " +
-      "(pulumi stack import), and find out who can write the state store",
-  );
-}

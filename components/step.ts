@@ -7,7 +7,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import type { z } from "zod";
-import { STEPS, type StepName } from "../steps/protocol";
+import type { StepName } from "../steps/protocol";
 
 export const STEP_INTERPRETER = ["/bin/sh", "-c"];
 
@@ -22,43 +22,6 @@ export type DeepInput<T> = [T] extends [string | number | boolean | null | undef
   : T extends ReadonlyArray<infer U>
     ? pulumi.Input<ReadonlyArray<DeepInput<U>>>
     : pulumi.Input<{ [K in keyof T]: DeepInput<T[K]> }>;
-
-/** A resource as `pulumi stack export` lists it. */
-export interface StateResource {
-  urn: string;
-  type: string;
-  inputs?: Record<string, unknown>;
-  outputs?: Record<string, unknown>;
-}
-
-/**
- * Why command resources in the state are not this program's steps, or []: each command it may
- * run (`create`, `update`, `delete`) must be a step's fixed text, with the step interpreter and
- * no directory or environment of its own. A delete runs what the state holds, with the stored
- * request decrypted on stdin and the engine's environment (the passphrase) around it, so
- * whoever can write the state store could otherwise run anything as the admin at the next
- * destroy, move or removal. Pure.
- */
-export function foreignCommands(resources: readonly StateResource[]): string[] {
-  const known = new Set<unknown>(STEPS.map(stepCommand));
-  const problems: string[] = [];
-  for (const r of resources.filter((r) => r.type === "command:local:Command")) {
-    const odd = new Set<string>();
-    for (const props of [r.inputs ?? {}, r.outputs ?? {}]) {
-      if (!known.has(props.create)) odd.add("create");
-      if (props.delete !== undefined && !known.has(props.delete)) odd.add("delete");
-      // Absent, or empty as a provider may store an unset field.
-      for (const field of ["update", "dir", "environment"]) if (!isEmpty(props[field])) odd.add(field);
-      if (props.interpreter !== undefined && JSON.stringify(props.interpreter) !== JSON.stringify(STEP_INTERPRETER)) odd.add("interpreter");
-    }
-    if (odd.size > 0) problems.push(`${r.urn}: its ${[...odd].join(", ")} ${odd.size > 1 ? "are" : "is"} not this program's`);
-  }
-  return problems;
-}
-
-function isEmpty(value: unknown): boolean {
-  return value === undefined || value === null || value === "" || (typeof value === "object" && Object.keys(value).length === 0);
-}
 
 export interface StepArgs<T> {
   /** The step run on create and whenever the request changes. */

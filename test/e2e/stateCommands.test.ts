@@ -63,7 +63,7 @@ describe.each([
     editCheckpoint(e2e.dir, e2e.name, (resources) => tamper(resources, marker));
     const r = await runRunner([command, "--yes", "--stack", e2e.name], { env: e2e.env });
     expect(r.code, r.all).toBe(1);
-    expect(r.stderr).toContain("its state holds commands this program never declares");
+    expect(r.stderr).toContain("its state holds what this program never declares");
     expect(r.stderr).toMatch(/auth-config-write(-cache)?: its delete is not this program's/);
     expect(fs.existsSync(marker), "the planted command ran").toBe(false);
     expectUnchanged(fs.readFileSync(serverFile, "utf8"), before, "the server config");
