@@ -91,6 +91,10 @@ function parsePostgresUrl(url: string): { shown: string; host: string; params: U
   if (pairs.some((pair) => pair.includes(";"))) return "its query holds a ';' (the driver skips such a setting)";
   const params = new URLSearchParams(query);
   const keys = [...params.keys()];
+  // lib/pq pastes each name into its connection string unquoted: a name with a space, quote or
+  // '=' in it sets settings of its own (hostaddr, sslmode) that this check would not see.
+  if (keys.some((key) => !/^[a-z_]+$/.test(key)))
+    return "its query has a setting whose name is not only lower-case letters and underscores (the driver would read other settings out of it)";
   const twice = keys.find((key, i) => keys.indexOf(key) !== i);
   if (twice) return `its query sets ${twice} twice`;
   const shown = `postgres://${user ? `${user}@` : ""}${hostPort}${database}`;

@@ -35,7 +35,6 @@ export async function runStackCommand(
       return 0;
     case "up":
     case "destroy": {
-      await refuseUntrustedState(stack, stackName);
       if (command === "destroy") await refuseUnfinished(stack, stackName);
       if (!options.yes) {
         const reviewed = reviewedFiles(stackName);
@@ -47,6 +46,8 @@ export async function runStackCommand(
         }
         if (command === "up") assertUnchanged(reviewed);
       }
+      // Right before the engine, after any question: what is checked is what it then reads.
+      await refuseUntrustedState(stack, stackName);
       if (command === "destroy") {
         await stack.destroy({ onOutput, target: options.target });
         return 0;

@@ -7,7 +7,9 @@
  * state store (the shared PostgreSQL role, a file:// backend's directory) could otherwise run
  * anything as the admin at the next destroy, move or removal. Plain `pulumi` checks none of it.
  */
-import type { Stack } from "@pulumi/pulumi/automation";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
 import { STEP_INTERPRETER, stepCommand } from "../components/step";
 import { STEPS } from "../steps/protocol";
 import { CommandError } from "./commandError";
@@ -26,13 +28,16 @@ const CUSTOM_TYPES = new Set([
   "command:local:Command",
   "pulumi:providers:random",
   "pulumi:providers:command",
+  // The engine's own provider (built in, nothing fetched).
+  "pulumi:providers:pulumi",
 ]);
 
 /**
  * Why the state holds what this program never declares, or []: a resource of another type
  * (this program's own components, `fetchml:index:*`, run nothing), a provider to be fetched
- * from a URL, or a command whose `create`, `update` or `delete` is not a step's fixed text, or
- * which has an interpreter, directory or environment of its own. Pure.
+ * from a URL, or a command whose `create`, `update` or `delete` is not a step's fixed text,
+ * which has an interpreter, directory or environment of its own, or whose request is not
+ * stored encrypted. `resources`: as stored, secrets not decrypted. Pure.
  */
 export function untrustedState(resources: readonly StateResource[]): string[] {
   const known = new Set<unknown>(STEPS.map(stepCommand));
@@ -55,10 +60,19 @@ export function untrustedState(resources: readonly StateResource[]): string[] {
       // Absent, or empty as a provider may store an unset field.
       for (const field of ["update", "dir", "environment"]) if (!isEmpty(props[field])) odd.add(field);
       if (props.interpreter !== undefined && JSON.stringify(props.interpreter) !== JSON.stringify(STEP_INTERPRETER)) odd.add("interpreter");
+      // The request, as stored: always encrypted by this stack's secrets provider. A plain one
+      // (or one stored as plaintext) was written without the passphrase, and the step would take
+      // its target and reload command for this program's.
+      if (!encrypted(props.stdin)) odd.add("stdin");
     }
     if (odd.size > 0) problems.push(`${r.urn}: its ${[...odd].join(", ")} ${odd.size > 1 ? "are" : "is"} not this program's`);
   }
   return problems;
+}
+
+/** A secret as the state stores it (`pulumi stack export` without --show-secrets). */
+function encrypted(value: unknown): boolean {
+  return typeof value === "object" && value !== null && typeof (value as { ciphertext?: unknown }).ciphertext === "string";
 }
 
 function isEmpty(value: unknown): boolean {
@@ -67,8 +81,20 @@ function isEmpty(value: unknown): boolean {
 
 /** Before an up or destroy (and an applying `user` command): refuses a state holding what this program never declares. */
 export async function refuseUntrustedState(stack: Stack, stackName: string): Promise<void> {
-  const state = await stack.exportStack();
-  const problems = untrustedState((state.deployment as { resources?: StateResource[] } | undefined)?.resources ?? []);
+  // Not stack.exportStack(): it asks for --show-secrets, which would decrypt every key into this
+  // process and show a request stored in plain text the same as an encrypted one.
+  const workspace = stack.workspace as LocalWorkspace;
+  const { stdout } = await promisify(execFile)(
+    workspace.pulumiCommand.command,
+    ["stack", "export", "--stack", stack.name, "--non-interactive"],
+    {
+      cwd: workspace.workDir,
+      env: { ...process.env, ...workspace.envVars },
+      maxBuffer: 1024 ** 3,
+    },
+  );
+  const state = JSON.parse(stdout) as { deployment?: { resources?: StateResource[] } };
+  const problems = untrustedState(state.deployment?.resources ?? []);
   if (problems.length === 0) return;
   throw new CommandError(
     `stack ${stackName}: its state holds what this program never declares, which the engine would run as you ` +

@@ -51,6 +51,23 @@ describe.each([
       resources.push(injected);
     },
   ],
+  [
+    // recheck45: the steps' own delete with a request written without the passphrase, naming a reload command: 3 of 3 ran as root.
+    "a copy of the write step injected with a plain request of its own",
+    "up",
+    (resources: Array<Record<string, any>>, marker: string) => {
+      const write = resources.find((r) => String(r.urn).endsWith("::auth-config-write"))!;
+      const injected = JSON.parse(JSON.stringify(write));
+      injected.urn = `${write.urn}-cache`;
+      injected.id = `${write.id}-cache`;
+      const request = JSON.stringify({
+        stack: "x",
+        target: { kind: "local", configPath: `${marker}.yaml`, reloadCommand: `id -u > ${marker}` },
+      });
+      for (const bag of [injected.inputs, injected.outputs]) bag.stdin = request;
+      resources.push(injected);
+    },
+  ],
 ] as const)("state holding a command this program never declares: %s", (_, command, tamper) => {
   it(`the runner's ${command} refuses, names it, and runs nothing`, async () => {
     e2e = await E2EStack.create({});
@@ -64,7 +81,9 @@ describe.each([
     const r = await runRunner([command, "--yes", "--stack", e2e.name], { env: e2e.env });
     expect(r.code, r.all).toBe(1);
     expect(r.stderr).toContain("its state holds what this program never declares");
-    expect(r.stderr).toMatch(/auth-config-write(-cache)?: its delete is not this program's/);
+    expect(r.stderr).toMatch(/auth-config-write(-cache)?: its (delete|stdin) is not this program's/);
+    // Only the resource tampered with is named: the program's own steps pass.
+    expect(r.stderr.match(/is not this program's|are not this program's/g)).toHaveLength(1);
     expect(fs.existsSync(marker), "the planted command ran").toBe(false);
     expectUnchanged(fs.readFileSync(serverFile, "utf8"), before, "the server config");
   });

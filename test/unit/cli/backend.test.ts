@@ -76,6 +76,12 @@ describe("backendUrlProblem", () => {
       backendUrlProblem("postgres://pulumi@/pulumi?host=@pg&sslmode=verify-full&sslrootcert=/etc/ssl/certs/ca-certificates.crt", {}),
     ).toMatch(/its host @pg is an abstract Unix socket to the driver: no TLS there/);
     expect(backendUrlProblem("postgres://pulumi@/pulumi?sslmode=verify-full", { PGHOST: "@pg" })).toMatch(/abstract Unix socket/);
+    // recheck45: a setting's name smuggling others past the check (lib/pq pastes names unquoted), 5 of 5 to uid 65534.
+    const smuggled = `${tls}&tz%3D%27UTC%27%20sslmode%3D%27disable%27%20hostaddr=127.0.0.1`;
+    expect(backendUrlProblem(smuggled, {})).toMatch(
+      /^PULUMI_BACKEND_URL: its query has a setting whose name is not only lower-case letters/,
+    );
+    expect(backendUrlProblem(`${tls}&x%3D1%20password%3D%27s3cr3t%27%20y=1`, {})).not.toContain("s3cr3t");
   });
 
   it("refuses a password in the query (printed unmasked), never showing it", () => {

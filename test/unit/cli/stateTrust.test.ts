@@ -3,8 +3,10 @@ import { describe, expect, it } from "vitest";
 import { untrustedState } from "../../../cli/stateTrust";
 import { STEP_INTERPRETER, stepCommand } from "../../../components/step";
 
+/** A secret as `pulumi stack export` writes it. */
+const SECRET = { "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", ciphertext: "v1:abc" };
 const step = (over: Record<string, unknown> = {}) => {
-  const props = { create: stepCommand("auth-write"), delete: stepCommand("auth-remove"), interpreter: STEP_INTERPRETER, stdin: "x" };
+  const props = { create: stepCommand("auth-write"), delete: stepCommand("auth-remove"), interpreter: STEP_INTERPRETER, stdin: SECRET };
   return {
     urn: "urn:pulumi:s::p::command:local:Command::auth-config-write",
     type: "command:local:Command",
@@ -66,6 +68,14 @@ describe("untrustedState", () => {
     ).toEqual([
       "urn:pulumi:s::p::command:local:Command::auth-config-write: its create, update, dir, environment, interpreter are not this program's",
     ]);
+    // recheck45: a request written without the passphrase (plain, or stored as plaintext), whose reload command a step would run as root.
+    for (const stdin of [
+      '{"target":{"kind":"local","configPath":"/x","reloadCommand":"id"}}',
+      { ...SECRET, ciphertext: undefined, plaintext: '"{}"' },
+    ])
+      expect(untrustedState([step({ stdin })])).toEqual([
+        "urn:pulumi:s::p::command:local:Command::auth-config-write: its stdin is not this program's",
+      ]);
     // In the outputs alone (what a delete replays) as much as in the inputs.
     const outputsOnly = step();
     outputsOnly.outputs = { ...outputsOnly.outputs, delete: "true" };
