@@ -23,50 +23,44 @@ afterEach(async () => {
 });
 
 /** The file:// checkpoint, edited as a state writer would (the state file is plain JSON; only secrets are encrypted). */
-function editCheckpoint(dir: string, name: string, edit: (resources: Array<Record<string, any>>) => void): void {
+function editCheckpoint(dir: string, name: string, edit: (resources: Resources) => void): void {
   const file = path.join(dir, "state", ".pulumi", "stacks", "fetchml-keys", `${name}.json`);
   const doc = JSON.parse(fs.readFileSync(file, "utf8"));
   edit(doc.checkpoint.latest.resources);
   fs.writeFileSync(file, JSON.stringify(doc, null, 4));
 }
 
+type Resources = Array<Record<string, any>>;
+const writeStep = (resources: Resources) => resources.find((r) => String(r.urn).endsWith("::auth-config-write"))!;
+/** A copy of the write step under another name, with these fields of its own in inputs and outputs. */
+function injectCopy(resources: Resources, fields: Record<string, string>): void {
+  const write = writeStep(resources);
+  const injected = { ...JSON.parse(JSON.stringify(write)), urn: `${write.urn}-cache`, id: `${write.id}-cache` };
+  for (const bag of [injected.inputs, injected.outputs]) Object.assign(bag, fields);
+  resources.push(injected);
+}
+
 describe.each([
   [
     "the write step's delete rewritten",
     "destroy",
-    (resources: Array<Record<string, any>>, marker: string) => {
-      const write = resources.find((r) => String(r.urn).endsWith("::auth-config-write"))!;
-      for (const bag of [write.inputs, write.outputs]) bag.delete = `id -u > ${marker}; ${DELETE}`;
+    (resources: Resources, marker: string) => {
+      for (const bag of [writeStep(resources).inputs, writeStep(resources).outputs]) bag.delete = `id -u > ${marker}; ${DELETE}`;
     },
   ],
   [
     "a copy of the write step injected with a delete of its own",
     "up",
-    (resources: Array<Record<string, any>>, marker: string) => {
-      const write = resources.find((r) => String(r.urn).endsWith("::auth-config-write"))!;
-      const injected = JSON.parse(JSON.stringify(write));
-      injected.urn = `${write.urn}-cache`;
-      injected.id = `${write.id}-cache`;
-      for (const bag of [injected.inputs, injected.outputs]) bag.delete = `id -u > ${marker}; cat > /dev/null`;
-      resources.push(injected);
-    },
+    (resources: Resources, marker: string) => injectCopy(resources, { delete: `id -u > ${marker}; cat > /dev/null` }),
   ],
   [
     // recheck45: the steps' own delete with a request written without the passphrase, naming a reload command: 3 of 3 ran as root.
     "a copy of the write step injected with a plain request of its own",
     "up",
-    (resources: Array<Record<string, any>>, marker: string) => {
-      const write = resources.find((r) => String(r.urn).endsWith("::auth-config-write"))!;
-      const injected = JSON.parse(JSON.stringify(write));
-      injected.urn = `${write.urn}-cache`;
-      injected.id = `${write.id}-cache`;
-      const request = JSON.stringify({
-        stack: "x",
-        target: { kind: "local", configPath: `${marker}.yaml`, reloadCommand: `id -u > ${marker}` },
-      });
-      for (const bag of [injected.inputs, injected.outputs]) bag.stdin = request;
-      resources.push(injected);
-    },
+    (resources: Resources, marker: string) =>
+      injectCopy(resources, {
+        stdin: JSON.stringify({ stack: "x", target: { kind: "local", configPath: `${marker}.yaml`, reloadCommand: `id -u > ${marker}` } }),
+      }),
   ],
 ] as const)("state holding a command this program never declares: %s", (_, command, tamper) => {
   it(`the runner's ${command} refuses, names it, and runs nothing`, async () => {
