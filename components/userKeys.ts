@@ -3,7 +3,7 @@
  * public fingerprint and the user's ml config, all under one component whose inputs are every
  * user's public facts, so a preview's diff shows a role or access change on the user it belongs
  * to (`users.bob.role`). One component for all users, not one per user: a second resource per
- * user doubled what the engine handles per run (a first up of 500 users took 2.7x as long;
+ * user doubled what the engine handles per run (a first up of 500 users took 2.3x as long;
  * README, "Performance"). A rotation still touches exactly one user's key.
  */
 import * as pulumi from "@pulumi/pulumi";
