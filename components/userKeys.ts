@@ -79,7 +79,7 @@ export class UserKeys extends pulumi.ComponentResource {
 }
 
 /** The component's inputs: each user's role, access, delivery and status, and where ml CLIs send keys. */
-export function publicFacts(users: readonly UserSettings[], client: ClientSettings) {
+function publicFacts(users: readonly UserSettings[], client: ClientSettings) {
   return {
     users: Object.fromEntries(
       users.map((user) => [

@@ -12,7 +12,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { Access } from "../config/roles";
 import type { AuthTarget } from "../config/targets";
 import { type PreviousTarget, recordedResourceName } from "../program/outputs";
-import { openToOthers } from "../targets/io";
+import { closedMode, openToOthers } from "../targets/io";
 import type { EntryFacts, TargetReading } from "../targets/read";
 import { labelLogin } from "../targets/spec";
 import type { Explained, PlannedUser } from "./accessPlanUsers";
@@ -200,7 +200,7 @@ export function planTargets(input: TargetsInput, explained: Explained): TargetCh
     }
     if (openToOthers(reading.mode))
       targetLines.push(
-        `! ${reading.label}: its mode ${reading.mode!.toString(8)} lets every account on its machine read it, and so every hash: up takes that away (mode ${(reading.mode! & 0o770).toString(8)})`,
+        `! ${reading.label}: its mode ${reading.mode!.toString(8)} lets every account on its machine read it, and so every hash: up takes that away (mode ${closedMode(reading.mode!)})`,
       );
     if (plan.reloadPending)
       targetLines.push(`! ${reading.label}: a reload is still owed (the last one failed or was cut short): up runs it`);

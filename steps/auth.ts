@@ -19,7 +19,7 @@ import {
   TARGET_RECORD_FORMAT,
   type TargetRecord,
 } from "../lib/targetRecord";
-import { openToOthers, type TargetFiles, type TargetIO } from "../targets/io";
+import { closedMode, openToOthers, type TargetFiles, type TargetIO } from "../targets/io";
 import { openTarget } from "../targets/open";
 import type { TargetSpec } from "../targets/spec";
 import { SafeError, say } from "./io";
@@ -162,7 +162,7 @@ export async function editUntilStable(
       // The same text again: a write keeps the file's mode less any bits for others. No reload: FetchML reads the same.
       if (files.config !== undefined && openToOthers(files.mode)) {
         if (await changedMeanwhile(files.config)) continue;
-        say(`auth config ${io.label}: closed to other accounts (mode ${files.mode!.toString(8)} -> ${(files.mode! & 0o770).toString(8)})`);
+        say(`auth config ${io.label}: closed to other accounts (mode ${files.mode!.toString(8)} -> ${closedMode(files.mode!)})`);
       }
       if (next && renderTargetRecord(next) !== (files.record ?? "")) await io.writeRecord(renderTargetRecord(next));
     }

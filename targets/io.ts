@@ -28,6 +28,11 @@ export function openToOthers(mode: number | undefined): boolean {
   return mode !== undefined && (mode & 0o007) !== 0;
 }
 
+/** The mode a write leaves an existing config file with, for messages: the owner's and group's bits (lib/atomicFile.ts, ssh.ts keep those). */
+export function closedMode(mode: number): string {
+  return (mode & 0o770).toString(8);
+}
+
 /** `place` from what `stat` says: "<boot id>:<dev>:<ino>", or for a missing file its directory's and "/<name>". */
 export function placeOf(bootId: string, dev: number | string, ino: number | string, missingName?: string): string {
   return `${bootId.trim()}:${dev}:${ino}${missingName === undefined ? "" : `/${missingName}`}`;

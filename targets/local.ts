@@ -46,12 +46,12 @@ export class LocalTarget implements TargetIO {
   async read(): Promise<TargetFiles> {
     const file = this.realPath();
     const config = readConfigFile(file, this.label);
-    const mode = config === undefined ? undefined : fs.statSync(file, { throwIfNoEntry: false })?.mode;
+    const st = statIfAny(file);
     return {
       config,
       record: readFileIfExists(recordPath(file)),
-      ...placeOfFile(file),
-      ...(mode === undefined ? {} : { mode: mode & 0o7777 }),
+      ...placeOfFile(file, st),
+      ...(config !== undefined && st ? { mode: st.mode & 0o7777 } : {}),
     };
   }
 
@@ -74,11 +74,19 @@ export class LocalTarget implements TargetIO {
   async close() {}
 }
 
-/** The file's place (targets/io.ts placeOf); none where the kernel's boot id cannot be read. */
-function placeOfFile(file: string): { place?: string } {
+/** The file's stat, or undefined where it is not there or cannot be looked at. */
+function statIfAny(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file, { throwIfNoEntry: false });
+  } catch {
+    return undefined;
+  }
+}
+
+/** The file's place (targets/io.ts placeOf), from its stat `st`; none where the kernel's boot id cannot be read. */
+function placeOfFile(file: string, st: fs.Stats | undefined): { place?: string } {
   try {
     const boot = fs.readFileSync("/proc/sys/kernel/random/boot_id", "utf8");
-    const st = fs.statSync(file, { throwIfNoEntry: false });
     if (st) return { place: placeOf(boot, st.dev, st.ino) };
     const dir = fs.statSync(path.dirname(file));
     return { place: placeOf(boot, dir.dev, dir.ino, path.basename(file)) };
