@@ -6,6 +6,8 @@
  *   --modes direct,bitwarden   delivery (bitwarden: the project's test server, the real bw)
  *   --no-floor --no-manual     skip a baseline
  *   --no-isolation             skip the isolation leg; --isolation-only: run only it
+ *   --repeat N                 the later four operations N times each (default 1); the summary
+ *                              gives the median of the N paired ratios, and their range
  *   --json FILE                where the figures go (default bench-results.json)
  *
  * For each size and mode, the program through the runner's own stack code (file:// backend,
@@ -62,11 +64,14 @@ const { values: opts } = parseArgs({
     "no-isolation": { type: "boolean", default: false },
     "isolation-only": { type: "boolean", default: false },
     "no-processes": { type: "boolean", default: false },
+    repeat: { type: "string", default: "1" },
     json: { type: "string", default: "bench-results.json" },
   },
 });
 const SIZES = opts.sizes.split(",").map(Number);
 const MODES = opts.modes.split(",") as Array<"direct" | "bitwarden">;
+const REPEAT = Number(opts.repeat);
+if (!Number.isInteger(REPEAT) || REPEAT < 1) throw new Error(`--repeat: ${opts.repeat} is not a whole number of at least 1`);
 const OPS = ["first up", "no-change preview", "no-change up", "rotate one", "revoke one"] as const;
 type Op = (typeof OPS)[number];
 
@@ -86,6 +91,8 @@ interface Row {
   users: number;
   op: Op;
   measure: Measure;
+  /** Which repetition of the operation (0 for the first up and without --repeat). */
+  sample: number;
   note?: string;
 }
 const rows: Row[] = [];
@@ -209,7 +216,7 @@ function record(row: Row): void {
       row.what.padEnd(8),
       row.mode.padEnd(10),
       String(row.users).padStart(5),
-      row.op.padEnd(18),
+      (REPEAT > 1 && row.op !== "first up" ? `${row.op} #${row.sample + 1}` : row.op).padEnd(18),
       `${m.seconds.toFixed(2).padStart(8)} s`,
       `${String(m.resources).padStart(5)} res`,
       `${String(m.bwProcesses).padStart(4)} bw`,
@@ -227,9 +234,9 @@ interface Leg {
   sampler: Sampler;
   up: () => Promise<UpResult>;
   preview: () => Promise<PreviewResult>;
-  /** The stack's own change for "rotate one" and "revoke one", each applied by an up. */
-  rotateOne: () => void;
-  revokeOne: () => void;
+  /** The stack's own change for the k-th "rotate one" and "revoke one" (k from 1), each applied by an up. */
+  rotateOne: (k: number) => void;
+  revokeOne: (k: number) => void;
   close: () => Promise<void>;
 }
 
@@ -240,23 +247,26 @@ interface Leg {
  * whole floor and a whole program leg moved the ratios more than the program did.
  */
 async function measureOperations(legs: Leg[]): Promise<void> {
-  const up = async (leg: Leg, op: Op) => {
+  const up = async (leg: Leg, op: Op, sample: number) => {
     const { result, measure } = await leg.sampler.during(leg.up);
-    record({ ...leg.row, op, measure: { ...measure, resources: resourcesOf(result.summary.resourceChanges) } });
+    record({ ...leg.row, op, sample, measure: { ...measure, resources: resourcesOf(result.summary.resourceChanges) } });
   };
-  for (const leg of legs) await up(leg, "first up");
-  for (const leg of legs) {
-    const { result: preview, measure } = await leg.sampler.during(leg.preview);
-    record({ ...leg.row, op: "no-change preview", measure: { ...measure, resources: resourcesOf(preview.changeSummary) } });
-  }
-  for (const leg of legs) await up(leg, "no-change up");
-  for (const leg of legs) {
-    leg.rotateOne();
-    await up(leg, "rotate one");
-  }
-  for (const leg of legs) {
-    leg.revokeOne();
-    await up(leg, "revoke one");
+  for (const leg of legs) await up(leg, "first up", 0);
+  // Repetitions go round all four operations, so each sample of one follows the same others.
+  for (let sample = 0; sample < REPEAT; sample++) {
+    for (const leg of legs) {
+      const { result: preview, measure } = await leg.sampler.during(leg.preview);
+      record({ ...leg.row, op: "no-change preview", sample, measure: { ...measure, resources: resourcesOf(preview.changeSummary) } });
+    }
+    for (const leg of legs) await up(leg, "no-change up", sample);
+    for (const leg of legs) {
+      leg.rotateOne(sample + 1);
+      await up(leg, "rotate one", sample);
+    }
+    for (const leg of legs) {
+      leg.revokeOne(sample + 1);
+      await up(leg, "revoke one", sample);
+    }
   }
 }
 
@@ -297,12 +307,12 @@ async function programLeg(users: number, mode: "direct" | "bitwarden"): Promise<
       sampler: new Sampler(e2e.engineBinary),
       up: () => e2e.up(),
       preview: () => e2e.preview(),
-      rotateOne: () => {
-        config.users.user0.rotation = 1;
+      rotateOne: (k) => {
+        config.users.user0.rotation = k;
         e2e.setConfig(config);
       },
-      revokeOne: () => {
-        delete config.users[`user${users - 1}`];
+      revokeOne: (k) => {
+        delete config.users[`user${users - k}`];
         e2e.setConfig(config);
       },
       close,
@@ -345,8 +355,8 @@ async function floorLeg(users: number): Promise<Leg> {
     sampler: new Sampler(engine.binary),
     up: () => s.up({ ...UP_OPTIONS }),
     preview: () => s.preview(),
-    rotateOne: () => (rotated = 1),
-    revokeOne: () => (names = names.slice(0, -1)),
+    rotateOne: (k) => (rotated = k),
+    revokeOne: (k) => (names = names.slice(0, users - k)),
     close: async () => fs.rmSync(dir, { recursive: true, force: true }),
   };
 }
@@ -380,6 +390,7 @@ async function benchManual(users: number, sample: number): Promise<void> {
       mode: "bitwarden",
       users,
       op: "first up",
+      sample: 0,
       measure: { seconds: perUser * users, resources: 0, bwProcesses: users, enginePeakMiB: 0, programPeakMiB: 0 },
       note: n < users ? `(${n} timed, ${perUser.toFixed(2)} s each, scaled to ${users})` : "",
     });
@@ -418,18 +429,34 @@ function benchIsolation(): void {
   );
 }
 
+/** The middle value (the mean of the two middle ones for an even count). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
 function summary(): void {
-  const find = (what: Row["what"], mode: Row["mode"], users: number, op: Op) =>
-    rows.find((r) => r.what === what && r.mode === mode && r.users === users && r.op === op)?.measure.seconds;
-  console.log("\nprogram / engine floor (wall time)");
-  console.log(["mode".padEnd(10), "users".padStart(5), ...OPS.map((o) => o.padStart(18))].join("  "));
+  const samples = (what: Row["what"], mode: Row["mode"], users: number, op: Op) =>
+    rows.filter((r) => r.what === what && r.mode === mode && r.users === users && r.op === op).map((r) => r.measure.seconds);
+  const find = (what: Row["what"], mode: Row["mode"], users: number, op: Op) => {
+    const all = samples(what, mode, users, op);
+    return all.length ? median(all) : undefined;
+  };
+  // Each program sample against the floor's of the same repetition (seconds apart), then their median.
+  const ratioCell = (mode: Row["mode"], users: number, op: Op) => {
+    const p = samples("program", mode, users, op);
+    const f = samples("floor", "-", users, op);
+    if (!p.length || p.length !== f.length) return "-";
+    const ratios = p.map((s, i) => s / f[i]);
+    const m = `${median(ratios).toFixed(2)}x`;
+    return ratios.length > 1 ? `${m} (${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})` : m;
+  };
+  console.log(`\nprogram / engine floor (wall time${REPEAT > 1 ? `; median of ${REPEAT} paired ratios, and their range` : ""})`);
+  console.log(["mode".padEnd(10), "users".padStart(5), ...OPS.map((o) => o.padStart(22))].join("  "));
   for (const mode of MODES) {
     for (const users of SIZES) {
-      const cells = OPS.map((op) => {
-        const p = find("program", mode, users, op);
-        const f = find("floor", "-", users, op);
-        return (p !== undefined && f !== undefined ? `${(p / f).toFixed(2)}x` : "-").padStart(18);
-      });
+      const cells = OPS.map((op) => ratioCell(mode, users, op).padStart(22));
       console.log([mode.padEnd(10), String(users).padStart(5), ...cells].join("  "));
     }
   }
