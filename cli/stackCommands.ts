@@ -10,7 +10,7 @@ import { pickOutput, readUsersOutput, usersTable } from "./outputs";
 import { previewAccess, printAccess } from "./summary";
 import { userCommand, UserCommandError } from "./user";
 import { vaultDrift } from "./vaultDrift";
-import { refuseUntrustedState } from "./stateTrust";
+import { refuseUntrustedState, storedState } from "./stateTrust";
 import { assertUnchanged, reviewedFiles, stackFilePath, UP_OPTIONS } from "./workspace";
 import { DEFAULT_ITEM_PREFIX } from "../config/settings";
 import { AdminError } from "../lib/adminError";
@@ -117,9 +117,8 @@ async function refuseUnfinished(stack: Stack, stackName: string): Promise<void> 
     const access = await previewAccess(stack);
     unfinished = [...(access.refused ? [access.refused] : []), ...access.lines].filter((line) => line.includes(UNFINISHED_REPLACEMENT));
   } catch (e) {
-    const state = await stack.exportStack();
-    const pending = (state.deployment as { pending_operations?: unknown[] } | undefined)?.pending_operations;
-    unfinished = pending?.length ? [`(the plan could not be read: ${firstLine((e as Error).message, 200)})`] : [];
+    const { pendingOperations } = await storedState(stack);
+    unfinished = pendingOperations.length ? [`(the plan could not be read: ${firstLine((e as Error).message, 200)})`] : [];
   }
   if (unfinished.length === 0) return;
   throw new UserCommandError(
@@ -133,9 +132,7 @@ async function refuseUnfinished(stack: Stack, stackName: string): Promise<void> 
  * work, rather than as the engine's error mid-preview (which `summary` would show as a refusal).
  */
 export async function checkReplaceTargets(stack: Stack, stackName: string, urns: string[]): Promise<void> {
-  const state = await stack.exportStack();
-  const resources = (state.deployment as { resources?: Array<{ urn: string }> } | undefined)?.resources ?? [];
-  const known = new Set(resources.map((r) => r.urn));
+  const known = new Set((await storedState(stack)).resources.map((r) => r.urn));
   const unknown = urns.filter((urn) => !known.has(urn));
   if (unknown.length === 0) return;
   const key = [...known].find((urn) => urn.includes(":RandomPassword::"));

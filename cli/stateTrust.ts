@@ -10,16 +10,60 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { z } from "zod";
 import { STEP_INTERPRETER, stepCommand } from "../components/step";
 import { STEPS } from "../steps/protocol";
 import { CommandError } from "./commandError";
 
-/** A resource as `pulumi stack export` lists it. */
-export interface StateResource {
-  urn: string;
-  type: string;
-  inputs?: Record<string, unknown>;
-  outputs?: Record<string, unknown>;
+/** What the runner reads of a state as `pulumi stack export` writes it (other fields pass unread). */
+const storedStateSchema = z.object({
+  deployment: z
+    .object({
+      resources: z
+        .array(
+          z.object({
+            urn: z.string(),
+            type: z.string(),
+            inputs: z.record(z.string(), z.unknown()).optional(),
+            outputs: z.record(z.string(), z.unknown()).optional(),
+          }),
+        )
+        .nullish(),
+      pending_operations: z.array(z.unknown()).nullish(),
+    })
+    .nullish(),
+});
+export type StateResource = NonNullable<NonNullable<z.infer<typeof storedStateSchema>["deployment"]>["resources"]>[number];
+
+export interface StoredState {
+  resources: StateResource[];
+  /** Changes the engine started and never recorded the end of (a killed run). */
+  pendingOperations: unknown[];
+}
+
+/**
+ * The stack's state as stored: secrets stay ciphertext. Every read of the state by the runner
+ * goes through here, not stack.exportStack(), which asks for --show-secrets: that would decrypt
+ * every key into this process and show a request stored in plain text the same as an
+ * encrypted one.
+ */
+export async function storedState(stack: Stack): Promise<StoredState> {
+  const workspace = stack.workspace as LocalWorkspace;
+  const { stdout } = await promisify(execFile)(
+    workspace.pulumiCommand.command,
+    ["stack", "export", "--stack", stack.name, "--non-interactive"],
+    {
+      cwd: workspace.workDir,
+      env: { ...process.env, ...workspace.envVars },
+      maxBuffer: 1024 ** 3,
+    },
+  );
+  const parsed = storedStateSchema.safeParse(JSON.parse(stdout));
+  if (!parsed.success)
+    throw new CommandError(
+      `stack ${stack.name}: its exported state is not in the form this runner reads: ${z.prettifyError(parsed.error)}`,
+    );
+  return { resources: parsed.data.deployment?.resources ?? [], pendingOperations: parsed.data.deployment?.pending_operations ?? [] };
 }
 
 /** Resources whose deletion runs code: those this program declares, with their providers. */
@@ -81,20 +125,7 @@ function isEmpty(value: unknown): boolean {
 
 /** Before an up or destroy (and an applying `user` command): refuses a state holding what this program never declares. */
 export async function refuseUntrustedState(stack: Stack, stackName: string): Promise<void> {
-  // Not stack.exportStack(): it asks for --show-secrets, which would decrypt every key into this
-  // process and show a request stored in plain text the same as an encrypted one.
-  const workspace = stack.workspace as LocalWorkspace;
-  const { stdout } = await promisify(execFile)(
-    workspace.pulumiCommand.command,
-    ["stack", "export", "--stack", stack.name, "--non-interactive"],
-    {
-      cwd: workspace.workDir,
-      env: { ...process.env, ...workspace.envVars },
-      maxBuffer: 1024 ** 3,
-    },
-  );
-  const state = JSON.parse(stdout) as { deployment?: { resources?: StateResource[] } };
-  const problems = untrustedState(state.deployment?.resources ?? []);
+  const problems = untrustedState((await storedState(stack)).resources);
   if (problems.length === 0) return;
   throw new CommandError(
     `stack ${stackName}: its state holds what this program never declares, which the engine would run as you ` +
