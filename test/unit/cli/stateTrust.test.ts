@@ -1,6 +1,11 @@
-/** untrustedState: what in a state this program never declares (a state writer's commands). Pure. */
-import { describe, expect, it } from "vitest";
-import { untrustedState } from "../../../cli/stateTrust";
+/** untrustedState: what in a state this program never declares (a state writer's commands), pure; and storedState, how the runner reads a state. */
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import type { Stack } from "@pulumi/pulumi/automation";
+import { afterEach, describe, expect, it } from "vitest";
+import { checkReplaceTargets } from "../../../cli/stackCommands";
+import { storedState, untrustedState } from "../../../cli/stateTrust";
 import { STEP_INTERPRETER, stepCommand } from "../../../components/step";
 
 /** A secret as `pulumi stack export` writes it. */
@@ -81,5 +86,52 @@ describe("untrustedState", () => {
     outputsOnly.outputs = { ...outputsOnly.outputs, delete: "true" };
     expect(untrustedState([outputsOnly])).toHaveLength(1);
     expect(untrustedState([step({ delete: stepCommand("auth-remove").replace("auth-remove", "nonsense") })])).toHaveLength(1);
+  });
+});
+
+/**
+ * storedState and its readers, against a stand-in `pulumi` that records its arguments and
+ * prints a state; the stack double has nothing but what the runner may use (no exportStack,
+ * which would ask for --show-secrets).
+ */
+describe("storedState", () => {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+  function fakeStack(state: unknown): { stack: Stack; args: () => string[] } {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fetchml-stored-state-"));
+    dirs.push(dir);
+    fs.writeFileSync(path.join(dir, "state.json"), JSON.stringify(state));
+    const pulumi = path.join(dir, "pulumi");
+    fs.writeFileSync(pulumi, `#!/bin/sh\nprintf '%s\\n' "$@" > "${dir}/args"\ncat "${dir}/state.json"\n`, { mode: 0o700 });
+    const stack = { name: "dev", workspace: { pulumiCommand: { command: pulumi }, workDir: dir, envVars: {} } } as unknown as Stack;
+    return { stack, args: () => fs.readFileSync(path.join(dir, "args"), "utf8").trim().split("\n") };
+  }
+  const KEY_URN = "urn:pulumi:dev::fetchml-keys::fetchml:index:UserKeys$random:index/randomPassword:RandomPassword::alice-key";
+
+  it("the --replace check reads the state as stored (no --show-secrets), pending operations included", async () => {
+    const { stack, args } = fakeStack({
+      deployment: {
+        resources: [{ urn: KEY_URN, type: "random:index/randomPassword:RandomPassword" }],
+        pending_operations: [{ type: "creating" }],
+      },
+    });
+    await expect(checkReplaceTargets(stack, "dev", ["urn:pulumi:dev::fetchml-keys::nothing"])).rejects.toThrow(
+      `--replace: stack dev has no resource urn:pulumi:dev::fetchml-keys::nothing; a user's key looks like ${KEY_URN}`,
+    );
+    expect(args()).toEqual(["stack", "export", "--stack", "dev", "--non-interactive"]);
+    await expect(checkReplaceTargets(stack, "dev", [KEY_URN])).resolves.toBeUndefined();
+    expect(await storedState(stack)).toEqual({
+      resources: [{ urn: KEY_URN, type: "random:index/randomPassword:RandomPassword" }],
+      pendingOperations: [{ type: "creating" }],
+    });
+  });
+
+  it("refuses a state not in the form it reads, naming where", async () => {
+    const { stack } = fakeStack({ deployment: { resources: [{ urn: 7, type: "x" }] } });
+    await expect(storedState(stack)).rejects.toThrow(
+      /stack dev: its exported state is not in the form this runner reads:[\s\S]*deployment\.resources\[0\]\.urn/,
+    );
   });
 });
