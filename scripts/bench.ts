@@ -46,6 +46,7 @@ import { LocalWorkspace, type PreviewResult, PulumiCommand, Stack, type UpResult
 import { ensureEngine } from "../cli/engine";
 import { PROJECT_ROOT } from "../cli/paths";
 import { choosePlugins } from "../cli/plugins";
+import { refuseUntrustedState } from "../cli/stateTrust";
 import { engineEnvironment, UP_OPTIONS } from "../cli/workspace";
 import { hashApiKey } from "../lib/keys";
 import { BW_DEFAULT, BwCli } from "../test/support/bitwarden/bwCli";
@@ -96,6 +97,8 @@ interface Row {
   note?: string;
 }
 const rows: Row[] = [];
+/** The runner's state check, timed after each no-change up (program legs only). */
+const stateChecks: Array<Pick<Row, "what" | "mode" | "users"> & { seconds: number }> = [];
 
 // A full collection before each operation, so this process's RSS during it is its own.
 v8.setFlagsFromString("--expose-gc");
@@ -237,6 +240,8 @@ interface Leg {
   /** The stack's own change for the k-th "rotate one" and "revoke one" (k from 1), each applied by an up. */
   rotateOne: (k: number) => void;
   revokeOne: (k: number) => void;
+  /** The runner's state check before an up or destroy (cli/stateTrust.ts), which the engine's own operations do not include. */
+  stateCheck?: () => Promise<void>;
   close: () => Promise<void>;
 }
 
@@ -259,6 +264,16 @@ async function measureOperations(legs: Leg[]): Promise<void> {
       record({ ...leg.row, op: "no-change preview", sample, measure: { ...measure, resources: resourcesOf(preview.changeSummary) } });
     }
     for (const leg of legs) await up(leg, "no-change up", sample);
+    for (const leg of legs) {
+      if (!leg.stateCheck) continue;
+      const start = performance.now();
+      await leg.stateCheck();
+      const seconds = (performance.now() - start) / 1000;
+      stateChecks.push({ ...leg.row, seconds });
+      console.log(
+        `${leg.row.what.padEnd(8)}  ${leg.row.mode.padEnd(10)}  ${String(leg.row.users).padStart(5)}  runner's state check  ${seconds.toFixed(2).padStart(6)} s`,
+      );
+    }
     for (const leg of legs) {
       leg.rotateOne(sample + 1);
       await up(leg, "rotate one", sample);
@@ -307,6 +322,7 @@ async function programLeg(users: number, mode: "direct" | "bitwarden"): Promise<
       sampler: new Sampler(e2e.engineBinary),
       up: () => e2e.up(),
       preview: () => e2e.preview(),
+      stateCheck: () => refuseUntrustedState(e2e.stack, e2e.name),
       rotateOne: (k) => {
         config.users.user0.rotation = k;
         e2e.setConfig(config);
@@ -460,6 +476,14 @@ function summary(): void {
       console.log([mode.padEnd(10), String(users).padStart(5), ...cells].join("  "));
     }
   }
+  if (stateChecks.length) {
+    console.log("\nthe runner's state check before each up/destroy (median; not in the ratios above)");
+    for (const mode of MODES)
+      for (const users of SIZES) {
+        const all = stateChecks.filter((c) => c.mode === mode && c.users === users).map((c) => c.seconds);
+        if (all.length) console.log(`${mode.padEnd(10)}  ${String(users).padStart(5)}  ${median(all).toFixed(2)} s (${all.length} runs)`);
+      }
+  }
   if (MODES.includes("bitwarden")) {
     console.log("\nmanual / program, first issue of Bitwarden users");
     for (const users of SIZES) {
@@ -507,7 +531,10 @@ function summary(): void {
     if (MODES.includes("bitwarden") && !opts["no-manual"]) await benchManual(users, 10);
   }
   if (!opts["isolation-only"]) summary();
-  fs.writeFileSync(opts.json, JSON.stringify({ date: new Date().toISOString(), cores: os.cpus().length, rows, isolation }, null, 2));
+  fs.writeFileSync(
+    opts.json,
+    JSON.stringify({ date: new Date().toISOString(), cores: os.cpus().length, rows, stateChecks, isolation }, null, 2),
+  );
   console.log(`\nfigures written to ${opts.json}`);
 })().catch((e) => {
   console.error(e);
