@@ -70,7 +70,7 @@ export async function vaultDrift(outputs: Record<string, StackOutput>, itemPrefi
   const recorded = recordedVault(outputs, itemPrefix);
   if (!recorded) return [];
   const bw = bwCommand(recorded.cli);
-  const existing = await withBwLock(async () => {
+  const existing = await withBwLock(recorded.cli, async () => {
     const serve = await BwServe.start(bw, await acquireSession(bw));
     try {
       return await readItems(serve, recorded.itemPrefix, recorded.previous);

@@ -12,7 +12,7 @@ import { acquireSession, bwCommand, checkUnlocked, withBwLock } from "../steps/b
 export function vaultCheckHook(settings: BitwardenSettings): pulumi.ResourceHook {
   let checked: Promise<void> | undefined;
   const check = () =>
-    withBwLock(async () => {
+    withBwLock(settings.cli, async () => {
       const bw = bwCommand(settings.cli);
       await checkUnlocked(bw, await acquireSession(bw));
     });

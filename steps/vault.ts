@@ -17,7 +17,7 @@ export async function vaultStep(request: VaultRequest, mode: "write" | "remove",
   const bw = bwCommand(request.cli);
   const previous = previousRecords(previousStdout);
   const records: Array<[string, VaultRecord]> = [];
-  await withBwLock(async () => {
+  await withBwLock(request.cli, async () => {
     const session = await acquireSession(bw);
     const serve = await BwServe.start(bw, session);
     // `bw serve` cannot delete for good; `bw delete --permanent` runs once serve has exited,

@@ -46,7 +46,7 @@ export function bwTrustProblems(cli: string | undefined, env: NodeJS.ProcessEnv 
     );
   // bw keeps the login (tokens, the client secret, the encrypted user key) in data.json here: a
   // file another account made first, or can replace, would be read or pointed at its own server.
-  const data = path.join(bwDataDir(env), "data.json");
+  const data = path.join(bwDataDir(env, cli), "data.json");
   const own = { trusted: (owner: number) => owner === 0 || owner === (process.geteuid?.() ?? 0) };
   const dataMode = fs.statSync(data, { throwIfNoEntry: false })?.mode;
   const dataProblem =
@@ -65,11 +65,42 @@ export function bwTrustProblems(cli: string | undefined, env: NodeJS.ProcessEnv 
   return problems;
 }
 
-/** Where bw keeps its data (bw's own rule on Linux): BITWARDENCLI_APPDATA_DIR, else under XDG_CONFIG_HOME or ~/.config. */
-export function bwDataDir(env: NodeJS.ProcessEnv = process.env): string {
+/**
+ * Where bw keeps its data, by bw's own rule on Linux (its service container): a `bw-data`
+ * directory beside the executable bw runs as (process.execPath), when there is one, ahead of
+ * BITWARDENCLI_APPDATA_DIR; then XDG_CONFIG_HOME or ~/.config. `cli` as in bwCommand.
+ */
+export function bwDataDir(env: NodeJS.ProcessEnv = process.env, cli?: string): string {
+  const executable = bwExecutable(cli, env);
+  const portable = executable && path.join(path.dirname(executable), "bw-data");
+  if (portable && fs.statSync(portable, { throwIfNoEntry: false })?.isDirectory()) return portable;
   if (env.BITWARDENCLI_APPDATA_DIR) return path.resolve(env.BITWARDENCLI_APPDATA_DIR);
   if (env.XDG_CONFIG_HOME) return path.join(env.XDG_CONFIG_HOME, "Bitwarden CLI");
   return path.join(env.HOME ?? "", ".config/Bitwarden CLI");
+}
+
+/**
+ * What a `bw` process's process.execPath will be: the project's bw runs under this node; an
+ * admin's is a native executable (itself), or a script whose `#!` line names its interpreter
+ * (`/usr/bin/env node`: node as PATH finds it). Undefined when it cannot be told.
+ */
+function bwExecutable(cli: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (cli === undefined) return process.execPath;
+  const program = onPath(cli, env.PATH);
+  if (!program) return undefined;
+  const head = Buffer.alloc(256);
+  const fd = fs.openSync(program, "r");
+  const length = fs.readSync(fd, head, 0, head.length, 0);
+  fs.closeSync(fd);
+  const first = head.subarray(0, length).toString("latin1").split("\n")[0];
+  if (!first.startsWith("#!")) return fs.realpathSync(program);
+  const [interpreter, ...args] = first
+    .slice(2)
+    .trim()
+    .split(/[ \t]+/);
+  const named = path.basename(interpreter) === "env" ? args.find((a) => !a.startsWith("-") && !a.includes("=")) : interpreter;
+  const found = named && onPath(named, env.PATH);
+  return found && fs.realpathSync(found);
 }
 
 /** The file a command name runs, as execvp finds it (a name with a '/' is a path); undefined when there is none. */
@@ -153,9 +184,9 @@ export async function bwWithSession(bw: string[], session: string, args: string[
     throw new SafeError(`bw ${args.slice(0, 2).join(" ")} failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout, 200)}`);
 }
 
-/** One `bw` user at a time: parallel processes corrupt its data file, so the lock lives beside it. */
-export async function withBwLock<T>(work: () => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
-  const dir = bwDataDir(env);
+/** One `bw` user at a time: parallel processes corrupt its data file, so the lock lives beside it. `cli` as in bwCommand. */
+export async function withBwLock<T>(cli: string | undefined, work: () => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+  const dir = bwDataDir(env, cli);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   let release: () => void;
   try {

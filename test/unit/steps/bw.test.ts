@@ -4,12 +4,13 @@
  * `bw unlock` the master password and never the API key, and none of them the run's other
  * secrets. A stand-in `bw` (a shell script) notes the environment of each call.
  */
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import type * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { acquireSession, bwCommand, bwTrustProblems, checkUnlocked, withBwLock } from "../../../steps/bitwarden/bw";
+import { acquireSession, bwCommand, bwDataDir, bwTrustProblems, checkUnlocked, withBwLock } from "../../../steps/bitwarden/bw";
 import { socketParent, sweepSocketDirs } from "../../../steps/bitwarden/serve";
 import { deadSocket, listeningSocket } from "../../support/sockets";
 import { NOBODY } from "../../support/nobody";
@@ -85,7 +86,7 @@ describe("one bw at a time", () => {
       await new Promise((r) => setTimeout(r, 300));
       running--;
     };
-    await Promise.all([withBwLock(work, env), withBwLock(work, env), withBwLock(work, env)]);
+    await Promise.all([withBwLock(undefined, work, env), withBwLock(undefined, work, env), withBwLock(undefined, work, env)]);
     expect(most).toBe(1);
     await new Promise((r) => setTimeout(r, 50));
     expect(fs.readdirSync(path.join(dir, "fetchml-keys.lock"))).toEqual([]);
@@ -96,6 +97,7 @@ describe("one bw at a time", () => {
     const xdg = path.join(dir, "xdg");
     let inside: string[] = [];
     await withBwLock(
+      undefined,
       async () => {
         inside = fs.readdirSync(path.join(xdg, "Bitwarden CLI"));
       },
@@ -107,7 +109,7 @@ describe("one bw at a time", () => {
 
   it("takes over the lock of a run that was killed", async () => {
     fs.writeFileSync(path.join(dir, "fetchml-keys.lock"), "2147483646");
-    expect(await withBwLock(async () => "ran", { BITWARDENCLI_APPDATA_DIR: dir })).toBe("ran");
+    expect(await withBwLock(undefined, async () => "ran", { BITWARDENCLI_APPDATA_DIR: dir })).toBe("ran");
   });
 });
 
@@ -198,5 +200,59 @@ describe("bwTrustProblems: bw's data directory (recheck43 F2)", () => {
     } finally {
       fs.rmSync(home, { recursive: true, force: true });
     }
+  });
+});
+
+describe("bwDataDir: bw's own rule, a bw-data directory beside the executable first", () => {
+  let tmp: string;
+  beforeEach(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bw-portable-"))));
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const BW_JS = require.resolve("@bitwarden/cli/build/bw.js");
+
+  /** A node of its own in `dir` (a hard link where it can be: process.execPath is the real file). */
+  function nodeIn(dir: string): string {
+    fs.mkdirSync(dir, { recursive: true });
+    const node = path.join(dir, "node");
+    try {
+      fs.linkSync(process.execPath, node);
+    } catch {
+      fs.copyFileSync(process.execPath, node);
+    }
+    return node;
+  }
+
+  it("is where the real bw keeps its login when a bw-data sits beside the node it runs under, BITWARDENCLI_APPDATA_DIR or not", () => {
+    const node = nodeIn(path.join(tmp, "runtime"));
+    const cli = path.join(tmp, "bin", "bw");
+    fs.mkdirSync(path.dirname(cli));
+    fs.writeFileSync(cli, `#!/usr/bin/env node\nrequire(${JSON.stringify(BW_JS)});\n`, { mode: 0o755 });
+    const appData = path.join(tmp, "appdata");
+    const env = { PATH: `${path.dirname(node)}:/usr/bin:/bin`, HOME: tmp, BITWARDENCLI_APPDATA_DIR: appData };
+    expect(bwDataDir(env, cli)).toBe(appData);
+    const portable = path.join(tmp, "runtime", "bw-data");
+    fs.mkdirSync(portable, { mode: 0o700 });
+    expect(bwDataDir(env, cli)).toBe(portable);
+    // The real bw, started as bwCommand starts an admin's: it writes its data file there.
+    const r = spawnSync(cli, ["status"], { env: { ...env, BW_NOINTERACTION: "true" }, encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(fs.existsSync(path.join(portable, "data.json"))).toBe(true);
+    expect(fs.existsSync(path.join(appData, "data.json"))).toBe(false);
+    // So the trust check and the lock look there too.
+    fs.chmodSync(path.join(portable, "data.json"), 0o644);
+    expect(bwTrustProblems(cli, env)).toEqual([expect.stringContaining(`bw's data directory ${portable}:`)]);
+  }, 60_000);
+
+  it("follows a #! interpreter named by path, and a native bw's own directory", () => {
+    const node = nodeIn(path.join(tmp, "interp"));
+    const script = path.join(tmp, "script-bw");
+    fs.writeFileSync(script, `#!${node} --no-warnings\n`, { mode: 0o755 });
+    fs.mkdirSync(path.join(tmp, "interp", "bw-data"));
+    expect(bwDataDir({ HOME: tmp }, script)).toBe(path.join(tmp, "interp", "bw-data"));
+    const native = path.join(tmp, "native", "bw");
+    fs.mkdirSync(path.dirname(native));
+    fs.writeFileSync(native, "\x7fELF", { mode: 0o755 });
+    expect(bwDataDir({ HOME: tmp }, native)).toBe(path.join(tmp, ".config/Bitwarden CLI"));
+    fs.mkdirSync(path.join(tmp, "native", "bw-data"));
+    expect(bwDataDir({ HOME: tmp }, native)).toBe(path.join(tmp, "native", "bw-data"));
   });
 });
