@@ -1,11 +1,18 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { choosePlugins, enginePath, offlinePluginBin, sdkPluginVersion } from "../../../cli/plugins";
+
+/** The temp dirs a test made, removed after it. */
+const made: string[] = [];
+afterEach(() => {
+  for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+});
 
 function pulumiHome(installed: string[]): string {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-home-"));
+  made.push(home);
   for (const name of installed) {
     const dir = path.join(home, "plugins", `resource-${name}-v${sdkPluginVersion(name as "random")}`);
     fs.mkdirSync(dir, { recursive: true });
@@ -17,6 +24,7 @@ function pulumiHome(installed: string[]): string {
 /** A folder holding `pulumi` and, when asked, the language host beside it (an official install). */
 function engineDir(withLanguageHost: boolean): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "pulumi-bin-"));
+  made.push(dir);
   fs.writeFileSync(path.join(dir, "pulumi"), "", { mode: 0o755 });
   if (withLanguageHost) fs.writeFileSync(path.join(dir, "pulumi-language-nodejs"), "", { mode: 0o755 });
   return dir;

@@ -104,7 +104,11 @@ describe("the offline Node.js language host", () => {
       path.join(dir, "node_modules", "@x", "p", "package.json"),
       JSON.stringify({ name: "@x/p", version: "2.0.0", pulumi: { resource: true, name: "xp", server: "https://example.org" } }),
     );
-    expect(requiredPackages(dir)).toEqual([{ name: "xp", kind: "resource", version: "v2.0.0", server: "https://example.org" }]);
+    try {
+      expect(requiredPackages(dir)).toEqual([{ name: "xp", kind: "resource", version: "v2.0.0", server: "https://example.org" }]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("reports a program's exit as the real host does: bail on 32, the code otherwise", () => {

@@ -1,7 +1,7 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import * as local from "../../../plugins/command/localCommand";
 import { secret, UNKNOWN } from "../../../plugins/shared/properties";
 
@@ -30,8 +30,14 @@ describe("offline local.Command: diff", () => {
 });
 
 describe("offline local.Command: running", () => {
+  const made: string[] = [];
+  afterEach(() => {
+    for (const dir of made.splice(0)) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
   it("create runs with stdin, environment and dir, and returns trimmed stdout and stderr", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cmd-"));
+    made.push(dir);
     const created = await local.create({
       create: 'cat; echo " $FOO $(pwd)"; echo err >&2',
       stdin: secret("from-stdin"),
@@ -55,6 +61,7 @@ describe("offline local.Command: running", () => {
 
   it("delete runs the stored delete command with the stored stdin", async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "cmd-"));
+    made.push(dir);
     await local.remove({ delete: `cat > ${dir}/out`, stdin: secret("stored"), logging: "none" });
     expect(fs.readFileSync(path.join(dir, "out"), "utf8")).toBe("stored");
   });
