@@ -58,7 +58,7 @@ export function planUserChanges(input: UsersInput): UserChanges {
       if (user.delivery === "bitwarden" && user.collectionIds?.length) {
         say(
           user.name,
-          `+ ${user.name}: key goes to the vault, collections ${bracket(user.collectionIds)} (an existing item of the user's name is moved there and cleared first)`,
+          `+ ${user.name}: key goes to the vault, collections ${bracket(user.collectionIds)} (an existing item of the user's name is used only if it is in these collections, and then cleared first)`,
         );
       }
     } else {

@@ -6,11 +6,13 @@
  * never deleted by name (a replacement is created before the old one is deleted).
  *
  * An item holding a key is exactly what this tool writes: its collections are the configured
- * ones and nothing else (no URIs, notes or fields of someone else's beside the key). An item
- * someone else made (another member can pre-create "FetchML API dan" in a collection they
- * read) is first moved, then overwritten whole with the key: the step orders the calls so
- * that no state of the item ever holds the key together with a foreign collection or content.
- * What is removed is named; attachments (which an edit cannot remove) refuse the run.
+ * ones and nothing else (no URIs, notes or fields of someone else's beside the key). An item of
+ * the user's name found outside those collections (another stack's of the same prefix, or one a
+ * member pre-created in a collection they read) is never taken over: it stays as it is, named
+ * in a warning, and the key goes into a new item. One found inside them is overwritten whole;
+ * the item this tool wrote last run and that someone moved is moved back first, so that no state
+ * of it holds the key together with a foreign collection. What is removed is named;
+ * attachments (which an edit cannot remove) refuse the run.
  */
 
 export const HASH_FIELD = "api_key_hash";
@@ -68,10 +70,23 @@ export function planVault(
   for (const user of desired) {
     const stored = previous.get(user.name);
     const byId = stored && live.find((i) => i.id === stored.id);
-    const byName = live.filter((i) => i.name === user.itemName);
-    const item = byId ?? byName[0];
-    if (!byId && byName.length > 1) {
-      warnings.push(`${byName.length} items are named "${user.itemName}"; using ${item!.id}, leaving the others alone`);
+    const byName = byId ? [] : live.filter((i) => i.name === user.itemName);
+    // Only an item already inside the user's collections is taken over: one elsewhere is
+    // someone else's (another stack's, whose key in it may be live, or a member's), and moving
+    // or writing over it would hand its content to this stack's readers and take it from theirs.
+    const adoptable = byName.filter(
+      (i) => (i.collectionIds ?? []).length > 0 && (i.collectionIds ?? []).every((c) => user.collectionIds.includes(c)),
+    );
+    const item = byId ?? adoptable[0];
+    for (const other of byName.filter((i) => !adoptable.includes(i))) {
+      warnings.push(
+        `an item named ${quoted(user.itemName)} (${other.id}, collections ${list(other.collectionIds ?? [])}) is outside ${user.name}'s ` +
+          `collections (${list(user.collectionIds)}): it is left as it is, and ${user.name}'s key goes into ${item ? `item ${item.id}` : "a new item"}. ` +
+          "If another stack writes it, give each stack its own bitwarden.itemPrefix; if it is an old item of this user's, delete it",
+      );
+    }
+    if (adoptable.length > 1) {
+      warnings.push(`${adoptable.length} items are named "${user.itemName}"; using ${item!.id}, leaving the others alone`);
     }
     if (!item) {
       actions.push({ kind: "create", user });

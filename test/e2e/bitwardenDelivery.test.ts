@@ -238,9 +238,9 @@ describe("Bitwarden delivery", () => {
     expect([again.code, again.stdout], again.all).toEqual([0, expect.not.stringContaining("the vault differs")]);
   });
 
-  it("adopts an item of erin's name made elsewhere only once it is in erin's collection and cleared: the key never sits beside it", async () => {
-    // Made by hand (the old helper script, or another member) in a collection everyone reads,
-    // with a URI, notes and a field of its own.
+  it("leaves an item of erin's name in a collection outside hers as it is: her key goes into a new item, and the up says so", async () => {
+    // Made elsewhere (another stack of the same prefix, or a member) in a collection everyone
+    // reads, with a URI, notes and a field of its own.
     const made = await bw.createItem({
       organizationId: org.id,
       collectionIds: [org.collections.everyone],
@@ -257,35 +257,28 @@ describe("Bitwarden delivery", () => {
     e2e.setConfig(config());
     // The plan says where erin's key goes, and what happens to an item already named for erin.
     expect([...(await e2e.summary())]).toContain(
-      `+ erin: key goes to the vault, collections [${org.collections.FetchML}] (an existing item of the user's name is moved there and cleared first)`,
+      `+ erin: key goes to the vault, collections [${org.collections.FetchML}] (an existing item of the user's name is used only if it is in these collections, and then cleared first)`,
     );
     const from = server.cipherStates.length;
     await e2e.up();
     const { apiKeys, vaultItems } = await outputs();
-    expect(vaultItems.erin, vaultLog()).toBe(made.id);
-    // Every state the item went through, decrypted by the test: with erin's key in it, it was
-    // in erin's collection only and held nothing of what it held before.
-    const withKey = server.cipherStates
-      .slice(from)
-      .filter((s) => s.id === made.id)
-      .map((s) => ({ s, d: server.decryptState(s) }))
-      .filter(({ d }) => d.password === apiKeys.erin);
-    expect(withKey.length).toBeGreaterThan(0);
-    for (const { s, d } of withKey) {
-      expect({ collections: s.collectionIds, uris: d.uris, fields: Object.keys(d.fields) }).toEqual({
-        collections: [org.collections.FetchML],
-        uris: [],
-        fields: ["api_key_hash"],
-      });
-      expect(d.notes ?? "").not.toContain("create_bitwarden_fetchml_item");
-    }
+    expect(vaultItems.erin, vaultLog()).not.toBe(made.id);
+    // The item made elsewhere was never written; erin's key is in a new item of her collection only.
+    expect(server.cipherStates.slice(from).filter((s) => s.id === made.id)).toEqual([]);
     await bw.ok(["sync"]);
-    const found = JSON.parse(await bw.ok(["list", "items", "--search", "FetchML API erin"]));
-    expect(found).toHaveLength(1);
-    expectSameSecret(found[0].login.password, apiKeys.erin, "erin's key");
-    expect(found[0].collectionIds).toEqual([org.collections.FetchML]);
+    const found = JSON.parse(await bw.ok(["list", "items", "--search", "FetchML API erin"])) as Array<{
+      id: string;
+      collectionIds: string[];
+      login: { password: string };
+    }>;
+    expect(found.map((i) => i.id).sort()).toEqual([made.id, vaultItems.erin].sort());
+    const theirs = found.find((i) => i.id === made.id)!;
+    expect([theirs.login.password, theirs.collectionIds]).toEqual(["hand-made-key", [org.collections.everyone]]);
+    const ours = found.find((i) => i.id === vaultItems.erin)!;
+    expectSameSecret(ours.login.password, apiKeys.erin, "erin's key");
+    expect(ours.collectionIds).toEqual([org.collections.FetchML]);
     expect(e2e.output()).toContain(
-      'removed from "FetchML API erin" what this tool did not write: URI "https://evil.example/erin", notes, custom field "owner"',
+      `an item named "FetchML API erin" (${made.id}, collections ${org.collections.everyone}) is outside erin's collections (${org.collections.FetchML}): it is left as it is, and erin's key goes into a new item`,
     );
   });
 

@@ -72,9 +72,10 @@ describe("the vault step, run directly", () => {
     expect(vault.server.ciphers.has(ids.alice.id)).toBe(false);
   });
 
-  it("adopts an item someone else made in another collection only once moved and cleared: its key never sits beside theirs", async () => {
+  it("leaves an item of the user's name in another collection as it is (a new item gets the key); one in the user's collection is cleared and used", async () => {
     // Another member's item of dan's name, in a collection every member reads, with their URI,
-    // notes and a field (made here with the admin's own bw: the vault sees the same item).
+    // notes and a field (made here with the admin's own bw: the vault sees the same item); and
+    // an old item of erin's (the old helper script's) in erin's own collection, with notes.
     const planted = await vault.bw.createItem({
       organizationId: vault.org.id,
       collectionIds: [vault.org.collections.everyone],
@@ -84,29 +85,40 @@ describe("the vault step, run directly", () => {
       login: { username: "dan", password: "planted", uris: [{ uri: "https://evil.example/collect", match: null }] },
       fields: [{ name: "callback", value: "https://evil.example/hook", type: 0 }],
     });
+    const old = await vault.bw.createItem({
+      organizationId: vault.org.id,
+      collectionIds: [vault.org.collections.FetchML],
+      type: 1,
+      name: "FetchML API erin",
+      notes: "made by create_bitwarden_fetchml_item.sh",
+      login: { username: "erin", password: "hand-made-key" },
+      fields: [{ name: "api_key_hash", value: expectedHash("hand-made-key"), type: 1 }],
+    });
     const from = vault.server.cipherStates.length;
-    const run = await step("vault-write", request([user("dan", "key-dan-1")]));
+    const run = await step("vault-write", request([user("dan", "key-dan-1"), user("erin", "key-erin-1")]));
     expect(run.code, run.stderr).toBe(0);
-    expect(items(run.stdout).dan.id).toBe(planted.id);
-    // Every state the item was in during the run, decrypted here: where it holds dan's key,
-    // it is in dan's collection only, with no URI, notes or field of the other member's.
-    const states = vault.server.cipherStates.slice(from).filter((s) => s.id === planted.id);
-    const withKey = states.map((s) => ({ s, d: vault.server.decryptState(s) })).filter(({ d }) => d.password === "key-dan-1");
-    expect(withKey.length, states.map((s) => s.request).join(", ")).toBeGreaterThan(0);
-    for (const { s, d } of withKey) {
-      expect({ collections: s.collectionIds, uris: d.uris, fields: Object.keys(d.fields) }).toEqual({
-        collections: [vault.org.collections.FetchML],
-        uris: [],
-        fields: ["api_key_hash"],
-      });
-      expect(d.notes ?? "").not.toContain("ping me");
-      expect(d.fields.api_key_hash === expectedHash("key-dan-1")).toBe(true);
-    }
-    expect(vault.server.ciphers.get(planted.id)!.collectionIds).toEqual([vault.org.collections.FetchML]);
-    // The up's output names what was moved and removed (never the key).
-    expect(run.stderr).toContain(`from collections ${vault.org.collections.everyone} to ${vault.org.collections.FetchML}`);
-    expect(run.stderr).toContain('URI "https://evil.example/collect", notes, custom field "callback"');
-    expect(run.stdout + run.stderr).not.toContain("key-dan-1");
+    const ids = items(run.stdout);
+    // dan's: the planted item was never written, and the key went into a new item of his collection.
+    expect(ids.dan.id).not.toBe(planted.id);
+    expect(vault.server.cipherStates.slice(from).filter((s) => s.id === planted.id)).toEqual([]);
+    expect(vault.server.ciphers.get(planted.id)!.collectionIds).toEqual([vault.org.collections.everyone]);
+    expect(vault.server.decryptCipher(planted.id).password).toBe("planted");
+    expect(vault.server.ciphers.get(ids.dan.id)!.collectionIds).toEqual([vault.org.collections.FetchML]);
+    expectSameSecret(vault.server.decryptCipher(ids.dan.id).password, "key-dan-1", "dan's new item");
+    expect(run.stderr).toContain(
+      `an item named "FetchML API dan" (${planted.id}, collections ${vault.org.collections.everyone}) is outside dan's collections (${vault.org.collections.FetchML}): it is left as it is, and dan's key goes into a new item`,
+    );
+    // erin's: the old item in her collection is used, and cleared in the same edit that writes the key.
+    expect(ids.erin.id).toBe(old.id);
+    const withKey = vault.server.cipherStates
+      .slice(from)
+      .filter((s) => s.id === old.id)
+      .map((s) => vault.server.decryptState(s))
+      .filter((d) => d.password === "key-erin-1");
+    expect(withKey.length).toBeGreaterThan(0);
+    for (const d of withKey) expect(d.notes ?? "").not.toContain("create_bitwarden_fetchml_item");
+    expect(run.stderr).toContain('removed from "FetchML API erin" what this tool did not write: notes');
+    expect(run.stdout + run.stderr).not.toMatch(/key-dan-1|key-erin-1/);
   });
 
   it("refuses to run with a session that does not open the vault, and says what to run", async () => {

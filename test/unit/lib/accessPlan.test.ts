@@ -719,7 +719,7 @@ describe("planAccess: where keys go and what runs with them", () => {
     expect(p.lines).toEqual([
       "~ bob: vault collections [bob-only] -> [everyone]: whoever can read [everyone] can read bob's key",
       "+ dan (researcher): new key",
-      "+ dan: key goes to the vault, collections [dan-only] (an existing item of the user's name is moved there and cleared first)",
+      "+ dan: key goes to the vault, collections [dan-only] (an existing item of the user's name is used only if it is in these collections, and then cleared first)",
     ]);
   });
 

@@ -87,9 +87,8 @@ describe("planVault", () => {
     expect(plan.actions).toEqual([{ kind: "remove", name: "carol", id: "c1" }]);
   });
 
-  it("names what an item holds that this tool did not write, and does not keep it beside the key", () => {
+  it("names what an item in the user's collections holds that this tool did not write, and does not keep it beside the key", () => {
     const planted = item("x9", user("dan"), {
-      collectionIds: ["everyone"],
       notes: "ping me",
       login: { username: "dan", password: "key-dan", uris: [{ uri: "https://evil.example/collect" }] } as VaultItem["login"],
       fields: [
@@ -97,22 +96,55 @@ describe("planVault", () => {
         { name: "callback", value: "https://evil.example/hook", type: 0 },
       ],
     });
-    // Even with the right key already in it, the item is not "as wanted": it is moved and cleared.
+    // Even with the right key already in it, the item is not "as wanted": it is cleared.
     expect(planVault([user("dan")], {}, [planted], ORG).actions).toMatchObject([
       {
         kind: "update",
         adopted: true,
-        moveCollections: true,
+        moveCollections: false,
         removes: ['URI "https://evil.example/collect"', "notes", 'custom field "callback"'],
       },
     ]);
   });
 
+  it("never takes over an item of the user's name outside the user's collections: it stays, named, and the key goes into a new item (attack46 F1)", () => {
+    // Another stack's item (same prefix, its own collection, its live key), one a member planted
+    // where everyone reads, one in this user's collection and another, one in no collection.
+    const otherStack = item("s1", user("alice", "other-stack-key"), { collectionIds: ["prod-only"] });
+    const planted = item("p1", user("alice", "planted"), { collectionIds: ["everyone"], attachments: [{ id: "a", fileName: "x" }] });
+    const straddling = item("b1", user("alice", "both"), { collectionIds: [COL, "everyone"] });
+    const nowhere = item("n1", user("alice", "nowhere"), { collectionIds: [] });
+    const plan = planVault([user("alice")], {}, [otherStack, planted, straddling, nowhere], ORG);
+    expect(plan.actions).toEqual([{ kind: "create", user: user("alice") }]);
+    expect(plan.refusals).toEqual([]);
+    expect(plan.warnings).toEqual([
+      expect.stringContaining(
+        `an item named "FetchML API alice" (s1, collections prod-only) is outside alice's collections (${COL}): it is left as it is, and alice's key goes into a new item`,
+      ),
+      expect.stringContaining("(p1, collections everyone)"),
+      expect.stringContaining(`(b1, collections ${COL}, everyone)`),
+      expect.stringContaining("(n1, collections none)"),
+    ]);
+    expect(plan.warnings[0]).toContain("give each stack its own bitwarden.itemPrefix");
+    // Beside one inside the user's collections, that one is used and the others are still left.
+    const inside = item("i1", user("alice", "old-script"));
+    const withInside = planVault([user("alice")], {}, [otherStack, inside], ORG);
+    expect(withInside.actions).toMatchObject([{ kind: "update", adopted: true, item: { id: "i1" } }]);
+    expect(withInside.warnings).toEqual([expect.stringContaining("alice's key goes into item i1")]);
+  });
+
+  it("moves the item it wrote last run back to the configured collections when someone moved it", () => {
+    const moved = item("a1", user("alice"), { collectionIds: ["everyone"] });
+    expect(planVault([user("alice")], { alice: { id: "a1", fingerprint: "fp-key-alice" } }, [moved], ORG).actions).toMatchObject([
+      { kind: "update", adopted: false, moveCollections: true, item: { id: "a1" } },
+    ]);
+  });
+
   it("refuses, naming the item and its collections, an item with attachments (an edit cannot remove them)", () => {
-    const planted = item("x9", user("dan"), { collectionIds: ["everyone"], attachments: [{ id: "a", fileName: "x" }] });
+    const planted = item("x9", user("dan"), { attachments: [{ id: "a", fileName: "x" }] });
     const plan = planVault([user("dan")], {}, [planted], ORG);
     expect(plan.actions).toEqual([]);
-    expect(plan.refusals).toEqual([expect.stringContaining('item "FetchML API dan" (x9, collections everyone) has 1 attachment(s)')]);
+    expect(plan.refusals).toEqual([expect.stringContaining(`item "FetchML API dan" (x9, collections ${COL}) has 1 attachment(s)`)]);
   });
 
   it("never removes by name: an item it did not write is left alone", () => {
