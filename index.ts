@@ -80,7 +80,7 @@ async function program() {
     .filter((user) => user.delivery === "direct")
     .map(({ name }) => ({ name, mlConfig: keys.get(name)!.mlConfig }));
   const directDelivery =
-    delivery && new DirectDelivery("delivery", { reading: delivery, previous: previous.delivery, settled: plan.settled, files });
+    delivery && new DirectDelivery("delivery", { stack, reading: delivery, previous: previous.delivery, settled: plan.settled, files });
 
   const byName = <T>(pick: (key: IssuedKey, user: UserSettings) => pulumi.Output<T>) =>
     pulumi.all(Object.fromEntries(settings.users.map((user) => [user.name, pick(keys.get(user.name)!, user)])));

@@ -13,6 +13,8 @@ import { deliveryRequest, deliveryResult, previousResult } from "../steps/protoc
 import { stepResource } from "./step";
 
 export interface DirectDeliveryArgs {
+  /** This stack (org/project/stack), recorded in the directory: another stack's directory is refused. */
+  readonly stack: string;
   /** What the program read in the directory; its `dir` is the real path (0700, this user's own). */
   readonly reading: DeliveryReading;
   /** The last run's `delivery` output. */
@@ -47,6 +49,7 @@ export class DirectDelivery extends pulumi.ComponentResource {
         undo: "delivery-remove",
         schema: deliveryRequest,
         request: {
+          stack: args.stack,
           dir: reading.dir,
           files: args.files.map((f) => [f.name, f.mlConfig] as [string, pulumi.Input<string>]),
           generation: this.generation,

@@ -16,6 +16,8 @@ export interface DeliveryReading {
   dir: string;
   /** The manifest's file names; undefined when there is none. */
   manifest?: string[];
+  /** The stack the manifest says delivers here (none in a manifest 1.0.0 wrote). */
+  stack?: string;
   /** fileDigest of each `<user>.toml` there now that is this user's regular file; absent: missing or not such a file. */
   digests: Map<string, string>;
   /** The manifest names a delivery step the writer took over from (steps/delivery.ts): that replacement did not finish. */

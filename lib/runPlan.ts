@@ -14,6 +14,7 @@ import { issuedAt, type KeyPlan, planKeys } from "./keyPlan";
 import { missingTargets } from "./missingTarget";
 import { quoted } from "./printable";
 import { UNFINISHED_REPLACEMENT } from "./targetRecord";
+import { otherStack } from "../steps/delivery";
 
 export interface RunPlan {
   keys: Map<string, KeyPlan>;
@@ -83,6 +84,7 @@ export function planRun(stack: string, settings: Settings, world: World, clock: 
     conflicts: [
       ...access.conflicts,
       ...missing,
+      ...(delivery?.stack && delivery.stack !== stack ? [otherStack(delivery.dir, delivery.stack, "this stack will not write there")] : []),
       ...(world.unfinishedElsewhere
         ? [
             `${world.unfinishedElsewhere}, which the last run wrote and this run no longer names: its record says a replacement of its write step ${UNFINISHED_REPLACEMENT}, so its entries would stay there. Run up with it still configured first (it repairs the record), then move or remove it`,

@@ -26,6 +26,7 @@ export function readDelivery(configured: string, files: readonly string[]): Deli
     dir,
     digests,
     ...(manifest ? { manifest: manifest.files } : {}),
+    ...(manifest?.stack ? { stack: manifest.stack } : {}),
     ...(manifest?.replaced ? { unfinishedReplacement: true } : {}),
   };
 }

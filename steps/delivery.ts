@@ -6,9 +6,10 @@
  * The directory must be this user's own, closed to others, and not under a directory others
  * may write to (unless sticky), and no file in it may belong to someone else: a key is never
  * written where another local user could read it or swap the file. A manifest beside the
- * files lists the ones this stack owns (names only) and the write step that wrote them: a
- * replaced step's delete (`--replace`, a directory spelled another way) finds the files taken
- * over by its successor and removes nothing.
+ * files lists the ones this stack owns (names only), the stack and the write step that wrote
+ * them: a replaced step's delete (`--replace`, a directory spelled another way) finds the files
+ * taken over by its successor and removes nothing, and another stack's step neither writes nor
+ * removes anything there (the program refuses such a directory first, at preview).
  */
 import { randomUUID } from "node:crypto";
 import * as fs from "node:fs";
@@ -16,7 +17,7 @@ import * as path from "node:path";
 import { assertSafePath } from "../lib/safePath";
 import { readFileIfExists, removeFile, replaceFile } from "../lib/atomicFile";
 import { SafeError, say } from "./io";
-import { type DeliveryRequest, deliveryResult, previousResult } from "./protocol";
+import { type DeliveryRequest, deliveryResult, previousResult, STACK_NAME } from "./protocol";
 
 export const MANIFEST = ".fetchml-keys-delivery";
 
@@ -27,6 +28,7 @@ export function deliveryWrite(request: DeliveryRequest, previousStdout?: string)
   const dir = safeDirectory(request.dir, true);
   const wanted = new Map(request.files.map(([name, content]) => [`${name}.toml`, content]));
   const manifest = parseManifest(readFileIfExists(path.join(dir, MANIFEST)));
+  if (manifest?.stack && manifest.stack !== request.stack) throw new SafeError(otherStack(dir, manifest.stack, "nothing was written"));
   const owned = manifest?.files ?? [];
   // A new step taking the directory over from another: named until that one's delete ran.
   const replaced = known === undefined && manifest?.writer && manifest.writer !== writer ? manifest.writer : undefined;
@@ -41,7 +43,7 @@ export function deliveryWrite(request: DeliveryRequest, previousStdout?: string)
     if (!wanted.has(file) && removeFile(path.join(dir, file))) say(`removed ${path.join(dir, file)}`);
   }
   const files = [...wanted.keys()].sort();
-  writeManifest(dir, { files, writer, replaced });
+  writeManifest(dir, { stack: request.stack, files, writer, replaced });
   return { files, writer };
 }
 
@@ -50,16 +52,28 @@ export function deliveryRemove(request: DeliveryRequest, previousStdout?: string
   const dir = safeDirectory(request.dir, false);
   const writer = previousResult(deliveryResult, previousStdout)?.writer;
   const manifest = parseManifest(readFileIfExists(path.join(dir, MANIFEST)));
+  if (manifest?.stack && manifest.stack !== request.stack) return say(otherStack(dir, manifest.stack, "nothing removed"));
   if (manifest && manifest.writer !== writer) {
     // Its successor's: this step's delete says the replacement is done.
-    if (writer && manifest.replaced === writer) writeManifest(dir, { files: manifest.files, writer: manifest.writer! });
+    if (writer && manifest.replaced === writer)
+      writeManifest(dir, { stack: manifest.stack ?? request.stack, files: manifest.files, writer: manifest.writer! });
     return say(`${dir}: written since by a newer delivery step of this stack; nothing removed`);
   }
   for (const file of manifest?.files ?? []) if (removeFile(path.join(dir, file))) say(`removed ${path.join(dir, file)}`);
   removeFile(path.join(dir, MANIFEST));
 }
 
+/** Why a stack keeps out of a directory another stack delivers into (the step's and the plan's words). */
+export function otherStack(dir: string, stack: string, outcome: string): string {
+  return (
+    `deliveryDir ${dir}: stack ${stack} delivers into it (its ${MANIFEST} says so), and two stacks there would overwrite and ` +
+    `remove each other's files; ${outcome}. Give each stack its own deliveryDir`
+  );
+}
+
 interface Manifest {
+  /** The stack that delivers here; absent in a manifest 1.0.0 wrote. */
+  stack?: string;
   files: string[];
   writer?: string;
   /** The step this one took the directory over from, until that one's delete has run (an unfinished replacement while set). */
@@ -73,15 +87,17 @@ export function parseManifest(text: string | undefined): Manifest | undefined {
   const id = (tag: string) => lines.map((line) => new RegExp(`^# ${tag} ([0-9a-f-]{36})$`).exec(line)?.[1]).find(Boolean);
   const writer = id("writer");
   const replaced = id("replaced");
+  const stack = lines.map((line) => /^# stack (\S+)$/.exec(line)?.[1]).find((name) => name !== undefined && STACK_NAME.test(name));
   return {
+    ...(stack ? { stack } : {}),
     files: lines.filter((line) => /^[a-z][a-z0-9._-]*\.toml$/.test(line)),
     ...(writer ? { writer } : {}),
     ...(replaced ? { replaced } : {}),
   };
 }
 
-function writeManifest(dir: string, { files, writer, replaced }: Manifest): void {
-  const lines = [`# writer ${writer}`, ...(replaced ? [`# replaced ${replaced}`] : []), ...files];
+function writeManifest(dir: string, { stack, files, writer, replaced }: Manifest & { stack: string }): void {
+  const lines = [`# stack ${stack}`, `# writer ${writer}`, ...(replaced ? [`# replaced ${replaced}`] : []), ...files];
   replaceFile(path.join(dir, MANIFEST), lines.map((line) => `${line}\n`).join(""), { unchecked: true });
 }
 

@@ -71,7 +71,12 @@ export const vaultRecord = z.strictObject({ id: z.string(), fingerprint: z.strin
 /** Printed by vault-write: the item each user's key is in (public ids and fingerprints). */
 export const vaultResult = z.strictObject({ items: z.array(z.tuple([name, vaultRecord])) });
 
+/** A stack's whole name as the program says it (org/project/stack): one line, written into files as is. */
+export const STACK_NAME = /^[A-Za-z0-9._-]{1,100}(\/[A-Za-z0-9._-]{1,100}){2}$/;
+
 export const deliveryRequest = z.strictObject({
+  /** The stack that delivers into `dir` (org/project/stack): recorded there, so that no other stack writes or removes its files. */
+  stack: z.string().regex(STACK_NAME),
   /** Absolute real directory for the ml config files (0700), one `<user>.toml` (0600) per user. */
   dir: z.string().min(1),
   files: z.array(z.tuple([name, z.string()])),

@@ -273,7 +273,8 @@ describe("Bitwarden delivery", () => {
     }>;
     expect(found.map((i) => i.id).sort()).toEqual([made.id, vaultItems.erin].sort());
     const theirs = found.find((i) => i.id === made.id)!;
-    expect([theirs.login.password, theirs.collectionIds]).toEqual(["hand-made-key", [org.collections.everyone]]);
+    expectSameSecret(theirs.login.password, "hand-made-key", "the item made elsewhere");
+    expect(theirs.collectionIds).toEqual([org.collections.everyone]);
     const ours = found.find((i) => i.id === vaultItems.erin)!;
     expectSameSecret(ours.login.password, apiKeys.erin, "erin's key");
     expect(ours.collectionIds).toEqual([org.collections.FetchML]);

@@ -81,7 +81,9 @@ async function checkout(commit: string): Promise<void> {
 /** What the users hold and the server accepts: every file with a key or a hash, by content and inode. */
 function access(): Map<string, { text: string; ino: number }> {
   const out = path.join(clone, "examples", "out");
-  const files = ["fetchml-server.yaml", ...fs.readdirSync(path.join(out, "ml-configs")).map((f) => path.join("ml-configs", f))];
+  // Not the list of delivered files (names only): this version adds the stack to it, in the first up.
+  const delivered = fs.readdirSync(path.join(out, "ml-configs")).filter((f) => f !== ".fetchml-keys-delivery");
+  const files = ["fetchml-server.yaml", ...delivered.map((f) => path.join("ml-configs", f))];
   return new Map(files.map((f) => [f, { text: fs.readFileSync(path.join(out, f), "utf8"), ino: fs.statSync(path.join(out, f)).ino }]));
 }
 

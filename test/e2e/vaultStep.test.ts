@@ -102,7 +102,7 @@ describe("the vault step, run directly", () => {
     expect(ids.dan.id).not.toBe(planted.id);
     expect(vault.server.cipherStates.slice(from).filter((s) => s.id === planted.id)).toEqual([]);
     expect(vault.server.ciphers.get(planted.id)!.collectionIds).toEqual([vault.org.collections.everyone]);
-    expect(vault.server.decryptCipher(planted.id).password).toBe("planted");
+    expectSameSecret(vault.server.decryptCipher(planted.id).password, "planted", "the planted item");
     expect(vault.server.ciphers.get(ids.dan.id)!.collectionIds).toEqual([vault.org.collections.FetchML]);
     expectSameSecret(vault.server.decryptCipher(ids.dan.id).password, "key-dan-1", "dan's new item");
     expect(run.stderr).toContain(
