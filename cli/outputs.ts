@@ -21,12 +21,19 @@ export function pickOutput(outputs: Record<string, StackOutput>, path: string[])
   if (!Object.hasOwn(outputs, name)) throw new OutputError(`no output "${name}" (outputs: ${Object.keys(outputs).sort().join(", ")})`);
   let value = outputs[name].value;
   const walked = [name];
-  for (const key of rest) {
-    if (!value || typeof value !== "object" || !Object.hasOwn(value, key)) {
-      const has = value && typeof value === "object" ? Object.keys(value).sort().join(", ") : "nothing";
-      throw new OutputError(`${walked.join(".")} has no "${key}" (it has: ${has})`);
+  while (rest.length > 0) {
+    // A user name may hold dots (j.doe): the longest run of the parts left that is a key wins.
+    const here = value && typeof value === "object" ? (value as Record<string, unknown>) : undefined;
+    const take = here
+      ? [...rest.keys()].map((i) => rest.length - i).find((n) => Object.hasOwn(here, rest.slice(0, n).join(".")))
+      : undefined;
+    if (!here || take === undefined) {
+      throw new OutputError(
+        `${walked.join(".")} has no "${rest.join(".")}" (it has: ${here ? Object.keys(here).sort().join(", ") : "nothing"})`,
+      );
     }
-    value = (value as Record<string, unknown>)[key];
+    const key = rest.splice(0, take).join(".");
+    value = here[key];
     walked.push(key);
   }
   return { value, secret: outputs[name].secret };

@@ -13,6 +13,19 @@ describe("pickOutput", () => {
     expect(pickOutput(outputs, ["users"]).value).toEqual({ ben: { role: "researcher" } });
   });
 
+  // attack46 F4: `user handover j.doe` said "mlConfigs has no "j"": a valid user name may hold dots.
+  it("picks a user whose name holds dots, spelled either way, and a field below it", () => {
+    const dotted = {
+      mlConfigs: { value: { j: "not him", "j.doe": "k" }, secret: true },
+      users: { value: { "j.doe": { role: "analyst" } }, secret: false },
+    };
+    expect(pickOutput(dotted, ["mlConfigs", "j.doe"])).toEqual({ value: "k", secret: true });
+    expect(pickOutput(dotted, ["mlConfigs.j.doe"])).toEqual({ value: "k", secret: true });
+    expect(pickOutput(dotted, ["users", "j.doe", "role"]).value).toBe("analyst");
+    expect(pickOutput(dotted, ["users.j.doe.role"]).value).toBe("analyst");
+    expect(() => pickOutput(dotted, ["mlConfigs", "k.doe"])).toThrow(new OutputError('mlConfigs has no "k.doe" (it has: j, j.doe)'));
+  });
+
   it("says what exists when a name does not", () => {
     expect(() => pickOutput(outputs, ["nosuch"])).toThrow(new OutputError('no output "nosuch" (outputs: mlConfigs, users)'));
     expect(() => pickOutput(outputs, ["mlConfigs.carol"])).toThrow(new OutputError('mlConfigs has no "carol" (it has: alice, ben)'));
