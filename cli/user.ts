@@ -183,7 +183,7 @@ async function list(stack: Stack, options: Options): Promise<number> {
 async function handover(stack: Stack, name: string, options: Options): Promise<number> {
   const mlConfig = pickOutput(await stack.outputs(), ["mlConfigs", name]).value as string;
   if (options.out) {
-    const out = path.resolve(options.out);
+    const out = path.resolve(callerDirectory(), options.out);
     if (!fs.statSync(path.dirname(out), { throwIfNoEntry: false })?.isDirectory())
       throw new UserCommandError(`${out}: the directory ${path.dirname(out)} does not exist; choose a file in an existing directory`);
     if (fs.lstatSync(out, { throwIfNoEntry: false })) throw new UserCommandError(exists(out));
@@ -216,6 +216,12 @@ async function handover(stack: Stack, name: string, options: Options): Promise<n
   }
   process.stdout.write(mlConfig);
   return 0;
+}
+
+/** The directory the admin ran the command in (scripts/env.sh notes it before going to the checkout). */
+function callerDirectory(): string {
+  const dir = process.env.FETCHML_KEYS_CALLER_DIR;
+  return dir && path.isAbsolute(dir) ? dir : process.cwd();
 }
 
 function exists(out: string): string {
