@@ -130,6 +130,9 @@ export interface CreateOptions {
  * from whatever is at the name. Throws EEXIST (the errno error) when the name is taken.
  */
 export function createNewFile(file: string, content: string, options: CreateOptions = {}): void {
+  // A killed earlier try (kill -9 between write and link) left its temp, holding the content;
+  // only this account's own are taken away (the directory may be a shared /tmp).
+  removeStaleTemps(file, process.geteuid?.());
   const data = Buffer.from(content, "utf8");
   const { temp, fd } = openTemp(file);
   try {
@@ -222,12 +225,18 @@ export function readFileIfExists(file: string): string | undefined {
 }
 
 /** Temp files of writers that were killed mid-write (they may hold hashes): clean them up. */
-function removeStaleTemps(file: string): void {
+function removeStaleTemps(file: string, onlyOwnedBy?: number): void {
   const dir = path.dirname(file);
   const pattern = new RegExp(`^\\.${escapeRegExp(path.basename(file))}(\\.bak)?\\.(\\d+)\\.[0-9a-f]{8}\\.tmp$`);
   for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
     const match = pattern.exec(name);
-    if (match && writerGone(Number(match[2]), path.join(dir, name))) fs.rmSync(path.join(dir, name), { force: true });
+    if (!match) continue;
+    const temp = path.join(dir, name);
+    if (onlyOwnedBy !== undefined) {
+      const st = lstatOrUndefined(temp);
+      if (!st?.isFile() || st.uid !== onlyOwnedBy) continue;
+    }
+    if (writerGone(Number(match[2]), temp)) fs.rmSync(temp, { force: true });
   }
 }
 

@@ -73,6 +73,20 @@ describe("createNewFile", () => {
     expect(fs.readdirSync(dir)).toEqual(["alice.toml"]);
   });
 
+  // attack46 F3: a try killed between writing and linking (kill -9) left its temp file, holding
+  // the key, and nothing ever removed it. The next try at that name removes this account's.
+  it("removes the temp file a killed try at the name left (this account's only; another's stays)", () => {
+    const dead = spawnSync(NODE, ["-e", "0"]).pid!;
+    const ours = path.join(dir, `.alice.toml.${dead}.0123abcd.tmp`);
+    const theirs = path.join(dir, `.alice.toml.${dead}.4567cdef.tmp`);
+    fs.writeFileSync(ours, KEY, { mode: 0o600 });
+    const past = new Date(Date.now() - 60_000);
+    fs.utimesSync(ours, past, past);
+    pythonAsNobody(`open(${JSON.stringify(theirs)}, "w").write("theirs")`);
+    createNewFile(out, KEY);
+    expect(fs.readdirSync(dir).sort()).toEqual([path.basename(theirs), "alice.toml"].sort());
+  });
+
   for (const plant of PLANTS) {
     it(`fails with EEXIST when ${plant} appears at the name while the file is written, and leaves it as it is`, () => {
       let thrown: NodeJS.ErrnoException | undefined;
