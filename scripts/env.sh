@@ -15,12 +15,12 @@
 #   (scripts/path.sh).
 case $0 in /*) root=${0%/*}/.. ;; */*) root=./${0%/*}/.. ;; *) root=.. ;; esac
 root=$(CDPATH="" cd "$root" && pwd)
-# Where the command was started (`npm run` goes to the checkout first and keeps that in
-# INIT_CWD): a file a command names by a relative path (user handover --out) is made there,
-# never in the checkout, where it would be one `git add .` from a commit.
-if [ -n "${npm_lifecycle_event-}" ] && [ -n "${INIT_CWD-}" ]; then FETCHML_KEYS_CALLER_DIR=$INIT_CWD; else FETCHML_KEYS_CALLER_DIR=$PWD; fi
-export FETCHML_KEYS_CALLER_DIR
 cd "$root"
+# Where the command was started (cd just left it; `npm run` went to the checkout before and
+# keeps it in INIT_CWD): a file a command names by a relative path (user handover --out) is
+# made there, never in the checkout, where it would be one `git add .` from a commit.
+if [ -n "${npm_lifecycle_event-}" ] && [ -n "${INIT_CWD-}" ]; then FETCHML_KEYS_CALLER_DIR=$INIT_CWD; else FETCHML_KEYS_CALLER_DIR=$OLDPWD; fi
+export FETCHML_KEYS_CALLER_DIR
 NODE_DISABLE_COMPILE_CACHE=1
 export NODE_DISABLE_COMPILE_CACHE
 . "$root/scripts/path.sh"
