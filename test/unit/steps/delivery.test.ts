@@ -116,15 +116,11 @@ describe("delivery-write and delivery-remove", () => {
 // the first stack's alice.toml and removed its bob.toml (the manifest named no stack).
 describe("a delivery directory another stack delivers into", () => {
   it("is neither written nor emptied by another stack's step; a manifest without a stack (1.0.0's) is taken over and gets one", async () => {
-    const first = await runStep("delivery-write", {
-      stack: STACK,
-      dir,
-      files: [
-        ["alice", "a1\n"],
-        ["bob", "b1\n"],
-      ],
-      generation: 0,
-    });
+    const both: Array<[string, string]> = [
+      ["alice", "a1\n"],
+      ["bob", "b1\n"],
+    ];
+    const first = await runStep("delivery-write", { stack: STACK, dir, files: both, generation: 0 });
     expect(first.code, first.stderr).toBe(0);
     expect(fs.readFileSync(path.join(dir, ".fetchml-keys-delivery"), "utf8").split("\n")[0]).toBe(`# stack ${STACK}`);
     const other = "organization/fetchml-keys/lab";
@@ -141,19 +137,7 @@ describe("a delivery directory another stack delivers into", () => {
     // A manifest as 1.0.0 wrote it (no stack line): this stack's update takes it over.
     const manifest = path.join(dir, ".fetchml-keys-delivery");
     fs.writeFileSync(manifest, fs.readFileSync(manifest, "utf8").replace(`# stack ${STACK}\n`, ""));
-    const again = await runStep(
-      "delivery-write",
-      {
-        stack: STACK,
-        dir,
-        files: [
-          ["alice", "a1\n"],
-          ["bob", "b1\n"],
-        ],
-        generation: 0,
-      },
-      { previousStdout: first.stdout },
-    );
+    const again = await runStep("delivery-write", { stack: STACK, dir, files: both, generation: 0 }, { previousStdout: first.stdout });
     expect(again.code, again.stderr).toBe(0);
     expect(fs.readFileSync(manifest, "utf8").split("\n")[0]).toBe(`# stack ${STACK}`);
   }, 30_000);
