@@ -8,12 +8,16 @@
  * anything as the admin at the next destroy, move or removal. Plain `pulumi` checks none of it.
  */
 import { execFile } from "node:child_process";
+import * as fs from "node:fs";
 import { promisify } from "node:util";
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
+import { parse } from "yaml";
 import { z } from "zod";
 import { STEP_INTERPRETER, stepCommand } from "../components/step";
 import { STEPS } from "../steps/protocol";
+import { show } from "../config/problems";
 import { CommandError } from "./commandError";
+import { stackFilePath } from "./workspace";
 
 /** What the runner reads of a state as `pulumi stack export` writes it (other fields pass unread). */
 const storedStateSchema = z.object({
@@ -24,12 +28,14 @@ const storedStateSchema = z.object({
           z.object({
             urn: z.string(),
             type: z.string(),
+            custom: z.boolean().optional(),
             inputs: z.record(z.string(), z.unknown()).optional(),
             outputs: z.record(z.string(), z.unknown()).optional(),
           }),
         )
         .nullish(),
       pending_operations: z.array(z.unknown()).nullish(),
+      secrets_providers: z.object({ type: z.string(), state: z.record(z.string(), z.unknown()).nullish() }).nullish(),
     })
     .nullish(),
 });
@@ -39,6 +45,8 @@ export interface StoredState {
   resources: StateResource[];
   /** Changes the engine started and never recorded the end of (a killed run). */
   pendingOperations: unknown[];
+  /** The secrets provider the state names: the engine decrypts the state's secrets with it. */
+  secretsProvider?: { type: string; state?: Record<string, unknown> | null };
 }
 
 /**
@@ -63,7 +71,12 @@ export async function storedState(stack: Stack): Promise<StoredState> {
     throw new CommandError(
       `stack ${stack.name}: its exported state is not in the form this runner reads: ${z.prettifyError(parsed.error)}`,
     );
-  return { resources: parsed.data.deployment?.resources ?? [], pendingOperations: parsed.data.deployment?.pending_operations ?? [] };
+  const deployment = parsed.data.deployment;
+  return {
+    resources: deployment?.resources ?? [],
+    pendingOperations: deployment?.pending_operations ?? [],
+    ...(deployment?.secrets_providers ? { secretsProvider: deployment.secrets_providers } : {}),
+  };
 }
 
 /** Resources whose deletion runs code: those this program declares, with their providers. */
@@ -87,6 +100,11 @@ export function untrustedState(resources: readonly StateResource[]): string[] {
   const known = new Set<unknown>(STEPS.map(stepCommand));
   const problems: string[] = [];
   for (const r of resources) {
+    // A custom resource of this program's package would have the engine look for a provider plugin of that name.
+    if (r.type.startsWith("fetchml:index:") && r.custom) {
+      problems.push(`${r.urn}: a custom resource of type ${r.type}, which this program declares only as a component`);
+      continue;
+    }
     if (r.type === "pulumi:pulumi:Stack" || r.type.startsWith("fetchml:index:")) continue;
     if (!CUSTOM_TYPES.has(r.type)) {
       problems.push(`${r.urn}: a resource of type ${r.type}, which this program never declares`);
@@ -123,9 +141,34 @@ function isEmpty(value: unknown): boolean {
   return value === undefined || value === null || value === "" || (typeof value === "object" && Object.keys(value).length === 0);
 }
 
+/**
+ * Why the secrets provider the state names is not one this stack may use, or undefined. The
+ * engine decrypts the state's secrets (every command's request) with whatever provider the state
+ * names: a state writer without the passphrase could name a cloud KMS of its own (an `awskms://`
+ * URL with an endpoint it runs) and so have its own ciphertext taken for a request of this
+ * program's. A passphrase provider is safe under any salt (its key needs the passphrase); a
+ * cloud one must be the one the stack file names. Pure.
+ */
+export function secretsProviderProblem(
+  stored: StoredState["secretsProvider"],
+  stackFile: { secretsprovider?: unknown } | undefined,
+): string | undefined {
+  if (!stored || stored.type === "passphrase") return undefined;
+  const configured = typeof stackFile?.secretsprovider === "string" ? stackFile.secretsprovider : undefined;
+  const url = stored.state?.url;
+  if (stored.type === "cloud" && configured !== undefined && url === configured) return undefined;
+  const named = stored.type === "cloud" ? `cloud ${show(url)}` : show(stored.type);
+  return (
+    `its secrets provider, ${named}, is not ${configured ? `the one the stack file names (${show(configured)})` : "the passphrase (the stack file names no other)"}: ` +
+    "the engine would ask it for the key to the state's secrets and take what it answers for this program's requests"
+  );
+}
+
 /** Before an up or destroy (and an applying `user` command): refuses a state holding what this program never declares. */
 export async function refuseUntrustedState(stack: Stack, stackName: string): Promise<void> {
-  const problems = untrustedState((await storedState(stack)).resources);
+  const state = await storedState(stack);
+  const provider = secretsProviderProblem(state.secretsProvider, readStackFile(stackName));
+  const problems = [...(provider ? [provider] : []), ...untrustedState(state.resources)];
   if (problems.length === 0) return;
   throw new CommandError(
     `stack ${stackName}: its state holds what this program never declares, which the engine would run as you ` +
@@ -133,4 +176,19 @@ export async function refuseUntrustedState(stack: Stack, stackName: string): Pro
       "Someone with write access to the state store put it there. Nothing was run. Restore the state from a backup you trust " +
       "(pulumi stack import), and find out who can write the state store",
   );
+}
+
+/** What the runner reads of a stack file here: the secrets provider it names, if any. */
+const stackFileProvider = z.object({ secretsprovider: z.string().optional() });
+
+/** The stack file's secrets provider setting, or undefined when there is no stack file or it is not YAML of that shape. */
+function readStackFile(stackName: string): z.infer<typeof stackFileProvider> | undefined {
+  const file = stackFilePath(stackName);
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    const parsed = stackFileProvider.safeParse(parse(fs.readFileSync(file, "utf8")));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 }

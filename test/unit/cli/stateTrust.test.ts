@@ -5,7 +5,7 @@ import * as path from "node:path";
 import type { Stack } from "@pulumi/pulumi/automation";
 import { afterEach, describe, expect, it } from "vitest";
 import { checkReplaceTargets } from "../../../cli/stackCommands";
-import { storedState, untrustedState } from "../../../cli/stateTrust";
+import { secretsProviderProblem, storedState, untrustedState } from "../../../cli/stateTrust";
 import { STEP_INTERPRETER, stepCommand } from "../../../components/step";
 
 /** A secret as `pulumi stack export` writes it. */
@@ -133,5 +133,40 @@ describe("storedState", () => {
     await expect(storedState(stack)).rejects.toThrow(
       /stack dev: its exported state is not in the form this runner reads:[\s\S]*deployment\.resources\[0\]\.urn/,
     );
+  });
+});
+
+// recheck46 F6: a state writer without the passphrase named a cloud KMS of its own (an
+// awskms:// URL with its own endpoint) in the state; the engine asked it for the data key and
+// took the writer's ciphertext for a request of the write step's: its reload ran as root.
+describe("secretsProviderProblem", () => {
+  const kms = "awskms://alias/fetchml-keys?region=eu-west-1";
+  it("takes the passphrase under any salt, and the cloud provider the stack file names", () => {
+    expect(secretsProviderProblem(undefined, undefined)).toBeUndefined();
+    expect(secretsProviderProblem({ type: "passphrase", state: { salt: "v1:anything" } }, {})).toBeUndefined();
+    expect(secretsProviderProblem({ type: "cloud", state: { url: kms, encryptedkey: "x" } }, { secretsprovider: kms })).toBeUndefined();
+  });
+
+  it("refuses a cloud provider the stack file does not name, and any other kind", () => {
+    const theirs = "awskms://x?endpoint=http://127.0.0.1:1";
+    expect(secretsProviderProblem({ type: "cloud", state: { url: theirs } }, {})).toBe(
+      `its secrets provider, cloud "${theirs}", is not the passphrase (the stack file names no other): ` +
+        "the engine would ask it for the key to the state's secrets and take what it answers for this program's requests",
+    );
+    expect(secretsProviderProblem({ type: "cloud", state: { url: theirs } }, { secretsprovider: kms })).toContain(
+      `is not the one the stack file names ("${kms}")`,
+    );
+    expect(secretsProviderProblem({ type: "service", state: {} }, { secretsprovider: kms })).toContain(
+      'its secrets provider, "service", is not',
+    );
+  });
+
+  it("untrustedState names a custom resource of this program's package (the engine would look for its plugin)", () => {
+    expect(untrustedState([{ urn: "urn:pulumi:s::p::fetchml:index:Thing::x", type: "fetchml:index:Thing", custom: true }])).toEqual([
+      "urn:pulumi:s::p::fetchml:index:Thing::x: a custom resource of type fetchml:index:Thing, which this program declares only as a component",
+    ]);
+    expect(
+      untrustedState([{ urn: "urn:pulumi:s::p::fetchml:index:UserKeys::users", type: "fetchml:index:UserKeys", custom: false }]),
+    ).toEqual([]);
   });
 });
