@@ -44,6 +44,15 @@ export function bwTrustProblems(cli: string | undefined, env: NodeJS.ProcessEnv 
     problems.push(
       `bitwarden.cli ${JSON.stringify(cli)}: another account could replace what runs (${programOpen}), and it runs with the vault session; install bw where only root or you can change it`,
     );
+  // A script's interpreter runs with the session as much as the script does.
+  const runs = program && bwExecutable(cli, env);
+  const interpreterOpen =
+    program &&
+    (runs === undefined ? "its #! interpreter cannot be told" : runs !== fs.realpathSync(program) && replaceableFile(runs, systemRule()));
+  if (interpreterOpen)
+    problems.push(
+      `bitwarden.cli ${JSON.stringify(cli)}: another account could replace the interpreter it runs under (${interpreterOpen}), and it runs with the vault session; install it where only root or you can change it, and name it in the #! line by its path`,
+    );
   // bw keeps the login (tokens, the client secret, the encrypted user key) in data.json here: a
   // file another account made first, or can replace, would be read or pointed at its own server.
   const data = path.join(bwDataDir(env, cli), "data.json");
@@ -98,9 +107,28 @@ function bwExecutable(cli: string | undefined, env: NodeJS.ProcessEnv): string |
     .slice(2)
     .trim()
     .split(/[ \t]+/);
-  const named = path.basename(interpreter) === "env" ? args.find((a) => !a.startsWith("-") && !a.includes("=")) : interpreter;
+  const named = path.basename(interpreter) === "env" ? envCommand(args) : interpreter;
   const found = named && onPath(named, env.PATH);
   return found && fs.realpathSync(found);
+}
+
+/**
+ * The command `env ARGS...` runs (GNU env: options, NAME=VALUE settings, then the command;
+ * `-S`/`--split-string` splits its string into more of them), or undefined when it cannot be told.
+ */
+function envCommand(args: readonly string[]): string | undefined {
+  const words: string[] = [];
+  for (const arg of args) {
+    const split = /^(?:-S|--split-string=?)(.*)$/.exec(arg);
+    words.push(...(split ? split[1].split(/[ \t]+/).filter(Boolean) : [arg]));
+  }
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i];
+    if (/^(-u|--unset|-C|--chdir)$/.test(word)) i++;
+    else if (word.startsWith("-") || word.includes("=")) continue;
+    else return word;
+  }
+  return undefined;
 }
 
 /** The file a command name runs, as execvp finds it (a name with a '/' is a path); undefined when there is none. */

@@ -242,6 +242,24 @@ describe("bwDataDir: bw's own rule, a bw-data directory beside the executable fi
     expect(bwTrustProblems(cli, env)).toEqual([expect.stringContaining(`bw's data directory ${portable}:`)]);
   }, 60_000);
 
+  // recheck46 F5: GNU env takes `-Snode` and `--split-string=node` too; the real bw then keeps its
+  // login beside that node while the check looked in BITWARDENCLI_APPDATA_DIR.
+  for (const line of ["#!/usr/bin/env -Snode", "#!/usr/bin/env --split-string=node", "#!/usr/bin/env -S -u X node --no-warnings"]) {
+    it(`follows ${line} as env does, where the real bw keeps its login`, () => {
+      const node = nodeIn(path.join(tmp, "runtime"));
+      const cli = path.join(tmp, "bin", "bw");
+      fs.mkdirSync(path.dirname(cli));
+      fs.writeFileSync(cli, `${line}\nrequire(${JSON.stringify(BW_JS)});\n`, { mode: 0o755 });
+      const portable = path.join(tmp, "runtime", "bw-data");
+      fs.mkdirSync(portable, { mode: 0o700 });
+      const env = { PATH: `${path.dirname(node)}:/usr/bin:/bin`, HOME: tmp, BITWARDENCLI_APPDATA_DIR: path.join(tmp, "appdata") };
+      expect(bwDataDir(env, cli)).toBe(portable);
+      const r = spawnSync(cli, ["status"], { env: { ...env, BW_NOINTERACTION: "true" }, encoding: "utf8", timeout: 60_000 });
+      expect(r.status, r.stderr).toBe(0);
+      expect(fs.existsSync(path.join(portable, "data.json"))).toBe(true);
+    }, 60_000);
+  }
+
   it("follows a #! interpreter named by path, and a native bw's own directory", () => {
     const node = nodeIn(path.join(tmp, "interp"));
     const script = path.join(tmp, "script-bw");
@@ -254,5 +272,53 @@ describe("bwDataDir: bw's own rule, a bw-data directory beside the executable fi
     expect(bwDataDir({ HOME: tmp }, native)).toBe(path.join(tmp, ".config/Bitwarden CLI"));
     fs.mkdirSync(path.join(tmp, "native", "bw-data"));
     expect(bwDataDir({ HOME: tmp }, native)).toBe(path.join(tmp, "native", "bw-data"));
+  });
+});
+
+// recheck46 F5b: only the bw script was checked; the interpreter its #! line names runs with the
+// session as much as the script does (uid 65534 swapped it and got BW_SESSION, 3 of 3).
+describe("bwTrustProblems: a bitwarden.cli script's interpreter", () => {
+  let tmp: string;
+  beforeEach(() => {
+    tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bw-interpreter-"));
+    fs.chmodSync(tmp, 0o755);
+  });
+  afterEach(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  /** An interpreter (never run here) in a directory uid 65534 owns; a bw script of root's naming it. */
+  function theirs(shebang: (interpreter: string) => string): { cli: string; interpreter: string; env: NodeJS.ProcessEnv } {
+    const dir = path.join(tmp, "theirs");
+    fs.mkdirSync(dir, { mode: 0o755 });
+    const interpreter = path.join(dir, "node");
+    fs.writeFileSync(interpreter, "#!/bin/sh\n", { mode: 0o755 });
+    fs.chownSync(dir, NOBODY, NOBODY);
+    fs.chownSync(interpreter, NOBODY, NOBODY);
+    const cli = path.join(tmp, "bin", "bw");
+    fs.mkdirSync(path.dirname(cli), { mode: 0o755 });
+    fs.writeFileSync(cli, `${shebang(interpreter)}\n`, { mode: 0o755 });
+    const own = path.join(tmp, "appdata");
+    fs.mkdirSync(own, { mode: 0o700 });
+    fs.writeFileSync(path.join(own, "data.json"), "{}", { mode: 0o600 });
+    return { cli, interpreter, env: { PATH: "/usr/bin:/bin", HOME: tmp, BITWARDENCLI_APPDATA_DIR: own } };
+  }
+
+  it("refuses an interpreter named by path that another account could replace", () => {
+    const { cli, env } = theirs((i) => `#!${i}`);
+    expect(bwTrustProblems(cli, env)).toEqual([
+      expect.stringContaining(
+        `: another account could replace the interpreter it runs under (${path.join(tmp, "theirs", "node")} belongs to nobody`,
+      ),
+    ]);
+  });
+
+  it("refuses node found on PATH through a link into a directory another account owns, and one that cannot be told", () => {
+    const { cli, interpreter, env } = theirs(() => "#!/usr/bin/env node");
+    const bin = path.join(tmp, "pathbin");
+    fs.mkdirSync(bin, { mode: 0o755 });
+    fs.symlinkSync(interpreter, path.join(bin, "node")); // root's own link, in root's own PATH directory
+    expect(bwTrustProblems(cli, { ...env, PATH: `${bin}:/usr/bin:/bin` })).toEqual([
+      expect.stringContaining("the interpreter it runs under"),
+    ]);
+    fs.writeFileSync(cli, "#!/usr/bin/env -i\n");
+    expect(bwTrustProblems(cli, env)).toEqual([expect.stringContaining("(its #! interpreter cannot be told)")]);
   });
 });
