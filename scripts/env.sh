@@ -16,10 +16,11 @@
 case $0 in /*) root=${0%/*}/.. ;; */*) root=./${0%/*}/.. ;; *) root=.. ;; esac
 root=$(CDPATH="" cd "$root" && pwd)
 cd "$root"
-# Where the command was started (cd just left it; `npm run` went to the checkout before and
-# keeps it in INIT_CWD): a file a command names by a relative path (user handover --out) is
-# made there, never in the checkout, where it would be one `git add .` from a commit.
-if [ -n "${npm_lifecycle_event-}" ] && [ -n "${INIT_CWD-}" ]; then FETCHML_KEYS_CALLER_DIR=$INIT_CWD; else FETCHML_KEYS_CALLER_DIR=$OLDPWD; fi
+# Where the command was started (cd just left it; `npm run keys` went to the checkout before
+# and keeps it in INIT_CWD, which every process under any npm script inherits, so only that
+# script's is taken): a file a command names by a relative path (user handover --out) is made
+# there, never in the checkout, where it would be one `git add .` from a commit.
+if [ "${npm_lifecycle_event-}" = keys ] && [ -n "${INIT_CWD-}" ]; then FETCHML_KEYS_CALLER_DIR=$INIT_CWD; else FETCHML_KEYS_CALLER_DIR=$OLDPWD; fi
 export FETCHML_KEYS_CALLER_DIR
 NODE_DISABLE_COMPILE_CACHE=1
 export NODE_DISABLE_COMPILE_CACHE

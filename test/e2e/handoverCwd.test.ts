@@ -29,28 +29,32 @@ afterAll(async () => {
 });
 
 describe("handover --out with a relative name", () => {
-  it("writes the file where the admin runs the command, not into the checkout", () => {
-    const here = fs.mkdtempSync(path.join(os.tmpdir(), "handover-cwd-"));
-    try {
-      const r = spawnSync(
-        path.join(PROJECT_ROOT, "bin", "fetchml-keys"),
-        ["user", "handover", "alice", "--out", name, "--stack", e2e.name],
-        {
+  // bin/fetchml-keys (linked into PATH, README), and `npm run keys` from anywhere in or out of
+  // the checkout (npm goes to the checkout first): both from a directory of the admin's.
+  const routes: Record<string, string[]> = {
+    "bin/fetchml-keys": [path.join(PROJECT_ROOT, "bin", "fetchml-keys")],
+    "npm run keys": ["npm", "--prefix", PROJECT_ROOT, "run", "-s", "keys", "--"],
+  };
+  for (const [route, command] of Object.entries(routes)) {
+    it(`${route}: writes the file where the admin runs the command, not into the checkout`, () => {
+      const here = fs.mkdtempSync(path.join(os.tmpdir(), "handover-cwd-"));
+      try {
+        const r = spawnSync(command[0], [...command.slice(1), "user", "handover", "alice", "--out", name, "--stack", e2e.name], {
           cwd: here,
           env: { ...process.env, ...e2e.env },
           encoding: "utf8",
-        },
-      );
-      expect(r.status, r.stderr).toBe(0);
-      const inCheckout = fs.existsSync(path.join(PROJECT_ROOT, name));
-      const git = spawnSync("git", ["status", "--porcelain", "--", name], { cwd: PROJECT_ROOT, encoding: "utf8" }).stdout.trim();
-      expect({ inWorkingDirectory: fs.existsSync(path.join(here, name)), inCheckout, git }).toEqual({
-        inWorkingDirectory: true,
-        inCheckout: false,
-        git: "",
-      });
-    } finally {
-      fs.rmSync(here, { recursive: true, force: true });
-    }
-  });
+        });
+        expect(r.status, r.stderr).toBe(0);
+        const inCheckout = fs.existsSync(path.join(PROJECT_ROOT, name));
+        const git = spawnSync("git", ["status", "--porcelain", "--", name], { cwd: PROJECT_ROOT, encoding: "utf8" }).stdout.trim();
+        expect({ inWorkingDirectory: fs.existsSync(path.join(here, name)), inCheckout, git }).toEqual({
+          inWorkingDirectory: true,
+          inCheckout: false,
+          git: "",
+        });
+      } finally {
+        fs.rmSync(here, { recursive: true, force: true });
+      }
+    });
+  }
 });
