@@ -44,8 +44,8 @@ export function bwTrustProblems(cli: string | undefined, env: NodeJS.ProcessEnv 
     problems.push(
       `bitwarden.cli ${JSON.stringify(cli)}: another account could replace what runs (${programOpen}), and it runs with the vault session; install bw where only root or you can change it`,
     );
-  // A script's interpreter runs with the session as much as the script does.
-  const runs = program && bwExecutable(cli, env);
+  // What bw runs as; a script's interpreter runs with the session as much as the script does.
+  const runs = bwExecutable(cli, env);
   const interpreterOpen =
     program &&
     (runs === undefined ? "its #! interpreter cannot be told" : runs !== fs.realpathSync(program) && replaceableFile(runs, systemRule()));
@@ -55,7 +55,7 @@ export function bwTrustProblems(cli: string | undefined, env: NodeJS.ProcessEnv 
     );
   // bw keeps the login (tokens, the client secret, the encrypted user key) in data.json here: a
   // file another account made first, or can replace, would be read or pointed at its own server.
-  const data = path.join(bwDataDir(env, cli), "data.json");
+  const data = path.join(dataDirOf(runs, env), "data.json");
   const own = { trusted: (owner: number) => owner === 0 || owner === (process.geteuid?.() ?? 0) };
   const dataMode = fs.statSync(data, { throwIfNoEntry: false })?.mode;
   const dataProblem =
@@ -80,7 +80,11 @@ export function bwTrustProblems(cli: string | undefined, env: NodeJS.ProcessEnv 
  * BITWARDENCLI_APPDATA_DIR; then XDG_CONFIG_HOME or ~/.config. `cli` as in bwCommand.
  */
 export function bwDataDir(env: NodeJS.ProcessEnv = process.env, cli?: string): string {
-  const executable = bwExecutable(cli, env);
+  return dataDirOf(bwExecutable(cli, env), env);
+}
+
+/** bwDataDir for the executable bw runs as (bwExecutable's answer). */
+function dataDirOf(executable: string | undefined, env: NodeJS.ProcessEnv): string {
   const portable = executable && path.join(path.dirname(executable), "bw-data");
   if (portable && fs.statSync(portable, { throwIfNoEntry: false })?.isDirectory()) return portable;
   if (env.BITWARDENCLI_APPDATA_DIR) return path.resolve(env.BITWARDENCLI_APPDATA_DIR);
