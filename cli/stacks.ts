@@ -7,7 +7,16 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "./paths";
 import { UserCommandError } from "./user";
-import { DEMO_STACK, openStack, openWorkspace, selectedStack, StackNotFound, stackFilePath, stackFiles } from "./workspace";
+import {
+  DEMO_STACK,
+  openStack,
+  openWorkspace,
+  selectedStack,
+  StackNotFound,
+  stackFilePath,
+  stackFiles,
+  stackSecretsProvider,
+} from "./workspace";
 import { ConfigError, settingsOf, StackFileError } from "../lib/stackFile";
 
 export function checkStackFile(stackName: string): void {
@@ -68,7 +77,7 @@ export async function stacksCommand(command: string, args: string[]): Promise<nu
     if ((await workspace.listStacks()).some((s) => s.name === name)) throw new UserCommandError(`stack ${name} already exists`);
     // Said before the engine would ask for "stack ?'s passphrase" where no one can answer.
     const env = { ...process.env, ...workspace.envVars };
-    if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE && !hasSecretsProvider(name)) {
+    if (!env.PULUMI_CONFIG_PASSPHRASE && !env.PULUMI_CONFIG_PASSPHRASE_FILE && !stackSecretsProvider(name)) {
       throw new UserCommandError(
         `init ${name}: no passphrase to encrypt stack ${name}'s secrets with; set PULUMI_CONFIG_PASSPHRASE_FILE (or ` +
           "PULUMI_CONFIG_PASSPHRASE) to the passphrase every admin and CI of this stack will use, then run it again",
@@ -90,12 +99,6 @@ export async function stacksCommand(command: string, args: string[]): Promise<nu
     console.log(`${name === selected ? "*" : " "} ${name.padEnd(16)} ${where.join(", ")}`);
   }
   return 0;
-}
-
-/** A stack file that names its own secrets provider (a cloud KMS) needs no passphrase. */
-function hasSecretsProvider(name: string): boolean {
-  const file = stackFilePath(name);
-  return fs.existsSync(file) && /^secretsprovider:/m.test(fs.readFileSync(file, "utf8"));
 }
 
 /**

@@ -8,16 +8,14 @@
  * anything as the admin at the next destroy, move or removal. Plain `pulumi` checks none of it.
  */
 import { execFile } from "node:child_process";
-import * as fs from "node:fs";
 import { promisify } from "node:util";
 import type { LocalWorkspace, Stack } from "@pulumi/pulumi/automation";
-import { parse } from "yaml";
 import { z } from "zod";
 import { STEP_INTERPRETER, stepCommand } from "../components/step";
 import { STEPS } from "../steps/protocol";
 import { show } from "../config/problems";
 import { CommandError } from "./commandError";
-import { stackFilePath } from "./workspace";
+import { stackSecretsProvider } from "./workspace";
 
 /** What the runner reads of a state as `pulumi stack export` writes it (other fields pass unread). */
 const storedStateSchema = z.object({
@@ -147,14 +145,10 @@ function isEmpty(value: unknown): boolean {
  * names: a state writer without the passphrase could name a cloud KMS of its own (an `awskms://`
  * URL with an endpoint it runs) and so have its own ciphertext taken for a request of this
  * program's. A passphrase provider is safe under any salt (its key needs the passphrase); a
- * cloud one must be the one the stack file names. Pure.
+ * cloud one must be the one the stack file names (`configured`). Pure.
  */
-export function secretsProviderProblem(
-  stored: StoredState["secretsProvider"],
-  stackFile: { secretsprovider?: unknown } | undefined,
-): string | undefined {
+export function secretsProviderProblem(stored: StoredState["secretsProvider"], configured: string | undefined): string | undefined {
   if (!stored || stored.type === "passphrase") return undefined;
-  const configured = typeof stackFile?.secretsprovider === "string" ? stackFile.secretsprovider : undefined;
   const url = stored.state?.url;
   if (stored.type === "cloud" && configured !== undefined && url === configured) return undefined;
   const named = stored.type === "cloud" ? `cloud ${show(url)}` : show(stored.type);
@@ -167,7 +161,7 @@ export function secretsProviderProblem(
 /** Before an up or destroy (and an applying `user` command): refuses a state holding what this program never declares. */
 export async function refuseUntrustedState(stack: Stack, stackName: string): Promise<void> {
   const state = await storedState(stack);
-  const provider = secretsProviderProblem(state.secretsProvider, readStackFile(stackName));
+  const provider = secretsProviderProblem(state.secretsProvider, stackSecretsProvider(stackName));
   const problems = [...(provider ? [provider] : []), ...untrustedState(state.resources)];
   if (problems.length === 0) return;
   throw new CommandError(
@@ -176,19 +170,4 @@ export async function refuseUntrustedState(stack: Stack, stackName: string): Pro
       "Someone with write access to the state store put it there. Nothing was run. Restore the state from a backup you trust " +
       "(pulumi stack import), and find out who can write the state store",
   );
-}
-
-/** What the runner reads of a stack file here: the secrets provider it names, if any. */
-const stackFileProvider = z.object({ secretsprovider: z.string().optional() });
-
-/** The stack file's secrets provider setting, or undefined when there is no stack file or it is not YAML of that shape. */
-function readStackFile(stackName: string): z.infer<typeof stackFileProvider> | undefined {
-  const file = stackFilePath(stackName);
-  if (!fs.existsSync(file)) return undefined;
-  try {
-    const parsed = stackFileProvider.safeParse(parse(fs.readFileSync(file, "utf8")));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
 }

@@ -14,6 +14,8 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
+import { parse } from "yaml";
+import { z } from "zod";
 import { DEV_PASSPHRASE } from "../config/exposure";
 import { stackFileName } from "../config/rawConfig";
 // index.ts uses `export =`: with esModuleInterop the default import is the program function.
@@ -58,6 +60,24 @@ export interface OpenedStack {
 
 export function stackFilePath(stackName: string): string {
   return path.join(PROJECT_ROOT, stackFileName(stackName));
+}
+
+/** What is read of a stack file besides its config: the secrets provider it names, if any. */
+const stackFileSettings = z.object({ secretsprovider: z.string().optional() });
+
+/**
+ * The secrets provider the stack file names (a cloud KMS URL), or undefined: none, no stack
+ * file, or one that is not YAML of that shape (then the passphrase is what the engine uses).
+ */
+export function stackSecretsProvider(stackName: string): string | undefined {
+  const text = readFileIfExists(stackFilePath(stackName));
+  if (text === undefined) return undefined;
+  try {
+    const parsed = stackFileSettings.safeParse(parse(text));
+    return parsed.success ? parsed.data.secretsprovider : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -143,22 +143,20 @@ describe("secretsProviderProblem", () => {
   const kms = "awskms://alias/fetchml-keys?region=eu-west-1";
   it("takes the passphrase under any salt, and the cloud provider the stack file names", () => {
     expect(secretsProviderProblem(undefined, undefined)).toBeUndefined();
-    expect(secretsProviderProblem({ type: "passphrase", state: { salt: "v1:anything" } }, {})).toBeUndefined();
-    expect(secretsProviderProblem({ type: "cloud", state: { url: kms, encryptedkey: "x" } }, { secretsprovider: kms })).toBeUndefined();
+    expect(secretsProviderProblem({ type: "passphrase", state: { salt: "v1:anything" } }, undefined)).toBeUndefined();
+    expect(secretsProviderProblem({ type: "cloud", state: { url: kms, encryptedkey: "x" } }, kms)).toBeUndefined();
   });
 
   it("refuses a cloud provider the stack file does not name, and any other kind", () => {
     const theirs = "awskms://x?endpoint=http://127.0.0.1:1";
-    expect(secretsProviderProblem({ type: "cloud", state: { url: theirs } }, {})).toBe(
+    expect(secretsProviderProblem({ type: "cloud", state: { url: theirs } }, undefined)).toBe(
       `its secrets provider, cloud "${theirs}", is not the passphrase (the stack file names no other): ` +
         "the engine would ask it for the key to the state's secrets and take what it answers for this program's requests",
     );
-    expect(secretsProviderProblem({ type: "cloud", state: { url: theirs } }, { secretsprovider: kms })).toContain(
+    expect(secretsProviderProblem({ type: "cloud", state: { url: theirs } }, kms)).toContain(
       `is not the one the stack file names ("${kms}")`,
     );
-    expect(secretsProviderProblem({ type: "service", state: {} }, { secretsprovider: kms })).toContain(
-      'its secrets provider, "service", is not',
-    );
+    expect(secretsProviderProblem({ type: "service", state: {} }, kms)).toContain('its secrets provider, "service", is not');
   });
 
   it("untrustedState names a custom resource of this program's package (the engine would look for its plugin)", () => {
