@@ -19,7 +19,7 @@ import { planRun, targetOutputOf, userRecordOf } from "./lib/runPlan";
 import { loadSettings } from "./program/loadSettings";
 import type { DeliveryOutput, TargetOutput, UserRecord } from "./program/outputs";
 import { refusal } from "./program/refusal";
-import { vaultCheckHook } from "./program/vaultCheck";
+import { VaultCheck } from "./program/vaultCheck";
 import { readWorld } from "./program/world";
 
 async function program() {
@@ -44,13 +44,13 @@ async function program() {
         recordedIdentity: plan.recordedIdentity.get(t.resourceName)!,
       }),
   );
-  const vaultCheck = settings.bitwarden ? vaultCheckHook(settings.bitwarden) : undefined;
-  // The vault check (a `bw` process) runs as a Bitwarden user's key changes: only once every revocation is done.
+  const vaultCheck = settings.bitwarden ? new VaultCheck(settings.bitwarden) : undefined;
+  // The vault check (the run's `bw serve`) starts as a Bitwarden user's key changes: only once every revocation is done.
   const { keys } = new UserKeys("users", {
     users: settings.users,
     plans: plan.keys,
     client: settings.client,
-    ...(vaultCheck ? { vault: { beforeKeyChange: vaultCheck, after: revocations } } : {}),
+    ...(vaultCheck ? { vault: { beforeKeyChange: vaultCheck.hook, after: revocations } } : {}),
   });
   const vaultUsers = settings.users
     .filter((user) => user.delivery === "bitwarden")
@@ -60,6 +60,8 @@ async function program() {
     });
   const vault =
     settings.bitwarden && new BitwardenVault("bitwarden", { settings: settings.bitwarden, users: vaultUsers }, { dependsOn: revocations });
+  // The vault step has used the check's `bw serve`: stop it now, not when the run ends.
+  vault?.itemIds.apply(() => vaultCheck?.close());
   const authConfigs = targets.map((t, i) => {
     const { verify, recordLost } = plan.access.targets.get(t.resourceName)!;
     const users = plan.active.map(({ name, access }) => ({ name, access, apiKeyHash: keys.get(name)!.apiKeyHash }));

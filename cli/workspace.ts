@@ -22,6 +22,7 @@ import { stackFileName } from "../config/rawConfig";
 import program from "../index";
 import { backendUrlProblem } from "./backend";
 import { readFileIfExists } from "../lib/atomicFile";
+import { closeVaultChecks } from "../program/vaultCheck";
 import { CommandError } from "./commandError";
 import { ensureEngine, type Engine } from "./engine";
 import { PROJECT_NAME, PROJECT_ROOT } from "./paths";
@@ -171,6 +172,18 @@ export async function openStack(options: OpenStackOptions): Promise<OpenedStack>
     await workspace.createStack(options.stackName);
   }
   const stack = await Stack.select(options.stackName, workspace);
+  if (options.program !== "local") {
+    // The program runs in this process, which outlives the up: a vault check's `bw serve` that
+    // the vault step never got to (the run failed first) stops with the operation.
+    const up = stack.up.bind(stack);
+    stack.up = async (upOptions) => {
+      try {
+        return await up(upOptions);
+      } finally {
+        await closeVaultChecks();
+      }
+    };
+  }
   return { stack, workspace, engine, plugins };
 }
 

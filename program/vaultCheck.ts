@@ -3,18 +3,70 @@
  * before it creates or replaces such a key, whatever the reason (new user, counter, rotate-all,
  * age, `--replace`), and never in a preview or a run that changes no key. A locked or
  * logged-out vault then stops the run before any key changes. It runs once per run, however
- * many keys change (one short `bw status`).
+ * many keys change.
+ *
+ * It checks by starting the run's one `bw serve` (steps/bitwarden/serve.ts, sharedServeDir),
+ * which the vault step then joins: a rotation costs one `bw` process, not a check and a serve.
+ * This program holds the bw lock for it, and stops it once the vault step is done (close), when
+ * the runner's operation ends (closeVaultChecks), or, should this process end first, through
+ * the serve's guard; the lock goes with the process.
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { BitwardenSettings } from "../config/settings";
-import { acquireSession, bwCommand, checkUnlocked, withBwLock } from "../steps/bitwarden/bw";
+import { acquireSession, bwCommand, bwDataDir, checkUnlocked, NOT_UNLOCKED, takeBwLock } from "../steps/bitwarden/bw";
+import { BwServe, sharedServeDir } from "../steps/bitwarden/serve";
+import { SafeError } from "../steps/io";
 
-export function vaultCheckHook(settings: BitwardenSettings): pulumi.ResourceHook {
-  let checked: Promise<void> | undefined;
-  const check = () =>
-    withBwLock(settings.cli, async () => {
-      const bw = bwCommand(settings.cli);
-      await checkUnlocked(bw, await acquireSession(bw));
-    });
-  return new pulumi.ResourceHook("bitwarden-vault-check", () => (checked ??= check()));
+/** Every check of this process whose serve may still run (an inline program's runs share one process). */
+const open = new Set<VaultCheck>();
+
+export class VaultCheck {
+  readonly hook: pulumi.ResourceHook;
+  private checked: Promise<void> | undefined;
+  private held: { serve: BwServe; release: () => void } | undefined;
+
+  constructor(private readonly settings: BitwardenSettings) {
+    this.hook = new pulumi.ResourceHook("bitwarden-vault-check", () => (this.checked ??= this.check()));
+  }
+
+  private async check(): Promise<void> {
+    const { cli, organizationId, itemPrefix } = this.settings;
+    const bw = bwCommand(cli);
+    const release = await takeBwLock(cli);
+    try {
+      const session = await acquireSession(bw);
+      const dir = sharedServeDir(bwDataDir(process.env, cli), organizationId, itemPrefix);
+      const serve = dir && (await BwServe.startShared(bw, session, dir));
+      if (!serve) {
+        // Nowhere the step could find it: check with one short `bw status`, the step starts its own.
+        await checkUnlocked(bw, session);
+        release();
+        return;
+      }
+      this.held = { serve, release };
+      open.add(this);
+      serve.onExit(release);
+      const status = await serve.call<{ template?: { status?: string } }>("GET", "/status");
+      if (status?.template?.status !== "unlocked") throw new SafeError(NOT_UNLOCKED);
+    } catch (e) {
+      await this.close();
+      release();
+      throw e;
+    }
+  }
+
+  /** Stops the serve this check started, if any, and releases the bw lock; never throws. */
+  async close(): Promise<void> {
+    const held = this.held;
+    this.held = undefined;
+    open.delete(this);
+    if (!held) return;
+    await held.serve.close().catch(() => undefined);
+    held.release();
+  }
+}
+
+/** Stops every check's serve in this process: the runner calls it when an operation ends. */
+export async function closeVaultChecks(): Promise<void> {
+  await Promise.all([...open].map((check) => check.close()));
 }

@@ -1,13 +1,14 @@
 /**
- * The Bitwarden steps: one `bw serve` for the whole run, whatever the number of users.
+ * The Bitwarden steps: one `bw serve` for the whole run, whatever the number of users (the one
+ * the vault check started, when a key changed; else its own).
  *   vault-write   bring every Bitwarden user's item in line (create, adopt, edit, remove)
  *   vault-remove  what destroy does: apply the revoke policy to every item the last run wrote
  * Prints the item records (public: ids and fingerprints) on stdout and one line per change on
  * stderr; never a key or hash.
  */
 import { planVault, newItem, updatedItem, type VaultItem } from "./vaultPlan";
-import { acquireSession, bwCommand, bwWithSession, NOT_UNLOCKED, withBwLock } from "./bitwarden/bw";
-import { BwServe } from "./bitwarden/serve";
+import { acquireSession, bwCommand, bwDataDir, NOT_UNLOCKED, withBwLock } from "./bitwarden/bw";
+import { BwServe, sharedServeDir } from "./bitwarden/serve";
 import { SafeError } from "./io";
 import { previousResult, type VaultRecord, type VaultRequest, vaultResult } from "./protocol";
 
@@ -16,68 +17,75 @@ const say = (line: string) => process.stderr.write(`bitwarden: ${line}\n`);
 export async function vaultStep(request: VaultRequest, mode: "write" | "remove", previousStdout: string | undefined) {
   const bw = bwCommand(request.cli);
   const previous = previousRecords(previousStdout);
-  const records: Array<[string, VaultRecord]> = [];
-  await withBwLock(request.cli, async () => {
-    const session = await acquireSession(bw);
-    const serve = await BwServe.start(bw, session);
-    // `bw serve` cannot delete for good; `bw delete --permanent` runs once serve has exited,
-    // so two bw processes never share its data file.
-    const permanentDeletes: Array<{ name: string; id: string }> = [];
+  // The serve this run's vault check started (a key changed): its program holds the bw lock.
+  const dir = sharedServeDir(bwDataDir(process.env, request.cli), request.organizationId, request.itemPrefix);
+  const shared = dir && (await BwServe.join(dir));
+  if (shared) return { items: await applyPlan(shared, request, mode, previous) };
+  return withBwLock(request.cli, async () => {
+    const serve = await BwServe.start(bw, await acquireSession(bw));
     try {
-      const existing = await readItems(serve, request.itemPrefix, previous);
-      const plan = planVault(mode === "write" ? request.users : [], previous, existing, request.organizationId);
-      plan.warnings.forEach(say);
-      // Before anything is written: a key never goes into an item this tool cannot make clean.
-      if (plan.refusals.length > 0) throw new SafeError(plan.refusals.join("; "));
-      // One request at a time, on purpose: each write makes `bw serve` save its data file under a
-      // file lock (proper-lockfile, retried from 100 ms), so requests in flight together wait on
-      // each other. Measured with 100 new users: this step took 16 s one at a time, 38 s four at a time.
-      for (const action of plan.actions) {
-        if (action.kind === "keep") {
-          records.push([action.user.name, { id: action.item.id, fingerprint: action.user.fingerprint }]);
-        } else if (action.kind === "create") {
-          const created = await serve.call<VaultItem>("POST", "/object/item", newItem(action.user, request.organizationId));
-          records.push([action.user.name, { id: created.id, fingerprint: action.user.fingerprint }]);
-          say(`created item "${action.user.itemName}" for ${action.user.name}`);
-        } else if (action.kind === "update") {
-          const { item, user } = action;
-          // The move comes first, and is checked: the key is written only into an item that
-          // nobody outside the configured collections can read (an adopted item may have been
-          // made by another member in a collection they read).
-          if (action.moveCollections) {
-            const moved = await serve.call<VaultItem>("PUT", `/object/item-collections/${item.id}`, user.collectionIds);
-            const now = [...(moved?.collectionIds ?? [])].sort().join(", ");
-            if (now !== [...user.collectionIds].sort().join(", "))
-              throw new SafeError(
-                `item "${item.name}" (${item.id}) is in collections ${now || "none"} after the move, not ${user.collectionIds.join(", ")}: no key was written into it`,
-              );
-            say(
-              `moved item "${item.name}" (${item.id}) from collections ${(item.collectionIds ?? []).join(", ") || "none"} to ${user.collectionIds.join(", ")}`,
-            );
-          }
-          // One edit writes the key and drops whatever else was there: no state holds both.
-          await serve.call("PUT", `/object/item/${item.id}`, updatedItem(item, user));
-          records.push([user.name, { id: item.id, fingerprint: user.fingerprint }]);
-          say(`${action.adopted ? `adopted existing item (${item.id})` : "updated item"} "${user.itemName}" for ${user.name}`);
-          if (action.removes.length > 0) say(`removed from "${user.itemName}" what this tool did not write: ${action.removes.join(", ")}`);
-        } else if (request.onRevoke === "trash") {
-          await serve.call("DELETE", `/object/item/${action.id}`);
-          say(`moved ${action.name}'s item to the trash`);
-        } else if (request.onRevoke === "delete") {
-          permanentDeletes.push({ name: action.name, id: action.id });
-        } else {
-          say(`kept ${action.name}'s item (onRevoke: keep)`);
-        }
-      }
+      return { items: await applyPlan(serve, request, mode, previous) };
     } finally {
       await serve.close();
     }
-    for (const { name, id } of permanentDeletes) {
-      await bwWithSession(bw, session, ["delete", "item", id, "--permanent"]);
-      say(`deleted ${name}'s item permanently`);
-    }
   });
-  return { items: records };
+}
+
+/** Plans the items against the vault as it is now and makes them so; the records, by user. */
+async function applyPlan(
+  serve: BwServe,
+  request: VaultRequest,
+  mode: "write" | "remove",
+  previous: ReadonlyMap<string, VaultRecord>,
+): Promise<Array<[string, VaultRecord]>> {
+  const records: Array<[string, VaultRecord]> = [];
+  const existing = await readItems(serve, request.itemPrefix, previous);
+  const plan = planVault(mode === "write" ? request.users : [], previous, existing, request.organizationId);
+  plan.warnings.forEach(say);
+  // Before anything is written: a key never goes into an item this tool cannot make clean.
+  if (plan.refusals.length > 0) throw new SafeError(plan.refusals.join("; "));
+  // One request at a time, on purpose: each write makes `bw serve` save its data file under a
+  // file lock (proper-lockfile, retried from 100 ms), so requests in flight together wait on
+  // each other. Measured with 100 new users: this step took 16 s one at a time, 38 s four at a time.
+  for (const action of plan.actions) {
+    if (action.kind === "keep") {
+      records.push([action.user.name, { id: action.item.id, fingerprint: action.user.fingerprint }]);
+    } else if (action.kind === "create") {
+      const created = await serve.call<VaultItem>("POST", "/object/item", newItem(action.user, request.organizationId));
+      records.push([action.user.name, { id: created.id, fingerprint: action.user.fingerprint }]);
+      say(`created item "${action.user.itemName}" for ${action.user.name}`);
+    } else if (action.kind === "update") {
+      const { item, user } = action;
+      // The move comes first, and is checked: the key is written only into an item that
+      // nobody outside the configured collections can read (an adopted item may have been
+      // made by another member in a collection they read).
+      if (action.moveCollections) {
+        const moved = await serve.call<VaultItem>("PUT", `/object/item-collections/${item.id}`, user.collectionIds);
+        const now = [...(moved?.collectionIds ?? [])].sort().join(", ");
+        if (now !== [...user.collectionIds].sort().join(", "))
+          throw new SafeError(
+            `item "${item.name}" (${item.id}) is in collections ${now || "none"} after the move, not ${user.collectionIds.join(", ")}: no key was written into it`,
+          );
+        say(
+          `moved item "${item.name}" (${item.id}) from collections ${(item.collectionIds ?? []).join(", ") || "none"} to ${user.collectionIds.join(", ")}`,
+        );
+      }
+      // One edit writes the key and drops whatever else was there: no state holds both.
+      await serve.call("PUT", `/object/item/${item.id}`, updatedItem(item, user));
+      records.push([user.name, { id: item.id, fingerprint: user.fingerprint }]);
+      say(`${action.adopted ? `adopted existing item (${item.id})` : "updated item"} "${user.itemName}" for ${user.name}`);
+      if (action.removes.length > 0) say(`removed from "${user.itemName}" what this tool did not write: ${action.removes.join(", ")}`);
+    } else if (request.onRevoke === "trash") {
+      await serve.call("DELETE", `/object/item/${action.id}`);
+      say(`moved ${action.name}'s item to the trash`);
+    } else if (request.onRevoke === "delete") {
+      await serve.call("DELETE", `/object/item/${action.id}?permanent=true`);
+      say(`deleted ${action.name}'s item permanently`);
+    } else {
+      say(`kept ${action.name}'s item (onRevoke: keep)`);
+    }
+  }
+  return records;
 }
 
 /**

@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { MODULE_PATHS_PRELOAD } from "../../cli/paths";
 import { FileLocked, lockFile } from "../../lib/fileLock";
-import { childEnvironment, execute, type ExecResult, firstLine } from "../../lib/childProcess";
+import { childEnvironment, execute, type ExecResult } from "../../lib/childProcess";
 import { z } from "zod";
 import { parseJsonOr } from "../../lib/json";
 import { openOnTheWay, replaceableFile, systemRule } from "../../lib/safePath";
@@ -209,24 +209,29 @@ export async function acquireSession(bw: string[], env: NodeJS.ProcessEnv = proc
   return session;
 }
 
-/** Runs a `bw` command with the session (for what `bw serve` cannot do). */
-export async function bwWithSession(bw: string[], session: string, args: string[]): Promise<void> {
-  const r = await run(bw, args, bwEnv({ BW_SESSION: session }));
-  if (r.code !== 0)
-    throw new SafeError(`bw ${args.slice(0, 2).join(" ")} failed (exit ${r.code}): ${firstLine(r.stderr || r.stdout, 200)}`);
-}
-
-/** One `bw` user at a time: parallel processes corrupt its data file, so the lock lives beside it. `cli` as in bwCommand. */
-export async function withBwLock<T>(cli: string | undefined, work: () => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+/**
+ * One `bw` user at a time: parallel processes corrupt its data file, so the lock lives beside it.
+ * `cli` as in bwCommand. Resolves to the function that releases it (once; later calls do nothing).
+ */
+export async function takeBwLock(cli: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<() => void> {
   const dir = bwDataDir(env, cli);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  let release: () => void;
   try {
-    release = await lockFile(dir, { lock: path.join(dir, "fetchml-keys.lock"), waitMs: 300_000 });
+    const release = await lockFile(dir, { lock: path.join(dir, "fetchml-keys.lock"), waitMs: 300_000 });
+    let released = false;
+    return () => {
+      if (!released) release();
+      released = true;
+    };
   } catch (e) {
     if (e instanceof FileLocked) throw new SafeError("another fetchml-keys run is using bw (for 5 minutes now); try again later");
     throw e;
   }
+}
+
+/** `work` under the bw lock (takeBwLock). */
+export async function withBwLock<T>(cli: string | undefined, work: () => Promise<T>, env: NodeJS.ProcessEnv = process.env): Promise<T> {
+  const release = await takeBwLock(cli, env);
   try {
     return await work();
   } finally {

@@ -7,8 +7,13 @@
  * It runs in its own process group, stopped as a group (SIGKILL after a grace period), and a
  * guard process kills the group if this process dies, so an unlocked vault never outlives
  * the run. The session reaches it in its environment, never in argv.
+ *
+ * A run that changes a Bitwarden user's key starts its one `bw serve` in the program, for the
+ * vault check before the key changes (program/vaultCheck.ts), at a name the vault step finds
+ * again (sharedServeDir): the step then uses it instead of starting a second `bw`.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
@@ -62,24 +67,76 @@ export async function sweepSocketDirs(parent: string, now = Date.now()): Promise
 }
 
 /**
+ * Where a run's shared `bw serve` listens: one name per bw data directory, organization and item
+ * prefix (what the vault check and the vault step both know), in this user's own directory;
+ * undefined when there is none (then nothing is shared). The bw lock on that data directory is
+ * held while such a serve runs, so one name never has two.
+ */
+export function sharedServeDir(dataDir: string, organizationId: string, itemPrefix: string, tmp = os.tmpdir()): string | undefined {
+  const parent = socketParent(tmp);
+  const id = createHash("sha256").update(JSON.stringify([dataDir, organizationId, itemPrefix])).digest("hex").slice(0, 24);
+  return parent && path.join(parent, `run-${id}`);
+}
+
+/**
  * `bw serve` answers only requests whose Host header names localhost and its `--port` (a
  * guard against DNS rebinding), even on a Unix socket, where the port is not used otherwise.
  */
 const SERVE_PORT = 8087;
 
+/** A `bw serve` this process started (and stops), or one it joined (stopped by whoever started it). */
+interface Owned {
+  readonly dir: string;
+  readonly child: ChildProcess;
+  readonly guard: ChildProcess;
+}
+
 export class BwServe {
   private constructor(
-    private readonly dir: string,
     private readonly socket: string,
-    private readonly child: ChildProcess,
-    private readonly guard: ChildProcess,
+    private readonly owned?: Owned,
   ) {}
 
+  /** Starts `bw serve` in a fresh private directory, for this process's calls only. */
   static async start(bw: string[], session: string): Promise<BwServe> {
     const parent = socketParent();
     if (parent) await sweepSocketDirs(parent);
     const dir = fs.mkdtempSync(parent ? path.join(parent, "serve-") : path.join(os.tmpdir(), "fetchml-keys-bw-serve-"));
     fs.chmodSync(dir, 0o700);
+    return BwServe.spawnIn(bw, session, dir);
+  }
+
+  /**
+   * Starts `bw serve` at `dir` (sharedServeDir) for this run's vault step to join; undefined when
+   * something still listens there. The caller holds the bw lock. Nothing of it keeps this process
+   * running: should it end first, the guard stops bw serve.
+   */
+  static async startShared(bw: string[], session: string, dir: string): Promise<BwServe | undefined> {
+    if (fs.lstatSync(dir, { throwIfNoEntry: false })) {
+      if (await socketListening(path.join(dir, SOCKET))) return undefined;
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    fs.mkdirSync(dir, { mode: 0o700 });
+    const serve = await BwServe.spawnIn(bw, session, dir);
+    const { child, guard } = serve.owned!;
+    child.unref();
+    guard.unref();
+    (guard.stdin as unknown as { unref(): void }).unref();
+    return serve;
+  }
+
+  /**
+   * The `bw serve` this run's vault check left at `dir`, if it listens there: the directory must
+   * be this user's own, closed to others (socketParent's, so nobody else can make it).
+   */
+  static async join(dir: string): Promise<BwServe | undefined> {
+    const st = fs.lstatSync(dir, { throwIfNoEntry: false });
+    if (!st?.isDirectory() || st.uid !== process.getuid!() || (st.mode & 0o077) !== 0) return undefined;
+    const socket = path.join(dir, SOCKET);
+    return (await socketListening(socket)) ? new BwServe(socket) : undefined;
+  }
+
+  private static async spawnIn(bw: string[], session: string, dir: string): Promise<BwServe> {
     const socket = path.join(dir, SOCKET);
     const child = spawn(bw[0], [...bw.slice(1), "serve", "--hostname", `unix://${socket}`, "--port", String(SERVE_PORT)], {
       env: bwEnv({ BW_SESSION: session }),
@@ -99,7 +156,7 @@ export class BwServe {
         env: { PATH: "/usr/bin:/bin" },
       },
     );
-    const serve = new BwServe(dir, socket, child, guard);
+    const serve = new BwServe(socket, { dir, child, guard });
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
       try {
@@ -115,20 +172,30 @@ export class BwServe {
     }
   }
 
+  /** Runs `then` once the `bw serve` this process started has exited, however it ended. */
+  onExit(then: () => void): void {
+    const child = this.owned?.child;
+    if (!child) return;
+    if (child.exitCode !== null || child.signalCode !== null) then();
+    else child.once("exit", then);
+  }
+
   /**
    * Stops `bw serve` (its whole process group: a wrapper script cannot keep it alive) and
    * waits until it is gone: it may still be writing bw's data file, and the next `bw` must
-   * not race it.
+   * not race it. A joined serve is left to whoever started it.
    */
   async close(graceMs = 5_000): Promise<void> {
-    const group = -this.child.pid!;
+    if (!this.owned) return;
+    const { dir, child, guard } = this.owned;
+    const group = -child.pid!;
     signal(group, "SIGTERM");
     const deadline = Date.now() + graceMs;
     while (groupAlive(group) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     if (groupAlive(group)) signal(group, "SIGKILL");
     while (groupAlive(group)) await new Promise((r) => setTimeout(r, 20));
-    this.guard.stdin!.end();
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    guard.stdin!.end();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 
   call<T = unknown>(method: string, route: string, body?: unknown): Promise<T> {

@@ -37,6 +37,8 @@ const config = () => ({
 const serverEntries = () => parse(fs.readFileSync(serverFile, "utf8")).auth.api_keys;
 /** Distinct processes running bw (a pid can show two command lines: forked shell, then exec). */
 const bwProcesses = (lines: Iterable<string>) => new Set([...lines].filter((l) => l.includes("bw.js")).map((l) => l.split(" ")[0])).size;
+/** bw processes of this test still running (an unlocked `bw serve` must not outlive the run). */
+const bwAlive = () => findProcesses((cmdline) => cmdline.includes("bw.js") && cmdline.includes("serve"));
 
 async function outputs() {
   const out = await e2e.outputs();
@@ -179,8 +181,28 @@ describe("Bitwarden delivery", () => {
     expectSameSecret(bob.login.password, after.apiKeys.bob, "bob's key");
     expect(bob.passwordHistory.map((h: { password: string }) => h.password).includes(before.apiKeys.bob)).toBe(true);
     expectSameSecret(serverEntries().bob.hash, expectedHash(after.apiKeys.bob), "bob's entry");
-    // The vault check before the key changes (one `bw status`) and the vault run (one `bw serve`).
-    expect(bwProcesses(e2e.watch.lastRun)).toBe(2);
+    // One `bw serve`: the vault check before the key changes starts it, and the vault step uses it.
+    expect(bwProcesses(e2e.watch.lastRun)).toBe(1);
+    expect(bwAlive()).toEqual([]);
+  });
+
+  it("plain pulumi rotates with one bw process too, and leaves none running", async () => {
+    const before = await outputs();
+    users.carol = { ...users.carol, rotation: 1 };
+    e2e.setConfig(config());
+    e2e.via = "plain";
+    try {
+      await e2e.up();
+    } finally {
+      e2e.via = "runner";
+    }
+    const after = await outputs();
+    expectDifferentSecret(after.apiKeys.carol, before.apiKeys.carol, "carol's key");
+    await bw.ok(["sync"]);
+    expectSameSecret((await getItem(after.vaultItems.carol)).login.password, after.apiKeys.carol, "carol's key in the vault");
+    expectSameSecret(serverEntries().carol.hash, expectedHash(after.apiKeys.carol), "carol's entry");
+    expect(bwProcesses(e2e.watch.lastRun)).toBe(1);
+    expect(bwAlive()).toEqual([]);
   });
 
   it("revoking carol trashes her item and removes her hash", async () => {
@@ -304,6 +326,8 @@ describe("Bitwarden delivery", () => {
     await server.pause();
     const error = await running;
     expect(error).toBeInstanceOf(Error);
+    // The vault check's serve stops with the failed run: no unlocked vault is left behind.
+    expect(bwAlive()).toEqual([]);
     expect(e2e.output()).toMatch(/vault-write: bw serve (GET|POST|PUT|DELETE) \/\S*: .*(ECONNREFUSED|failed)/);
     expectSameSecret(serverEntries().bob.hash, oldBobHash, "bob's entry");
     expect(serverEntries().erin).toBeUndefined();

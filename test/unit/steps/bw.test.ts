@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { acquireSession, bwCommand, bwDataDir, bwTrustProblems, checkUnlocked, withBwLock } from "../../../steps/bitwarden/bw";
-import { socketParent, sweepSocketDirs } from "../../../steps/bitwarden/serve";
+import { BwServe, sharedServeDir, socketParent, sweepSocketDirs } from "../../../steps/bitwarden/serve";
 import { deadSocket, listeningSocket } from "../../support/sockets";
 import { NOBODY } from "../../support/nobody";
 
@@ -159,6 +159,53 @@ describe("bw serve's socket directories", () => {
     fs.mkdirSync(path.join(dir, "elsewhere"), { mode: 0o700 });
     fs.symlinkSync(path.join(dir, "elsewhere"), name);
     expect(socketParent(dir)).toBeUndefined();
+  });
+});
+
+describe("the run's shared bw serve", () => {
+  it("is found by the data directory, organization and item prefix, in this user's own directory only", () => {
+    const at = sharedServeDir("/home/admin/.config/Bitwarden CLI", "org-1", "FetchML API", dir)!;
+    expect(path.dirname(at)).toBe(socketParent(dir));
+    expect(sharedServeDir("/home/admin/.config/Bitwarden CLI", "org-1", "FetchML API", dir)).toBe(at);
+    expect(sharedServeDir("/root/.config/Bitwarden CLI", "org-1", "FetchML API", dir)).not.toBe(at);
+    expect(sharedServeDir("/home/admin/.config/Bitwarden CLI", "org-2", "FetchML API", dir)).not.toBe(at);
+    expect(sharedServeDir("/home/admin/.config/Bitwarden CLI", "org-1", "Team B", dir)).not.toBe(at);
+    const other = fs.mkdtempSync(path.join(os.tmpdir(), "bw-shared-"));
+    try {
+      fs.mkdirSync(path.join(other, `fetchml-keys-bw-${process.getuid!()}`), { mode: 0o755 });
+      expect(sharedServeDir("/home/admin/.config/Bitwarden CLI", "org-1", "FetchML API", other)).toBeUndefined();
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+  });
+
+  it("is joined only where this user's own closed directory holds a listening socket", async () => {
+    const parent = socketParent(dir)!;
+    const servers: net.Server[] = [];
+    const make = async (name: string, mode: number, socket: "listening" | "dead" | "none") => {
+      const d = path.join(parent, name);
+      fs.mkdirSync(d, { mode });
+      fs.chmodSync(d, mode);
+      if (socket === "listening") servers.push(await listeningSocket(path.join(d, "bw.sock")));
+      if (socket === "dead") await deadSocket(path.join(d, "bw.sock"));
+      return d;
+    };
+    try {
+      expect(await BwServe.join(await make("run-live", 0o700, "listening"))).toBeInstanceOf(BwServe);
+      expect(await BwServe.join(await make("run-dead", 0o700, "dead"))).toBeUndefined();
+      expect(await BwServe.join(await make("run-none", 0o700, "none"))).toBeUndefined();
+      expect(await BwServe.join(await make("run-open", 0o755, "listening"))).toBeUndefined();
+      const theirs = await make("run-theirs", 0o700, "listening");
+      fs.chownSync(theirs, NOBODY, NOBODY);
+      expect(await BwServe.join(theirs)).toBeUndefined();
+      fs.symlinkSync(path.join(parent, "run-live"), path.join(parent, "run-link"));
+      expect(await BwServe.join(path.join(parent, "run-link"))).toBeUndefined();
+      expect(await BwServe.join(path.join(parent, "run-missing"))).toBeUndefined();
+      // Something still listens where a check would start one: it starts none (no bw runs).
+      expect(await BwServe.startShared(["/nonexistent/bw"], "session", path.join(parent, "run-live"))).toBeUndefined();
+    } finally {
+      for (const server of servers) server.close();
+    }
   });
 });
 
