@@ -74,7 +74,10 @@ export async function sweepSocketDirs(parent: string, now = Date.now()): Promise
  */
 export function sharedServeDir(dataDir: string, organizationId: string, itemPrefix: string, tmp = os.tmpdir()): string | undefined {
   const parent = socketParent(tmp);
-  const id = createHash("sha256").update(JSON.stringify([dataDir, organizationId, itemPrefix])).digest("hex").slice(0, 24);
+  const id = createHash("sha256")
+    .update(JSON.stringify([dataDir, organizationId, itemPrefix]))
+    .digest("hex")
+    .slice(0, 24);
   return parent && path.join(parent, `run-${id}`);
 }
 
