@@ -17,6 +17,7 @@ import { startVault, type TestVault } from "../support/bitwarden/vault";
 import { E2EStack } from "../support/e2eStack";
 import { SERVER_CONFIG, withoutManagedEntries } from "../support/fixtures";
 import { freePort } from "../support/freePort";
+import { expectSameSecret } from "../support/secrets";
 import { AS_NOBODY, NOBODY, PYTHON_AS_NOBODY, pythonAsNobody } from "../support/nobody";
 
 let vault: TestVault;
@@ -187,30 +188,37 @@ it("the bw serve guard (a /bin/sh, not a bw) holds no secret in its environment"
   expect(names.filter((n) => /^(BW_|PULUMI_CONFIG|PGPASSWORD|AWS_SECRET)/.test(n))).toEqual([]);
 });
 
-it("bw serve does not outlive the vault step when the step's process group is killed (kill -9)", async () => {
+/**
+ * Runs `change` with a bw wrapper that, 2 s after `bw serve` starts, does what a SIGKILL of the
+ * process group of whoever started it does (the vault step's own serve: the step; the run's
+ * shared one: the program): that process dies, and the guard with it if it is in that group.
+ * (Not the group itself: under the offline plugin it is the engine's and this test's.) Then no
+ * bw serve may be left running.
+ */
+async function killWhoStartedServe(change: (cli: string) => Promise<void>) {
   const dir = tempDir("bw-kill-");
   const cli = path.join(dir, "bw");
   const note = path.join(dir, "killed");
-  // On `serve`: 2 s later, what a SIGKILL of the step's process group does to the step and its
-  // guard (the guard's parent): the step dies, and the guard with it if it is in that group.
-  // (Not the group itself: under the offline plugin it is the engine's and this test's.)
   fs.writeFileSync(
     cli,
     `#!/bin/sh\nif [ "$1" = serve ]; then (sleep 2; for p in /proc/[0-9]*; do ` +
       `if tr '\\0' ' ' < $p/cmdline 2>/dev/null | grep -q bw-guard; then g=\${p#/proc/}; s=$(awk '{print $4}' $p/stat); ` +
-      `echo "guard $g pgid $(awk '{print $5}' $p/stat) step $s pgid $(awk '{print $5}' /proc/$s/stat) serve pgid $(awk '{print $5}' /proc/self/stat)" >> ${note}; [ "$(awk '{print $5}' $p/stat)" = "$(awk '{print $5}' /proc/$s/stat)" ] && kill -KILL $g; kill -KILL $s; fi; done) </dev/null >/dev/null 2>&1 & fi\n` +
+      `echo "guard $g pgid $(awk '{print $5}' $p/stat) starter $s $(tr '\\0' ' ' < /proc/$s/cmdline | cut -c1-120) pgid $(awk '{print $5}' /proc/$s/stat) serve pgid $(awk '{print $5}' /proc/self/stat)" >> ${note}; [ "$(awk '{print $5}' $p/stat)" = "$(awk '{print $5}' /proc/$s/stat)" ] && kill -KILL $g; kill -KILL $s; fi; done) </dev/null >/dev/null 2>&1 & fi\n` +
       `exec ${process.execPath} ${BW_DEFAULT} "$@"\n`,
     { mode: 0o700 },
   );
-  users.alice = { role: "admin", delivery: "bitwarden", rotation: 4 };
-  e2e.setConfig(config({ cli }));
-  await e2e.up().catch(() => undefined);
+  await change(cli);
   await new Promise((r) => setTimeout(r, 7000));
   const serves: string[] = [];
   for (const p of fs.readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
     try {
       const cmd = fs.readFileSync(`/proc/${p}/cmdline`, "utf8").replace(/\0/g, " ");
-      if (cmd.includes(" serve --hostname unix://")) serves.push(`${p} ${cmd}`);
+      // This test's vault only: its bw data directory is in the serve's environment.
+      const ours = fs
+        .readFileSync(`/proc/${p}/environ`, "utf8")
+        .split("\0")
+        .includes(`BITWARDENCLI_APPDATA_DIR=${vault.env.BITWARDENCLI_APPDATA_DIR}`);
+      if (cmd.includes(" serve --hostname unix://") && ours) serves.push(`${p} ${cmd}`);
     } catch {
       // gone
     }
@@ -222,9 +230,38 @@ it("bw serve does not outlive the vault step when the step's process group is ki
       // gone
     }
   }
-  e2e.setConfig(config());
   expect(fs.existsSync(note)).toBe(true);
   expect(serves, fs.readFileSync(note, "utf8")).toEqual([]);
+  return fs.readFileSync(note, "utf8");
+}
+
+it("bw serve does not outlive the vault step when the step's process group is killed (kill -9)", async () => {
+  // No key changes (a repair): the vault step starts its own serve.
+  const note = await killWhoStartedServe(async (cli) => {
+    e2e.setConfig(config({ cli, repair: 1 }));
+    await e2e.up().catch(() => undefined);
+  });
+  expect(note).toMatch(/starter \d+ [^\n]*(steps\/main\.js|fetchml-keys-step) vault-write/);
+  e2e.setConfig(config());
+});
+
+it("the run's shared bw serve does not outlive the program that started it (kill -9 of plain pulumi's program), and the next up converges", async () => {
+  const note = await killWhoStartedServe(async (cli) => {
+    users.alice = { role: "admin", delivery: "bitwarden", rotation: 4 };
+    e2e.setConfig(config({ cli }));
+    e2e.via = "plain";
+    try {
+      await e2e.up().catch(() => undefined);
+    } finally {
+      e2e.via = "runner";
+    }
+  });
+  expect(note).not.toMatch(/vault-write/);
+  // The bw lock went with the program: the next up takes it, and the vault gets the key.
+  e2e.setConfig(config());
+  await e2e.up();
+  const { apiKeys, vaultItems } = (await e2e.outputs()) as { apiKeys: Record<string, string>; vaultItems: Record<string, string> };
+  expectSameSecret(vault.server.decryptCipher(vaultItems.alice).password, apiKeys.alice, "alice's key in the vault");
 });
 
 it("a bitwarden.cli that is gone is named in every plan (a key change would stop at the vault check), not passed over", async () => {
