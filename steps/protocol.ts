@@ -22,10 +22,15 @@ export type StepName = (typeof STEPS)[number];
 
 const name = z.string().min(1);
 
+/** A stack's whole name as the program says it (org/project/stack): one line, written into files as is. */
+export const STACK_NAME = /^[A-Za-z0-9._-]{1,100}(\/[A-Za-z0-9._-]{1,100}){2}$/;
+/** The stack a step acts for: the owner it records beside a target or in a delivery directory. */
+const stackName = z.string().regex(STACK_NAME);
+
 /** Revocation before anything touches Bitwarden: every entry not kept leaves the target. */
 export const authRevokeRequest = z.strictObject({
-  /** `<organization>/<project>/<stack>`: the owner the target's record must name. */
-  stack: name,
+  /** The owner the target's record must name. */
+  stack: stackName,
   target: targetSpec,
   /** Entries that may stay: active declared users and preserved entries. */
   keep: z.array(name),
@@ -33,7 +38,7 @@ export const authRevokeRequest = z.strictObject({
 
 /** The full auth.api_keys this stack wants on the target (plus the entries it leaves alone). */
 export const authWriteRequest = z.strictObject({
-  stack: name,
+  stack: stackName,
   target: targetSpec,
   entries: z.array(z.tuple([name, apiKeyEntry])),
   preserve: z.array(name),
@@ -71,12 +76,9 @@ export const vaultRecord = z.strictObject({ id: z.string(), fingerprint: z.strin
 /** Printed by vault-write: the item each user's key is in (public ids and fingerprints). */
 export const vaultResult = z.strictObject({ items: z.array(z.tuple([name, vaultRecord])) });
 
-/** A stack's whole name as the program says it (org/project/stack): one line, written into files as is. */
-export const STACK_NAME = /^[A-Za-z0-9._-]{1,100}(\/[A-Za-z0-9._-]{1,100}){2}$/;
-
 export const deliveryRequest = z.strictObject({
   /** The stack that delivers into `dir` (org/project/stack): recorded there, so that no other stack writes or removes its files. */
-  stack: z.string().regex(STACK_NAME),
+  stack: stackName,
   /** Absolute real directory for the ml config files (0700), one `<user>.toml` (0600) per user. */
   dir: z.string().min(1),
   files: z.array(z.tuple([name, z.string()])),

@@ -59,7 +59,10 @@ describe.each([
     "up",
     (resources: Resources, marker: string) =>
       injectCopy(resources, {
-        stdin: JSON.stringify({ stack: "x", target: { kind: "local", configPath: `${marker}.yaml`, reloadCommand: `id -u > ${marker}` } }),
+        stdin: JSON.stringify({
+          stack: "organization/fetchml-keys/x",
+          target: { kind: "local", configPath: `${marker}.yaml`, reloadCommand: `id -u > ${marker}` },
+        }),
       }),
   ],
 ] as const)("state holding a command this program never declares: %s", (_, command, tamper) => {

@@ -110,6 +110,15 @@ describe("auth-write", () => {
     expect(garbage.stderr + wrong.stderr).not.toMatch(/9999|ZZZZ/);
   });
 
+  it("takes only a stack's whole name (org/project/stack) as the owner it records, as every step does", async () => {
+    for (const stack of ["dev", "organization/fetchml-keys/dev\nsecond line", "a/b/c/d"]) {
+      const run = await runStep("auth-write", write({ bob: entry(h("b")) }, { stack }));
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/does not match the step's request \(at stack\)/);
+    }
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
   it("refuses a file another stack owns, naming both stacks, and changes nothing", async () => {
     await runStep("auth-write", write({ bob: entry(h("b")) }, { stack: "organization/fetchml-keys/prod" }));
     const before = fs.readFileSync(file, "utf8");
