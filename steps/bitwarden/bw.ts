@@ -12,7 +12,7 @@ import { FileLocked, lockFile } from "../../lib/fileLock";
 import { childEnvironment, execute, type ExecResult } from "../../lib/childProcess";
 import { z } from "zod";
 import { parseJsonOr } from "../../lib/json";
-import { openOnTheWay, replaceableFile, systemRule } from "../../lib/safePath";
+import { newFileProblem, openOnTheWay, replaceableFile, systemRule } from "../../lib/safePath";
 import { SafeError } from "../io";
 
 /**
@@ -65,6 +65,8 @@ export function bwTrustProblems(cli: string | undefined, env: NodeJS.ProcessEnv 
     problems.push(
       `bw's data directory ${path.dirname(data)}: another account could read or replace its data.json (${dataProblem}), which holds the Bitwarden login; keep it (BITWARDENCLI_APPDATA_DIR) where only you or root can change it`,
     );
+  const tmpOpen = socketTmpProblem(tmpDirOf(env));
+  if (tmpOpen) problems.push(tmpOpen);
   const ca = env.NODE_EXTRA_CA_CERTS;
   const caOpen = ca ? replaceableFile(path.resolve(ca), systemRule()) : undefined;
   if (caOpen)
@@ -72,6 +74,26 @@ export function bwTrustProblems(cli: string | undefined, env: NodeJS.ProcessEnv 
       `NODE_EXTRA_CA_CERTS ${ca}: another account could replace it (${caOpen}), and with it the certificate bw takes for the vault's, so whoever answers there would receive the Bitwarden login; keep the CA's certificate where only root or you can change it`,
     );
   return problems;
+}
+
+/** The temporary directory a process with `env` takes (os.tmpdir()'s rule). */
+export function tmpDirOf(env: NodeJS.ProcessEnv): string {
+  const tmp = env.TMPDIR || env.TMP || env.TEMP || "/tmp";
+  return tmp.length > 1 && tmp.endsWith("/") ? tmp.slice(0, -1) : tmp;
+}
+
+/**
+ * Why `bw serve`'s socket directory under `tmp` is not safe from other accounts: one that can
+ * change a directory on the way (a TMPDIR of theirs, or one all may write and not sticky) could
+ * move the directory this run made away and put one of its own, listening, in its place, and
+ * would then be sent every key the vault step writes. Undefined when none can.
+ */
+export function socketTmpProblem(tmp: string): string | undefined {
+  const problem = newFileProblem(path.join(tmp, `fetchml-keys-bw-${process.geteuid?.() ?? 0}`));
+  return (
+    problem &&
+    `TMPDIR ${tmp}: another account could swap the directory bw serve listens in (${problem}), and receive the keys written to the vault; set TMPDIR to a directory only you or root can change (or leave it unset for /tmp)`
+  );
 }
 
 /**

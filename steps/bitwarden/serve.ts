@@ -23,7 +23,7 @@ import { firstLine } from "../../lib/childProcess";
 import { parseJsonOr } from "../../lib/json";
 import { socketListening } from "../../lib/fileLock";
 import { SafeError } from "../io";
-import { bwEnv } from "./bw";
+import { bwEnv, socketTmpProblem } from "./bw";
 
 /** What `bw serve` answers. */
 const serveReply = z.object({ success: z.boolean().optional(), message: z.string().nullish(), data: z.unknown().optional() });
@@ -32,9 +32,12 @@ const serveReply = z.object({ success: z.boolean().optional(), message: z.string
  * This user's directory for `bw serve` sockets, `<tmp>/fetchml-keys-bw-<uid>`: a real directory
  * of its own, 0700. Another account can make that name first in a shared /tmp, but then it is
  * not this user's, and `undefined` says so (the caller then makes a fresh 0700 directory
- * directly in `tmp`, as mkdtemp names it: unguessable, so nobody can make it first).
+ * directly in `tmp`, as mkdtemp names it: unguessable, so nobody can make it first). A `tmp`
+ * another account could change is refused (socketTmpProblem).
  */
 export function socketParent(tmp = os.tmpdir()): string | undefined {
+  const problem = socketTmpProblem(tmp);
+  if (problem) throw new SafeError(problem);
   const uid = process.getuid!();
   const dir = path.join(tmp, `fetchml-keys-bw-${uid}`);
   try {

@@ -162,6 +162,28 @@ describe("bw serve's socket directories", () => {
   });
 });
 
+describe("bw serve's TMPDIR", () => {
+  it("is refused, naming it, where another account could swap the directory bw serve listens in", async () => {
+    const open = path.join(dir, "open");
+    fs.mkdirSync(open, { mode: 0o777 });
+    fs.chmodSync(open, 0o777);
+    const theirs = path.join(dir, "theirs");
+    fs.mkdirSync(theirs, { mode: 0o700 });
+    fs.chownSync(theirs, NOBODY, NOBODY);
+    for (const tmp of [open, theirs]) {
+      const env = { PATH: process.env.PATH, HOME: dir, BITWARDENCLI_APPDATA_DIR: dir, TMPDIR: tmp };
+      expect(bwTrustProblems(undefined, env).join("\n")).toContain(`TMPDIR ${tmp}: another account could`);
+      expect(() => sharedServeDir(dir, "org-1", "FetchML API", tmp)).toThrow(`TMPDIR ${tmp}`);
+    }
+    // A shared sticky /tmp, and a directory of one's own, are not.
+    const sticky = path.join(dir, "sticky");
+    fs.mkdirSync(sticky);
+    fs.chmodSync(sticky, 0o1777);
+    for (const tmp of [sticky, dir])
+      expect(bwTrustProblems(undefined, { HOME: dir, BITWARDENCLI_APPDATA_DIR: dir, TMPDIR: tmp })).toEqual([]);
+  });
+});
+
 describe("the run's shared bw serve", () => {
   it("is found by the data directory, organization and item prefix, in this user's own directory only", () => {
     const at = sharedServeDir("/home/admin/.config/Bitwarden CLI", "org-1", "FetchML API", dir)!;
