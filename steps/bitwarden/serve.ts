@@ -194,6 +194,8 @@ export class BwServe {
   async close(graceMs = 5_000): Promise<void> {
     if (!this.owned) return;
     const { dir, child, guard } = this.owned;
+    // First its name: a step that looks for the run's serve from now on starts its own (under the lock).
+    fs.rmSync(this.socket, { force: true });
     const group = -child.pid!;
     signal(group, "SIGTERM");
     const deadline = Date.now() + graceMs;

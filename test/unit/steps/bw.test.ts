@@ -231,6 +231,31 @@ describe("the run's shared bw serve", () => {
   });
 });
 
+describe("the run's shared bw serve, started and stopped", () => {
+  it("is joined while it runs, and no longer from the moment it is being stopped (a serve finishing its last save still listens)", async () => {
+    // A stand-in `bw serve`: answers every request as an unlocked vault, takes 1.5 s to exit on SIGTERM.
+    const script = path.join(dir, "serve.js");
+    fs.writeFileSync(
+      script,
+      `const at = process.argv[process.argv.indexOf("--hostname") + 1].slice("unix://".length);\n` +
+        `require("node:http").createServer((q, r) => r.end(JSON.stringify({ success: true, data: { template: { status: "unlocked" } } }))).listen(at);\n` +
+        `process.on("SIGTERM", () => setTimeout(() => process.exit(0), 1500));\n`,
+    );
+    const at = sharedServeDir(dir, "org-1", "FetchML API", dir)!;
+    const serve = (await BwServe.startShared([process.execPath, script], "session", at))!;
+    expect(serve).toBeInstanceOf(BwServe);
+    const joined = (await BwServe.join(at))!;
+    expect(await joined.call("GET", "/status")).toEqual({ template: { status: "unlocked" } });
+    let exited = false;
+    serve.onExit(() => (exited = true));
+    const closing = serve.close();
+    expect(await BwServe.join(at)).toBeUndefined();
+    await closing;
+    expect(exited).toBe(true);
+    expect(fs.existsSync(at)).toBe(false);
+  });
+});
+
 describe("bwCommand", () => {
   it("runs the very file it checked: a bare bitwarden.cli name is looked up once, as an absolute path (recheck43 F8)", () => {
     const tools = fs.mkdtempSync(path.join(os.tmpdir(), "bw-name-"));
