@@ -44,7 +44,7 @@ async function program() {
         recordedIdentity: plan.recordedIdentity.get(t.resourceName)!,
       }),
   );
-  const vaultCheck = settings.bitwarden ? new VaultCheck(settings.bitwarden) : undefined;
+  const vaultCheck = settings.bitwarden ? new VaultCheck(stack, settings.bitwarden) : undefined;
   // The vault check (the run's `bw serve`) starts as a Bitwarden user's key changes: only once every revocation is done.
   const { keys } = new UserKeys("users", {
     users: settings.users,
@@ -59,7 +59,7 @@ async function program() {
       return { name, collectionIds: collectionIds!, apiKey, apiKeyHash, fingerprint };
     });
   const vault =
-    settings.bitwarden && new BitwardenVault("bitwarden", { settings: settings.bitwarden, users: vaultUsers }, { dependsOn: revocations });
+    settings.bitwarden && new BitwardenVault("bitwarden", { stack, settings: settings.bitwarden, users: vaultUsers }, { dependsOn: revocations });
   // The vault step has used the check's `bw serve`: stop it now, not when the run ends.
   vault?.itemIds.apply(() => vaultCheck?.close());
   const authConfigs = targets.map((t, i) => {

@@ -21,6 +21,8 @@ export interface VaultUserArgs {
 }
 
 export interface BitwardenVaultArgs {
+  /** `<organization>/<project>/<stack>`. */
+  readonly stack: string;
   readonly settings: BitwardenSettings;
   readonly users: readonly VaultUserArgs[];
 }
@@ -39,6 +41,7 @@ export class BitwardenVault extends pulumi.ComponentResource {
         undo: "vault-remove",
         schema: vaultRequest,
         request: {
+          stack: args.stack,
           organizationId: settings.organizationId,
           itemPrefix: settings.itemPrefix,
           onRevoke: settings.onRevoke,

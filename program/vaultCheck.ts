@@ -24,42 +24,58 @@ export class VaultCheck {
   readonly hook: pulumi.ResourceHook;
   private checked: Promise<void> | undefined;
   private held: { serve: BwServe; release: () => void } | undefined;
+  /** Set by close(): a check still starting its serve then stops it at once. */
+  private closed = false;
 
-  constructor(private readonly settings: BitwardenSettings) {
+  /** `stack`: `<organization>/<project>/<stack>`, as the vault step's request names it. */
+  constructor(
+    private readonly stack: string,
+    private readonly settings: BitwardenSettings,
+  ) {
     this.hook = new pulumi.ResourceHook("bitwarden-vault-check", () => (this.checked ??= this.check()));
   }
 
   private async check(): Promise<void> {
     const { cli, organizationId, itemPrefix } = this.settings;
     const bw = bwCommand(cli);
+    open.add(this);
     const release = await takeBwLock(cli);
     try {
       const session = await acquireSession(bw);
-      const dir = sharedServeDir(bwDataDir(process.env, cli), organizationId, itemPrefix);
-      const serve = dir && (await BwServe.startShared(bw, session, dir));
-      if (!serve) {
+      const dir = sharedServeDir({ stack: this.stack, dataDir: bwDataDir(process.env, cli), organizationId, itemPrefix });
+      if (!dir || this.closed) {
         // Nowhere the step could find it: check with one short `bw status`, the step starts its own.
         await checkUnlocked(bw, session);
         release();
         return;
       }
-      this.held = { serve, release };
-      open.add(this);
-      serve.onExit(release);
-      const status = await serve.call<{ template?: { status?: string } }>("GET", "/status");
+      this.held = { serve: await BwServe.startShared(bw, session, dir), release };
+      if (this.closed) throw new SafeError("the run ended while the vault check started bw serve");
+      // A serve that dies on its own is stopped like one that was used: the lock goes only once it is gone.
+      this.held.serve.onExit(() => void this.stop());
+      const status = await this.held.serve.call<{ template?: { status?: string } }>("GET", "/status");
       if (status?.template?.status !== "unlocked") throw new SafeError(NOT_UNLOCKED);
     } catch (e) {
-      await this.close();
+      await this.stop();
       release();
       throw e;
     }
   }
 
-  /** Stops the serve this check started, if any, and releases the bw lock; never throws. */
+  /**
+   * Stops the serve this check started, if any, and then releases the bw lock; never throws.
+   * A check still under way is waited for (it stops what it started as it ends).
+   */
   async close(): Promise<void> {
+    this.closed = true;
+    await this.checked?.catch(() => undefined);
+    await this.stop();
+    open.delete(this);
+  }
+
+  private async stop(): Promise<void> {
     const held = this.held;
     this.held = undefined;
-    open.delete(this);
     if (!held) return;
     await held.serve.close().catch(() => undefined);
     held.release();

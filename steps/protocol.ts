@@ -63,6 +63,8 @@ export const vaultUser = z.strictObject({
 });
 
 export const vaultRequest = z.strictObject({
+  /** The stack whose items these are: with the checkout, names the run's shared `bw serve` (steps/bitwarden/serve.ts). */
+  stack: stackName,
   organizationId: z.string(),
   itemPrefix: z.string(),
   onRevoke: z.enum(["trash", "delete", "keep"]),

@@ -7,8 +7,8 @@
  * stderr; never a key or hash.
  */
 import { planVault, newItem, updatedItem, type VaultItem } from "./vaultPlan";
-import { acquireSession, bwCommand, bwDataDir, NOT_UNLOCKED, withBwLock } from "./bitwarden/bw";
-import { BwServe, sharedServeDir } from "./bitwarden/serve";
+import { acquireSession, bwCommand, bwDataDir, NOT_UNLOCKED, takeBwLock, tryBwLock } from "./bitwarden/bw";
+import { BwServe, sharedServeDir, stopOrphans } from "./bitwarden/serve";
 import { SafeError } from "./io";
 import { previousResult, type VaultRecord, type VaultRequest, vaultResult } from "./protocol";
 
@@ -17,18 +17,24 @@ const say = (line: string) => process.stderr.write(`bitwarden: ${line}\n`);
 export async function vaultStep(request: VaultRequest, mode: "write" | "remove", previousStdout: string | undefined) {
   const bw = bwCommand(request.cli);
   const previous = previousRecords(previousStdout);
-  // The serve this run's vault check started (a key changed): its program holds the bw lock.
-  const dir = sharedServeDir(bwDataDir(process.env, request.cli), request.organizationId, request.itemPrefix);
-  const shared = dir && (await BwServe.join(dir));
-  if (shared) return { items: await applyPlan(shared, request, mode, previous) };
-  return withBwLock(request.cli, async () => {
+  const { stack, organizationId, itemPrefix } = request;
+  const dir = sharedServeDir({ stack, dataDir: bwDataDir(process.env, request.cli), organizationId, itemPrefix });
+  const shared = dir ? await BwServe.join(dir) : undefined;
+  // The serve this run's vault check started (a key changed), while its program holds the bw
+  // lock; one at this name with the lock free is a killed run's, stopped once the lock is ours.
+  const release = shared ? await tryBwLock(request.cli) : await takeBwLock(request.cli);
+  if (!release) return { items: await applyPlan(shared!, request, mode, previous) };
+  try {
+    if (shared) await stopOrphans(dir!);
     const serve = await BwServe.start(bw, await acquireSession(bw));
     try {
       return { items: await applyPlan(serve, request, mode, previous) };
     } finally {
       await serve.close();
     }
-  });
+  } finally {
+    release();
+  }
 }
 
 /** Plans the items against the vault as it is now and makes them so; the records, by user. */

@@ -236,17 +236,28 @@ export async function acquireSession(bw: string[], env: NodeJS.ProcessEnv = proc
  * `cli` as in bwCommand. Resolves to the function that releases it (once; later calls do nothing).
  */
 export async function takeBwLock(cli: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<() => void> {
+  const release = await bwLock(cli, env, 300_000);
+  if (!release) throw new SafeError("another fetchml-keys run is using bw (for 5 minutes now); try again later");
+  return release;
+}
+
+/** takeBwLock without waiting: undefined while another command holds the lock. */
+export function tryBwLock(cli: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<(() => void) | undefined> {
+  return bwLock(cli, env, 0);
+}
+
+async function bwLock(cli: string | undefined, env: NodeJS.ProcessEnv, waitMs: number): Promise<(() => void) | undefined> {
   const dir = bwDataDir(env, cli);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
-    const release = await lockFile(dir, { lock: path.join(dir, "fetchml-keys.lock"), waitMs: 300_000 });
+    const release = await lockFile(dir, { lock: path.join(dir, "fetchml-keys.lock"), waitMs });
     let released = false;
     return () => {
       if (!released) release();
       released = true;
     };
   } catch (e) {
-    if (e instanceof FileLocked) throw new SafeError("another fetchml-keys run is using bw (for 5 minutes now); try again later");
+    if (e instanceof FileLocked) return undefined;
     throw e;
   }
 }

@@ -19,6 +19,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
+import { PROJECT_ROOT } from "../../cli/paths";
 import { firstLine } from "../../lib/childProcess";
 import { parseJsonOr } from "../../lib/json";
 import { socketListening } from "../../lib/fileLock";
@@ -70,18 +71,45 @@ export async function sweepSocketDirs(parent: string, now = Date.now()): Promise
 }
 
 /**
- * Where a run's shared `bw serve` listens: one name per bw data directory, organization and item
- * prefix (what the vault check and the vault step both know), in this user's own directory;
- * undefined when there is none (then nothing is shared). The bw lock on that data directory is
- * held while such a serve runs, so one name never has two.
+ * Where a run's shared `bw serve` listens: one name per stack, checkout, bw data directory,
+ * organization and item prefix (what the vault check and the vault step both know), in this
+ * user's own directory; undefined when there is none (then nothing is shared). Another stack, or
+ * the same one in another checkout, never finds it. The bw lock on the data directory is held
+ * while such a serve runs, so one name never has two.
  */
-export function sharedServeDir(dataDir: string, organizationId: string, itemPrefix: string, tmp = os.tmpdir()): string | undefined {
+export function sharedServeDir(
+  identity: { stack: string; dataDir: string; organizationId: string; itemPrefix: string },
+  tmp = os.tmpdir(),
+): string | undefined {
   const parent = socketParent(tmp);
+  const { stack, dataDir, organizationId, itemPrefix } = identity;
   const id = createHash("sha256")
-    .update(JSON.stringify([dataDir, organizationId, itemPrefix]))
+    .update(JSON.stringify([stack, PROJECT_ROOT, dataDir, organizationId, itemPrefix]))
     .digest("hex")
     .slice(0, 24);
   return parent && path.join(parent, `run-${id}`);
+}
+
+/**
+ * Stops what still serves at a shared name (`dir`) though nobody holds the bw lock for it: a
+ * serve whose program was killed before its guard was in place. This account's `bw serve`
+ * processes started for exactly that socket, found in /proc, are killed with their groups.
+ */
+export async function stopOrphans(dir: string): Promise<void> {
+  const argument = `unix://${path.join(dir, SOCKET)}`;
+  const uid = process.getuid!();
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (fs.statSync(`/proc/${entry}`).uid !== uid) continue;
+      if (!fs.readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0").includes(argument)) continue;
+      const group = Number(fs.readFileSync(`/proc/${entry}/stat`, "utf8").split(") ")[1].split(" ")[2]);
+      signal(group === Number(entry) ? -group : Number(entry), "SIGKILL");
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
 }
 
 /**
@@ -113,17 +141,15 @@ export class BwServe {
   }
 
   /**
-   * Starts `bw serve` at `dir` (sharedServeDir) for this run's vault step to join; undefined when
-   * something still listens there. The caller holds the bw lock. Nothing of it keeps this process
-   * running: should it end first, the guard stops bw serve.
+   * Starts `bw serve` at `dir` (sharedServeDir) for this run's vault step to join. The caller
+   * holds the bw lock, so whatever still serves there is an orphan: it is stopped first. Nothing
+   * of it keeps this process running: should it end first, the guard stops bw serve (and leaves
+   * the directory, whose name the next holder of the lock may have taken by then).
    */
-  static async startShared(bw: string[], session: string, dir: string): Promise<BwServe | undefined> {
-    if (fs.lstatSync(dir, { throwIfNoEntry: false })) {
-      if (await socketListening(path.join(dir, SOCKET))) return undefined;
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+  static async startShared(bw: string[], session: string, dir: string): Promise<BwServe> {
+    await stopOrphans(dir);
     fs.mkdirSync(dir, { mode: 0o700 });
-    const serve = await BwServe.spawnIn(bw, session, dir);
+    const serve = await BwServe.spawnIn(bw, session, dir, { shared: true });
     const { child, guard } = serve.owned!;
     child.unref();
     guard.unref();
@@ -142,26 +168,29 @@ export class BwServe {
     return (await socketListening(socket)) ? new BwServe(socket) : undefined;
   }
 
-  private static async spawnIn(bw: string[], session: string, dir: string): Promise<BwServe> {
+  private static async spawnIn(bw: string[], session: string, dir: string, options: { shared?: boolean } = {}): Promise<BwServe> {
     const socket = path.join(dir, SOCKET);
-    const child = spawn(bw[0], [...bw.slice(1), "serve", "--hostname", `unix://${socket}`, "--port", String(SERVE_PORT)], {
-      env: bwEnv({ BW_SESSION: session }),
-      stdio: ["ignore", "ignore", "ignore"],
-      detached: true, // its own process group, stopped as a whole
-    });
-    // Holds our end of a pipe: when this process dies, even by SIGKILL, the group dies too.
+    // The guard first, so no bw serve runs without one: it holds our end of a pipe, learns the
+    // group to stop on its first line, and when this process dies (even by SIGKILL) kills it.
     // It ignores the signals a terminal sends our group (Ctrl-C), and is in a session of its own,
     // so a kill of this process's whole group leaves it to stop bw serve. It needs no secret.
     // (`kill -KILL -PGID`: dash's kill takes no `--`, and then kills nothing.)
     const guard = spawn(
       "/bin/sh",
-      ["-c", `trap "" INT TERM HUP; read _ignored; kill -KILL -${child.pid} 2>/dev/null; rm -rf -- "$1"`, "bw-guard", dir],
-      {
-        stdio: ["pipe", "ignore", "ignore"],
-        detached: true,
-        env: { PATH: "/usr/bin:/bin" },
-      },
+      [
+        "-c",
+        `trap "" INT TERM HUP; read group || exit 0; read _ignored; kill -KILL -"$group" 2>/dev/null; [ -z "$1" ] || rm -rf -- "$1"`,
+        "bw-guard",
+        options.shared ? "" : dir,
+      ],
+      { stdio: ["pipe", "ignore", "ignore"], detached: true, env: { PATH: "/usr/bin:/bin" } },
     );
+    const child = spawn(bw[0], [...bw.slice(1), "serve", "--hostname", `unix://${socket}`, "--port", String(SERVE_PORT)], {
+      env: bwEnv({ BW_SESSION: session }),
+      stdio: ["ignore", "ignore", "ignore"],
+      detached: true, // its own process group, stopped as a whole
+    });
+    guard.stdin!.write(`${child.pid ?? ""}\n`);
     const serve = new BwServe(socket, { dir, child, guard });
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
@@ -169,7 +198,7 @@ export class BwServe {
         await serve.call("GET", "/status");
         return serve;
       } catch (e) {
-        if (child.exitCode !== null || Date.now() > deadline) {
+        if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
           await serve.close();
           throw new SafeError(`bw serve did not start (${(e as Error).message})`);
         }

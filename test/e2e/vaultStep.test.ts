@@ -20,6 +20,7 @@ const user = (name: string, apiKey: string) => ({
   collectionIds: [vault.org.collections.FetchML],
 });
 const request = (users: ReturnType<typeof user>[], onRevoke: VaultRequest["onRevoke"] = "trash"): VaultRequest => ({
+  stack: "organization/fetchml-keys/vault-step-test",
   organizationId: vault.org.id,
   itemPrefix: "FetchML API",
   onRevoke,

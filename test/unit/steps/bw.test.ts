@@ -162,6 +162,14 @@ describe("bw serve's socket directories", () => {
   });
 });
 
+const identity = (over: Partial<Parameters<typeof sharedServeDir>[0]> = {}) => ({
+  stack: "organization/fetchml-keys/dev",
+  dataDir: "/home/admin/.config/Bitwarden CLI",
+  organizationId: "org-1",
+  itemPrefix: "FetchML API",
+  ...over,
+});
+
 describe("bw serve's TMPDIR", () => {
   it("is refused, naming it, where another account could swap the directory bw serve listens in", async () => {
     const open = path.join(dir, "open");
@@ -173,7 +181,7 @@ describe("bw serve's TMPDIR", () => {
     for (const tmp of [open, theirs]) {
       const env = { PATH: process.env.PATH, HOME: dir, BITWARDENCLI_APPDATA_DIR: dir, TMPDIR: tmp };
       expect(bwTrustProblems(undefined, env).join("\n")).toContain(`TMPDIR ${tmp}: another account could`);
-      expect(() => sharedServeDir(dir, "org-1", "FetchML API", tmp)).toThrow(`TMPDIR ${tmp}`);
+      expect(() => sharedServeDir(identity(), tmp)).toThrow(`TMPDIR ${tmp}`);
     }
     // A shared sticky /tmp, and a directory of one's own, are not.
     const sticky = path.join(dir, "sticky");
@@ -185,17 +193,19 @@ describe("bw serve's TMPDIR", () => {
 });
 
 describe("the run's shared bw serve", () => {
-  it("is found by the data directory, organization and item prefix, in this user's own directory only", () => {
-    const at = sharedServeDir("/home/admin/.config/Bitwarden CLI", "org-1", "FetchML API", dir)!;
+  it("is found by the stack, the checkout, the data directory, organization and item prefix, in this user's own directory only", () => {
+    const at = sharedServeDir(identity(), dir)!;
     expect(path.dirname(at)).toBe(socketParent(dir));
-    expect(sharedServeDir("/home/admin/.config/Bitwarden CLI", "org-1", "FetchML API", dir)).toBe(at);
-    expect(sharedServeDir("/root/.config/Bitwarden CLI", "org-1", "FetchML API", dir)).not.toBe(at);
-    expect(sharedServeDir("/home/admin/.config/Bitwarden CLI", "org-2", "FetchML API", dir)).not.toBe(at);
-    expect(sharedServeDir("/home/admin/.config/Bitwarden CLI", "org-1", "Team B", dir)).not.toBe(at);
+    expect(sharedServeDir(identity(), dir)).toBe(at);
+    // attack47 F2: another stack of the same vault and prefix (the default) never finds it.
+    expect(sharedServeDir(identity({ stack: "organization/fetchml-keys/prod" }), dir)).not.toBe(at);
+    expect(sharedServeDir(identity({ dataDir: "/root/.config/Bitwarden CLI" }), dir)).not.toBe(at);
+    expect(sharedServeDir(identity({ organizationId: "org-2" }), dir)).not.toBe(at);
+    expect(sharedServeDir(identity({ itemPrefix: "Team B" }), dir)).not.toBe(at);
     const other = fs.mkdtempSync(path.join(os.tmpdir(), "bw-shared-"));
     try {
       fs.mkdirSync(path.join(other, `fetchml-keys-bw-${process.getuid!()}`), { mode: 0o755 });
-      expect(sharedServeDir("/home/admin/.config/Bitwarden CLI", "org-1", "FetchML API", other)).toBeUndefined();
+      expect(sharedServeDir(identity(), other)).toBeUndefined();
     } finally {
       fs.rmSync(other, { recursive: true, force: true });
     }
@@ -223,8 +233,6 @@ describe("the run's shared bw serve", () => {
       fs.symlinkSync(path.join(parent, "run-live"), path.join(parent, "run-link"));
       expect(await BwServe.join(path.join(parent, "run-link"))).toBeUndefined();
       expect(await BwServe.join(path.join(parent, "run-missing"))).toBeUndefined();
-      // Something still listens where a check would start one: it starts none (no bw runs).
-      expect(await BwServe.startShared(["/nonexistent/bw"], "session", path.join(parent, "run-live"))).toBeUndefined();
     } finally {
       for (const server of servers) server.close();
     }
@@ -241,7 +249,7 @@ describe("the run's shared bw serve, started and stopped", () => {
         `require("node:http").createServer((q, r) => r.end(JSON.stringify({ success: true, data: { template: { status: "unlocked" } } }))).listen(at);\n` +
         `process.on("SIGTERM", () => setTimeout(() => process.exit(0), 1500));\n`,
     );
-    const at = sharedServeDir(dir, "org-1", "FetchML API", dir)!;
+    const at = sharedServeDir(identity(), dir)!;
     const serve = (await BwServe.startShared([process.execPath, script], "session", at))!;
     expect(serve).toBeInstanceOf(BwServe);
     const joined = (await BwServe.join(at))!;
