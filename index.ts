@@ -59,7 +59,8 @@ async function program() {
       return { name, collectionIds: collectionIds!, apiKey, apiKeyHash, fingerprint };
     });
   const vault =
-    settings.bitwarden && new BitwardenVault("bitwarden", { stack, settings: settings.bitwarden, users: vaultUsers }, { dependsOn: revocations });
+    settings.bitwarden &&
+    new BitwardenVault("bitwarden", { stack, settings: settings.bitwarden, users: vaultUsers }, { dependsOn: revocations });
   // The vault step has used the check's `bw serve`: stop it now, not when the run ends.
   vault?.itemIds.apply(() => vaultCheck?.close());
   const authConfigs = targets.map((t, i) => {
