@@ -63,8 +63,11 @@ export const vaultUser = z.strictObject({
 });
 
 export const vaultRequest = z.strictObject({
-  /** The stack whose items these are: with the checkout, names the run's shared `bw serve` (steps/bitwarden/serve.ts). */
-  stack: stackName,
+  /**
+   * The stack whose items these are: with the checkout, names the run's shared `bw serve`
+   * (steps/bitwarden/serve.ts). Absent in a request 1.0.0 stored, which a delete replays.
+   */
+  stack: stackName.optional(),
   organizationId: z.string(),
   itemPrefix: z.string(),
   onRevoke: z.enum(["trash", "delete", "keep"]),

@@ -18,7 +18,7 @@ export async function vaultStep(request: VaultRequest, mode: "write" | "remove",
   const bw = bwCommand(request.cli);
   const previous = previousRecords(previousStdout);
   const { stack, organizationId, itemPrefix } = request;
-  const dir = sharedServeDir({ stack, dataDir: bwDataDir(process.env, request.cli), organizationId, itemPrefix });
+  const dir = stack && sharedServeDir({ stack, dataDir: bwDataDir(process.env, request.cli), organizationId, itemPrefix });
   const shared = dir ? await BwServe.join(dir) : undefined;
   // The serve this run's vault check started (a key changed), while its program holds the bw
   // lock; one at this name with the lock free is a killed run's, stopped once the lock is ours.

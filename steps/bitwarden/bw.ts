@@ -89,7 +89,13 @@ export function tmpDirOf(env: NodeJS.ProcessEnv): string {
  * would then be sent every key the vault step writes. Undefined when none can.
  */
 export function socketTmpProblem(tmp: string): string | undefined {
-  const problem = newFileProblem(path.join(tmp, `fetchml-keys-bw-${process.geteuid?.() ?? 0}`));
+  const parent = path.join(tmp, `fetchml-keys-bw-${process.geteuid?.() ?? 0}`);
+  // The longest socket address a run makes (serve.ts: run-<24 hex>/bw.sock): past 107 bytes the
+  // kernel's limit, Node cuts it short without a word, to a name outside this user's directory.
+  const longest = path.join(parent, `run-${"0".repeat(24)}`, "bw.sock");
+  if (Buffer.byteLength(longest) > 107)
+    return `TMPDIR ${tmp}: too long for bw serve's socket (${Buffer.byteLength(longest)} bytes where a Unix socket address holds 107); set TMPDIR to a shorter directory only you or root can change (or leave it unset for /tmp)`;
+  const problem = newFileProblem(parent);
   return (
     problem &&
     `TMPDIR ${tmp}: another account could swap the directory bw serve listens in (${problem}), and receive the keys written to the vault; set TMPDIR to a directory only you or root can change (or leave it unset for /tmp)`

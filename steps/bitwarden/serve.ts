@@ -230,7 +230,10 @@ export class BwServe {
     const deadline = Date.now() + graceMs;
     while (groupAlive(group) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     if (groupAlive(group)) signal(group, "SIGKILL");
-    while (groupAlive(group)) await new Promise((r) => setTimeout(r, 20));
+    // Bounded: once the group is gone its id may be another account's group (a zombie in it
+    // answers as alive, even to root), and waiting on that would hold the bw lock for good.
+    const killedBy = Date.now() + graceMs;
+    while (groupAlive(group) && Date.now() < killedBy) await new Promise((r) => setTimeout(r, 20));
     guard.stdin!.end();
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -280,11 +283,12 @@ function signal(group: number, name: NodeJS.Signals): void {
   }
 }
 
+/** Whether any process of ours is left in the group (EPERM: only another account's are). */
 function groupAlive(group: number): boolean {
   try {
     process.kill(group, 0);
     return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
+  } catch {
+    return false;
   }
 }
