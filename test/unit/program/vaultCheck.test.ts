@@ -208,20 +208,29 @@ describe("the run's shared bw serve", () => {
         stdio: "ignore",
       });
       orphan.unref();
-      for (let i = 0; i < 100 && !(await BwServe.join(at)); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(await BwServe.join(at)).toBeInstanceOf(BwServe);
-      if (next === "check") {
-        const check = new VaultCheck(STACK, settings());
-        await runCheck(check);
-        await check.close();
-      } else {
-        await vaultStep(stepRequest(STACK), "write", undefined);
+      try {
+        for (let i = 0; i < 100 && !(await BwServe.join(at)); i++) await new Promise((r) => setTimeout(r, 50));
+        expect(await BwServe.join(at)).toBeInstanceOf(BwServe);
+        if (next === "check") {
+          const check = new VaultCheck(STACK, settings());
+          await runCheck(check);
+          await check.close();
+        } else {
+          await vaultStep(stepRequest(STACK), "write", undefined);
+        }
+        await new Promise((r) => setTimeout(r, 200));
+        expect(fs.existsSync(`/proc/${orphan.pid}`) && !fs.readFileSync(`/proc/${orphan.pid}/stat`, "utf8").includes(") Z"), next).toBe(
+          false,
+        );
+        expect(serves(), next).toEqual([]);
+      } finally {
+        // Never left running, whatever the test found.
+        try {
+          process.kill(-orphan.pid!, "SIGKILL");
+        } catch {
+          // gone, as it should be
+        }
       }
-      await new Promise((r) => setTimeout(r, 200));
-      expect(fs.existsSync(`/proc/${orphan.pid}`) && !fs.readFileSync(`/proc/${orphan.pid}/stat`, "utf8").includes(") Z"), next).toBe(
-        false,
-      );
-      expect(serves(), next).toEqual([]);
     }
   });
 });
