@@ -90,11 +90,12 @@ export function tmpDirOf(env: NodeJS.ProcessEnv): string {
  */
 export function socketTmpProblem(tmp: string): string | undefined {
   const parent = path.join(tmp, `fetchml-keys-bw-${process.geteuid?.() ?? 0}`);
-  // The longest socket address a run makes (serve.ts: run-<24 hex>/bw.sock): past 107 bytes the
-  // kernel's limit, Node cuts it short without a word, to a name outside this user's directory.
-  const longest = path.join(parent, `run-${"0".repeat(24)}`, "bw.sock");
-  if (Buffer.byteLength(longest) > 107)
-    return `TMPDIR ${tmp}: too long for bw serve's socket (${Buffer.byteLength(longest)} bytes where a Unix socket address holds 107); set TMPDIR to a shorter directory only you or root can change (or leave it unset for /tmp)`;
+  // Node cuts a socket address past 107 bytes short without a word, on bind and connect alike:
+  // harmless while the cut falls in the socket's own name (the run's directory still holds it),
+  // not once it falls in a directory's name (serve.ts's longest: run-<24 hex>/).
+  const socketDir = path.join(parent, `run-${"0".repeat(24)}`);
+  if (Buffer.byteLength(socketDir) + 2 > 107)
+    return `TMPDIR ${tmp}: too long for bw serve's socket (its directory's name alone takes ${Buffer.byteLength(socketDir)} of the 107 bytes a Unix socket address holds); set TMPDIR to a shorter directory only you or root can change (or leave it unset for /tmp)`;
   const problem = newFileProblem(parent);
   return (
     problem &&
