@@ -13,7 +13,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { BitwardenSettings } from "../config/settings";
-import { acquireSession, bwCommand, bwDataDir, checkUnlocked, NOT_UNLOCKED, takeBwLock } from "../steps/bitwarden/bw";
+import { acquireSession, bwCommand, bwDataDir, checkUnlocked, takeBwLock } from "../steps/bitwarden/bw";
 import { BwServe, sharedServeDir } from "../steps/bitwarden/serve";
 import { SafeError } from "../steps/io";
 
@@ -53,8 +53,7 @@ export class VaultCheck {
       if (this.closed) throw new SafeError("the run ended while the vault check started bw serve");
       // A serve that dies on its own is stopped like one that was used: the lock goes only once it is gone.
       this.held.serve.onExit(() => void this.stop());
-      const status = await this.held.serve.call<{ template?: { status?: string } }>("GET", "/status");
-      if (status?.template?.status !== "unlocked") throw new SafeError(NOT_UNLOCKED);
+      await this.held.serve.assertUnlocked();
     } catch (e) {
       await this.stop();
       release();

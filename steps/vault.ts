@@ -7,7 +7,7 @@
  * stderr; never a key or hash.
  */
 import { planVault, newItem, updatedItem, type VaultItem } from "./vaultPlan";
-import { acquireSession, bwCommand, bwDataDir, NOT_UNLOCKED, takeBwLock, tryBwLock } from "./bitwarden/bw";
+import { acquireSession, bwCommand, bwDataDir, takeBwLock, tryBwLock } from "./bitwarden/bw";
 import { BwServe, sharedServeDir, stopOrphans } from "./bitwarden/serve";
 import { SafeError } from "./io";
 import { previousResult, type VaultRecord, type VaultRequest, vaultResult } from "./protocol";
@@ -99,8 +99,7 @@ async function applyPlan(
  * from an unlocked vault synced just now. The runner's `refresh` reads them the same way.
  */
 export async function readItems(serve: BwServe, prefix: string, previous: ReadonlyMap<string, VaultRecord>): Promise<VaultItem[]> {
-  const status = await serve.call<{ template?: { status?: string } }>("GET", "/status");
-  if (status?.template?.status !== "unlocked") throw new SafeError(NOT_UNLOCKED);
+  await serve.assertUnlocked();
   // Forced: bw skips a sync when its last one looks recent enough, which can hide an item
   // another client just made (and an adoption would then become a duplicate).
   await serve.call("POST", "/sync?force=true");

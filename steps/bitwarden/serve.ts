@@ -24,7 +24,7 @@ import { firstLine } from "../../lib/childProcess";
 import { parseJsonOr } from "../../lib/json";
 import { socketListening } from "../../lib/fileLock";
 import { SafeError } from "../io";
-import { bwEnv, socketTmpProblem } from "./bw";
+import { bwEnv, NOT_UNLOCKED, socketTmpProblem } from "./bw";
 
 /** What `bw serve` answers. */
 const serveReply = z.object({ success: z.boolean().optional(), message: z.string().nullish(), data: z.unknown().optional() });
@@ -236,6 +236,12 @@ export class BwServe {
     while (groupAlive(group) && Date.now() < killedBy) await new Promise((r) => setTimeout(r, 20));
     guard.stdin!.end();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+
+  /** Throws NOT_UNLOCKED unless the session this serve runs with opens the vault. */
+  async assertUnlocked(): Promise<void> {
+    const status = await this.call<{ template?: { status?: string } }>("GET", "/status");
+    if (status?.template?.status !== "unlocked") throw new SafeError(NOT_UNLOCKED);
   }
 
   call<T = unknown>(method: string, route: string, body?: unknown): Promise<T> {
