@@ -42,6 +42,8 @@ export interface LockOptions {
   lock?: string;
   /** How long to wait for a live holder to finish before FileLocked (default: not at all). */
   waitMs?: number;
+  /** Stops the wait early (FileLocked) once aborted: whoever wanted the lock no longer does. */
+  signal?: AbortSignal;
 }
 
 /** Takes the lock or throws FileLocked; resolves to the function that releases it. */
@@ -51,7 +53,7 @@ export async function lockFile(file: string, options: LockOptions = {}): Promise
   for (;;) {
     const release = await tryLock(lock);
     if (release) return release;
-    if (Date.now() >= deadline) throw new FileLocked(file);
+    if (Date.now() >= deadline || options.signal?.aborted) throw new FileLocked(file);
     // Jittered: two commands that refused each other do not meet again at the same moment.
     await new Promise((r) => setTimeout(r, 150 + Math.random() * 150));
   }

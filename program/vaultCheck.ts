@@ -24,8 +24,8 @@ export class VaultCheck {
   readonly hook: pulumi.ResourceHook;
   private checked: Promise<void> | undefined;
   private held: { serve: BwServe; release: () => void } | undefined;
-  /** Set by close(): a check still starting its serve then stops it at once. */
-  private closed = false;
+  /** Aborted by close(): a check still waiting for the lock gives up, one starting its serve stops it. */
+  private readonly ended = new AbortController();
 
   /** `stack`: `<organization>/<project>/<stack>`, as the vault step's request names it. */
   constructor(
@@ -39,21 +39,23 @@ export class VaultCheck {
     const { cli, organizationId, itemPrefix } = this.settings;
     const bw = bwCommand(cli);
     open.add(this);
-    const release = await takeBwLock(cli);
+    const release = await takeBwLock(cli, process.env, this.ended.signal);
     try {
+      if (this.ended.signal.aborted) throw new SafeError(String(this.ended.signal.reason));
       const session = await acquireSession(bw);
       const dir = sharedServeDir({ stack: this.stack, dataDir: bwDataDir(process.env, cli), organizationId, itemPrefix });
-      if (!dir || this.closed) {
+      if (!dir) {
         // Nowhere the step could find it: check with one short `bw status`, the step starts its own.
         await checkUnlocked(bw, session);
         release();
         return;
       }
-      this.held = { serve: await BwServe.startShared(bw, session, dir), release };
-      if (this.closed) throw new SafeError("the run ended while the vault check started bw serve");
+      const serve = await BwServe.startShared(bw, session, dir);
+      this.held = { serve, release };
+      if (this.ended.signal.aborted) throw new SafeError("the run ended while the vault check started bw serve");
       // A serve that dies on its own is stopped like one that was used: the lock goes only once it is gone.
-      this.held.serve.onExit(() => void this.stop());
-      await this.held.serve.assertUnlocked();
+      serve.onExit(() => void this.stop());
+      await serve.assertUnlocked();
     } catch (e) {
       await this.stop();
       release();
@@ -66,7 +68,7 @@ export class VaultCheck {
    * A check still under way is waited for (it stops what it started as it ends).
    */
   async close(): Promise<void> {
-    this.closed = true;
+    this.ended.abort("the run ended while the vault check waited for bw's lock");
     await this.checked?.catch(() => undefined);
     await this.stop();
     open.delete(this);

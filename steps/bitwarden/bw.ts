@@ -242,8 +242,9 @@ export async function acquireSession(bw: string[], env: NodeJS.ProcessEnv = proc
  * One `bw` user at a time: parallel processes corrupt its data file, so the lock lives beside it.
  * `cli` as in bwCommand. Resolves to the function that releases it (once; later calls do nothing).
  */
-export async function takeBwLock(cli: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<() => void> {
-  const release = await bwLock(cli, env, 300_000);
+export async function takeBwLock(cli: string | undefined, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<() => void> {
+  const release = await bwLock(cli, env, 300_000, signal);
+  if (!release && signal?.aborted) throw new SafeError(`stopped waiting for bw's lock: ${String(signal.reason)}`);
   if (!release) throw new SafeError("another fetchml-keys run is using bw (for 5 minutes now); try again later");
   return release;
 }
@@ -253,11 +254,16 @@ export function tryBwLock(cli: string | undefined, env: NodeJS.ProcessEnv = proc
   return bwLock(cli, env, 0);
 }
 
-async function bwLock(cli: string | undefined, env: NodeJS.ProcessEnv, waitMs: number): Promise<(() => void) | undefined> {
+async function bwLock(
+  cli: string | undefined,
+  env: NodeJS.ProcessEnv,
+  waitMs: number,
+  signal?: AbortSignal,
+): Promise<(() => void) | undefined> {
   const dir = bwDataDir(env, cli);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   try {
-    const release = await lockFile(dir, { lock: path.join(dir, "fetchml-keys.lock"), waitMs });
+    const release = await lockFile(dir, { lock: path.join(dir, "fetchml-keys.lock"), waitMs, signal });
     let released = false;
     return () => {
       if (!released) release();

@@ -185,12 +185,30 @@ export class BwServe {
       ],
       { stdio: ["pipe", "ignore", "ignore"], detached: true, env: { PATH: "/usr/bin:/bin" } },
     );
-    const child = spawn(bw[0], [...bw.slice(1), "serve", "--hostname", `unix://${socket}`, "--port", String(SERVE_PORT)], {
-      env: bwEnv({ BW_SESSION: session }),
-      stdio: ["ignore", "ignore", "ignore"],
-      detached: true, // its own process group, stopped as a whole
-    });
+    // bw serve starts only once the guard knows its group: until then a gate (the same process,
+    // exec'd into bw on "go") waits on our pipe, and should this process die first, it reads the
+    // pipe's end and exits. No moment is left where a serve runs that no guard would stop.
+    const child = spawn(
+      "/bin/sh",
+      [
+        "-c",
+        `read go && [ "$go" = go ] && exec "$@" </dev/null`,
+        "bw-gate",
+        ...bw,
+        "serve",
+        "--hostname",
+        `unix://${socket}`,
+        "--port",
+        String(SERVE_PORT),
+      ],
+      {
+        env: bwEnv({ BW_SESSION: session }),
+        stdio: ["pipe", "ignore", "ignore"],
+        detached: true, // its own process group, stopped as a whole
+      },
+    );
     guard.stdin!.write(`${child.pid ?? ""}\n`);
+    child.stdin!.end("go\n");
     const serve = new BwServe(socket, { dir, child, guard });
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {
@@ -199,8 +217,9 @@ export class BwServe {
         return serve;
       } catch (e) {
         if (child.exitCode !== null || child.signalCode !== null || Date.now() > deadline) {
+          const ended = child.exitCode ?? child.signalCode;
           await serve.close();
-          throw new SafeError(`bw serve did not start (${(e as Error).message})`);
+          throw new SafeError(`bw serve did not start (${ended === null ? (e as Error).message : `it ended: ${ended}`})`);
         }
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -275,7 +294,12 @@ export class BwServe {
           });
         },
       );
-      request.on("error", reject);
+      // Not answered at all (gone, or ended mid-request): said as plainly, the socket's path aside.
+      request.on("error", (e: NodeJS.ErrnoException) =>
+        reject(
+          new SafeError(`bw serve ${method} ${route.split("?")[0]}: ${e.code ?? firstLine(e.message, 200)} (is bw serve still running?)`),
+        ),
+      );
       request.end(payload);
     });
   }

@@ -1,16 +1,14 @@
 /**
  * The shared `bw serve`'s guards, from recheck47's tests (each failed on b20fcd0): a TMPDIR too
  * long for a socket address, 1.0.0's stored vault request, a process-group id taken as the serve
- * goes, a TMPDIR others may write seen from inside an isolated run. `bw` here is a stand-in that answers as an unlocked
- * `bw serve` would and notes every request; the check, the lock, BwServe and the vault step are
- * the real code. Repros with another account (uid 65534) as the attacker: repro47b/.
+ * goes, a TMPDIR others may write seen from inside an isolated run. `bw` here is a stand-in (test/support/bitwarden/fakeServe.ts);
+ * the check, the lock, BwServe and the vault step are the real code. Repros with another account (uid 65534) as the attacker: repro47b/.
  */
 import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as os from "node:os";
 import * as path from "node:path";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 
 vi.mock("@pulumi/pulumi", async (importOriginal) => {
   const actual = await importOriginal<typeof import("@pulumi/pulumi")>();
@@ -27,60 +25,11 @@ import { PROJECT_ROOT } from "../../../cli/paths";
 import { VaultCheck } from "../../../program/vaultCheck";
 import { socketTmpProblem } from "../../../steps/bitwarden/bw";
 import { vaultStep } from "../../../steps/vault";
+import { runCheck, useFakeBw } from "../../support/bitwarden/fakeServe";
 
 const STACK = "organization/fetchml-keys/lab";
-const VARIABLES = ["BITWARDENCLI_APPDATA_DIR", "BW_SESSION", "TMPDIR"] as const;
-const saved = Object.fromEntries(VARIABLES.map((name) => [name, process.env[name]]));
-const base = os.tmpdir();
-let dir: string;
-let bw: string;
-let log: string;
-
-beforeEach(() => {
-  dir = fs.mkdtempSync(path.join(base, "r47b-"));
-  fs.chmodSync(dir, 0o700);
-  log = path.join(dir, "requests.log");
-  bw = path.join(dir, "bw");
-  fs.writeFileSync(
-    bw,
-    `#!${process.execPath}
-const fs = require("node:fs");
-const args = process.argv.slice(2);
-if (args[0] === "status") { process.stdout.write('{"status":"unlocked"}'); process.exit(0); }
-if (args[0] !== "serve") process.exit(1);
-const socket = args[args.indexOf("--hostname") + 1].slice("unix://".length);
-const server = require("node:http").createServer((q, r) => {
-  fs.appendFileSync(${JSON.stringify(log)}, process.pid + " " + q.method + " " + q.url + "\\n");
-  r.setHeader("Content-Type", "application/json");
-  r.end(JSON.stringify({ success: true, data: q.url === "/status" ? { template: { status: "unlocked" } } : (q.url ?? "").startsWith("/list") ? { data: [] } : { id: "item-1" } }));
-});
-server.on("error", () => process.exit(3));
-server.listen(socket);
-process.on("SIGTERM", () => process.exit(0));
-`,
-    { mode: 0o700 },
-  );
-  process.env.BITWARDENCLI_APPDATA_DIR = path.join(dir, "bw-data");
-  process.env.BW_SESSION = "session-of-the-run";
-});
-
-afterEach(() => {
-  for (const name of VARIABLES) {
-    if (saved[name] === undefined) delete process.env[name];
-    else process.env[name] = saved[name];
-  }
-  fs.rmSync(dir, { recursive: true, force: true });
-});
-
-const settings = () => ({
-  cli: bw,
-  organizationId: "org-1",
-  itemPrefix: "FetchML API",
-  collectionIds: ["c"],
-  onRevoke: "trash" as const,
-  repair: 0,
-});
-const runCheck = (check: VaultCheck) => (check.hook as unknown as { callback: () => Promise<void> }).callback();
+const fake = useFakeBw("r47b-", { session: "session-of-the-run" });
+const { settings } = fake;
 const user = {
   name: "alice",
   itemName: "FetchML API alice",
@@ -96,8 +45,8 @@ describe("a TMPDIR whose socket path is longer than a Unix socket address", () =
   const longTmp = () => {
     // The cut falls inside this directory's name, so the cut path is a name in `dir`: in the
     // repro (repro47b/truncated-socket.sh) `dir` is /tmp, where uid 65534 takes that name first.
-    const name = "t".repeat(Math.max(20, 120 - dir.length));
-    const tmp = path.join(dir, name);
+    const name = "t".repeat(Math.max(20, 120 - fake.dir.length));
+    const tmp = path.join(fake.dir, name);
     fs.mkdirSync(tmp, { mode: 0o700 });
     return tmp;
   };
@@ -115,7 +64,7 @@ describe("a TMPDIR whose socket path is longer than a Unix socket address", () =
     // Another account's listener at the name the cut path leads to (here, for the test, of this
     // account; in repro47b/truncated-socket.sh, uid 65534's in /tmp).
     const cut = Buffer.from(path.join(process.env.TMPDIR, "fetchml-keys-bw-0/run-x/bw.sock")).subarray(0, 108).toString();
-    expect(path.dirname(cut)).toBe(dir);
+    expect(path.dirname(cut)).toBe(fake.dir);
     const received: string[] = [];
     const stranger = http.createServer((q, r) => {
       let body = "";
@@ -138,7 +87,7 @@ describe("a TMPDIR whose socket path is longer than a Unix socket address", () =
       try {
         await runCheck(check);
         await vaultStep(
-          { stack: STACK, organizationId: "org-1", itemPrefix: "FetchML API", onRevoke: "trash", cli: bw, users: [user] },
+          { stack: STACK, organizationId: "org-1", itemPrefix: "FetchML API", onRevoke: "trash", cli: fake.bw, users: [user] },
           "write",
           undefined,
         );
@@ -157,13 +106,13 @@ describe("a TMPDIR whose socket path is longer than a Unix socket address", () =
 describe("the vault request 1.0.0 stored in state", () => {
   it("is still taken by vault-remove (a delete replays the stored request: destroy, an organization change, bitwarden dropped)", () => {
     // As 1.0.0 (and every version before today) made it: no `stack`.
-    const stored = { organizationId: "org-1", itemPrefix: "FetchML API", onRevoke: "trash", cli: bw, users: [user] };
+    const stored = { organizationId: "org-1", itemPrefix: "FetchML API", onRevoke: "trash", cli: fake.bw, users: [user] };
     const result = spawnSync(path.join(PROJECT_ROOT, "bin/fetchml-keys-step"), ["vault-remove"], {
       cwd: PROJECT_ROOT,
       input: JSON.stringify(stored),
       env: {
         ...process.env,
-        TMPDIR: dir,
+        TMPDIR: fake.dir,
         PULUMI_COMMAND_STDOUT: JSON.stringify({ items: [["alice", { id: "item-1", fingerprint: "fp" }]] }),
       },
       encoding: "utf8",
@@ -179,14 +128,14 @@ describe("BwServe.close() when the serve's process-group id is taken as it goes"
   // 65534). Here the squatter lands on the freed pid at once by setting ns_last_pid, which needs
   // root, in a PID namespace of the test's own (so the host's pid counter is left alone).
   it("returns within seconds (the vault check releases the bw lock only after it)", async () => {
-    const script = path.join(dir, "close.js");
+    const script = path.join(fake.dir, "close.js");
     fs.writeFileSync(
       script,
       `
 const { spawn } = require("node:child_process");
 const { BwServe } = require(${JSON.stringify(path.join(PROJECT_ROOT, "dist/steps/bitwarden/serve.js"))});
 (async () => {
-  const serve = await BwServe.start([${JSON.stringify(bw)}], "session");
+  const serve = await BwServe.start([${JSON.stringify(fake.bw)}], "session");
   const pgid = serve.owned.child.pid;
   console.log("serve group " + pgid);
   const squatter = spawn("python3", ["-c", \`
@@ -228,6 +177,40 @@ time.sleep(600)
   }, 60_000);
 });
 
+describe("a program killed between starting bw serve and telling its guard which group to stop", () => {
+  // recheck47 R5: a kill in that window (about 1-2 ms) left a serve nobody stopped, unlocked,
+  // until the next run of that stack and checkout. Here the kill lands exactly there: the
+  // program's spawn is wrapped to SIGKILL the program as soon as it has started the serve.
+  it("leaves no bw serve running", async () => {
+    const script = path.join(fake.dir, "killed.js");
+    fs.writeFileSync(
+      script,
+      `
+const childProcess = require("node:child_process");
+const spawn = childProcess.spawn;
+childProcess.spawn = function (command, args, options) {
+  const child = spawn.call(this, command, args, options);
+  if ((args ?? []).includes("serve")) process.kill(process.pid, "SIGKILL");
+  return child;
+};
+const { BwServe } = require(${JSON.stringify(path.join(PROJECT_ROOT, "dist/steps/bitwarden/serve.js"))});
+BwServe.start([${JSON.stringify(fake.bw)}], "session");
+`,
+    );
+    const child = spawn(process.execPath, [script], { stdio: "ignore", env: { ...process.env, TMPDIR: fake.dir } });
+    const ended = await new Promise((r) => child.on("exit", (_code, signal) => r(signal)));
+    try {
+      expect(ended).toBe("SIGKILL");
+      // Long enough for the stand-in to start listening (it does within about 100 ms).
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(fake.serves()).toEqual([]);
+      expect(fake.requests()).toEqual([]);
+    } finally {
+      for (const pid of fake.serves()) process.kill(Number(pid), "SIGKILL");
+    }
+  });
+});
+
 describe("socketTmpProblem inside an ordinary admin's isolated run", () => {
   // scripts/isolated.sh: a user namespace mapping only the admin's uid (root and every other
   // account then read as the overflow uid), FETCHML_KEYS_OWNERS from dist/cli/owners.js run
@@ -236,10 +219,10 @@ describe("socketTmpProblem inside an ordinary admin's isolated run", () => {
   // renames the mount point away and puts its own directory there: repro47b/hidden-tmpdir-keys.sh).
   const ADMIN = 1000;
   it("refuses an outer TMPDIR every account may write (mode 0777, no sticky bit)", () => {
-    const outer = path.join(dir, "shared-tmp");
+    const outer = path.join(fake.dir, "shared-tmp");
     fs.mkdirSync(outer);
     fs.chmodSync(outer, 0o777);
-    fs.chmodSync(dir, 0o755);
+    fs.chmodSync(fake.dir, 0o755);
     const mountPoint = path.join(outer, `fetchml-keys-run-${ADMIN}`);
     fs.mkdirSync(mountPoint, { mode: 0o700 });
     fs.chownSync(mountPoint, ADMIN, ADMIN);
