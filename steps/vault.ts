@@ -46,7 +46,7 @@ async function applyPlan(
 ): Promise<Array<[string, VaultRecord]>> {
   const records: Array<[string, VaultRecord]> = [];
   const existing = await readItems(serve, request.itemPrefix, previous);
-  const plan = planVault(mode === "write" ? request.users : [], previous, existing, request.organizationId);
+  const plan = planVault(mode === "write" ? request.users : [], previous, existing, request.organizationId, request.stack);
   plan.warnings.forEach(say);
   // Before anything is written: a key never goes into an item this tool cannot make clean.
   if (plan.refusals.length > 0) throw new SafeError(plan.refusals.join("; "));
@@ -57,7 +57,7 @@ async function applyPlan(
     if (action.kind === "keep") {
       records.push([action.user.name, { id: action.item.id, fingerprint: action.user.fingerprint }]);
     } else if (action.kind === "create") {
-      const created = await serve.call<VaultItem>("POST", "/object/item", newItem(action.user, request.organizationId));
+      const created = await serve.call<VaultItem>("POST", "/object/item", newItem(action.user, request.organizationId, request.stack));
       records.push([action.user.name, { id: created.id, fingerprint: action.user.fingerprint }]);
       say(`created item "${action.user.itemName}" for ${action.user.name}`);
     } else if (action.kind === "update") {
@@ -77,7 +77,7 @@ async function applyPlan(
         );
       }
       // One edit writes the key and drops whatever else was there: no state holds both.
-      await serve.call("PUT", `/object/item/${item.id}`, updatedItem(item, user));
+      await serve.call("PUT", `/object/item/${item.id}`, updatedItem(item, user, request.stack));
       records.push([user.name, { id: item.id, fingerprint: user.fingerprint }]);
       say(`${action.adopted ? `adopted existing item (${item.id})` : "updated item"} "${user.itemName}" for ${user.name}`);
       if (action.removes.length > 0) say(`removed from "${user.itemName}" what this tool did not write: ${action.removes.join(", ")}`);

@@ -9,13 +9,17 @@
  * ones and nothing else (no URIs, notes or fields of someone else's beside the key). An item of
  * the user's name found outside those collections (another stack's of the same prefix, or one a
  * member pre-created in a collection they read) is never taken over: it stays as it is, named
- * in a warning, and the key goes into a new item. One found inside them is overwritten whole;
+ * in a warning, and the key goes into a new item; so is one another stack wrote (its
+ * STACK_FIELD names that stack: two stacks with one prefix and one collection). One found
+ * inside them is overwritten whole;
  * the item this tool wrote last run and that someone moved is moved back first, so that no state
  * of it holds the key together with a foreign collection. What is removed is named;
  * attachments (which an edit cannot remove) refuse the run.
  */
 
 export const HASH_FIELD = "api_key_hash";
+/** The stack that wrote an item (org/project/stack), a plain-text field beside the hash: whose item it is. */
+export const STACK_FIELD = "fetchml_keys_stack";
 
 export type { VaultRecord, VaultUser } from "./protocol";
 import type { VaultRecord, VaultUser } from "./protocol";
@@ -57,11 +61,17 @@ export interface VaultPlan {
 /** The notes of every item this tool writes. */
 export const ITEM_NOTES = "Issued by fetchml-keys. The password is your FetchML API key: put it in ~/.ml/config.toml as api_key.";
 
+/**
+ * `stack`: the stack this run writes for; undefined when not known (the runner's `refresh`, a
+ * 1.0.0 request), when no item another stack wrote is adopted, and this stack's own item (by its
+ * record) keeps whatever stack it names.
+ */
 export function planVault(
   desired: readonly VaultUser[],
   previous: ReadonlyMap<string, VaultRecord>,
   existing: readonly VaultItem[],
   organizationId: string,
+  stack?: string,
 ): VaultPlan {
   const live = existing.filter((i) => i.organizationId === organizationId && !i.deletedDate);
   const actions: VaultAction[] = [];
@@ -74,11 +84,20 @@ export function planVault(
     // Only an item already inside the user's collections is taken over: one elsewhere is
     // someone else's (another stack's, whose key in it may be live, or a member's), and moving
     // or writing over it would hand its content to this stack's readers and take it from theirs.
-    const adoptable = byName.filter(
+    const inside = byName.filter(
       (i) => (i.collectionIds ?? []).length > 0 && (i.collectionIds ?? []).every((c) => user.collectionIds.includes(c)),
     );
+    // Nor one another stack wrote, even in the same collections: its key may be live on that
+    // stack's servers, and would end in this item's password history for this stack's readers.
+    const adoptable = inside.filter((i) => writerOf(i) === undefined || (stack !== undefined && writerOf(i) === stack));
     const item = byId ?? adoptable[0];
-    for (const other of byName.filter((i) => !adoptable.includes(i))) {
+    for (const other of inside.filter((i) => !adoptable.includes(i))) {
+      warnings.push(
+        `an item named ${quoted(user.itemName)} (${other.id}) was written by stack ${quoted(writerOf(other) ?? "")}: it is left as it is, ` +
+          `and ${user.name}'s key goes into ${item ? `item ${item.id}` : "a new item"}. Give each stack its own bitwarden.itemPrefix`,
+      );
+    }
+    for (const other of byName.filter((i) => !inside.includes(i))) {
       warnings.push(
         `an item named ${quoted(user.itemName)} (${other.id}, collections ${list(other.collectionIds ?? [])}) is outside ${user.name}'s ` +
           `collections (${list(user.collectionIds)}): it is left as it is, and ${user.name}'s key goes into ${item ? `item ${item.id}` : "a new item"}. ` +
@@ -101,7 +120,7 @@ export function planVault(
       continue;
     }
     const removes = foreignContent(item);
-    if (matches(item, user) && removes.length === 0) {
+    if (matches(item, user, stack) && removes.length === 0) {
       actions.push({ kind: "keep", user, item });
     } else {
       actions.push({
@@ -134,7 +153,8 @@ export function foreignContent(item: VaultItem): string[] {
   if (login.totp) found.push("a TOTP secret");
   if (Array.isArray(login.fido2Credentials) && login.fido2Credentials.length > 0) found.push("passkeys");
   if (item.notes && item.notes !== ITEM_NOTES) found.push("notes");
-  for (const f of item.fields ?? []) if (f.name !== HASH_FIELD) found.push(`custom field ${quoted(f.name ?? "")}`);
+  for (const f of item.fields ?? [])
+    if (f.name !== HASH_FIELD && f.name !== STACK_FIELD) found.push(`custom field ${quoted(f.name ?? "")}`);
   for (const part of ["card", "identity", "secureNote", "sshKey"]) if (item[part]) found.push(`${part} data`);
   return found;
 }
@@ -143,9 +163,20 @@ function list(ids: readonly string[]): string {
   return ids.length > 0 ? ids.join(", ") : "none";
 }
 
-/** The item exactly as it should be: the key, the hash field, the name, the collections. */
-function matches(item: VaultItem, user: VaultUser): boolean {
-  const hashField = (item.fields ?? []).filter((f) => f.name === HASH_FIELD);
+/** The stack an item's STACK_FIELD names; undefined when it has none (1.0.0's items, hand-made ones). */
+function writerOf(item: VaultItem): string | undefined {
+  return (item.fields ?? []).find((f) => f.name === STACK_FIELD)?.value ?? undefined;
+}
+
+/**
+ * The item exactly as it should be: the key, the hash field, the name, the collections, and the
+ * stack field naming this stack. An item without a stack field (as 1.0.0 wrote them) matches
+ * too: it gains one when its key next changes, not in a run that changes no key.
+ */
+function matches(item: VaultItem, user: VaultUser, stack: string | undefined): boolean {
+  const fields = item.fields ?? [];
+  const hashField = fields.filter((f) => f.name === HASH_FIELD);
+  const stackField = fields.filter((f) => f.name === STACK_FIELD);
   return (
     item.name === user.itemName &&
     item.login?.username === user.name &&
@@ -153,7 +184,9 @@ function matches(item: VaultItem, user: VaultUser): boolean {
     hashField.length === 1 &&
     hashField[0].value === user.apiKeyHash &&
     hashField[0].type === 1 &&
-    (item.fields ?? []).length === 1 &&
+    stackField.length <= 1 &&
+    stackField.every((f) => stack === undefined || (f.value === stack && f.type === 0)) &&
+    fields.length === hashField.length + stackField.length &&
     sameSet(item.collectionIds ?? [], user.collectionIds)
   );
 }
@@ -162,8 +195,8 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && [...a].sort().join() === [...b].sort().join();
 }
 
-/** A new item: login = user and key, the hash as a hidden field (type 1), in the org. */
-export function newItem(user: VaultUser, organizationId: string): Record<string, unknown> {
+/** A new item: login = user and key, the hash as a hidden field (type 1), the stack that wrote it (type 0), in the org. */
+export function newItem(user: VaultUser, organizationId: string, stack?: string): Record<string, unknown> {
   return {
     organizationId,
     collectionIds: [...user.collectionIds],
@@ -173,7 +206,7 @@ export function newItem(user: VaultUser, organizationId: string): Record<string,
     favorite: false,
     reprompt: 0,
     login: { username: user.name, password: user.apiKey, uris: [], totp: null },
-    fields: [{ name: HASH_FIELD, value: user.apiKeyHash, type: 1 }],
+    fields: [{ name: HASH_FIELD, value: user.apiKeyHash, type: 1 }, ...(stack ? [{ name: STACK_FIELD, value: stack, type: 0 }] : [])],
     secureNote: null,
     card: null,
     identity: null,
@@ -187,10 +220,10 @@ export function newItem(user: VaultUser, organizationId: string): Record<string,
  * collections are the configured ones: `bw edit` merges the request's with the item's, and the
  * step has already moved the item there.
  */
-export function updatedItem(item: VaultItem, user: VaultUser): Record<string, unknown> {
+export function updatedItem(item: VaultItem, user: VaultUser, stack?: string): Record<string, unknown> {
   return {
     ...item,
-    ...newItem(user, item.organizationId ?? ""),
+    ...newItem(user, item.organizationId ?? "", stack),
     organizationId: item.organizationId,
     favorite: item.favorite ?? false,
     login: { username: user.name, password: user.apiKey, uris: [], totp: null, fido2Credentials: [] },

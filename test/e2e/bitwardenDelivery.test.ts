@@ -99,10 +99,12 @@ describe("Bitwarden delivery", () => {
       expect(item.organizationId).toBe(org.id);
       expect(item.login.username).toBe(name);
       expect(item.login.password === apiKeys[name]).toBe(true);
-      expect(item.fields).toHaveLength(1);
+      expect(item.fields).toHaveLength(2);
       expect(item.fields[0].name).toBe("api_key_hash");
       expect(item.fields[0].type).toBe(1);
       expect(item.fields[0].value === expectedHash(apiKeys[name])).toBe(true);
+      // Whose item it is: another stack with this prefix and collection leaves it alone.
+      expect(item.fields[1]).toMatchObject({ name: "fetchml_keys_stack", value: `organization/fetchml-keys/${e2e.name}`, type: 0 });
       expect(item.collectionIds).toEqual([name === "alice" ? org.collections["alice-only"] : org.collections.FetchML]);
       expectSameSecret(serverEntries()[name].hash, expectedHash(apiKeys[name]), `${name}'s entry`);
     }

@@ -7,6 +7,7 @@
  * readable by whoever reads the second stack's collection. The second stack's preview says "an
  * existing item of the user's name is moved there and cleared first": it is not cleared (the
  * password history keeps the other stack's key), and nothing says it is another stack's.
+ * F1c: the same with one collection for both stacks (only the stack field tells them apart).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -98,5 +99,35 @@ describe("two stacks, one organization, one item prefix", () => {
       `an item named "FetchML API alice" (${itemA}, collections ${vault.org.collections["prod-alice"]}) is outside alice's collections`,
     );
     expect(b.output()).toContain("give each stack its own bitwarden.itemPrefix");
+  });
+  it("a stack with the same collection too leaves the first stack's item as it is, and writes its own (F1c)", async () => {
+    const outA = await a.outputs();
+    const keyA = (outA.apiKeys as Record<string, string>).alice;
+    const itemA = (outA.vaultItems as Record<string, string>).alice;
+    await vault.bw.ok(["sync"]);
+    const before = JSON.parse(await vault.bw.ok(["get", "item", itemA]));
+    const c = await E2EStack.create({});
+    try {
+      const fileC = path.join(c.dir, "api.yaml");
+      fs.writeFileSync(fileC, withoutManagedEntries(SERVER_CONFIG, ["mallory"]), { mode: 0o600 });
+      for (const [name, value] of Object.entries(vault.env)) c.setProgramEnv(name, value);
+      c.setConfig({
+        authConfigPath: fileC,
+        preserveEntries: ["svc-backup"],
+        bitwarden: { organizationId: vault.org.id, collectionIds: [vault.org.collections["prod-alice"]] },
+        users: { alice: { role: "researcher", delivery: "bitwarden" } },
+      });
+      await c.up();
+      const itemC = ((await c.outputs()).vaultItems as Record<string, string>).alice;
+      await vault.bw.ok(["sync"]);
+      const after = JSON.parse(await vault.bw.ok(["get", "item", itemA]));
+      expect(itemC).not.toBe(itemA);
+      expect(after.login.password === keyA).toBe(true);
+      expect(after.revisionDate).toBe(before.revisionDate);
+      expect(after.passwordHistory ?? null).toEqual(before.passwordHistory ?? null);
+      expect(c.output()).toContain(`an item named "FetchML API alice" (${itemA}) was written by stack "organization/`);
+    } finally {
+      await c.cleanup();
+    }
   });
 });

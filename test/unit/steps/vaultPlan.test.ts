@@ -9,8 +9,8 @@ import {
 } from "../../../steps/vaultPlan";
 
 /** The plan takes the last run's records as a Map; tests write them as objects. */
-const planVault = (desired: VaultUser[], previous: Record<string, VaultRecord>, existing: VaultItem[], org: string) =>
-  planVaultMap(desired, new Map(Object.entries(previous)), existing, org);
+const planVault = (desired: VaultUser[], previous: Record<string, VaultRecord>, existing: VaultItem[], org: string, stack?: string) =>
+  planVaultMap(desired, new Map(Object.entries(previous)), existing, org, stack);
 
 const ORG = "11111111-1111-1111-1111-111111111111";
 const COL = "22222222-2222-2222-2222-222222222222";
@@ -104,6 +104,45 @@ describe("planVault", () => {
         moveCollections: false,
         removes: ['URI "https://evil.example/collect"', "notes", 'custom field "callback"'],
       },
+    ]);
+  });
+
+  it("never takes over an item another stack wrote, even in the user's own collections: it stays, named, and the key goes into a new item (F1c)", () => {
+    // Two stacks with one itemPrefix and one collection: stack prod's item holds its live key.
+    const prods = { id: "s1", ...(newItem(user("alice", "prod-key"), ORG, "organization/fetchml-keys/prod") as object) } as VaultItem;
+    const plan = planVault([user("alice")], {}, [prods], ORG, "organization/fetchml-keys/dev");
+    expect(plan.actions).toEqual([{ kind: "create", user: user("alice") }]);
+    expect(plan.warnings).toEqual([
+      'an item named "FetchML API alice" (s1) was written by stack "organization/fetchml-keys/prod": it is left as it is, ' +
+        "and alice's key goes into a new item. Give each stack its own bitwarden.itemPrefix",
+    ]);
+    // Its own, and one no stack wrote (the old helper script's, 1.0.0's), are still taken.
+    const own = { id: "d1", ...(newItem(user("alice", "old"), ORG, "organization/fetchml-keys/dev") as object) } as VaultItem;
+    expect(planVault([user("alice")], {}, [prods, own], ORG, "organization/fetchml-keys/dev").actions).toMatchObject([
+      { kind: "update", adopted: true, item: { id: "d1" } },
+    ]);
+    expect(planVault([user("alice")], {}, [item("h1", user("alice", "hand"))], ORG, "organization/fetchml-keys/dev").actions).toMatchObject(
+      [{ kind: "update", adopted: true, item: { id: "h1" } }],
+    );
+  });
+
+  it("names the stack in what it writes, and leaves 1.0.0's items (no stack field) as they are while the key stays", () => {
+    const dev = "organization/fetchml-keys/dev";
+    expect(newItem(user("alice"), ORG, dev)).toMatchObject({
+      fields: [
+        { name: "api_key_hash", value: "hash-key-alice", type: 1 },
+        { name: "fetchml_keys_stack", value: dev, type: 0 },
+      ],
+    });
+    const record = { alice: { id: "a1", fingerprint: "fp-key-alice" } };
+    expect(planVault([user("alice")], record, [item("a1", user("alice"))], ORG, dev).actions.map((a) => a.kind)).toEqual(["keep"]);
+    // A recorded item naming another stack (copied state, an edit by hand) is written back as this stack's.
+    const relabelled = { id: "a1", ...(newItem(user("alice"), ORG, "organization/fetchml-keys/prod") as object) } as VaultItem;
+    const plan = planVault([user("alice")], record, [relabelled], ORG, dev);
+    expect(plan.actions).toMatchObject([{ kind: "update", adopted: false, removes: [] }]);
+    expect((updatedItem(relabelled, user("alice"), dev) as { fields: unknown }).fields).toEqual([
+      { name: "api_key_hash", value: "hash-key-alice", type: 1 },
+      { name: "fetchml_keys_stack", value: dev, type: 0 },
     ]);
   });
 
