@@ -45,7 +45,9 @@ async function program() {
       }),
   );
   const vaultCheck = settings.bitwarden ? new VaultCheck(stack, settings.bitwarden) : undefined;
-  // The vault check (the run's `bw serve`) starts as a Bitwarden user's key changes: only once every revocation is done.
+  // bw serve takes seconds to start: an up that will need it starts it now, beside the revocations.
+  if (plan.vaultKeyChange && !pulumi.runtime.isDryRun()) vaultCheck?.start();
+  // Every Bitwarden user's key waits for the vault check (started above, or by the engine's first such key) and every revocation.
   const { keys } = new UserKeys("users", {
     users: settings.users,
     plans: plan.keys,

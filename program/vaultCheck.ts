@@ -5,6 +5,10 @@
  * logged-out vault then stops the run before any key changes. It runs once per run, however
  * many keys change.
  *
+ * An up whose plan changes a Bitwarden user's key starts it as the program starts (start), beside
+ * the revocations rather than after them: the hook then finds it done or under way, and still
+ * stops the run, before any key changes, if it failed.
+ *
  * It checks by starting the run's one `bw serve` (steps/bitwarden/serve.ts, sharedServeDir),
  * which the vault step then joins: a rotation costs one `bw` process, not a check and a serve.
  * This program holds the bw lock for it, and stops it once the vault step is done (close), when
@@ -33,6 +37,13 @@ export class VaultCheck {
     private readonly settings: BitwardenSettings,
   ) {
     this.hook = new pulumi.ResourceHook("bitwarden-vault-check", () => (this.checked ??= this.check()));
+  }
+
+  /** Starts the check now; its outcome is the hook's, when the engine runs it. */
+  start(): void {
+    this.checked ??= this.check();
+    // Not unhandled meanwhile: the hook returns this same promise, and the engine reports its failure.
+    this.checked.catch(() => undefined);
   }
 
   private async check(): Promise<void> {

@@ -170,6 +170,9 @@ describe("Bitwarden delivery", () => {
     const revisions = new Map([...server.ciphers.values()].map((c) => [c.id, c.revisionDate]));
     users.bob = { ...users.bob, rotation: 1 };
     e2e.setConfig(config());
+    // Its preview starts no bw: an up opens the vault (as it starts, when its plan changes a Bitwarden user's key).
+    await e2e.preview();
+    expect(bwProcesses(e2e.watch.lastRun)).toBe(0);
     await e2e.up();
     const after = await outputs();
     expect(after.vaultItems).toEqual(before.vaultItems);
@@ -194,6 +197,9 @@ describe("Bitwarden delivery", () => {
     e2e.setConfig(config());
     e2e.via = "plain";
     try {
+      // plain `pulumi preview` opens no vault either.
+      await e2e.preview();
+      expect(bwProcesses(e2e.watch.lastRun)).toBe(0);
       await e2e.up();
     } finally {
       e2e.via = "runner";
