@@ -18,6 +18,8 @@ import { readUsersOutput, type StackOutput } from "./outputs";
 const idsByUser = z.record(z.string(), z.string());
 
 export interface RecordedVault {
+  /** The stack the last run wrote the items as (`settings.stack`); undefined from 1.0.0, which did not record it. */
+  stack?: string;
   organizationId: string;
   cli?: string;
   itemPrefix: string;
@@ -56,6 +58,7 @@ export function recordedVault(outputs: Record<string, StackOutput>, itemPrefix: 
   }
   if (users.length === 0) return undefined;
   return {
+    ...(settings.data.stack === undefined ? {} : { stack: settings.data.stack }),
     organizationId: settings.data.bitwardenOrganization,
     cli: settings.data.bitwardenCli ?? undefined,
     itemPrefix: prefix,
@@ -83,15 +86,15 @@ export async function vaultDrift(outputs: Record<string, StackOutput>, itemPrefi
 
 /** What the vault step would do now, as lines: every action but "keep" is a difference. Pure. */
 export function driftLines(recorded: RecordedVault, existing: readonly VaultItem[]): string[] {
-  const plan = planVault(recorded.users, recorded.previous, existing, recorded.organizationId);
+  const plan = planVault(recorded.users, recorded.previous, existing, recorded.organizationId, recorded.stack);
   return [
     ...plan.refusals.map((r) => `! ${r}`),
     ...plan.warnings.map((w) => `! ${w}`),
-    ...plan.actions.flatMap((action) => driftLine(action, recorded)),
+    ...plan.actions.flatMap((action) => driftLine(action, recorded, existing)),
   ];
 }
 
-function driftLine(action: VaultAction, recorded: RecordedVault): string[] {
+function driftLine(action: VaultAction, recorded: RecordedVault, existing: readonly VaultItem[]): string[] {
   if (action.kind === "keep" || action.kind === "remove") return [];
   const { name } = action.user;
   const fix =
@@ -99,6 +102,9 @@ function driftLine(action: VaultAction, recorded: RecordedVault): string[] {
     `(\`user rotate ${name}\` gives a new key instead)`;
   const id = recorded.previous.get(name)?.id;
   if (action.kind === "create") {
+    // Still there and not in the trash, yet not this stack's: it names another stack now (said above).
+    if (existing.some((item) => item.id === id && !item.deletedDate))
+      return [`! ${name}: the vault item the last run wrote (${id}) names another stack now: up writes ${name}'s key into a new item`];
     return [`! ${name}: the vault item the last run wrote (${id}) is gone or in the trash: restore it in the vault, or ${fix}`];
   }
   const { item } = action;

@@ -45,6 +45,7 @@ export function planRun(stack: string, settings: Settings, world: World, clock: 
   const { previous, targets, delivery } = world;
   const keys = planKeys(settings.users, settings.rotateAll, previous.users, clock, settings.expiryWarningDays);
   const runSettings: SettingsOutput = {
+    stack,
     preserveEntries: [...settings.preserveEntries].sort(),
     deliveryDir: delivery?.dir ?? null,
     client: { workerHost: settings.client.workerHost, workerPort: settings.client.workerPort, apiUrl: settings.client.apiUrl },

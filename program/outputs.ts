@@ -54,6 +54,11 @@ export const targetOutput = z.object({
 
 /** The `settings` output: where keys go and what users receive, stack-wide (public). */
 export const settingsOutput = z.object({
+  /**
+   * The stack that wrote it (`org/project/stack`), as its steps and its vault items name it:
+   * the runner's `refresh` reads the vault as that stack. Added after 1.0.0 (see previousSettings).
+   */
+  stack: z.string(),
   preserveEntries: z.array(z.string()),
   /** The delivery directory's real path (the only place it is recorded); null for none. */
   deliveryDir: z.string().nullable(),
@@ -96,6 +101,7 @@ export type DeliveryOutput = z.infer<typeof deliveryOutput>;
 export const previousUser = userRecord.partial();
 export const previousTarget = targetOutput.partial({ generation: true, reloadCommand: true, owner: true, group: true });
 export const previousSettings = settingsOutput.partial({
+  stack: true,
   bitwardenCli: true,
   bitwardenItemPrefix: true,
   bitwardenOnRevoke: true,

@@ -79,8 +79,18 @@ export function planVault(
   const refusals: string[] = [];
   for (const user of desired) {
     const stored = previous.get(user.name);
-    const byId = stored && live.find((i) => i.id === stored.id);
-    const byName = byId ? [] : live.filter((i) => i.name === user.itemName);
+    const recorded = stored && live.find((i) => i.id === stored.id);
+    // The item this stack wrote, unless it now says another stack wrote it (an edit by whoever can
+    // write the collection, or that stack's adoption of it): then it is that stack's, and writing
+    // over it again would hand each stack's key to the other's history, run after run.
+    const byId = recorded && !anotherStacks(recorded, stack) ? recorded : undefined;
+    if (recorded && !byId) {
+      warnings.push(
+        `item ${recorded.id}, which the last run wrote for ${user.name}, now says stack ${quoted(writerOf(recorded) ?? "")} wrote it: ` +
+          `it is left as it is, and ${user.name}'s key goes into another item. Give each stack its own bitwarden.itemPrefix`,
+      );
+    }
+    const byName = byId ? [] : live.filter((i) => i.name === user.itemName && i !== recorded);
     // Only an item already inside the user's collections is taken over: one elsewhere is
     // someone else's (another stack's, whose key in it may be live, or a member's), and moving
     // or writing over it would hand its content to this stack's readers and take it from theirs.
@@ -161,6 +171,12 @@ export function foreignContent(item: VaultItem): string[] {
 
 function list(ids: readonly string[]): string {
   return ids.length > 0 ? ids.join(", ") : "none";
+}
+
+/** Whether an item names a stack other than `stack` as its writer (never, while `stack` is not known). */
+function anotherStacks(item: VaultItem, stack: string | undefined): boolean {
+  const writer = writerOf(item);
+  return stack !== undefined && writer !== undefined && writer !== stack;
 }
 
 /** The stack an item's STACK_FIELD names; undefined when it has none (1.0.0's items, hand-made ones). */

@@ -185,6 +185,14 @@ export class BwServe {
       ],
       { stdio: ["pipe", "ignore", "ignore"], detached: true, env: { PATH: "/usr/bin:/bin" } },
     );
+    // A guard that could not be started (fork failing: pids or memory run out, which another
+    // account can bring about) would leave bw serve unguarded: nothing starts then.
+    guard.on("error", () => undefined);
+    guard.stdin?.on("error", () => undefined);
+    if (guard.pid === undefined) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw new SafeError("bw serve's guard could not be started (is the machine out of processes or memory?)");
+    }
     // bw serve starts only once the guard knows its group: until then a gate (the same process,
     // exec'd into bw on "go") waits on our pipe, and should this process die first, it reads the
     // pipe's end and exits. No moment is left where a serve runs that no guard would stop.
@@ -207,8 +215,17 @@ export class BwServe {
         detached: true, // its own process group, stopped as a whole
       },
     );
-    guard.stdin!.write(`${child.pid ?? ""}\n`);
-    child.stdin!.end("go\n");
+    child.on("error", () => undefined);
+    child.stdin?.on("error", () => undefined);
+    if (child.pid === undefined) {
+      guard.stdin!.end();
+      fs.rmSync(dir, { recursive: true, force: true });
+      throw new SafeError("bw serve could not be started (is the machine out of processes or memory?)");
+    }
+    guard.stdin!.write(`${child.pid}\n`);
+    // "go" only with the guard still there to stop what starts; else the gate reads the pipe's end.
+    if (guard.exitCode === null && guard.signalCode === null) child.stdin!.end("go\n");
+    else child.stdin!.end();
     const serve = new BwServe(socket, { dir, child, guard });
     const deadline = Date.now() + START_TIMEOUT_MS;
     for (;;) {

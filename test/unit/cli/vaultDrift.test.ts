@@ -117,3 +117,34 @@ describe("driftLines", () => {
     expect(lines[0]).toContain('custom field "x\\u2028the vault is as the last run wrote it\\u2029\\u202e"');
   });
 });
+
+describe("driftLines, as the stack that wrote the items (settings.stack; attack48 S1)", () => {
+  const A = "organization/fetchml-keys/lab";
+  const asA = recordedVault({ ...outputs, settings: { value: { ...outputs.settings.value, stack: A }, secret: false } }, "FetchML API")!;
+  const alice = asA.users[0];
+  const bob = asA.users[1];
+  const asItem = (u: (typeof asA.users)[number], id: string, stack: string, extra: Partial<VaultItem> = {}) =>
+    ({ ...(newItem(u, ORG, stack) as object), id, ...extra }) as unknown as VaultItem;
+
+  it("takes this stack's own item for its own, as up does: no line names it another stack's", () => {
+    // A run wrote id-alice-2 after id-alice was trashed, and was killed before the state recorded it.
+    const existing = [
+      asItem(alice, "id-alice", A, { deletedDate: "2026-11-30T00:00:00Z" }),
+      asItem(alice, "id-alice-2", A),
+      asItem(bob, "id-bob", A),
+    ];
+    const lines = driftLines(asA, existing);
+    // up keeps id-alice-2 as it is (and records it): nothing to say.
+    expect(lines).toEqual([]);
+  });
+
+  it("names this stack's item that now says another stack wrote it", () => {
+    const lines = driftLines(asA, [asItem(alice, "id-alice", "organization/fetchml-keys/other"), asItem(bob, "id-bob", A)]);
+    expect(lines).toEqual([
+      expect.stringContaining(
+        '! item id-alice, which the last run wrote for alice, now says stack "organization/fetchml-keys/other" wrote it',
+      ),
+      "! alice: the vault item the last run wrote (id-alice) names another stack now: up writes alice's key into a new item",
+    ]);
+  });
+});

@@ -437,6 +437,7 @@ describe("planAccess: where keys go and what runs with them", () => {
     reloadCommand,
   });
   const settings = {
+    stack: "organization/fetchml-keys/test",
     preserveEntries: ["svc-backup"],
     deliveryDir: null,
     client: { workerHost: "localhost", workerPort: 9100, apiUrl: "ws://localhost:9100/ws" },

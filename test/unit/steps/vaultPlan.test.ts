@@ -126,7 +126,7 @@ describe("planVault", () => {
     );
   });
 
-  it("names the stack in what it writes, and leaves 1.0.0's items (no stack field) as they are while the key stays", () => {
+  it("names the stack in what it writes, leaves 1.0.0's items (no stack field) as they are while the key stays, and never writes into its own item once it names another stack", () => {
     const dev = "organization/fetchml-keys/dev";
     expect(newItem(user("alice"), ORG, dev)).toMatchObject({
       fields: [
@@ -136,14 +136,38 @@ describe("planVault", () => {
     });
     const record = { alice: { id: "a1", fingerprint: "fp-key-alice" } };
     expect(planVault([user("alice")], record, [item("a1", user("alice"))], ORG, dev).actions.map((a) => a.kind)).toEqual(["keep"]);
-    // A recorded item naming another stack (copied state, an edit by hand) is written back as this stack's.
+    // A recorded item that now names another stack (an edit by whoever can write the collection,
+    // or that stack's adoption of it) is that stack's: left, named, the key in another item
+    // (attack48 S2: else the two stacks wrote their keys over each other's, run after run).
     const relabelled = { id: "a1", ...(newItem(user("alice"), ORG, "organization/fetchml-keys/prod") as object) } as VaultItem;
     const plan = planVault([user("alice")], record, [relabelled], ORG, dev);
-    expect(plan.actions).toMatchObject([{ kind: "update", adopted: false, removes: [] }]);
-    expect((updatedItem(relabelled, user("alice"), dev) as { fields: unknown }).fields).toEqual([
+    expect(plan.actions).toEqual([{ kind: "create", user: user("alice") }]);
+    expect(plan.warnings).toEqual([
+      'item a1, which the last run wrote for alice, now says stack "organization/fetchml-keys/prod" wrote it: it is left as it is, ' +
+        "and alice's key goes into another item. Give each stack its own bitwarden.itemPrefix",
+    ]);
+    expect((updatedItem(item("h1", user("alice", "hand")), user("alice"), dev) as { fields: unknown }).fields).toEqual([
       { name: "api_key_hash", value: "hash-key-alice", type: 1 },
       { name: "fetchml_keys_stack", value: dev, type: 0 },
     ]);
+  });
+
+  it("ends a takeover where it began: once another stack has written its name into this stack's item, this stack leaves it (attack48 S2)", () => {
+    // Two stacks, one prefix and one collection. An org member strips stack A's field from its
+    // item; stack B adopts it (no field: as 1.0.0's items are). Then neither may write over the
+    // other's key again (on bdb8036 A and B wrote into x1 in turn, every run).
+    const A = "organization/fetchml-keys/lab";
+    const B = "organization/fetchml-keys/other";
+    const alice = (key: string): VaultUser => ({ ...user("alice", key) });
+    let x1 = { id: "x1", ...(newItem(alice("ka"), ORG, A) as object) } as VaultItem;
+    x1 = { ...x1, fields: (x1.fields ?? []).filter((f) => f.name !== "fetchml_keys_stack") };
+    const byB = planVaultMap([alice("kb")], new Map(), [x1], ORG, B);
+    expect(byB.actions).toMatchObject([{ kind: "update", adopted: true, item: { id: "x1" } }]);
+    x1 = { id: "x1", ...(updatedItem(x1, alice("kb"), B) as object) } as VaultItem;
+    const byA = planVaultMap([alice("ka")], new Map([["alice", { id: "x1", fingerprint: "fp-ka" }]]), [x1], ORG, A);
+    expect(byA.actions).toEqual([{ kind: "create", user: alice("ka") }]);
+    const byBAgain = planVaultMap([alice("kb")], new Map([["alice", { id: "x1", fingerprint: "fp-kb" }]]), [x1], ORG, B);
+    expect(byBAgain.actions.map((a) => a.kind)).toEqual(["keep"]);
   });
 
   it("never takes over an item of the user's name outside the user's collections: it stays, named, and the key goes into a new item (attack46 F1)", () => {
