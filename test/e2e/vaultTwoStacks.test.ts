@@ -22,29 +22,26 @@ let vault: TestVault;
 let a: E2EStack;
 let b: E2EStack;
 let fileA: string;
-let fileB: string;
+
+/** A stack of its own, with a server file of its own, writing alice's item into `collection`. */
+async function stackFor(collection: string, role: string): Promise<{ stack: E2EStack; file: string }> {
+  const stack = await E2EStack.create({});
+  const file = path.join(stack.dir, "api.yaml");
+  fs.writeFileSync(file, withoutManagedEntries(SERVER_CONFIG, ["mallory"]), { mode: 0o600 });
+  for (const [name, value] of Object.entries(vault.env)) stack.setProgramEnv(name, value);
+  stack.setConfig({
+    authConfigPath: file,
+    preserveEntries: ["svc-backup"],
+    bitwarden: { organizationId: vault.org.id, collectionIds: [vault.org.collections[collection]] },
+    users: { alice: { role, delivery: "bitwarden" } },
+  });
+  return { stack, file };
+}
 
 beforeAll(async () => {
   vault = await startVault(["prod-alice", "lab-team"]);
-  a = await E2EStack.create({});
-  b = await E2EStack.create({});
-  fileA = path.join(a.dir, "api.yaml");
-  fileB = path.join(b.dir, "api.yaml");
-  for (const f of [fileA, fileB]) fs.writeFileSync(f, withoutManagedEntries(SERVER_CONFIG, ["mallory"]), { mode: 0o600 });
-  for (const s of [a, b]) for (const [name, value] of Object.entries(vault.env)) s.setProgramEnv(name, value);
-  const { org } = vault;
-  a.setConfig({
-    authConfigPath: fileA,
-    preserveEntries: ["svc-backup"],
-    bitwarden: { organizationId: org.id, collectionIds: [org.collections["prod-alice"]] },
-    users: { alice: { role: "admin", delivery: "bitwarden" } },
-  });
-  b.setConfig({
-    authConfigPath: fileB,
-    preserveEntries: ["svc-backup"],
-    bitwarden: { organizationId: org.id, collectionIds: [org.collections["lab-team"]] },
-    users: { alice: { role: "researcher", delivery: "bitwarden" } },
-  });
+  ({ stack: a, file: fileA } = await stackFor("prod-alice", "admin"));
+  ({ stack: b } = await stackFor("lab-team", "researcher"));
   await a.up();
 }, 300_000);
 
@@ -106,17 +103,8 @@ describe("two stacks, one organization, one item prefix", () => {
     const itemA = (outA.vaultItems as Record<string, string>).alice;
     await vault.bw.ok(["sync"]);
     const before = JSON.parse(await vault.bw.ok(["get", "item", itemA]));
-    const c = await E2EStack.create({});
+    const { stack: c } = await stackFor("prod-alice", "researcher");
     try {
-      const fileC = path.join(c.dir, "api.yaml");
-      fs.writeFileSync(fileC, withoutManagedEntries(SERVER_CONFIG, ["mallory"]), { mode: 0o600 });
-      for (const [name, value] of Object.entries(vault.env)) c.setProgramEnv(name, value);
-      c.setConfig({
-        authConfigPath: fileC,
-        preserveEntries: ["svc-backup"],
-        bitwarden: { organizationId: vault.org.id, collectionIds: [vault.org.collections["prod-alice"]] },
-        users: { alice: { role: "researcher", delivery: "bitwarden" } },
-      });
       await c.up();
       const itemC = ((await c.outputs()).vaultItems as Record<string, string>).alice;
       await vault.bw.ok(["sync"]);

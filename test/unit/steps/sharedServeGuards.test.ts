@@ -10,16 +10,8 @@ import * as http from "node:http";
 import * as path from "node:path";
 import { describe, expect, it, vi } from "vitest";
 
-vi.mock("@pulumi/pulumi", async (importOriginal) => {
-  const actual = await importOriginal<typeof import("@pulumi/pulumi")>();
-  class ResourceHook {
-    constructor(
-      readonly name: string,
-      readonly callback: () => Promise<void>,
-    ) {}
-  }
-  return { ...actual, ResourceHook };
-});
+// Outside the engine: a hook keeps its callback, which the tests call as the engine would.
+vi.mock("@pulumi/pulumi", async (original) => (await import("../../support/hookMock")).withCallableHooks(await original<object>()));
 
 import { PROJECT_ROOT } from "../../../cli/paths";
 import { VaultCheck } from "../../../program/vaultCheck";
