@@ -45,9 +45,7 @@ async function program() {
       }),
   );
   const vaultCheck = settings.bitwarden ? new VaultCheck(stack, settings.bitwarden) : undefined;
-  // bw serve takes seconds to start: an up that will need it starts it now, beside the revocations.
-  if (plan.vaultKeyChange && !pulumi.runtime.isDryRun()) vaultCheck?.start();
-  // Every Bitwarden user's key waits for the vault check (started above, or by the engine's first such key) and every revocation.
+  // The vault check (the run's `bw serve`) starts as a Bitwarden user's key changes: only once every revocation is done.
   const { keys } = new UserKeys("users", {
     users: settings.users,
     plans: plan.keys,

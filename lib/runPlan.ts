@@ -27,8 +27,6 @@ export interface RunPlan {
   settings: SettingsOutput;
   /** Users whose hash belongs on the targets: declared and not suspended. */
   active: UserSettings[];
-  /** Whether a Bitwarden user's key changes (as stack config and the last run tell): an up then opens the vault as it starts. */
-  vaultKeyChange: boolean;
   /** Entries that may stay on a target: active users and preserved entries. */
   keep: string[];
   /** Direct users whose delivered file should already be right: delivered directly last run, same key. */
@@ -105,7 +103,6 @@ export function planRun(stack: string, settings: Settings, world: World, clock: 
     ],
     settings: runSettings,
     active,
-    vaultKeyChange: settings.users.some((user) => user.delivery === "bitwarden" && keys.get(user.name)!.change !== undefined),
     keep: [...active.map((user) => user.name), ...settings.preserveEntries],
     settled,
     recordedIdentity: new Map(targets.map((t) => [t.resourceName, access.targets.get(t.resourceName)!.identity ?? targetLabel(t.spec)])),

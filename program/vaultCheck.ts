@@ -5,10 +5,6 @@
  * logged-out vault then stops the run before any key changes. It runs once per run, however
  * many keys change.
  *
- * An up whose plan changes a Bitwarden user's key starts it as the program starts (start) if
- * bw's lock is free, beside the revocations rather than after them: the hook then finds it done
- * or under way, and still stops the run, before any key changes, if it failed.
- *
  * It checks by starting the run's one `bw serve` (steps/bitwarden/serve.ts, sharedServeDir),
  * which the vault step then joins: a rotation costs one `bw` process, not a check and a serve.
  * This program holds the bw lock for it, and stops it once the vault step is done (close), when
@@ -17,7 +13,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { BitwardenSettings } from "../config/settings";
-import { acquireSession, bwCommand, bwDataDir, checkUnlocked, takeBwLock, tryBwLock } from "../steps/bitwarden/bw";
+import { acquireSession, bwCommand, bwDataDir, checkUnlocked, takeBwLock } from "../steps/bitwarden/bw";
 import { BwServe, sharedServeDir } from "../steps/bitwarden/serve";
 import { SafeError } from "../steps/io";
 
@@ -27,8 +23,6 @@ const open = new Set<VaultCheck>();
 export class VaultCheck {
   readonly hook: pulumi.ResourceHook;
   private checked: Promise<void> | undefined;
-  /** start()'s attempt: true once it checked, false when another run held bw's lock then. */
-  private early: Promise<boolean> | undefined;
   private held: { serve: BwServe; release: () => void } | undefined;
   /** The stop under way: every caller waits for the same one. */
   private stopping: Promise<void> | undefined;
@@ -40,32 +34,14 @@ export class VaultCheck {
     private readonly stack: string,
     private readonly settings: BitwardenSettings,
   ) {
-    this.hook = new pulumi.ResourceHook("bitwarden-vault-check", () => (this.checked ??= this.fromHook()));
+    this.hook = new pulumi.ResourceHook("bitwarden-vault-check", () => (this.checked ??= this.check()));
   }
 
-  /**
-   * Starts the check now if bw's lock is free; its outcome is the hook's, when the engine runs
-   * it. While another run holds the lock, the hook waits for it instead: a program that fails
-   * before any key changes then has nothing waiting on that lock.
-   */
-  start(): void {
-    if (this.early || this.checked) return;
-    this.early = this.check(false);
-    // Not unhandled meanwhile: the hook awaits this same promise, and the engine reports its failure.
-    this.early.catch(() => undefined);
-  }
-
-  private async fromHook(): Promise<void> {
-    if (!(await (this.early ?? Promise.resolve(false)))) await this.check(true);
-  }
-
-  /** `wait`: for bw's lock, as long as takeBwLock does; else false at once while it is held. */
-  private async check(wait: boolean): Promise<boolean> {
+  private async check(): Promise<void> {
     const { cli, organizationId, itemPrefix } = this.settings;
     const bw = bwCommand(cli);
     open.add(this);
-    const release = wait ? await takeBwLock(cli, process.env, this.ended.signal) : await tryBwLock(cli);
-    if (!release) return false;
+    const release = await takeBwLock(cli, process.env, this.ended.signal);
     try {
       if (this.ended.signal.aborted) throw new SafeError(String(this.ended.signal.reason));
       const session = await acquireSession(bw);
@@ -74,7 +50,7 @@ export class VaultCheck {
         // Nowhere the step could find it: check with one short `bw status`, the step starts its own.
         await checkUnlocked(bw, session);
         release();
-        return true;
+        return;
       }
       const serve = await BwServe.startShared(bw, session, dir);
       this.held = { serve, release };
@@ -82,7 +58,6 @@ export class VaultCheck {
       // A serve that dies on its own is stopped like one that was used: the lock goes only once it is gone.
       serve.onExit(() => void this.stop());
       await serve.assertUnlocked();
-      return true;
     } catch (e) {
       await this.stop();
       release();
@@ -96,7 +71,6 @@ export class VaultCheck {
    */
   async close(): Promise<void> {
     this.ended.abort("the run ended while the vault check waited for bw's lock");
-    await this.early?.catch(() => undefined);
     await this.checked?.catch(() => undefined);
     await this.stop();
     open.delete(this);

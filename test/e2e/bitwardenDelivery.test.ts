@@ -170,7 +170,7 @@ describe("Bitwarden delivery", () => {
     const revisions = new Map([...server.ciphers.values()].map((c) => [c.id, c.revisionDate]));
     users.bob = { ...users.bob, rotation: 1 };
     e2e.setConfig(config());
-    // Its preview starts no bw: an up opens the vault (as it starts, when its plan changes a Bitwarden user's key).
+    // Its preview starts no bw: only an up opens the vault (at the vault check, before the key changes).
     await e2e.preview();
     expect(bwProcesses(e2e.watch.lastRun)).toBe(0);
     await e2e.up();

@@ -130,40 +130,6 @@ describe("the run's shared bw serve", () => {
     expect(await lockFree()).toBe(true);
   }, 15_000);
 
-  it("started with the program while another run holds bw's lock, waits for nothing and starts nothing: only the engine's hook waits for the lock", async () => {
-    const other = (await tryBwLock(fake.bw))!;
-    const check = new VaultCheck(STACK, settings());
-    try {
-      check.start();
-      await new Promise((r) => setTimeout(r, 300));
-      // The other run finishes; this program (failed, say, before any key changed) never runs the hook.
-      other();
-      await new Promise((r) => setTimeout(r, 1_000));
-      expect(serves()).toEqual([]);
-      expect(await lockFree()).toBe(true);
-      await runCheck(check);
-      expect(serves()).toHaveLength(1);
-    } finally {
-      other();
-      await check.close();
-    }
-    expect(serves()).toEqual([]);
-    expect(await lockFree()).toBe(true);
-  });
-
-  it("started with the program while bw's lock is free, has its serve up for the hook, which starts no second one", async () => {
-    const check = new VaultCheck(STACK, settings());
-    check.start();
-    await runCheck(check);
-    try {
-      expect(serves()).toHaveLength(1);
-      expect(new Set(requests().map((r) => r.split(" ")[0])).size).toBe(1);
-    } finally {
-      await check.close();
-    }
-    expect(serves()).toEqual([]);
-  });
-
   it("a serve that exits as the check asks it fails the check with bw serve's name, stopped and the lock free", async () => {
     // Its first answer (startShared's wait) comes; at the second (the check's /status) it exits.
     fs.writeFileSync(path.join(fake.dir, "exit-at"), "2");
