@@ -14,10 +14,10 @@ interface ProperLockfile {
 }
 
 /** bw's own setting (50 retries, 100 to 250 ms apart) waits about 12 s in all; so does this. */
-export const LOCK_RETRIES = { retries: 2_500, minTimeout: 5, maxTimeout: 5, factor: 1 };
+const LOCK_RETRIES = { retries: 2_500, minTimeout: 5, maxTimeout: 5, factor: 1 };
 
 /** The proper-lockfile bw loads (found from bw's own directory), its `lock` asking more often. */
-export function patchBwLock(): void {
+function patchBwLock(): void {
   const bwDir = path.dirname(require.resolve("@bitwarden/cli/build/bw.js"));
   const lockfile = require(require.resolve("proper-lockfile", { paths: [bwDir] })) as ProperLockfile;
   const lock = lockfile.lock.bind(lockfile);

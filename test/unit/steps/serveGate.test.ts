@@ -45,6 +45,11 @@ setTimeout(() => {}, 10000);
 
 describe("a program killed at each moment of the gate's start", () => {
   const windows: Record<string, string> = {
+    // recheck47 R5: before the gate, a kill here left a serve nobody stopped, unlocked.
+    "as soon as bw serve is spawned, before the guard is told the group": `
+      const child = spawn.call(this, command, args, options);
+      if ((args ?? []).includes("serve") && !(args ?? []).includes("bw-guard")) die();
+      return child;`,
     "after the guard is told the group, before go": `
       const child = spawn.call(this, command, args, options);
       if ((args ?? []).includes("bw-guard")) { const w = child.stdin.write.bind(child.stdin); child.stdin.write = (...x) => { const r = w(...x); die(); return r; }; }
