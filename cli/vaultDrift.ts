@@ -90,26 +90,27 @@ export function driftLines(recorded: RecordedVault, existing: readonly VaultItem
   return [
     ...plan.refusals.map((r) => `! ${r}`),
     ...plan.warnings.map((w) => `! ${w}`),
-    ...plan.actions.flatMap((action) => driftLine(action, recorded, existing)),
+    ...plan.actions.flatMap((action) => driftLine(action, recorded)),
   ];
 }
 
-function driftLine(action: VaultAction, recorded: RecordedVault, existing: readonly VaultItem[]): string[] {
+function driftLine(action: VaultAction, recorded: RecordedVault): string[] {
   if (action.kind === "keep" || action.kind === "remove") return [];
   const { name } = action.user;
   const fix =
     `set bitwarden.repair to ${recorded.repair + 1} in the stack file and run up: it writes the item again with ${name}'s key ` +
     `(\`user rotate ${name}\` gives a new key instead)`;
   const id = recorded.previous.get(name)?.id;
+  // The plan's warning (above) says which stack the last run's item names now.
+  const lost = action.recordedWriter === undefined ? "is gone or in the trash" : "names another stack now";
   if (action.kind === "create") {
-    // Still there and not in the trash, yet not this stack's: it names another stack now (said above).
-    if (existing.some((item) => item.id === id && !item.deletedDate))
-      return [`! ${name}: the vault item the last run wrote (${id}) names another stack now: up writes ${name}'s key into a new item`];
-    return [`! ${name}: the vault item the last run wrote (${id}) is gone or in the trash: restore it in the vault, or ${fix}`];
+    if (action.recordedWriter !== undefined)
+      return [`! ${name}: the vault item the last run wrote (${id}) ${lost}: up writes ${name}'s key into a new item`];
+    return [`! ${name}: the vault item the last run wrote (${id}) ${lost}: restore it in the vault, or ${fix}`];
   }
   const { item } = action;
   const what: string[] = [];
-  if (action.adopted) what.push(`the item the last run wrote (${id}) is gone or in the trash, and ${item.id} has the user's item name`);
+  if (action.adopted) what.push(`the item the last run wrote (${id}) ${lost}, and ${item.id} has the user's item name`);
   if (action.moveCollections)
     what.push(`it is in collections ${(item.collectionIds ?? []).join(", ") || "none"}, not ${action.user.collectionIds.join(", ")}`);
   if (action.removes.length > 0) what.push(`it holds what this tool did not write: ${action.removes.join(", ")}`);

@@ -70,7 +70,7 @@ export class VaultCheck {
    * A check still under way is waited for (it stops what it started as it ends).
    */
   async close(): Promise<void> {
-    this.ended.abort("the run ended while the vault check waited for bw's lock");
+    this.ended.abort("the run ended first");
     await this.checked?.catch(() => undefined);
     await this.stop();
     open.delete(this);

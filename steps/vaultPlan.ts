@@ -37,13 +37,18 @@ export interface VaultItem {
   [key: string]: unknown;
 }
 
+/**
+ * `recordedWriter`, on a create or update: the last run's item for the user is still there but
+ * names this other stack as its writer now, so it is left as it is and the key goes elsewhere.
+ */
 export type VaultAction =
-  | { kind: "create"; user: VaultUser }
+  | { kind: "create"; user: VaultUser; recordedWriter?: string }
   | {
       kind: "update";
       user: VaultUser;
       item: VaultItem;
       adopted: boolean;
+      recordedWriter?: string;
       moveCollections: boolean;
       /** What the item holds that this tool did not write (removed by the update), in words. */
       removes: string[];
@@ -84,9 +89,11 @@ export function planVault(
     // write the collection, or that stack's adoption of it): then it is that stack's, and writing
     // over it again would hand each stack's key to the other's history, run after run.
     const byId = recorded && !anotherStacks(recorded, stack) ? recorded : undefined;
+    const recordedWriter = recorded && !byId ? writerOf(recorded) : undefined;
+    const left = recordedWriter === undefined ? {} : { recordedWriter };
     if (recorded && !byId) {
       warnings.push(
-        `item ${recorded.id}, which the last run wrote for ${user.name}, now says stack ${quoted(writerOf(recorded) ?? "")} wrote it: ` +
+        `item ${recorded.id}, which the last run wrote for ${user.name}, now says stack ${quoted(recordedWriter ?? "")} wrote it: ` +
           `it is left as it is, and ${user.name}'s key goes into another item. Give each stack its own bitwarden.itemPrefix`,
       );
     }
@@ -118,7 +125,7 @@ export function planVault(
       warnings.push(`${adoptable.length} items are named "${user.itemName}"; using ${item!.id}, leaving the others alone`);
     }
     if (!item) {
-      actions.push({ kind: "create", user });
+      actions.push({ kind: "create", user, ...left });
       continue;
     }
     const attachments = Array.isArray(item.attachments) ? item.attachments.length : 0;
@@ -138,6 +145,7 @@ export function planVault(
         user,
         item,
         adopted: item.id !== stored?.id,
+        ...left,
         moveCollections: !sameSet(item.collectionIds ?? [], user.collectionIds),
         removes,
       });

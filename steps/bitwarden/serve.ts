@@ -170,6 +170,10 @@ export class BwServe {
 
   private static async spawnIn(bw: string[], session: string, dir: string, options: { shared?: boolean } = {}): Promise<BwServe> {
     const socket = path.join(dir, SOCKET);
+    const notStarted = (what: string) => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      return new SafeError(`${what} could not be started (is the machine out of processes or memory?)`);
+    };
     // The guard first, so no bw serve runs without one: it holds our end of a pipe, learns the
     // group to stop on its first line, and when this process dies (even by SIGKILL) kills it.
     // It ignores the signals a terminal sends our group (Ctrl-C), and is in a session of its own,
@@ -189,10 +193,7 @@ export class BwServe {
     // account can bring about) would leave bw serve unguarded: nothing starts then.
     guard.on("error", () => undefined);
     guard.stdin?.on("error", () => undefined);
-    if (guard.pid === undefined) {
-      fs.rmSync(dir, { recursive: true, force: true });
-      throw new SafeError("bw serve's guard could not be started (is the machine out of processes or memory?)");
-    }
+    if (guard.pid === undefined) throw notStarted("bw serve's guard");
     // bw serve starts only once the guard knows its group: until then a gate (the same process,
     // exec'd into bw on "go") waits on our pipe, and should this process die first, it reads the
     // pipe's end and exits. No moment is left where a serve runs that no guard would stop.
@@ -219,8 +220,7 @@ export class BwServe {
     child.stdin?.on("error", () => undefined);
     if (child.pid === undefined) {
       guard.stdin!.end();
-      fs.rmSync(dir, { recursive: true, force: true });
-      throw new SafeError("bw serve could not be started (is the machine out of processes or memory?)");
+      throw notStarted("bw serve");
     }
     guard.stdin!.write(`${child.pid}\n`);
     // "go" only with the guard still there to stop what starts; else the gate reads the pipe's end.

@@ -147,4 +147,21 @@ describe("driftLines, as the stack that wrote the items (settings.stack; attack4
       "! alice: the vault item the last run wrote (id-alice) names another stack now: up writes alice's key into a new item",
     ]);
   });
+
+  it("says the last run's item names another stack, not that it is gone, when up takes over another item of the user's name", () => {
+    // id-alice now names another stack; id-alice-old (an older key, no stack field, as 1.0.0
+    // wrote) is in alice's collection, and up would write alice's key into it.
+    const old = asItem({ ...alice, apiKey: "o".repeat(48) }, "id-alice-old", A);
+    const lines = driftLines(asA, [
+      asItem(alice, "id-alice", "organization/fetchml-keys/other"),
+      { ...old, fields: (old.fields ?? []).filter((f) => f.name !== "fetchml_keys_stack") },
+      asItem(bob, "id-bob", A),
+    ]);
+    expect(lines).toContainEqual(
+      expect.stringContaining(
+        "! alice: vault item id-alice-old: the item the last run wrote (id-alice) names another stack now, and id-alice-old has the user's item name",
+      ),
+    );
+    expect(lines.join("\n")).not.toContain("gone or in the trash");
+  });
 });

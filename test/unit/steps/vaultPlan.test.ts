@@ -141,7 +141,7 @@ describe("planVault", () => {
     // (attack48 S2: else the two stacks wrote their keys over each other's, run after run).
     const relabelled = { id: "a1", ...(newItem(user("alice"), ORG, "organization/fetchml-keys/prod") as object) } as VaultItem;
     const plan = planVault([user("alice")], record, [relabelled], ORG, dev);
-    expect(plan.actions).toEqual([{ kind: "create", user: user("alice") }]);
+    expect(plan.actions).toEqual([{ kind: "create", user: user("alice"), recordedWriter: "organization/fetchml-keys/prod" }]);
     expect(plan.warnings).toEqual([
       'item a1, which the last run wrote for alice, now says stack "organization/fetchml-keys/prod" wrote it: it is left as it is, ' +
         "and alice's key goes into another item. Give each stack its own bitwarden.itemPrefix",
@@ -165,7 +165,7 @@ describe("planVault", () => {
     expect(byB.actions).toMatchObject([{ kind: "update", adopted: true, item: { id: "x1" } }]);
     x1 = { id: "x1", ...(updatedItem(x1, alice("kb"), B) as object) } as VaultItem;
     const byA = planVaultMap([alice("ka")], new Map([["alice", { id: "x1", fingerprint: "fp-ka" }]]), [x1], ORG, A);
-    expect(byA.actions).toEqual([{ kind: "create", user: alice("ka") }]);
+    expect(byA.actions).toEqual([{ kind: "create", user: alice("ka"), recordedWriter: B }]);
     const byBAgain = planVaultMap([alice("kb")], new Map([["alice", { id: "x1", fingerprint: "fp-kb" }]]), [x1], ORG, B);
     expect(byBAgain.actions.map((a) => a.kind)).toEqual(["keep"]);
   });
