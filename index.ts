@@ -2,7 +2,8 @@
  * fetchml-keys: users in stack config become API keys, hashes in the FetchML servers' auth
  * configs, and deliveries (Bitwarden items or ml config files); plain `pulumi up` and the runner
  * (cli/) both run this module's export. It only wires: settings (program/loadSettings.ts) and
- * what is there now (program/world.ts) -> the plan (lib/runPlan.ts) -> components, in this order:
+ * what is there now (program/world.ts) -> the plan (whether and why each key changes:
+ * lib/keyPlan.ts; the rest: lib/runPlan.ts) -> components, in this order:
  * revocations on every target (never waiting on Bitwarden) -> keys -> vault items -> each
  * target's auth config (a new hash reaches a server only once its key can be fetched) -> outputs.
  */
@@ -14,7 +15,7 @@ import { AuthRevocation } from "./components/authRevocation";
 import { BitwardenVault } from "./components/bitwardenVault";
 import { DirectDelivery } from "./components/directDelivery";
 import { type IssuedKey, UserKeys } from "./components/userKeys";
-import { now } from "./lib/keyPlan";
+import { now, planKeys } from "./lib/keyPlan";
 import { planRun, targetOutputOf, userRecordOf } from "./lib/runPlan";
 import { loadSettings } from "./program/loadSettings";
 import type { DeliveryOutput, TargetOutput, UserRecord } from "./program/outputs";
@@ -27,7 +28,8 @@ async function program() {
   const stack = `${pulumi.getOrganization()}/${pulumi.getProject()}/${pulumi.getStack()}`;
   const world = await readWorld(settings, stack);
   const clock = now();
-  const plan = planRun(stack, settings, world, clock, stackFileName(pulumi.getStack()));
+  const keyPlans = planKeys(settings.users, settings.rotateAll, world.previous.users, clock, settings.expiryWarningDays);
+  const plan = planRun(stack, settings, world, keyPlans, stackFileName(pulumi.getStack()));
   // Before the plan is printed: its lines would describe a run (a move, a new file) that is refused.
   if (plan.conflicts.length > 0) throw refusal(plan.conflicts.join("\n"));
   // The plan, in every preview and up (the runner's `summary` prints just these lines).
@@ -48,7 +50,7 @@ async function program() {
   // The vault check (the run's `bw serve`) starts as a Bitwarden user's key changes: only once every revocation is done.
   const { keys } = new UserKeys("users", {
     users: settings.users,
-    plans: plan.keys,
+    plans: keyPlans,
     client: settings.client,
     ...(vaultCheck ? { vault: { beforeKeyChange: vaultCheck.hook, after: revocations } } : {}),
   });
@@ -90,7 +92,7 @@ async function program() {
   return {
     /** Public audit view, and the next run's memory: who has which access and which key since when. */
     users: byName((key, user): pulumi.Output<UserRecord> =>
-      key.fingerprint.apply((fp) => userRecordOf(user, plan.keys.get(user.name)!, fp, clock)),
+      key.fingerprint.apply((fp) => userRecordOf(user, keyPlans.get(user.name)!, fp, clock)),
     ),
     /** Each target, what it really is, and the entries this stack manages there. */
     authTargets: targets.map((t, i): pulumi.Output<TargetOutput> =>

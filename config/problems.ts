@@ -6,7 +6,6 @@
 import { randomUUID } from "node:crypto";
 import { z } from "zod";
 import { escapeUnprintable } from "../lib/printable";
-import { stackConfigSchema } from "./schema";
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -18,14 +17,15 @@ export class ConfigError extends Error {
   }
 }
 
-export function describeIssue(issue: z.core.$ZodIssue, root: unknown): string[] {
+/** `schema`: the one `root` was checked against, for the keys an unknown key's place accepts. */
+export function describeIssue(issue: z.core.$ZodIssue, root: unknown, schema: z.ZodType): string[] {
   const path = formatPath(issue.path);
   const secretPath = issue.path.some((p) => String(p) === "privateKey");
   const value = secretPath && valueAt(root, issue.path) !== undefined ? SECRET : valueAt(root, issue.path);
   switch (issue.code) {
     case "unrecognized_keys":
       return issue.keys.map((key) => {
-        const allowed = allowedKeysAt(issue.path);
+        const allowed = allowedKeysAt(schema, issue.path);
         const hint = allowed.length > 0 ? ` (expected one of: ${allowed.join(", ")})` : "";
         return `${formatPath([...issue.path, key])}: unknown key ${show(key)}${hint}`;
       });
@@ -45,8 +45,8 @@ export function describeIssue(issue: z.core.$ZodIssue, root: unknown): string[] 
 }
 
 /** The keys a strict object at this config path accepts, for "did you mean" hints. */
-function allowedKeysAt(path: PropertyKey[]): string[] {
-  let schema: z.ZodType = stackConfigSchema;
+function allowedKeysAt(root: z.ZodType, path: PropertyKey[]): string[] {
+  let schema = root;
   for (const segment of path) {
     const def = unwrap(schema);
     if (def instanceof z.ZodObject) schema = def.shape[String(segment)];

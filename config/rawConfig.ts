@@ -1,13 +1,13 @@
 /**
  * Where stack config comes from: the stack file of a stack, and the `<namespace>:<key>` strings
- * Pulumi hands over, turned into the plain object the schema (config/schema.ts) checks.
+ * Pulumi hands over, turned into the plain object the schema (config/settings.ts) checks.
  */
 import { isScalar, LineCounter, parse as parseYaml, parseDocument, visit } from "yaml";
 import { escapeUnprintable } from "../lib/printable";
 import { z } from "zod";
 import { parseJsonOr } from "../lib/json";
 import { ConfigError, formatPath, unwrap } from "./problems";
-import { stackConfigSchema } from "./schema";
+import { stackConfigSchema } from "./settings";
 
 export const CONFIG_NAMESPACE = "fetchml-keys";
 

@@ -7,7 +7,7 @@
  *   + dave (analyst): new key            - erin: access revoked         ~ bob: key rotated (rotation 1 -> 2)
  */
 import { type Access, resolveAccess, type Role } from "../config/roles";
-import type { Delivery } from "../config/schema";
+import type { Delivery } from "../config/settings";
 import type { PreviousUser } from "../program/outputs";
 import type { KeyPlan } from "./keyPlan";
 

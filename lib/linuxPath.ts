@@ -3,7 +3,7 @@
  * unprintable (lib/printable.ts). Longer
  * ones would only fail later, deep in a read, as ENAMETOOLONG; checked with the rest of stack
  * config, they are named with every other problem. Shared by the target's schema
- * (targets/spec.ts) and stack config's other paths (config/schema.ts).
+ * (targets/spec.ts) and stack config's other paths (config/settings.ts).
  */
 import { z } from "zod";
 import { printable, UNPRINTABLE_RULE } from "./printable";

@@ -1,8 +1,8 @@
 /**
- * A run's whole plan, from stack config and what the program read (program/world.ts), pure:
- * each user's key (lib/keyPlan.ts), access on every target (lib/accessPlan.ts), targets that
- * are missing (lib/missingTarget.ts), deliveries that should already be right, and the lines
- * the preview prints. index.ts declares resources from it and decides nothing itself.
+ * The rest of a run's plan, from stack config, what the program read (program/world.ts) and
+ * each user's key plan (lib/keyPlan.ts, which index.ts asks first), pure: access on every
+ * target (lib/accessPlan.ts), targets that are missing (lib/missingTarget.ts), deliveries that
+ * should already be right, and the lines the preview prints. index.ts declares resources from it and decides nothing itself.
  */
 import type { Settings, UserSettings } from "../config/settings";
 import { recordedResourceName, type SettingsOutput, type TargetOutput, toTargetOutput, type UserRecord } from "../program/outputs";
@@ -10,14 +10,13 @@ import type { World } from "../program/world";
 import { targetLabel, type TargetSpec } from "../targets/spec";
 import { type AccessPlan, planAccess } from "./accessPlan";
 import { deliveryLines } from "./deliveryPlan";
-import { issuedAt, type KeyPlan, planKeys } from "./keyPlan";
+import { issuedAt, type KeyPlan } from "./keyPlan";
 import { missingTargets } from "./missingTarget";
 import { quoted } from "./printable";
 import { UNFINISHED_REPLACEMENT } from "./targetRecord";
 import { otherStack } from "../steps/delivery";
 
 export interface RunPlan {
-  keys: Map<string, KeyPlan>;
   access: AccessPlan;
   /** Why the run must not go ahead (another stack's file, two targets that are one, a missing file); empty when it may. */
   conflicts: string[];
@@ -39,9 +38,8 @@ export interface RunPlan {
   recordedIdentity: Map<string, string>;
 }
 
-export function planRun(stack: string, settings: Settings, world: World, clock: Date, stackFile: string): RunPlan {
+export function planRun(stack: string, settings: Settings, world: World, keys: Map<string, KeyPlan>, stackFile: string): RunPlan {
   const { previous, targets, delivery } = world;
-  const keys = planKeys(settings.users, settings.rotateAll, previous.users, clock, settings.expiryWarningDays);
   const runSettings: SettingsOutput = {
     stack,
     preserveEntries: [...settings.preserveEntries].sort(),
@@ -80,7 +78,6 @@ export function planRun(stack: string, settings: Settings, world: World, clock: 
     .map((user) => user.name);
   const active = settings.users.filter((user) => !user.suspended);
   return {
-    keys,
     access,
     conflicts: [
       ...access.conflicts,

@@ -8,7 +8,7 @@
  * that says so (README, "State format").
  */
 import { z } from "zod";
-import { DELIVERIES } from "../config/schema";
+import { DELIVERIES } from "../config/settings";
 
 /** The `users` output, per user: who has which access, and the public facts of their key. */
 export const userRecord = z.object({
