@@ -2,7 +2,8 @@
  * The rest of a run's plan, from stack config, what the program read (program/world.ts) and
  * each user's key plan (lib/keyPlan.ts, which index.ts asks first), pure: access on every
  * target (lib/accessPlan.ts), targets that are missing (lib/missingTarget.ts), deliveries that
- * should already be right, and the lines the preview prints. index.ts declares resources from it and decides nothing itself.
+ * should already be right, and the lines the preview prints. index.ts declares resources from
+ * it and decides nothing itself.
  */
 import type { Settings, UserSettings } from "../config/settings";
 import { recordedResourceName, type SettingsOutput, type TargetOutput, toTargetOutput, type UserRecord } from "../program/outputs";
