@@ -12,7 +12,7 @@ import { acquireSession, bwCommand, withBwLock } from "../steps/bitwarden/bw";
 import { BwServe } from "../steps/bitwarden/serve";
 import type { VaultRecord, VaultUser } from "../steps/protocol";
 import { readItems } from "../steps/vault";
-import { HASH_FIELD, type VaultAction, type VaultItem, planVault } from "../steps/vaultPlan";
+import { differences, type VaultAction, type VaultItem, planVault } from "../steps/vaultPlan";
 import { readUsersOutput, type StackOutput } from "./outputs";
 
 const idsByUser = z.record(z.string(), z.string());
@@ -114,9 +114,6 @@ function driftLine(action: VaultAction, recorded: RecordedVault): string[] {
   if (action.moveCollections)
     what.push(`it is in collections ${(item.collectionIds ?? []).join(", ") || "none"}, not ${action.user.collectionIds.join(", ")}`);
   if (action.removes.length > 0) what.push(`it holds what this tool did not write: ${action.removes.join(", ")}`);
-  const hash = (item.fields ?? []).find((f) => f.name === HASH_FIELD)?.value;
-  if (item.login?.password !== action.user.apiKey || hash !== action.user.apiKeyHash)
-    what.push(`it no longer holds ${name}'s key as the last run wrote it (changed by hand)`);
-  if (what.length === 0) what.push("its name or login is not what the last run wrote");
+  what.push(...differences(item, action.user, recorded.stack));
   return [`! ${name}: vault item ${item.id}: ${what.join("; ")}: ${fix}`];
 }

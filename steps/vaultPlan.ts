@@ -194,25 +194,35 @@ function writerOf(item: VaultItem): string | undefined {
 
 /**
  * The item exactly as it should be: the key, the hash field, the name, the collections, and the
- * stack field naming this stack. An item without a stack field (as 1.0.0 wrote them) matches
- * too: it gains one when its key next changes, not in a run that changes no key.
+ * stack field naming this stack, nothing else.
  */
 function matches(item: VaultItem, user: VaultUser, stack: string | undefined): boolean {
   const fields = item.fields ?? [];
+  const ours = fields.filter((f) => f.name === HASH_FIELD || f.name === STACK_FIELD);
+  return (
+    differences(item, user, stack).length === 0 && fields.length === ours.length && sameSet(item.collectionIds ?? [], user.collectionIds)
+  );
+}
+
+/**
+ * How an item differs from the one this stack writes for the user, in words (its collections and
+ * what this tool never writes aside: an update's moveCollections and removes say those). An item
+ * without a stack field (as 1.0.0 wrote them) does not differ for that: it gains one when its key
+ * next changes, not in a run that changes no key.
+ */
+export function differences(item: VaultItem, user: VaultUser, stack: string | undefined): string[] {
+  const fields = item.fields ?? [];
   const hashField = fields.filter((f) => f.name === HASH_FIELD);
   const stackField = fields.filter((f) => f.name === STACK_FIELD);
-  return (
-    item.name === user.itemName &&
-    item.login?.username === user.name &&
-    item.login?.password === user.apiKey &&
-    hashField.length === 1 &&
-    hashField[0].value === user.apiKeyHash &&
-    hashField[0].type === 1 &&
-    stackField.length <= 1 &&
-    stackField.every((f) => stack === undefined || (f.value === stack && f.type === 0)) &&
-    fields.length === hashField.length + stackField.length &&
-    sameSet(item.collectionIds ?? [], user.collectionIds)
-  );
+  const found: string[] = [];
+  if (item.name !== user.itemName) found.push("its name is not the one this tool gives it");
+  if (item.login?.username !== user.name) found.push(`its login name is not ${user.name}`);
+  if (item.login?.password !== user.apiKey || hashField[0]?.value !== user.apiKeyHash)
+    found.push(`it no longer holds ${user.name}'s key as the last run wrote it (changed by hand)`);
+  if (hashField.length !== 1 || hashField[0].type !== 1) found.push(`its ${HASH_FIELD} field is not one hidden field`);
+  if (stackField.length > 1 || stackField.some((f) => stack !== undefined && (f.value !== stack || f.type !== 0)))
+    found.push(`its ${STACK_FIELD} field is not one text field naming this stack`);
+  return found;
 }
 
 function sameSet(a: readonly string[], b: readonly string[]): boolean {

@@ -164,4 +164,27 @@ describe("driftLines, as the stack that wrote the items (settings.stack; attack4
     );
     expect(lines.join("\n")).not.toContain("gone or in the trash");
   });
+
+  it("names which of this tool's fields an org member changed, where name and login are as written (attack49)", () => {
+    const stackFields = (i: VaultItem) => (i.fields ?? []).filter((f) => f.name === "fetchml_keys_stack");
+    const edits: Array<[(i: VaultItem) => VaultItem, string]> = [
+      [
+        (i) => ({ ...i, fields: [...(i.fields ?? []), { ...stackFields(i)[0], value: "organization/fetchml-keys/other" }] }),
+        "its fetchml_keys_stack field is not one text field naming this stack",
+      ],
+      [
+        (i) => ({ ...i, fields: (i.fields ?? []).map((f) => (f.name === "fetchml_keys_stack" ? { ...f, type: 1 } : f)) }),
+        "its fetchml_keys_stack field is not one text field naming this stack",
+      ],
+      [
+        (i) => ({ ...i, fields: (i.fields ?? []).map((f) => (f.name === "api_key_hash" ? { ...f, type: 0 } : f)) }),
+        "its api_key_hash field is not one hidden field",
+      ],
+      [(i) => ({ ...i, name: "FetchML API alice (old)" }), "its name is not the one this tool gives it"],
+    ];
+    for (const [edit, said] of edits) {
+      const lines = driftLines(asA, [edit(asItem(alice, "id-alice", A)), asItem(bob, "id-bob", A)]);
+      expect(lines).toEqual([expect.stringMatching(new RegExp(`^! alice: vault item id-alice: ${said}: set bitwarden.repair`))]);
+    }
+  });
 });
