@@ -104,9 +104,8 @@ function driftLine(action: VaultAction, recorded: RecordedVault): string[] {
   // The plan's warning (above) says which stack the last run's item names now.
   const lost = action.recordedWriter === undefined ? "is gone or in the trash" : "names another stack now";
   if (action.kind === "create") {
-    if (action.recordedWriter !== undefined)
-      return [`! ${name}: the vault item the last run wrote (${id}) ${lost}: up writes ${name}'s key into a new item`];
-    return [`! ${name}: the vault item the last run wrote (${id}) ${lost}: restore it in the vault, or ${fix}`];
+    const then = action.recordedWriter === undefined ? `restore it in the vault, or ${fix}` : `up writes ${name}'s key into a new item`;
+    return [`! ${name}: the vault item the last run wrote (${id}) ${lost}: ${then}`];
   }
   const { item } = action;
   const what: string[] = [];

@@ -91,9 +91,9 @@ export function planVault(
     const byId = recorded && !anotherStacks(recorded, stack) ? recorded : undefined;
     const recordedWriter = recorded && !byId ? writerOf(recorded) : undefined;
     const left = recordedWriter === undefined ? {} : { recordedWriter };
-    if (recorded && !byId) {
+    if (recordedWriter !== undefined) {
       warnings.push(
-        `item ${recorded.id}, which the last run wrote for ${user.name}, now says stack ${quoted(recordedWriter ?? "")} wrote it: ` +
+        `item ${recorded!.id}, which the last run wrote for ${user.name}, now says stack ${quoted(recordedWriter)} wrote it: ` +
           `it is left as it is, and ${user.name}'s key goes into another item. Give each stack its own bitwarden.itemPrefix`,
       );
     }
@@ -137,18 +137,12 @@ export function planVault(
       continue;
     }
     const removes = foreignContent(item);
-    if (matches(item, user, stack) && removes.length === 0) {
+    const moveCollections = !sameSet(item.collectionIds ?? [], user.collectionIds);
+    // Kept only exactly as this tool writes it: nothing differs, the user's collections, nothing else.
+    if (differences(item, user, stack).length === 0 && !moveCollections && removes.length === 0) {
       actions.push({ kind: "keep", user, item });
     } else {
-      actions.push({
-        kind: "update",
-        user,
-        item,
-        adopted: item.id !== stored?.id,
-        ...left,
-        moveCollections: !sameSet(item.collectionIds ?? [], user.collectionIds),
-        removes,
-      });
+      actions.push({ kind: "update", user, item, adopted: item.id !== stored?.id, ...left, moveCollections, removes });
     }
   }
   const wanted = new Set(desired.map((u) => u.name));
@@ -190,18 +184,6 @@ function anotherStacks(item: VaultItem, stack: string | undefined): boolean {
 /** The stack an item's STACK_FIELD names; undefined when it has none (1.0.0's items, hand-made ones). */
 function writerOf(item: VaultItem): string | undefined {
   return (item.fields ?? []).find((f) => f.name === STACK_FIELD)?.value ?? undefined;
-}
-
-/**
- * The item exactly as it should be: the key, the hash field, the name, the collections, and the
- * stack field naming this stack, nothing else.
- */
-function matches(item: VaultItem, user: VaultUser, stack: string | undefined): boolean {
-  const fields = item.fields ?? [];
-  const ours = fields.filter((f) => f.name === HASH_FIELD || f.name === STACK_FIELD);
-  return (
-    differences(item, user, stack).length === 0 && fields.length === ours.length && sameSet(item.collectionIds ?? [], user.collectionIds)
-  );
 }
 
 /**
