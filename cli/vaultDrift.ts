@@ -10,9 +10,8 @@ import { hashApiKey } from "../lib/keys";
 import { previousSettings } from "../program/outputs";
 import { acquireSession, bwCommand, withBwLock } from "../steps/bitwarden/bw";
 import { BwServe } from "../steps/bitwarden/serve";
-import type { VaultRecord, VaultUser } from "../steps/protocol";
 import { readItems } from "../steps/vault";
-import { differences, type VaultAction, type VaultItem, planVault } from "../steps/vaultPlan";
+import { differences, planVault, type VaultAction, type VaultItem, type VaultRecord, type VaultUser } from "../steps/vaultPlan";
 import { readUsersOutput, type StackOutput } from "./outputs";
 
 const idsByUser = z.record(z.string(), z.string());

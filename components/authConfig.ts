@@ -14,7 +14,7 @@ import type { Access } from "../config/roles";
 import type { TargetPlan } from "../lib/accessPlanTargets";
 import { targetGeneration } from "../lib/targetGeneration";
 import { renderApiKeyEntries, renderApiKeyEntry, entryDigest } from "../lib/authSection";
-import { authWriteRequest } from "../steps/protocol";
+import { authWriteRequest } from "../steps/auth";
 import type { TargetReading } from "../targets/read";
 import type { TargetSpec } from "../targets/spec";
 import { stepResource } from "./step";

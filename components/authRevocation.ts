@@ -5,7 +5,7 @@
  * does). It runs when the set of entries that may stay changes.
  */
 import * as pulumi from "@pulumi/pulumi";
-import { authRevokeRequest } from "../steps/protocol";
+import { authRevokeRequest } from "../steps/auth";
 import type { TargetSpec } from "../targets/spec";
 import { stepResource } from "./step";
 

@@ -6,8 +6,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { BitwardenSettings } from "../config/settings";
-import { previousRecords } from "../steps/vault";
-import { vaultRequest } from "../steps/protocol";
+import { previousRecords, vaultRequest } from "../steps/vault";
 import { stepResource } from "./step";
 
 export interface VaultUserArgs {

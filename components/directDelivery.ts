@@ -9,7 +9,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { changedByHand, type DeliveryReading, deliveryGeneration, fileDigest, type PreviousDelivery } from "../lib/deliveryPlan";
-import { deliveryRequest, deliveryResult, previousResult } from "../steps/protocol";
+import { deliveryRequest, deliveryResult } from "../steps/delivery";
+import { previousResult } from "../steps/protocol";
 import { stepResource } from "./step";
 
 export interface DirectDeliveryArgs {

@@ -10,7 +10,7 @@ import { type Access, accessSchema } from "../config/roles";
 /** A key's hash as FetchML stores it: SHA-256, lowercase hex (lib/keys.ts hashApiKey). */
 export const apiKeyHash = z.string().regex(/^[0-9a-f]{64}$/, { error: "is not 64 lowercase hex characters" });
 
-/** One `auth.api_keys.<user>` entry: the key's hash and what it grants. The step requests carry it as is (steps/protocol.ts). */
+/** One `auth.api_keys.<user>` entry: the key's hash and what it grants. auth-write's request carries it as is (steps/auth.ts). */
 export const apiKeyEntry = z.strictObject({ hash: apiKeyHash, ...accessSchema.shape });
 export type ApiKeyEntry = z.infer<typeof apiKeyEntry>;
 

@@ -8,11 +8,13 @@
  * when the file changed or a reload is still owed. Prints usernames only.
  */
 import { randomUUID } from "node:crypto";
-import type { ApiKeyEntry } from "../lib/authSection";
+import { z } from "zod";
+import { type ApiKeyEntry, apiKeyEntry } from "../lib/authSection";
 import { type AuthEditResult, mergeAuthConfig, removeAuthEntries } from "../lib/mergeAuthConfig";
 import { readApiKeys } from "../lib/serverConfig";
 import {
   checkTargetRecord,
+  MAX_GENERATION,
   nextGeneration,
   parseTargetRecord,
   renderTargetRecord,
@@ -21,9 +23,37 @@ import {
 } from "../lib/targetRecord";
 import { closedMode, openToOthers, type TargetFiles, type TargetIO } from "../targets/io";
 import { openTarget } from "../targets/open";
-import type { TargetSpec } from "../targets/spec";
+import { type TargetSpec, targetSpec } from "../targets/spec";
 import { SafeError, say } from "./io";
-import { type AuthRevokeRequest, type AuthWriteRequest, authWriteResult, previousResult } from "./protocol";
+import { plainName, previousResult, stackName } from "./protocol";
+
+/** auth-revoke's request, before anything touches Bitwarden: every entry not kept leaves the target. */
+export const authRevokeRequest = z.strictObject({
+  /** The owner the target's record must name. */
+  stack: stackName,
+  target: targetSpec,
+  /** Entries that may stay: active declared users and preserved entries. */
+  keep: z.array(plainName),
+});
+export type AuthRevokeRequest = z.infer<typeof authRevokeRequest>;
+
+/** auth-write's (and auth-remove's) request: the full auth.api_keys this stack wants on the target, plus the entries it leaves alone. */
+export const authWriteRequest = z.strictObject({
+  stack: stackName,
+  target: targetSpec,
+  entries: z.array(z.tuple([plainName, apiKeyEntry])),
+  preserve: z.array(plainName),
+  /**
+   * The record generation after this write, from the program's reading of the target (the same
+   * number the record holds); null when the program could not reach the target: the step takes
+   * the one after the record's.
+   */
+  generation: z.int().min(0).max(MAX_GENERATION).nullable(),
+});
+export type AuthWriteRequest = z.infer<typeof authWriteRequest>;
+
+/** Printed by auth-write; given back to its update and delete (PULUMI_COMMAND_STDOUT). */
+export const authWriteResult = z.strictObject({ writer: plainName });
 
 const ATTEMPTS = 5;
 

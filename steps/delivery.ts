@@ -17,7 +17,23 @@ import * as path from "node:path";
 import { assertSafePath } from "../lib/safePath";
 import { readFileIfExists, removeFile, replaceFile } from "../lib/atomicFile";
 import { SafeError, say } from "./io";
-import { type DeliveryRequest, deliveryResult, previousResult, STACK_NAME } from "./protocol";
+import { z } from "zod";
+import { plainName, previousResult, STACK_NAME, stackName } from "./protocol";
+
+/** delivery-write's (and delivery-remove's) request. */
+export const deliveryRequest = z.strictObject({
+  /** The stack that delivers into `dir` (org/project/stack): recorded there, so that no other stack writes or removes its files. */
+  stack: stackName,
+  /** Absolute real directory for the ml config files (0700), one `<user>.toml` (0600) per user. */
+  dir: z.string().min(1),
+  files: z.array(z.tuple([plainName, z.string()])),
+  /** Bumped by the program when a delivered file is missing or changed: drift is a change, repaired once. */
+  generation: z.int().min(0),
+});
+export type DeliveryRequest = z.infer<typeof deliveryRequest>;
+
+/** Printed by delivery-write: the files it owns (their names only) and its id, given back to its update and delete. */
+export const deliveryResult = z.strictObject({ files: z.array(plainName), writer: plainName });
 
 export const MANIFEST = ".fetchml-keys-delivery";
 

@@ -4,11 +4,11 @@
  * request comes on stdin (checked against the step's schema); the result, if any, goes to
  * stdout as JSON; what the step did goes to stderr, one line each, names only.
  */
-import { authRemove, authRevoke, authWrite } from "./auth";
-import { deliveryRemove, deliveryWrite } from "./delivery";
+import { authRemove, authRevoke, authRevokeRequest, authWrite, authWriteRequest } from "./auth";
+import { deliveryRemove, deliveryRequest, deliveryWrite } from "./delivery";
 import { readRequest, safeMessage } from "./io";
-import { authRevokeRequest, authWriteRequest, deliveryRequest, STEPS, type StepName, vaultRequest } from "./protocol";
-import { vaultStep } from "./vault";
+import { STEPS, type StepName } from "./protocol";
+import { vaultRequest, vaultStep } from "./vault";
 
 /** The previous run's result, which the command provider hands to update and delete. */
 const previous = process.env.PULUMI_COMMAND_STDOUT;

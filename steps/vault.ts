@@ -6,11 +6,32 @@
  * Prints the item records (public: ids and fingerprints) on stdout and one line per change on
  * stderr; never a key or hash.
  */
-import { planVault, newItem, updatedItem, type VaultItem } from "./vaultPlan";
+import { z } from "zod";
+import { planVault, newItem, updatedItem, type VaultItem, type VaultRecord, vaultRecord, vaultUser } from "./vaultPlan";
 import { acquireSession, bwCommand, bwDataDir, takeBwLock, tryBwLock } from "./bitwarden/bw";
 import { BwServe, sharedServeDir, stopOrphans } from "./bitwarden/serve";
 import { SafeError } from "./io";
-import { previousResult, type VaultRecord, type VaultRequest, vaultResult } from "./protocol";
+import { plainName, previousResult, stackName } from "./protocol";
+
+/** vault-write's (and vault-remove's) request. */
+export const vaultRequest = z.strictObject({
+  /**
+   * The stack whose items these are: with the checkout, names the run's shared `bw serve`
+   * (steps/bitwarden/serve.ts). Absent in a request 1.0.0 stored, which a delete replays.
+   */
+  stack: stackName.optional(),
+  organizationId: z.string(),
+  itemPrefix: z.string(),
+  onRevoke: z.enum(["trash", "delete", "keep"]),
+  cli: z.string().optional(),
+  /** `bitwarden.repair`: only there to change the request, so the step runs and rewrites what drifted. */
+  repair: z.int().min(1).optional(),
+  users: z.array(vaultUser),
+});
+export type VaultRequest = z.infer<typeof vaultRequest>;
+
+/** Printed by vault-write: the item each user's key is in (public ids and fingerprints). */
+export const vaultResult = z.strictObject({ items: z.array(z.tuple([plainName, vaultRecord])) });
 
 const say = (line: string) => process.stderr.write(`bitwarden: ${line}\n`);
 

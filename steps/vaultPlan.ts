@@ -21,9 +21,25 @@ export const HASH_FIELD = "api_key_hash";
 /** The stack that wrote an item (org/project/stack), a plain-text field beside the hash: whose item it is. */
 export const STACK_FIELD = "fetchml_keys_stack";
 
-export type { VaultRecord, VaultUser } from "./protocol";
-import type { VaultRecord, VaultUser } from "./protocol";
+import { z } from "zod";
+import { apiKeyHash } from "../lib/authSection";
 import { quoted } from "../lib/printable";
+import { plainName } from "./protocol";
+
+/** One Bitwarden user in vault-write's request (steps/vault.ts): the key, its hash, and where its item goes. */
+export const vaultUser = z.strictObject({
+  name: plainName,
+  itemName: plainName,
+  apiKey: z.string().min(1),
+  apiKeyHash,
+  fingerprint: z.string(),
+  collectionIds: z.array(z.string()).min(1),
+});
+export type VaultUser = z.infer<typeof vaultUser>;
+
+/** The item a user's key is in, as vault-write prints it (public: an id and a fingerprint). */
+export const vaultRecord = z.strictObject({ id: z.string(), fingerprint: z.string() });
+export type VaultRecord = z.infer<typeof vaultRecord>;
 
 /** An item as `bw` returns it (decrypted). */
 export interface VaultItem {

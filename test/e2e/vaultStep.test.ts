@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { expectedHash } from "../support/oracle";
-import type { VaultRequest } from "../../steps/protocol";
+import type { VaultRequest } from "../../steps/vault";
 import { startVault, type TestVault } from "../support/bitwarden/vault";
 import { expectSameSecret } from "../support/secrets";
 import { runStep } from "../support/steps";
