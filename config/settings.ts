@@ -44,7 +44,7 @@ export const userSchema = z.strictObject({
     .optional(),
   permissions: permissions.optional(),
   delivery: z.enum(DELIVERIES).optional(),
-  /** Raise by one to issue a new key; the old one stops working on the next `up`. */
+  /** Raise by one to issue a new key (any other value issues one too); the old one stops working on the next `up`. */
   rotation: z.int().min(0).max(1_000_000).optional(),
   /** Removes the hash from the server but keeps the key, so access can be restored as it was. */
   suspended: z.boolean().optional(),

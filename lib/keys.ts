@@ -37,7 +37,7 @@ export const KEY_SPEC = {
 
 /**
  * The resource name of a user's key (its URN ends in it). The one place that says it: the key
- * is declared with it (components/userKey.ts) and the access summary finds whose key the engine
+ * is declared with it (components/userKeys.ts) and the access summary finds whose key the engine
  * replaces by it (lib/accessSummary.ts). Part of the state format: a new name is a new key.
  */
 export function keyResourceName(user: string): string {

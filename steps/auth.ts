@@ -54,6 +54,7 @@ export type AuthWriteRequest = z.infer<typeof authWriteRequest>;
 
 /** Printed by auth-write; given back to its update and delete (PULUMI_COMMAND_STDOUT). */
 export const authWriteResult = z.strictObject({ writer: plainName });
+export type AuthWriteResult = z.infer<typeof authWriteResult>;
 
 const ATTEMPTS = 5;
 
@@ -83,7 +84,7 @@ export async function authRevoke(request: AuthRevokeRequest): Promise<void> {
   });
 }
 
-export async function authWrite(request: AuthWriteRequest, previousStdout: string | undefined): Promise<{ writer: string }> {
+export async function authWrite(request: AuthWriteRequest, previousStdout: string | undefined): Promise<AuthWriteResult> {
   // The id stays the same across updates; a new resource (a replacement) gets a new one.
   const known = previousResult(authWriteResult, previousStdout)?.writer;
   const writer = known ?? randomUUID();

@@ -34,10 +34,11 @@ export type DeliveryRequest = z.infer<typeof deliveryRequest>;
 
 /** Printed by delivery-write: the files it owns (their names only) and its id, given back to its update and delete. */
 export const deliveryResult = z.strictObject({ files: z.array(plainName), writer: plainName });
+export type DeliveryResult = z.infer<typeof deliveryResult>;
 
 export const MANIFEST = ".fetchml-keys-delivery";
 
-export function deliveryWrite(request: DeliveryRequest, previousStdout?: string): { files: string[]; writer: string } {
+export function deliveryWrite(request: DeliveryRequest, previousStdout?: string): DeliveryResult {
   // The id stays the same across updates; a new resource (a replacement) gets a new one.
   const known = previousResult(deliveryResult, previousStdout)?.writer;
   const writer = known ?? randomUUID();

@@ -32,10 +32,11 @@ export type VaultRequest = z.infer<typeof vaultRequest>;
 
 /** Printed by vault-write: the item each user's key is in (public ids and fingerprints). */
 export const vaultResult = z.strictObject({ items: z.array(z.tuple([plainName, vaultRecord])) });
+export type VaultResult = z.infer<typeof vaultResult>;
 
 const say = (line: string) => process.stderr.write(`bitwarden: ${line}\n`);
 
-export async function vaultStep(request: VaultRequest, mode: "write" | "remove", previousStdout: string | undefined) {
+export async function vaultStep(request: VaultRequest, mode: "write" | "remove", previousStdout: string | undefined): Promise<VaultResult> {
   const bw = bwCommand(request.cli);
   const previous = previousRecords(previousStdout);
   const { stack, organizationId, itemPrefix } = request;

@@ -54,7 +54,7 @@ export const serverSchema = z.strictObject({
 /** The local target as the steps take it (stack config: `authConfigPath`, `reloadCommand`). */
 export const localTargetSpec = z.strictObject({
   kind: z.literal("local"),
-  /** Absolute path as configured (links are followed when it is read or written). */
+  /** As configured (may be relative) until program/world.ts puts the real path in its place for the steps; links are followed when it is read or written. */
   configPath: linuxPath,
   /** Shell command run after the file changed. */
   reloadCommand: reloadCommand.optional(),

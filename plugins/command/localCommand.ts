@@ -1,5 +1,5 @@
 /**
- * command:local:Command as pulumi-command 1.2 behaves (provider-semantics.md): a change to
+ * command:local:Command as pulumi-command 1.2 behaves: a change to
  * `triggers` replaces, any other input change is an update (runs `update`, else `create`),
  * delete runs the stored `delete`, non-zero exits fail with the command and its output.
  */

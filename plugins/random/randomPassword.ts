@@ -1,6 +1,6 @@
 /**
- * random:index/randomPassword:RandomPassword as pulumi-random 4.21 behaves
- * (../shared/reference/provider-semantics.md): every input change replaces, no diff at all
+ * random:index/randomPassword:RandomPassword as pulumi-random 4.21 behaves (its schema marks
+ * every input replace-on-change): every input change replaces, no diff at all
  * when inputs equal the state, `result` secret, id "none", CSPRNG with uniform choice.
  */
 import { randomInt } from "node:crypto";
