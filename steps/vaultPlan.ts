@@ -16,15 +16,14 @@
  * of it holds the key together with a foreign collection. What is removed is named;
  * attachments (which an edit cannot remove) refuse the run.
  */
-
-export const HASH_FIELD = "api_key_hash";
-/** The stack that wrote an item (org/project/stack), a plain-text field beside the hash: whose item it is. */
-export const STACK_FIELD = "fetchml_keys_stack";
-
 import { z } from "zod";
 import { apiKeyHash } from "../lib/authSection";
 import { quoted } from "../lib/printable";
 import { plainName } from "./protocol";
+
+export const HASH_FIELD = "api_key_hash";
+/** The stack that wrote an item (org/project/stack), a plain-text field beside the hash: whose item it is. */
+export const STACK_FIELD = "fetchml_keys_stack";
 
 /** One Bitwarden user in vault-write's request (steps/vault.ts): the key, its hash, and where its item goes. */
 export const vaultUser = z.strictObject({
@@ -107,9 +106,9 @@ export function planVault(
     const byId = recorded && !anotherStacks(recorded, stack) ? recorded : undefined;
     const recordedWriter = recorded && !byId ? writerOf(recorded) : undefined;
     const left = recordedWriter === undefined ? {} : { recordedWriter };
-    if (recordedWriter !== undefined) {
+    if (recorded && recordedWriter !== undefined) {
       warnings.push(
-        `item ${recorded!.id}, which the last run wrote for ${user.name}, now says stack ${quoted(recordedWriter)} wrote it: ` +
+        `item ${recorded.id}, which the last run wrote for ${user.name}, now says stack ${quoted(recordedWriter)} wrote it: ` +
           `it is left as it is, and ${user.name}'s key goes into another item. Give each stack its own bitwarden.itemPrefix`,
       );
     }
